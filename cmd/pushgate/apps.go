@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/pushgate/pushgate/apps"
+	"github.com/pushgate/pushgate/server"
+)
+
+func (e env) apps(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: apps needs a subcommand: create, list, rotate-secret, delete, keys", errUsage)
+	}
+	if args[0] == "keys" {
+		return e.appKeys(ctx, args[1:])
+	}
+	sub := args[0]
+	var synopsis string
+	nargs := 1
+	switch sub {
+	case "create":
+		synopsis, nargs = "apps create --name NAME [--json] [flags]", 0
+	case "list":
+		synopsis, nargs = "apps list [--json] [flags]", 0
+	case "rotate-secret":
+		synopsis = "apps rotate-secret APP_ID [--json] [flags]"
+	case "delete":
+		synopsis = "apps delete APP_ID [flags]"
+	default:
+		return fmt.Errorf("%w: unknown apps subcommand %q", errUsage, sub)
+	}
+	fs := e.newFlagSet("apps "+sub, synopsis)
+	sf := addSettingFlags(fs)
+	name := ""
+	if sub == "create" {
+		fs.StringVar(&name, "name", "", "name of the app (required)")
+	}
+	asJSON := fs.Bool("json", false, "print JSON")
+	svc, done, rest, err := e.openApps(ctx, fs, sf, args[1:], nargs, synopsis)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	switch sub {
+	case "create":
+		creds, err := svc.Create(ctx, name)
+		if err != nil {
+			return err
+		}
+		e.printCredentials(creds, *asJSON, "Created app")
+	case "list":
+		list, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(orEmpty(list))
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "APP ID\tNAME\tKEY\tCREATED")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Key, a.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+		}
+		return tw.Flush()
+	case "rotate-secret":
+		secret, err := svc.RotateSecret(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(map[string]string{"appId": rest[0], "secret": secret})
+		}
+		fmt.Fprintf(e.stdout, "New secret of app %s (not shown again): %s\n", rest[0], secret)
+	case "delete":
+		if err := svc.Delete(ctx, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Deleted app %s\n", rest[0])
+	}
+	return nil
+}
+
+func (e env) appKeys(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: apps keys needs a subcommand: create, list, revoke", errUsage)
+	}
+	sub := args[0]
+	var synopsis string
+	var nargs int
+	switch sub {
+	case "create":
+		synopsis, nargs = "apps keys create APP_ID [--name NAME] [--json] [flags]", 1
+	case "list":
+		synopsis, nargs = "apps keys list APP_ID [--json] [flags]", 1
+	case "revoke":
+		synopsis, nargs = "apps keys revoke APP_ID KEY_ID [flags]", 2
+	default:
+		return fmt.Errorf("%w: unknown apps keys subcommand %q", errUsage, sub)
+	}
+	fs := e.newFlagSet("apps keys "+sub, synopsis)
+	sf := addSettingFlags(fs)
+	name := ""
+	if sub == "create" {
+		fs.StringVar(&name, "name", "", "a label for the key")
+	}
+	asJSON := fs.Bool("json", false, "print JSON")
+	svc, done, rest, err := e.openApps(ctx, fs, sf, args[1:], nargs, synopsis)
+	if err != nil {
+		return err
+	}
+	defer done()
+	appID := rest[0]
+
+	switch sub {
+	case "create":
+		k, plain, err := svc.CreateKey(ctx, appID, name)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(map[string]string{"id": k.ID, "appId": appID, "name": k.Name, "apiKey": plain})
+		}
+		fmt.Fprintf(e.stdout, "API key %s of app %s (not shown again): %s\n", k.ID, appID, plain)
+	case "list":
+		if _, err := svc.Get(ctx, appID); err != nil {
+			return err
+		}
+		keys, err := svc.ListKeys(ctx, appID)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return e.printJSON(keys)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tNAME\tSTARTS WITH\tCREATED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := svc.RevokeKey(ctx, appID, rest[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Revoked API key %s of app %s\n", rest[1], appID)
+	}
+	return nil
+}
+
+// openApps parses the command line, checks the count of positional
+// arguments and opens the app service.
+func (e env) openApps(ctx context.Context, fs *flag.FlagSet, sf *settingFlags, args []string, nargs int, synopsis string) (*apps.Service, func(), []string, error) {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(rest) != nargs {
+		return nil, nil, nil, fmt.Errorf("%w: pushgate %s", errUsage, synopsis)
+	}
+	cfg, _, err := sf.resolve(e.getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, done, err := server.OpenApps(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return svc, done, rest, nil
+}
+
+func (e env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

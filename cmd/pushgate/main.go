@@ -1,0 +1,139 @@
+// Command pushgate runs the push gateway and manages its installation.
+//
+//	pushgate serve                     run a node (API and worker)
+//	pushgate migrate [up|status]       apply or list database migrations
+//	pushgate apps ...                  manage apps and their API keys
+//	pushgate vapid-keys                print a fresh VAPID key pair
+//	pushgate version                   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pushgate/pushgate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a command sees of the process: arguments aside, everything
+// it reads or writes goes through here, so tests run commands in-process.
+type env struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// errUsage marks errors the user fixes by reading --help (exit code 2).
+var errUsage = errors.New("usage")
+
+const usage = `pushgate: a self-hosted push gateway (APNS, FCM, Web Push, WebSocket).
+
+Usage:
+  pushgate serve [flags]                      run a node (API and worker)
+  pushgate migrate [up|status] [flags]        apply or list database migrations
+  pushgate apps create --name NAME [--json]   create an app, print its credentials once
+  pushgate apps list [--json]                 list apps
+  pushgate apps rotate-secret APP_ID [--json] give an app a new secret
+  pushgate apps delete APP_ID                 delete an app and everything it owns
+  pushgate apps keys create APP_ID [--name N] [--json]  add an API key
+  pushgate apps keys list APP_ID [--json]     list an app's API keys
+  pushgate apps keys revoke APP_ID KEY_ID     revoke an API key
+  pushgate vapid-keys [--json]                print a fresh VAPID key pair
+  pushgate version                            print the version
+
+Every command that touches the database takes the settings flags; see
+'pushgate serve --help' and the README's configuration table.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = e.serve(ctx, args[1:])
+	case "migrate":
+		err = e.migrate(ctx, args[1:])
+	case "apps":
+		err = e.apps(ctx, args[1:])
+	case "vapid-keys":
+		err = e.vapidKeys(args[1:])
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "%s %s\n", pushgate.Name, pushgate.Version)
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "pushgate: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "pushgate: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "pushgate: %v\n", err)
+		return 1
+	}
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func (e env) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: pushgate %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may stand before, between or after positional
+// arguments, and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// newLogger builds the process logger from the resolved settings.
+func (e env) newLogger(o options) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[o.logLevel]
+	hopts := &slog.HandlerOptions{Level: level}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, hopts))
+}

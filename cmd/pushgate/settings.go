@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pushgate/pushgate/server"
+)
+
+// A setting is one configuration value, read from (strongest first) its
+// flag, its environment variable (or VAR_FILE for secrets), the YAML file
+// given with --config, or its default.
+type setting struct {
+	key    string // YAML key; the flag is the key with - for _
+	def    string
+	help   string
+	secret bool // also read from PUSHGATE_<KEY>_FILE
+	apply  func(c *server.Config, v string) error
+}
+
+func (s setting) env() string  { return "PUSHGATE_" + strings.ToUpper(s.key) }
+func (s setting) flag() string { return strings.ReplaceAll(s.key, "_", "-") }
+
+// settings is the one list of every setting; the README table follows it
+// (a test checks).
+var settings = []setting{
+	{key: "http_addr", def: ":8080", help: "address the HTTP server listens on",
+		apply: func(c *server.Config, v string) error { c.HTTPAddr = v; return nil }},
+	{key: "data_dir", def: "./pushgate-data", help: "folder for the embedded database, the generated master key and local files",
+		apply: func(c *server.Config, v string) error { c.DataDir = v; return nil }},
+	{key: "database_url", secret: true, help: "PostgreSQL URL (postgres://user:pass@host/db); empty uses SQLite in data_dir; sqlite:PATH for another file",
+		apply: func(c *server.Config, v string) error { c.DatabaseURL = v; return nil }},
+	{key: "redis_url", secret: true, help: "Redis URL (redis://host:6379/0); empty runs an embedded Redis in process",
+		apply: func(c *server.Config, v string) error { c.RedisURL = v; return nil }},
+	{key: "public_url", help: "URL clients reach this server at (for links and CDN URLs); empty derives it from http_addr",
+		apply: func(c *server.Config, v string) error { c.PublicURL = v; return nil }},
+	{key: "master_key", secret: true, help: "32-byte key (base64 or hex) sealing secrets at rest; comma-separated to rotate, new first; required with PostgreSQL, generated into data_dir otherwise",
+		apply: func(c *server.Config, v string) error { c.MasterKey = v; return nil }},
+	{key: "log_format", def: "text", help: "log format: text or json",
+		apply: func(c *server.Config, v string) error { return oneOf(v, "text", "json") }},
+	{key: "log_level", def: "info", help: "log level: debug, info, warn or error",
+		apply: func(c *server.Config, v string) error { return oneOf(v, "debug", "info", "warn", "error") }},
+	{key: "roles", def: "api,worker", help: "what this node runs: api, worker, or both (comma-separated)",
+		apply: func(c *server.Config, v string) error { c.Roles = splitList(v); return nil }},
+	{key: "shutdown_grace", def: "15s", help: "how long a shutdown waits for in-flight requests and tasks",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ShutdownGrace) }},
+	{key: "max_body_bytes", def: "1048576", help: "largest request body accepted, in bytes",
+		apply: func(c *server.Config, v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return err }},
+	{key: "access_log", def: "true", help: "log one line per HTTP request",
+		apply: func(c *server.Config, v string) (err error) { c.AccessLog, err = strconv.ParseBool(v); return err }},
+	{key: "worker_concurrency", def: "20", help: "tasks a worker runs at once",
+		apply: func(c *server.Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return err }},
+	{key: "queue_namespace", def: "pushgate", help: "prefix of queue names, so installations can share one Redis",
+		apply: func(c *server.Config, v string) error { c.QueueNamespace = v; return nil }},
+	{key: "first_app_name", def: "default", help: "name of the app created on the very first start; empty creates none",
+		apply: func(c *server.Config, v string) error { c.FirstAppName = v; return nil }},
+	{key: "auth_cache_ttl", def: "10s", help: "how long a node remembers an accepted API key (a key revoked on another node stops working within this time)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.AuthCacheTTL) }},
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseDuration(v string, d *time.Duration) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 10s or 1m30s")
+	}
+	*d = x
+	return nil
+}
+
+// settingFlags registers every setting and --config on fs; resolve reads
+// them back after parsing.
+type settingFlags struct {
+	fs     *flag.FlagSet
+	values map[string]*string
+	config *string
+}
+
+func addSettingFlags(fs *flag.FlagSet) *settingFlags {
+	sf := &settingFlags{fs: fs, values: map[string]*string{}}
+	sf.config = fs.String("config", "", "YAML file of settings (keys as in the README table); env PUSHGATE_CONFIG")
+	for _, s := range settings {
+		help := fmt.Sprintf("%s (env %s", s.help, s.env())
+		if s.secret {
+			help += " or " + s.env() + "_FILE"
+		}
+		help += ")"
+		sf.values[s.key] = fs.String(s.flag(), s.def, help)
+	}
+	return sf
+}
+
+// options are the resolved settings that are not part of server.Config.
+type options struct {
+	logFormat string
+	logLevel  string
+}
+
+// resolve builds the configuration: defaults, then the YAML file, then the
+// environment, then flags given on the command line.
+func (sf *settingFlags) resolve(getenv func(string) string) (server.Config, options, error) {
+	values := map[string]string{}
+	from := map[string]string{}
+	for _, s := range settings {
+		values[s.key] = s.def
+		from[s.key] = "default"
+	}
+
+	path := getenv("PUSHGATE_CONFIG")
+	if set(sf.fs, "config") {
+		path = *sf.config
+	}
+	if path != "" {
+		fileValues, err := readConfigFile(path)
+		if err != nil {
+			return server.Config{}, options{}, err
+		}
+		for k, v := range fileValues {
+			values[k] = v
+			from[k] = "config file " + path
+		}
+	}
+	for _, s := range settings {
+		v, ok, err := fromEnv(s, getenv)
+		if err != nil {
+			return server.Config{}, options{}, err
+		}
+		if ok {
+			values[s.key] = v
+			from[s.key] = "env " + s.env()
+		}
+		if set(sf.fs, s.flag()) {
+			values[s.key] = *sf.values[s.key]
+			from[s.key] = "flag --" + s.flag()
+		}
+	}
+
+	cfg := server.Defaults()
+	for _, s := range settings {
+		if err := s.apply(&cfg, values[s.key]); err != nil {
+			return server.Config{}, options{}, fmt.Errorf("setting %s (from %s): %q: %v", s.key, from[s.key], redactIf(s, values[s.key]), err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return server.Config{}, options{}, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return cfg, options{logFormat: values["log_format"], logLevel: values["log_level"]}, nil
+}
+
+func redactIf(s setting, v string) string {
+	if s.secret && v != "" {
+		return "(secret)"
+	}
+	return v
+}
+
+func set(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+func fromEnv(s setting, getenv func(string) string) (string, bool, error) {
+	v := getenv(s.env())
+	if s.secret {
+		if file := getenv(s.env() + "_FILE"); file != "" {
+			if v != "" {
+				return "", false, fmt.Errorf("setting %s: both %s and %s_FILE are set; use one", s.key, s.env(), s.env())
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return "", false, fmt.Errorf("setting %s: %s_FILE: %w", s.key, s.env(), err)
+			}
+			return strings.TrimRight(string(b), "\r\n"), true, nil
+		}
+	}
+	return v, v != "", nil
+}
+
+// readConfigFile reads a flat YAML mapping of setting keys to values.
+func readConfigFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.key] = true
+	}
+	out := map[string]string{}
+	var unknown []string
+	for k, v := range raw {
+		if !known[k] {
+			unknown = append(unknown, k)
+			continue
+		}
+		switch x := v.(type) {
+		case nil:
+			out[k] = ""
+		case []any:
+			parts := make([]string, len(x))
+			for i, p := range x {
+				parts[i] = fmt.Sprint(p)
+			}
+			out[k] = strings.Join(parts, ",")
+		case map[string]any:
+			return nil, fmt.Errorf("config file %s: setting %s: want a single value, not a mapping", path, k)
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("config file %s: unknown settings: %s", path, strings.Join(unknown, ", "))
+	}
+	return out, nil
+}

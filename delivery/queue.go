@@ -1,0 +1,107 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue names, before the namespace is put in front.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueLow      = "low"
+)
+
+// Task types.
+const (
+	// TypePing is a no-op round trip that proves a worker takes tasks.
+	TypePing = "system:ping"
+)
+
+// QueueOptions configures the enqueuing side.
+type QueueOptions struct {
+	// Redis is the connection the queue lives in.
+	Redis asynq.RedisConnOpt
+	// Namespace prefixes queue names ("pushgate" gives "pushgate:default").
+	Namespace string
+}
+
+// Queue enqueues tasks.
+type Queue struct {
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	ns        string
+}
+
+// NewQueue returns a Queue; Close releases its connections.
+func NewQueue(opts QueueOptions) *Queue {
+	return &Queue{
+		client:    asynq.NewClient(opts.Redis),
+		inspector: asynq.NewInspector(opts.Redis),
+		ns:        opts.Namespace,
+	}
+}
+
+// Name returns the namespaced name of a queue.
+func (q *Queue) Name(queue string) string { return q.ns + ":" + queue }
+
+// Enqueue puts a task on the named (not yet namespaced) queue.
+func (q *Queue) Enqueue(ctx context.Context, queue string, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	opts = append([]asynq.Option{asynq.Queue(q.Name(queue))}, opts...)
+	info, err := q.client.EnqueueContext(ctx, task, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s: %w", task.Type(), err)
+	}
+	return info, nil
+}
+
+// Ping enqueues a ping task and waits until a worker has handled it.
+func (q *Queue) Ping(ctx context.Context) error {
+	payload, _ := json.Marshal(map[string]int64{"sentAt": time.Now().UnixMilli()})
+	info, err := q.Enqueue(ctx, QueueCritical, asynq.NewTask(TypePing, payload), asynq.MaxRetry(0), asynq.Retention(time.Minute))
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ti, err := q.inspector.GetTaskInfo(info.Queue, info.ID)
+		if err == nil && ti.State == asynq.TaskStateCompleted {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ping: no worker handled the task: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Close releases the queue's connections.
+func (q *Queue) Close() error {
+	err := q.client.Close()
+	if err2 := q.inspector.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// RedisClient opens a plain client on the same Redis, for health checks.
+func RedisClient(opt asynq.RedisConnOpt) redis.UniversalClient {
+	return opt.MakeRedisClient().(redis.UniversalClient)
+}
+
+// slogAdapter lets asynq log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/apps"
+)
+
+var (
+	errNoRoute  = pushgate.Errorf(pushgate.ENOTFOUND, "no such route")
+	errNoMethod = &pushgate.Error{Code: codeMethodNotAllowed, Message: "method not allowed on this route"}
+)
+
+const ctxRequestID = "pushgate.request_id"
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// requestID takes a sane X-Request-ID from the client or makes one, and
+// echoes it in the answer so a caller can quote it.
+func (h *Handler) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID(id) {
+		id = pushgate.NewID()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushgate_http_requests_total",
+			Help: "HTTP requests answered, by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pushgate_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// observe records metrics and the access log line of every request.
+func (h *Handler) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	elapsed := time.Since(start)
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched" // never the raw path: it would make label values unbounded
+	}
+	status := c.Writer.Status()
+	h.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+	h.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	if !h.opts.AccessLog {
+		return
+	}
+	level := slog.LevelInfo
+	switch route {
+	case "/healthz", "/readyz", "/metrics":
+		level = slog.LevelDebug
+	}
+	if !h.log.Enabled(c.Request.Context(), level) {
+		return
+	}
+	h.log.LogAttrs(c.Request.Context(), level, "http request",
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.String("ip", c.ClientIP()),
+		slog.String("request_id", requestID(c)),
+	)
+}
+
+// recover turns a panic into a 500 in the error shape and logs the value.
+func (h *Handler) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.writeError(c, &pushgate.Error{Code: pushgate.EINTERNAL, Err: fmt.Errorf("panic: %v", v)})
+		}
+	}()
+	c.Next()
+}
+
+// limitBody refuses bodies declared larger than the limit at once and cuts
+// off the ones that grow past it while being read.
+func (h *Handler) limitBody(c *gin.Context) {
+	limit := h.opts.MaxBodyBytes
+	if c.Request.ContentLength > limit {
+		h.writeError(c, tooLarge(limit))
+		return
+	}
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	}
+	c.Next()
+}
+
+const ctxApp = "pushgate.app"
+
+// currentApp is the app the request's API key opened.
+func currentApp(c *gin.Context) *apps.App { return c.MustGet(ctxApp).(*apps.App) }
+
+// apiKeyOf finds the API key in the three places CORE clients put it:
+// "authorization: token=<key>", "x-token: <key>" and "Authorization: Bearer <key>".
+func apiKeyOf(r *http.Request) string {
+	if k := r.Header.Get("X-Token"); k != "" {
+		return strings.TrimSpace(k)
+	}
+	auth := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(auth) > 6 && strings.EqualFold(auth[:6], "token=") {
+		return strings.TrimSpace(auth[6:])
+	}
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
+}
+
+func (h *Handler) authenticate(c *gin.Context) {
+	app, err := h.opts.Apps.Authenticate(c.Request.Context(), apiKeyOf(c.Request))
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.Set(ctxApp, app)
+	c.Next()
+}

@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushgate/pushgate/apps"
+)
+
+// AppService is what the API needs of apps.
+type AppService interface {
+	Authenticate(ctx context.Context, apiKey string) (*apps.App, error)
+	CreateKey(ctx context.Context, appID, name string) (*apps.APIKey, string, error)
+	ListKeys(ctx context.Context, appID string) ([]*apps.APIKey, error)
+	RevokeKey(ctx context.Context, appID, keyID string) error
+}
+
+// Check is one readiness check: a dependency that must answer.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Options configures the Handler.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	Apps     AppService
+	// Ready lists what /readyz checks.
+	Ready []Check
+	// MaxBodyBytes bounds every request body (default 1 MiB).
+	MaxBodyBytes int64
+	// AccessLog logs one line per request (health and metrics at debug).
+	AccessLog bool
+	// API serves the REST API; without it only the operations routes exist
+	// (a worker-only node).
+	API bool
+}
+
+// Handler is the http.Handler of the whole HTTP surface.
+type Handler struct {
+	opts     Options
+	log      *slog.Logger
+	engine   *gin.Engine
+	metrics  *httpMetrics
+	draining atomic.Bool
+}
+
+// New builds the router.
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	gin.SetMode(gin.ReleaseMode)
+	h := &Handler{opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Registry)}
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.RemoveExtraSlash = false
+	e.Use(h.requestID, h.observe, h.recover, h.limitBody)
+	e.NoRoute(func(c *gin.Context) { h.writeError(c, errNoRoute) })
+	e.NoMethod(func(c *gin.Context) { h.writeError(c, errNoMethod) })
+	h.engine = e
+
+	h.routeOps(e)
+	if opts.API {
+		h.routeStatus(e)
+		v1 := e.Group("/v1", h.authenticate)
+		h.routeApp(v1)
+	}
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }
+
+// SetDraining makes /readyz fail, so load balancers stop sending traffic
+// while the node finishes what it has.
+func (h *Handler) SetDraining(v bool) { h.draining.Store(v) }
+
+// Routes lists "METHOD /path/{param}" for every route, for the spec test.
+func (h *Handler) Routes() []string {
+	var out []string
+	for _, r := range h.engine.Routes() {
+		out = append(out, r.Method+" "+ginPathToOpenAPI(r.Path))
+	}
+	return out
+}
+
+func ginPathToOpenAPI(p string) string {
+	b := []byte{}
+	for i := 0; i < len(p); i++ {
+		if p[i] == ':' || p[i] == '*' {
+			j := i + 1
+			for j < len(p) && p[j] != '/' {
+				j++
+			}
+			b = append(b, '{')
+			b = append(b, p[i+1:j]...)
+			b = append(b, '}')
+			i = j - 1
+			continue
+		}
+		b = append(b, p[i])
+	}
+	return string(b)
+}

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Roles a node can take.
+const (
+	RoleAPI    = "api"    // serve the REST and realtime APIs
+	RoleWorker = "worker" // take tasks from the queue
+)
+
+// Config is everything a node needs. The zero value is not valid; start
+// from Defaults.
+type Config struct {
+	HTTPAddr string
+	// DataDir holds the embedded database, master key and other local data.
+	DataDir string
+	// DatabaseURL selects PostgreSQL ("postgres://...") or SQLite ("" for
+	// DataDir/pushgate.db, or "sqlite:PATH").
+	DatabaseURL string
+	// RedisURL selects a Redis server; "" runs an embedded one in process.
+	RedisURL string
+	// PublicURL is how clients reach this node; "" derives it from HTTPAddr.
+	PublicURL string
+	// MasterKey seals secrets at rest: comma-separated 32-byte keys in base64
+	// or hex, the first sealing. "" reads or creates DataDir/master.key, which
+	// only an embedded (SQLite) installation may do.
+	MasterKey string
+	Roles     []string
+	// ShutdownGrace bounds how long a shutdown waits for requests and tasks.
+	ShutdownGrace time.Duration
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+	AccessLog    bool
+	// WorkerConcurrency is how many tasks a worker runs at once.
+	WorkerConcurrency int
+	// QueueNamespace prefixes queue names, so installations can share a Redis.
+	QueueNamespace string
+	// FirstAppName names the app created on the very first start ("" skips it).
+	FirstAppName string
+	// AuthCacheTTL is how long an accepted API key is remembered per node.
+	AuthCacheTTL time.Duration
+
+	Logger *slog.Logger
+}
+
+// Defaults returns the configuration of `pushgate serve` with no settings.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:          ":8080",
+		DataDir:           "./pushgate-data",
+		Roles:             []string{RoleAPI, RoleWorker},
+		ShutdownGrace:     15 * time.Second,
+		MaxBodyBytes:      1 << 20,
+		AccessLog:         true,
+		WorkerConcurrency: 20,
+		QueueNamespace:    "pushgate",
+		FirstAppName:      "default",
+		AuthCacheTTL:      10 * time.Second,
+	}
+}
+
+// Validate reports the first setting that is wrong, by its name.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: want host:port or :port", c.HTTPAddr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	if d := c.DatabaseURL; d != "" && !hasAnyPrefix(d, "postgres://", "postgresql://", "sqlite:", "file:") {
+		errs = append(errs, errors.New("database_url: want postgres://..., postgresql://... or sqlite:PATH"))
+	}
+	if r := c.RedisURL; r != "" && !hasAnyPrefix(r, "redis://", "rediss://", "unix://") {
+		errs = append(errs, errors.New("redis_url: want redis://..., rediss://... or unix://..."))
+	}
+	if p := c.PublicURL; p != "" {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public_url %q: want an absolute http(s) URL", p))
+		}
+	}
+	if len(c.Roles) == 0 {
+		errs = append(errs, errors.New("roles: name at least one of api, worker"))
+	}
+	for _, r := range c.Roles {
+		if r != RoleAPI && r != RoleWorker {
+			errs = append(errs, fmt.Errorf("roles: unknown role %q (want api, worker)", r))
+		}
+	}
+	if c.ShutdownGrace <= 0 {
+		errs = append(errs, errors.New("shutdown_grace: must be positive"))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("max_body_bytes: must be at least 1024"))
+	}
+	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 10000 {
+		errs = append(errs, errors.New("worker_concurrency: must be between 1 and 10000"))
+	}
+	if c.QueueNamespace == "" || strings.ContainsAny(c.QueueNamespace, " :{}") {
+		errs = append(errs, errors.New("queue_namespace: must be non-empty, without spaces, colons or braces"))
+	}
+	return errors.Join(errs...)
+}
+
+// Has reports whether the node takes a role.
+func (c *Config) Has(role string) bool { return slices.Contains(c.Roles, role) }
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// embedded reports whether the database is the embedded SQLite one.
+func (c *Config) embedded() bool { return !hasAnyPrefix(c.DatabaseURL, "postgres://", "postgresql://") }

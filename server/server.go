@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/apps"
+	"github.com/pushgate/pushgate/delivery"
+	"github.com/pushgate/pushgate/httpapi"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+)
+
+// Server is one pushgate node.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	DB       *sqlstore.DB
+	Apps     *apps.Service
+	Queue    *delivery.Queue
+	Registry *prometheus.Registry
+
+	embedded *embeddedRedis
+	redis    redis.UniversalClient
+	worker   *delivery.Worker
+	handler  *httpapi.Handler
+	http     *http.Server
+	ln       net.Listener
+
+	firstApp    apps.Credentials
+	firstAppNew bool
+}
+
+// New opens storage and the queue, applies migrations and creates the
+// first app if this is a new installation. It starts nothing; call Start.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+
+	keyring, err := cfg.keyring()
+	if err != nil {
+		return nil, err
+	}
+	s.DB, err = sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, fmt.Errorf("database_url: %w", err)
+	}
+	if n, err := s.DB.Migrate(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("applied database migrations", "count", n)
+	}
+	s.Apps = apps.NewService(s.DB.Apps(), keyring, apps.Options{AuthCacheTTL: cfg.AuthCacheTTL})
+	if cfg.FirstAppName != "" {
+		s.firstApp, s.firstAppNew, err = s.Apps.CreateFirst(ctx, cfg.FirstAppName)
+		if err != nil {
+			return nil, fmt.Errorf("create first app: %w", err)
+		}
+	}
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		if s.embedded, err = startEmbeddedRedis(); err != nil {
+			return nil, err
+		}
+		redisURL = s.embedded.URL()
+	}
+	redisOpt, err := asynq.ParseRedisURI(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis_url: %w", err)
+	}
+	s.redis = delivery.RedisClient(redisOpt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.redis.Ping(pctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis_url: connect to %s: %w", redactRedis(cfg.RedisURL), err)
+	}
+	s.Queue = delivery.NewQueue(delivery.QueueOptions{Redis: redisOpt, Namespace: cfg.QueueNamespace})
+	if cfg.Has(RoleWorker) {
+		s.worker = delivery.NewWorker(delivery.WorkerOptions{
+			Redis:           redisOpt,
+			Namespace:       cfg.QueueNamespace,
+			Concurrency:     cfg.WorkerConcurrency,
+			ShutdownTimeout: cfg.ShutdownGrace,
+			Logger:          log,
+		})
+	}
+
+	s.Registry = prometheus.NewRegistry()
+	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.handler = httpapi.New(httpapi.Options{
+		Logger:       log,
+		Registry:     s.Registry,
+		Apps:         s.Apps,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		AccessLog:    cfg.AccessLog,
+		API:          cfg.Has(RoleAPI),
+		Ready: []httpapi.Check{
+			{Name: "database", Func: func(ctx context.Context) error { return s.DB.PingContext(ctx) }},
+			{Name: "migrations", Func: func(ctx context.Context) error {
+				pending, err := s.DB.Pending(ctx)
+				if err == nil && pending {
+					err = errors.New("migrations are pending; run `pushgate migrate up`")
+				}
+				return err
+			}},
+			{Name: "redis", Func: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }},
+		},
+	})
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// FirstApp returns the credentials of the app this start created, if it
+// created the installation's first app.
+func (s *Server) FirstApp() (apps.Credentials, bool) { return s.firstApp, s.firstAppNew }
+
+// Start listens on the configured address and starts the worker.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	s.ln = ln
+	if s.worker != nil {
+		if err := s.worker.Start(); err != nil {
+			ln.Close()
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	queue := "redis " + redactRedis(s.cfg.RedisURL)
+	if s.embedded != nil {
+		queue = "embedded redis (in process)"
+	}
+	s.log.Info("pushgate listening",
+		"addr", ln.Addr().String(),
+		"url", s.URL(),
+		"database", string(s.DB.Dialect)+" "+s.DB.Where,
+		"queue", queue,
+		"roles", strings.Join(s.cfg.Roles, ","),
+		"version", pushgate.Version)
+	return nil
+}
+
+// Addr is the address the node listens on (after Start).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is how clients reach the node: PublicURL, or one derived from the
+// listening address.
+func (s *Server) URL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(s.cfg.HTTPAddr)
+	if s.ln != nil {
+		_, port, _ = net.SplitHostPort(s.ln.Addr().String())
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Handler is the node's HTTP handler, for embedding in another server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Shutdown stops the node in order: readiness fails at once, the listener
+// closes and in-flight requests finish, running tasks finish (both within
+// the grace period or ctx, whichever ends first), then connections close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	s.handler.SetDraining(true)
+	var errs []error
+	if s.ln != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if s.worker != nil && s.ln != nil {
+		s.worker.Shutdown()
+	}
+	s.close()
+	return errors.Join(errs...)
+}
+
+// close releases connections in reverse order of opening.
+func (s *Server) close() {
+	if s.Queue != nil {
+		s.Queue.Close()
+	}
+	if s.redis != nil {
+		s.redis.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	if s.DB != nil {
+		s.DB.Close()
+	}
+}
+
+func redactRedis(raw string) string {
+	if raw == "" {
+		return "(embedded)"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// OpenApps opens just the database (migrating it) and the app service, for
+// management commands that run beside the nodes.
+func OpenApps(ctx context.Context, cfg Config) (*apps.Service, func(), error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	keyring, err := cfg.keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.Options{DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, nil, fmt.Errorf("database_url: %w", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return apps.NewService(db.Apps(), keyring, apps.Options{AuthCacheTTL: -1}), func() { db.Close() }, nil
+}

@@ -1,0 +1,177 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/apps"
+)
+
+// AppStore implements apps.Store.
+type AppStore struct{ db *DB }
+
+var _ apps.Store = (*AppStore)(nil)
+
+// Apps returns the app store of db.
+func (db *DB) Apps() *AppStore { return &AppStore{db: db} }
+
+const appColumns = `id, name, public_key, secret_sealed, created_at`
+
+func scanApp(row interface{ Scan(...any) error }) (*apps.App, error) {
+	var a apps.App
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	return &a, nil
+}
+
+func (s *AppStore) insertApp(ctx context.Context, tx *sql.Tx, a *apps.App, k *apps.APIKey) error {
+	if _, err := s.db.exec(ctx, tx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Key, a.SealedSecret, a.CreatedAt); err != nil {
+		if isUniqueViolation(err) {
+			return pushgate.Errorf(pushgate.ECONFLICT, "an app with that id or key exists")
+		}
+		return err
+	}
+	if k != nil {
+		return s.insertKey(ctx, tx, k)
+	}
+	return nil
+}
+
+func (s *AppStore) insertKey(ctx context.Context, q querier, k *apps.APIKey) error {
+	_, err := s.db.exec(ctx, q, `INSERT INTO api_keys (id, app_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AppID, k.Name, k.Prefix, k.Hash, k.CreatedAt)
+	return err
+}
+
+func (s *AppStore) CreateApp(ctx context.Context, a *apps.App, k *apps.APIKey) error {
+	return s.db.inTx(ctx, func(tx *sql.Tx) error { return s.insertApp(ctx, tx, a, k) })
+}
+
+// errNotFirst rolls back CreateFirst when another process got there first.
+var errNotFirst = errors.New("first app exists")
+
+func (s *AppStore) CreateFirst(ctx context.Context, a *apps.App, k *apps.APIKey) (bool, error) {
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		// The primary key on settings.name makes this the one winner among
+		// concurrent first starts, on both dialects.
+		res, err := s.db.exec(ctx, tx, `INSERT INTO settings (name, value, updated_at) VALUES ('first_app', ?, ?) ON CONFLICT (name) DO NOTHING`,
+			a.ID, s.db.now().UTC())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errNotFirst
+		}
+		return s.insertApp(ctx, tx, a, k)
+	})
+	if errors.Is(err, errNotFirst) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *AppStore) GetApp(ctx context.Context, id string) (*apps.App, error) {
+	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("app")
+	}
+	return a, err
+}
+
+func (s *AppStore) GetAppByKey(ctx context.Context, publicKey string) (*apps.App, error) {
+	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appColumns+` FROM apps WHERE public_key = ?`, publicKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("app")
+	}
+	return a, err
+}
+
+func (s *AppStore) ListApps(ctx context.Context) ([]*apps.App, error) {
+	rows, err := s.db.query(ctx, s.db, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*apps.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (s *AppStore) SetAppSecret(ctx context.Context, id, sealed string) error {
+	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET secret_sealed = ? WHERE id = ?`, sealed, id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "app")
+}
+
+func (s *AppStore) DeleteApp(ctx context.Context, id string) error {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM apps WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "app")
+}
+
+func (s *AppStore) CreateAPIKey(ctx context.Context, k *apps.APIKey) error {
+	err := s.insertKey(ctx, s.db, k)
+	if err != nil && (errorsContains(err, "FOREIGN KEY") || errorsContains(err, "SQLSTATE 23503")) {
+		return pushgate.NotFound("app")
+	}
+	return err
+}
+
+func (s *AppStore) ListAPIKeys(ctx context.Context, appID string) ([]*apps.APIKey, error) {
+	rows, err := s.db.query(ctx, s.db, `SELECT id, app_id, name, prefix, hash, created_at FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*apps.APIKey{}
+	for rows.Next() {
+		var k apps.APIKey
+		if err := rows.Scan(&k.ID, &k.AppID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt); err != nil {
+			return nil, err
+		}
+		k.CreatedAt = k.CreatedAt.UTC()
+		out = append(out, &k)
+	}
+	return out, rows.Err()
+}
+
+func (s *AppStore) DeleteAPIKey(ctx context.Context, appID, keyID string) error {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "API key")
+}
+
+func (s *AppStore) AppByAPIKeyHash(ctx context.Context, hash string) (*apps.App, string, error) {
+	row := s.db.queryRow(ctx, s.db, `SELECT a.id, a.name, a.public_key, a.secret_sealed, a.created_at, k.id
+		FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = ?`, hash)
+	var a apps.App
+	var keyID string
+	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &keyID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", pushgate.NotFound("API key")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	return &a, keyID, nil
+}
