@@ -9,16 +9,16 @@ import (
 // Error codes. They are part of the API: clients read them from the "code"
 // field of every error answer, and httpapi maps each to one HTTP status.
 const (
-	EINVALID      = "validation_failed" // the request is malformed or a field is wrong
-	EUNAUTHORIZED = "unauthorized"      // no or unknown credentials
-	EFORBIDDEN    = "forbidden"         // credentials valid, action not allowed
-	ENOTFOUND     = "not_found"
-	ECONFLICT     = "conflict"
-	ETOOLARGE     = "too_large"      // body or collection over its limit
+	EINVALID       = "validation_failed" // the request is malformed or a field is wrong
+	EUNAUTHORIZED  = "unauthorized"      // no or unknown credentials
+	EFORBIDDEN     = "forbidden"         // credentials valid, action not allowed
+	ENOTFOUND      = "not_found"
+	ECONFLICT      = "conflict"
+	ETOOLARGE      = "too_large"     // body or collection over its limit
 	EUNPROCESSABLE = "unprocessable" // well-formed but cannot be acted on
-	ERATELIMITED  = "rate_limited"
-	EUNAVAILABLE  = "unavailable" // a dependency is down or the node is draining
-	EINTERNAL     = "internal"
+	ERATELIMITED   = "rate_limited"
+	EUNAVAILABLE   = "unavailable" // a dependency is down or the node is draining
+	EINTERNAL      = "internal"
 )
 
 // Error is the one error type that crosses package boundaries. Message is

@@ -53,7 +53,10 @@ var settings = []setting{
 	{key: "shutdown_grace", def: "15s", help: "how long a shutdown waits for in-flight requests and tasks",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ShutdownGrace) }},
 	{key: "max_body_bytes", def: "1048576", help: "largest request body accepted, in bytes",
-		apply: func(c *server.Config, v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return err }},
+		apply: func(c *server.Config, v string) (err error) {
+			c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64)
+			return err
+		}},
 	{key: "access_log", def: "true", help: "log one line per HTTP request",
 		apply: func(c *server.Config, v string) (err error) { c.AccessLog, err = strconv.ParseBool(v); return err }},
 	{key: "worker_concurrency", def: "20", help: "tasks a worker runs at once",
