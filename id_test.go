@@ -1,0 +1,46 @@
+package pushgate
+
+import (
+	"testing"
+	"time"
+)
+
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 1000; i++ {
+		id := newIDAt(time.UnixMilli(int64(1_700_000_000_000 + i)))
+		if !ValidID(id) {
+			t.Fatalf("invalid id %q", id)
+		}
+		if id[14] != '7' || (id[19] != '8' && id[19] != '9' && id[19] != 'a' && id[19] != 'b') {
+			t.Fatalf("id %q is not a version 7 RFC 9562 UUID", id)
+		}
+		if seen[id] || id <= prev {
+			t.Fatalf("id %q repeats or does not sort after %q", id, prev)
+		}
+		seen[id], prev = true, id
+	}
+	for _, bad := range []string{"", "not-an-id", "01a20978-fd05-7be4-8758-9d446baa218", "01a20978-fd05-7be4-8758_9d446baa218e", "01a20978-fd05-7be4-8758-9d446baa218g"} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q)", bad)
+		}
+	}
+}
+
+func TestErrorHelpers(t *testing.T) {
+	if ErrorCode(nil) != "" || ErrorMessage(nil) != "" {
+		t.Fatal("nil error has a code or message")
+	}
+	err := Invalid("bad", "a: b")
+	if ErrorCode(err) != EINVALID || ErrorMessage(err) != "bad" {
+		t.Fatal(err)
+	}
+	if ErrorCode(errPlain("boom")) != EINTERNAL || ErrorMessage(errPlain("boom")) != "internal error" {
+		t.Fatal("a plain error leaks its text or code")
+	}
+}
+
+type errPlain string
+
+func (e errPlain) Error() string { return string(e) }

@@ -1,0 +1,85 @@
+package pushgate_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pushgate/pushgate"
+)
+
+func mustKeys(t *testing.T, s string) [][]byte {
+	t.Helper()
+	keys, err := pushgate.ParseMasterKeys(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func TestKeyringSealOpen(t *testing.T) {
+	k, err := pushgate.NewKeyring(mustKeys(t, pushgate.NewMasterKey())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := k.Seal([]byte("s3cret"), []byte("app-secret:a"))
+	if strings.Contains(sealed, "s3cret") || !strings.HasPrefix(sealed, "pgs1:"+k.PrimaryKeyID()+":") {
+		t.Fatalf("sealed value %q", sealed)
+	}
+	if again := k.Seal([]byte("s3cret"), []byte("app-secret:a")); again == sealed {
+		t.Fatal("two seals of one value are equal: nonce reused")
+	}
+	pt, err := k.Open(sealed, []byte("app-secret:a"))
+	if err != nil || string(pt) != "s3cret" {
+		t.Fatalf("Open = %q, %v", pt, err)
+	}
+	if _, err := k.Open(sealed, []byte("app-secret:b")); err == nil {
+		t.Fatal("opened a value bound to another row")
+	}
+	tampered := sealed[:len(sealed)-2] + "AA"
+	if _, err := k.Open(tampered, []byte("app-secret:a")); err == nil {
+		t.Fatal("opened a tampered value")
+	}
+	for _, bad := range []string{"", "plain", "pgs1:x", "pgs2:abc:def", "pgs1:" + k.PrimaryKeyID() + ":!!"} {
+		if _, err := k.Open(bad, nil); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestKeyringRotation(t *testing.T) {
+	oldKey, newKey := pushgate.NewMasterKey(), pushgate.NewMasterKey()
+	old, _ := pushgate.NewKeyring(mustKeys(t, oldKey)...)
+	sealed := old.Seal([]byte("v"), nil)
+
+	rotated, err := pushgate.NewKeyring(mustKeys(t, newKey+","+oldKey)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := rotated.Open(sealed, nil); err != nil || string(pt) != "v" {
+		t.Fatalf("rotated keyring cannot open old value: %v", err)
+	}
+	if !rotated.NeedsReseal(sealed) {
+		t.Error("old value not reported as needing a reseal")
+	}
+	if rotated.NeedsReseal(rotated.Seal([]byte("v"), nil)) {
+		t.Error("fresh value reported as needing a reseal")
+	}
+	onlyNew, _ := pushgate.NewKeyring(mustKeys(t, newKey)...)
+	if _, err := onlyNew.Open(sealed, nil); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Fatalf("open with a missing key: %v", err)
+	}
+}
+
+func TestParseMasterKeys(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	for _, good := range []string{hex, pushgate.NewMasterKey(), " " + hex + " , " + pushgate.NewMasterKey()} {
+		if _, err := pushgate.ParseMasterKeys(good); err != nil {
+			t.Errorf("ParseMasterKeys(%q): %v", good, err)
+		}
+	}
+	for _, bad := range []string{"", ",", "short", strings.Repeat("a", 44), "zz" + hex[2:]} {
+		if _, err := pushgate.ParseMasterKeys(bad); err == nil {
+			t.Errorf("ParseMasterKeys(%q) accepted", bad)
+		}
+	}
+}

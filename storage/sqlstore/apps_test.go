@@ -1,0 +1,178 @@
+package sqlstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/apps"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+)
+
+func newApp(name string) (*apps.App, *apps.APIKey) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a := &apps.App{ID: pushgate.NewID(), Name: name, Key: pushgate.RandomToken(10), SealedSecret: "pgs1:x:" + name, CreatedAt: now}
+	k := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Name: "k", Prefix: "pgk_abc", Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: now}
+	return a, k
+}
+
+// TestAppStore is the contract of apps.Store, run on every dialect.
+func TestAppStore(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Apps()
+		a, k := newApp("one")
+		if err := s.CreateApp(ctx, a, k); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetApp(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "one" || got.Key != a.Key || got.SealedSecret != a.SealedSecret || !got.CreatedAt.Equal(a.CreatedAt) {
+			t.Fatalf("GetApp = %+v, want %+v", got, a)
+		}
+		if byKey, err := s.GetAppByKey(ctx, a.Key); err != nil || byKey.ID != a.ID {
+			t.Fatalf("GetAppByKey = %v, %v", byKey, err)
+		}
+		if _, err := s.GetApp(ctx, pushgate.NewID()); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("GetApp(unknown) err = %v", err)
+		}
+
+		// The same public key twice is a conflict, and nothing is stored.
+		dup, dupKey := newApp("dup")
+		dup.Key = a.Key
+		if err := s.CreateApp(ctx, dup, dupKey); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
+			t.Fatalf("duplicate key: err = %v", err)
+		}
+		if _, _, err := s.AppByAPIKeyHash(ctx, dupKey.Hash); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatal("API key of a rejected app was stored")
+		}
+
+		app, keyID, err := s.AppByAPIKeyHash(ctx, k.Hash)
+		if err != nil || app.ID != a.ID || keyID != k.ID {
+			t.Fatalf("AppByAPIKeyHash = %v, %q, %v", app, keyID, err)
+		}
+
+		b, bk := newApp("two")
+		if err := s.CreateApp(ctx, b, bk); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListApps(ctx)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("ListApps = %d apps, %v", len(list), err)
+		}
+
+		// Keys are scoped: b cannot delete a's key.
+		if err := s.DeleteAPIKey(ctx, b.ID, k.ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("cross-app key delete: err = %v", err)
+		}
+		extra := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Prefix: "pgk_x", Hash: apps.HashAPIKey("x"), CreatedAt: time.Now()}
+		if err := s.CreateAPIKey(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+		if keys, _ := s.ListAPIKeys(ctx, a.ID); len(keys) != 2 {
+			t.Fatalf("ListAPIKeys = %d keys, want 2", len(keys))
+		}
+		if err := s.DeleteAPIKey(ctx, a.ID, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.AppByAPIKeyHash(ctx, k.Hash); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("revoked key still opens: %v", err)
+		}
+		orphan := &apps.APIKey{ID: pushgate.NewID(), AppID: pushgate.NewID(), Prefix: "p", Hash: "h", CreatedAt: time.Now()}
+		if err := s.CreateAPIKey(ctx, orphan); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("key for a missing app: err = %v", err)
+		}
+
+		if err := s.SetAppSecret(ctx, a.ID, "pgs1:y:new"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetApp(ctx, a.ID); got.SealedSecret != "pgs1:y:new" {
+			t.Fatalf("secret = %q", got.SealedSecret)
+		}
+		if err := s.SetAppSecret(ctx, pushgate.NewID(), "x"); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("SetAppSecret(unknown) err = %v", err)
+		}
+
+		// Deleting an app takes its keys with it.
+		if err := s.DeleteApp(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.AppByAPIKeyHash(ctx, extra.Hash); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatal("key of a deleted app still opens")
+		}
+		if err := s.DeleteApp(ctx, a.ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("second delete: err = %v", err)
+		}
+	})
+}
+
+// TestCreateFirstOnce: of many nodes starting at once on a new database,
+// exactly one creates the first app.
+func TestCreateFirstOnce(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := 0
+		for i := 0; i < 8; i++ {
+			wg.Go(func() {
+				a, k := newApp("default")
+				ok, err := db.Apps().CreateFirst(ctx, a, k)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					created++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		list, _ := db.Apps().ListApps(ctx)
+		if created != 1 || len(list) != 1 {
+			t.Fatalf("created %d first apps, %d stored; want 1 and 1", created, len(list))
+		}
+		// Deleting the first app does not make the next start create another.
+		db.Apps().DeleteApp(ctx, list[0].ID)
+		a, k := newApp("default")
+		if ok, err := db.Apps().CreateFirst(ctx, a, k); ok || err != nil {
+			t.Fatalf("CreateFirst after delete = %v, %v", ok, err)
+		}
+	})
+}
+
+func TestMigrations(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		if n, err := db.Migrate(ctx); err != nil || n != 0 {
+			t.Fatalf("second Migrate = %d, %v; want 0, nil", n, err)
+		}
+		if pending, err := db.Pending(ctx); err != nil || pending {
+			t.Fatalf("Pending = %v, %v", pending, err)
+		}
+		st, err := db.MigrationStatus(ctx)
+		if err != nil || len(st) == 0 {
+			t.Fatalf("MigrationStatus = %v, %v", st, err)
+		}
+		for _, s := range st {
+			if !s.Applied {
+				t.Errorf("%s not applied", s.Name)
+			}
+		}
+	})
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	if _, err := sqlstore.Open(context.Background(), "mysql://x", sqlstore.Options{}); err == nil {
+		t.Fatal("mysql URL accepted")
+	}
+	if _, err := sqlstore.Open(context.Background(), "", sqlstore.Options{}); err == nil {
+		t.Fatal("empty URL without a data dir accepted")
+	}
+}
