@@ -3,6 +3,7 @@ package pushgate
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,9 @@ func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = e.Code
+	}
+	if len(e.Fields) > 0 {
+		msg += " (" + strings.Join(e.Fields, "; ") + ")"
 	}
 	if e.Err != nil {
 		return msg + ": " + e.Err.Error()

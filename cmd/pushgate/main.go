@@ -18,14 +18,25 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pushgate/pushgate"
 )
 
 func main() {
+	// go-redis logs dial failures through a global logger; send them to
+	// stderr with a prefix like every other line of ours.
+	redis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	fmt.Fprintf(os.Stderr, "pushgate: redis: "+format+"\n", v...)
 }
 
 // env is what a command sees of the process: arguments aside, everything

@@ -31,14 +31,16 @@ func (e env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(ctx); err != nil {
-		srv.Shutdown(context.Background())
-		return err
-	}
+	// Credentials come before the listening line, so a script that waits
+	// for that line has them.
 	if creds, created := srv.FirstApp(); created {
 		e.printCredentials(creds, *asJSON || o.logFormat == "json", "Created the first app")
 	} else if cfg.FirstAppName != "" {
 		log.Info("first app exists; `pushgate apps list` shows the apps, `pushgate apps keys create` adds API keys")
+	}
+	if err := srv.Start(ctx); err != nil {
+		srv.Shutdown(context.Background())
+		return err
 	}
 
 	<-ctx.Done()

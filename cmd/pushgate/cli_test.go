@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pushgate/pushgate"
+)
+
+// pushgateCmd runs one CLI command in-process and returns its exit code
+// and output.
+func pushgateCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, envMap(env), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestAppsCommands(t *testing.T) {
+	for name, env := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			env["PUSHGATE_FIRST_APP_NAME"] = ""
+			code, out, stderr := pushgateCmd(t, env, "apps", "create", "--name", "shop", "--json")
+			if code != 0 {
+				t.Fatalf("apps create: %d %s", code, stderr)
+			}
+			creds := parseCredentials(t, out)
+
+			code, out, _ = pushgateCmd(t, env, "apps", "list", "--json")
+			var list []map[string]any
+			if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0]["appId"] != creds.AppID || list[0]["name"] != "shop" {
+				t.Fatalf("apps list: %d %s", code, out)
+			}
+			if strings.Contains(out, creds.Secret) {
+				t.Fatal("apps list shows the secret")
+			}
+			if code, out, _ = pushgateCmd(t, env, "apps", "list"); code != 0 || !strings.Contains(out, creds.AppID) || !strings.Contains(out, "shop") {
+				t.Fatalf("apps list (text): %s", out)
+			}
+
+			// Flags may follow positional arguments.
+			code, out, stderr = pushgateCmd(t, env, "apps", "keys", "create", creds.AppID, "--name", "ci", "--json")
+			var key map[string]string
+			if code != 0 || json.Unmarshal([]byte(out), &key) != nil || !strings.HasPrefix(key["apiKey"], "pgk_") {
+				t.Fatalf("keys create: %d %s %s", code, out, stderr)
+			}
+			code, out, _ = pushgateCmd(t, env, "apps", "keys", "list", creds.AppID, "--json")
+			if code != 0 || strings.Count(out, `"id"`) != 2 || strings.Contains(out, key["apiKey"]) {
+				t.Fatalf("keys list: %s", out)
+			}
+			if code, _, _ = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, key["id"]); code != 0 {
+				t.Fatal("keys revoke failed")
+			}
+			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, key["id"]); code != 1 || !strings.Contains(stderr, "not found") {
+				t.Fatalf("second revoke: %d %s", code, stderr)
+			}
+
+			code, out, _ = pushgateCmd(t, env, "apps", "rotate-secret", creds.AppID, "--json")
+			var rotated map[string]string
+			if code != 0 || json.Unmarshal([]byte(out), &rotated) != nil || rotated["secret"] == "" || rotated["secret"] == creds.Secret {
+				t.Fatalf("rotate-secret: %s", out)
+			}
+
+			if code, _, _ = pushgateCmd(t, env, "apps", "delete", creds.AppID); code != 0 {
+				t.Fatal("delete failed")
+			}
+			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "list", creds.AppID); code != 1 || !strings.Contains(stderr, "app not found") {
+				t.Fatalf("keys list of a deleted app: %d %s", code, stderr)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	env := map[string]string{"PUSHGATE_DATA_DIR": t.TempDir()}
+	for _, args := range [][]string{
+		{},
+		{"bogus"},
+		{"apps"},
+		{"apps", "frobnicate"},
+		{"apps", "keys"},
+		{"apps", "delete"},
+		{"apps", "keys", "revoke", "only-one"},
+		{"apps", "create", "--nope"},
+		{"migrate", "sideways"},
+		{"vapid-keys", "extra"},
+	} {
+		if code, _, _ := pushgateCmd(t, env, args...); code != 2 {
+			t.Errorf("pushgate %v: exit %d, want 2", args, code)
+		}
+	}
+	if code, _, stderr := pushgateCmd(t, env, "apps", "create", "--name", ""); code != 1 || !strings.Contains(stderr, "name") {
+		t.Errorf("apps create without a name: %d %s", code, stderr)
+	}
+}
+
+// --help of every command exits 0 and lists every setting's flag.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"serve"}, {"migrate"}, {"apps", "create"}, {"apps", "keys", "list"}} {
+		code, _, stderr := pushgateCmd(t, nil, append(args, "--help")...)
+		if code != 0 {
+			t.Errorf("%v --help: exit %d", args, code)
+		}
+		for _, s := range settings {
+			if !strings.Contains(stderr, "-"+s.flag()) || !strings.Contains(stderr, s.env()) {
+				t.Errorf("%v --help lacks --%s / %s", args, s.flag(), s.env())
+			}
+		}
+	}
+	if code, out, _ := pushgateCmd(t, nil, "help"); code != 0 || !strings.Contains(out, "apps keys revoke") {
+		t.Errorf("help: %d %s", code, out)
+	}
+	if code, out, _ := pushgateCmd(t, nil, "version"); code != 0 || strings.TrimSpace(out) != "pushgate "+pushgate.Version {
+		t.Errorf("version: %q", out)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	env := map[string]string{"PUSHGATE_DATA_DIR": t.TempDir()}
+	code, out, _ := pushgateCmd(t, env, "migrate", "status")
+	if code != 0 || !strings.Contains(out, "pending") || strings.Contains(out, "applied ") {
+		t.Fatalf("status before: %s", out)
+	}
+	if code, out, _ = pushgateCmd(t, env, "migrate", "up"); code != 0 || !strings.Contains(out, "applied 1 migration") {
+		t.Fatalf("up: %s", out)
+	}
+	if code, out, _ = pushgateCmd(t, env, "migrate"); code != 0 || !strings.Contains(out, "applied 0 migration") {
+		t.Fatalf("second up: %s", out)
+	}
+	if code, out, _ = pushgateCmd(t, env, "migrate", "status"); code != 0 || strings.Contains(out, "pending") {
+		t.Fatalf("status after: %s", out)
+	}
+}
+
+func TestVapidKeys(t *testing.T) {
+	code, out, _ := pushgateCmd(t, nil, "vapid-keys", "--json")
+	var keys map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &keys) != nil {
+		t.Fatalf("vapid-keys: %d %s", code, out)
+	}
+	pub, err1 := base64.RawURLEncoding.DecodeString(keys["publicKey"])
+	priv, err2 := base64.RawURLEncoding.DecodeString(keys["privateKey"])
+	if err1 != nil || err2 != nil || len(pub) != 65 || pub[0] != 4 || len(priv) != 32 {
+		t.Fatalf("keys %v", keys)
+	}
+	k, err := ecdh.P256().NewPrivateKey(priv)
+	if err != nil || !bytes.Equal(k.PublicKey().Bytes(), pub) {
+		t.Fatal("public key does not belong to the private key")
+	}
+	if code, out, _ := pushgateCmd(t, nil, "vapid-keys"); code != 0 || !strings.Contains(out, "Public key:") {
+		t.Fatalf("text: %s", out)
+	}
+}
+
+func resolveWith(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	sf := addSettingFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := sf.resolve(envMap(env))
+	return cfg.HTTPAddr, err
+}
+
+// Flags beat the environment, which beats the file, which beats defaults.
+func TestSettingsPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pushgate.yaml")
+	os.WriteFile(file, []byte("http_addr: \":7001\"\nroles: [api, worker]\naccess_log: false\n"), 0o600)
+
+	if addr, _ := resolveWith(t, nil); addr != ":8080" {
+		t.Errorf("default = %s", addr)
+	}
+	if addr, _ := resolveWith(t, nil, "--config", file); addr != ":7001" {
+		t.Errorf("file = %s", addr)
+	}
+	if addr, _ := resolveWith(t, map[string]string{"PUSHGATE_CONFIG": file}); addr != ":7001" {
+		t.Errorf("file from PUSHGATE_CONFIG = %s", addr)
+	}
+	env := map[string]string{"PUSHGATE_HTTP_ADDR": ":7002"}
+	if addr, _ := resolveWith(t, env, "--config", file); addr != ":7002" {
+		t.Errorf("env over file = %s", addr)
+	}
+	if addr, _ := resolveWith(t, env, "--config", file, "--http-addr", ":7003"); addr != ":7003" {
+		t.Errorf("flag over env = %s", addr)
+	}
+
+	os.WriteFile(file, []byte("http_adr: \":1\"\n"), 0o600)
+	if _, err := resolveWith(t, nil, "--config", file); err == nil || !strings.Contains(err.Error(), "unknown settings: http_adr") {
+		t.Errorf("unknown key: %v", err)
+	}
+	os.WriteFile(file, []byte("worker_concurrency: lots\n"), 0o600)
+	if _, err := resolveWith(t, nil, "--config", file); err == nil || !strings.Contains(err.Error(), "worker_concurrency (from config file") {
+		t.Errorf("bad value from file: %v", err)
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "mk")
+	key := pushgate.NewMasterKey()
+	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	sf := addSettingFlags(fs)
+	cfg, _, err := sf.resolve(envMap(map[string]string{"PUSHGATE_MASTER_KEY_FILE": keyFile}))
+	if err != nil || cfg.MasterKey != key {
+		t.Fatalf("master key from file = %q, %v", cfg.MasterKey, err)
+	}
+	_, _, err = sf.resolve(envMap(map[string]string{"PUSHGATE_MASTER_KEY_FILE": keyFile, "PUSHGATE_MASTER_KEY": key}))
+	if err == nil || !strings.Contains(err.Error(), "both") {
+		t.Fatalf("both set: %v", err)
+	}
+	_, _, err = sf.resolve(envMap(map[string]string{"PUSHGATE_DATABASE_URL_FILE": filepath.Join(dir, "missing")}))
+	if err == nil || !strings.Contains(err.Error(), "database_url") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// The README's configuration table lists every setting with its default.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, s := range settings {
+		row := ""
+		for _, line := range strings.Split(readme, "\n") {
+			if strings.HasPrefix(line, "| `"+s.env()+"`") {
+				row = line
+			}
+		}
+		if row == "" {
+			t.Errorf("README has no table row for %s", s.env())
+			continue
+		}
+		def := "`" + s.def + "`"
+		if s.def == "" {
+			def = "(empty)"
+		}
+		if !strings.Contains(row, def) || !strings.Contains(row, "`"+s.key+"`") || !strings.Contains(row, "--"+s.flag()) {
+			t.Errorf("README row for %s does not show default %s, key %s and flag --%s: %s", s.env(), def, s.key, s.flag(), row)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate/internal/testenv"
+)
+
+func TestEmbeddedMasterKeyIsKeptPrivately(t *testing.T) {
+	cfg := Defaults()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	k1, err := cfg.keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(cfg.DataDir, "master.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("master.key: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	k2, err := cfg.keyring()
+	if err != nil || k2.PrimaryKeyID() != k1.PrimaryKeyID() {
+		t.Fatal("second start made a different master key")
+	}
+	cfg.DatabaseURL = "postgres://localhost/x"
+	if _, err := cfg.keyring(); err == nil || !strings.Contains(err.Error(), "master_key") {
+		t.Fatalf("PostgreSQL without a master key: %v", err)
+	}
+}
+
+func TestValidateNamesTheSetting(t *testing.T) {
+	for setting, mutate := range map[string]func(*Config){
+		"http_addr":          func(c *Config) { c.HTTPAddr = "8080" },
+		"data_dir":           func(c *Config) { c.DataDir = "" },
+		"redis_url":          func(c *Config) { c.RedisURL = "localhost:6379" },
+		"roles":              func(c *Config) { c.Roles = nil },
+		"shutdown_grace":     func(c *Config) { c.ShutdownGrace = 0 },
+		"max_body_bytes":     func(c *Config) { c.MaxBodyBytes = 10 },
+		"worker_concurrency": func(c *Config) { c.WorkerConcurrency = 0 },
+		"queue_namespace":    func(c *Config) { c.QueueNamespace = "a:b" },
+	} {
+		c := Defaults()
+		mutate(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), setting) {
+			t.Errorf("%s: %v", setting, err)
+		}
+	}
+	c := Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+}
+
+// The embedded Redis lets keys expire as time passes, which the queue's
+// leases rely on.
+func TestEmbeddedRedisExpiresKeys(t *testing.T) {
+	e, err := startEmbeddedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.mr.Set("k", "v")
+	e.mr.SetTTL("k", 300*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.mr.Exists("k") {
+		if time.Now().After(deadline) {
+			t.Fatal("key never expired")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An embedding application runs a node and its worker takes tasks.
+func TestEmbeddedNodeWorks(t *testing.T) {
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.QueueNamespace = testenv.Namespace(t)
+	cfg.RedisURL = testenv.RedisURL(t)
+	ctx := context.Background()
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(ctx)
+	if _, ok := s.FirstApp(); !ok {
+		t.Fatal("no first app")
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.Queue.Ping(pctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") {
+		t.Fatalf("URL = %s", s.URL())
+	}
+}
