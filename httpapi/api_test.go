@@ -19,7 +19,7 @@ import (
 	"github.com/pushgate/pushgate/storage/sqlstore"
 )
 
-func newTestAPIOn(t *testing.T, db *sqlstore.DB, opts httpapi.Options) (*httpapi.Handler, *apps.Service) {
+func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi.Handler, *apps.Service) {
 	t.Helper()
 	keys, _ := pushgate.ParseMasterKeys(pushgate.NewMasterKey())
 	kr, _ := pushgate.NewKeyring(keys...)
