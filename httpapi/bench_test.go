@@ -28,4 +28,3 @@ func BenchmarkAuthenticatedRoute(b *testing.B) {
 		}
 	})
 }
-
