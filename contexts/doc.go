@@ -1,0 +1,10 @@
+// Package contexts holds CORE's message contexts: what a notification says,
+// created once and sent to many receivers. A context is data (one neutral
+// notification rendered for every platform), raw (per-platform payloads, with
+// common defaults) or silent (data only, no alert).
+//
+// The types follow CORE's DTOs field for field, so CORE clients' JSON decodes
+// unchanged. Parse validates every field and names each problem by its JSON
+// path. Rendering to vendor payloads lives in the provider adapters; this
+// package only says what the notification is.
+package contexts

@@ -1,0 +1,11 @@
+// Package providers is the seam between delivery and the push vendors: the
+// Provider interface every adapter implements (providers/apns, providers/fcm,
+// providers/webpush, providers/websocket), the one classification of
+// outcomes they all report in, and the registry that builds a provider for a
+// credential.
+//
+// Adapters render a context into their vendor's payload, send it with the
+// vendor's own client library, and turn the vendor's answer into an Outcome.
+// They never retry (delivery does, with backoff and Retry-After) and never
+// touch storage.
+package providers

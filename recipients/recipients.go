@@ -1,0 +1,138 @@
+package recipients
+
+import (
+	"crypto/ecdh"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/pushgate/pushgate/buckets"
+)
+
+// MaxPerSend is how many receivers one send may name.
+const MaxPerSend = 1000
+
+// Receiver is CORE's receiver: a credential of the bucket and either a
+// device token (APNS, FCM) or a Web Push subscription.
+type Receiver struct {
+	CredentialID string `json:"credentialId"`
+	ForeignID    string `json:"foreignId,omitempty"`
+	Token        string `json:"token,omitempty"`
+	Endpoint     string `json:"endpoint,omitempty"`
+	P256dh       string `json:"p256dh,omitempty"`
+	Auth         string `json:"auth,omitempty"`
+}
+
+// Options tune validation.
+type Options struct {
+	// AllowHTTPEndpoints accepts http:// push endpoints (test setups only).
+	AllowHTTPEndpoints bool
+}
+
+// Key identifies the device a receiver reaches, for de-duplication.
+func (r Receiver) Key() string {
+	if r.Endpoint != "" {
+		return r.CredentialID + "\x00" + r.Endpoint
+	}
+	return r.CredentialID + "\x00" + r.Token
+}
+
+// Validate checks r against the credential it names (nil when the bucket
+// has no such credential) and returns one problem per field, or nil.
+func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
+	var errs []string
+	add := func(field, format string, args ...any) {
+		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
+	}
+	if len(r.ForeignID) > 255 {
+		add("foreignId", "must be at most 255 characters")
+	}
+	switch {
+	case r.CredentialID == "":
+		add("credentialId", "is required")
+		return errs
+	case cred == nil:
+		add("credentialId", "no credential %q in this bucket", r.CredentialID)
+		return errs
+	}
+	switch cred.Type {
+	case buckets.APNSToken, buckets.APNSCert:
+		if r.Endpoint != "" || r.P256dh != "" || r.Auth != "" {
+			add("endpoint", "is for Web Push receivers; an APNS receiver has a token")
+		}
+		// APNS device tokens are 32 bytes in hex today; Apple says they may grow.
+		if !isHex(r.Token) || len(r.Token) < 64 || len(r.Token) > 200 {
+			add("token", "must be an APNS device token (64 to 200 hexadecimal digits)")
+		}
+	case buckets.FCMv1:
+		if r.Endpoint != "" || r.P256dh != "" || r.Auth != "" {
+			add("endpoint", "is for Web Push receivers; an FCM receiver has a token")
+		}
+		if r.Token == "" || len(r.Token) > 4096 || !isTokenChars(r.Token) {
+			add("token", "must be an FCM registration token")
+		}
+	case buckets.VAPID:
+		if r.Token != "" {
+			add("token", "is for mobile receivers; a Web Push receiver has endpoint, p256dh and auth")
+		}
+		if err := checkEndpoint(r.Endpoint, opts); err != "" {
+			add("endpoint", "%s", err)
+		}
+		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.P256dh, "=")); err != nil || len(b) != 65 {
+			add("p256dh", "must be the subscription's P-256 public key (65 bytes, base64url)")
+		} else if _, err := ecdh.P256().NewPublicKey(b); err != nil {
+			add("p256dh", "is not a point on the P-256 curve")
+		}
+		if b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Auth, "=")); err != nil || len(b) != 16 {
+			add("auth", "must be the subscription's auth secret (16 bytes, base64url)")
+		}
+	case buckets.WebSocket:
+		if r.Token == "" || len(r.Token) > 255 {
+			add("token", "must be the user id of a WebSocket receiver (1 to 255 characters)")
+		}
+	default:
+		add("credentialId", "credential type %s cannot receive messages", cred.Type)
+	}
+	return errs
+}
+
+func checkEndpoint(s string, opts Options) string {
+	if s == "" {
+		return "is required"
+	}
+	if len(s) > 2048 {
+		return "must be at most 2048 characters"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "must be an absolute URL"
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && opts.AllowHTTPEndpoints:
+	default:
+		return "must be an https:// URL"
+	}
+	return ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isTokenChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-' || c == ':' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
