@@ -109,10 +109,14 @@ type Callback struct {
 
 // Bucket is a group of credentials and a callback, owned by one app.
 type Bucket struct {
-	ID          string
-	AppID       string
-	Callback    Callback
+	ID       string
+	AppID    string
+	Callback Callback
+	// Credentials hold ID and Type; their secrets are opened one at a time
+	// by Service.Credential, where a worker needs them.
 	Credentials []*Credential
+	// PublicCredentials describe the credentials for API answers.
+	PublicCredentials []Public
 	// WebhookSecret signs callbacks (Standard Webhooks); plaintext in memory.
 	WebhookSecret string
 	CreatedAt     time.Time
@@ -164,8 +168,8 @@ type StoredBucket struct {
 type Store interface {
 	CreateBucket(ctx context.Context, b *StoredBucket) error
 	GetBucket(ctx context.Context, appID, id string, now time.Time) (*StoredBucket, error)
-	// TouchBucket moves LastUsedAt to now.
-	TouchBucket(ctx context.Context, appID, id string, now time.Time) error
+	// TouchBucket moves LastUsedAt to now and the expiry to expiresAt.
+	TouchBucket(ctx context.Context, appID, id string, now, expiresAt time.Time) error
 	DeleteBucket(ctx context.Context, appID, id string) error
 	// DeleteExpired removes buckets idle past their TTL at now and reports how many.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)

@@ -130,23 +130,23 @@ type WebAction struct {
 // RawWebPush is a raw context's notification for one browser family: the
 // options of the Notification constructor, plus ttl and expiry.
 type RawWebPush struct {
-	Title              string       `json:"title,omitempty"`
-	Body               string       `json:"body,omitempty"`
-	Badge              string       `json:"badge,omitempty"`
-	Image              string       `json:"image,omitempty"`
-	Icon               string       `json:"icon,omitempty"`
-	Actions            []WebAction  `json:"actions,omitempty"`
-	Data               *StringOrMap `json:"data,omitempty"`
-	DefaultAction      string       `json:"defaultAction,omitempty"` // URL opened on click
-	Dir                string       `json:"dir,omitempty"`           // auto, ltr, rtl
-	ExpiresAt          string       `json:"expiresAt,omitempty"`
-	Lang               string       `json:"lang,omitempty"`
-	Renotify           *bool        `json:"renotify,omitempty"`
-	RequireInteraction *bool        `json:"requireInteraction,omitempty"`
-	Silent             *bool        `json:"silent,omitempty"`
-	Tag                string       `json:"tag,omitempty"`
-	TTL                *float64     `json:"ttl,omitempty"`
-	Vibrate            []float64    `json:"vibrate,omitempty"`
+	Title              string          `json:"title,omitempty"`
+	Body               string          `json:"body,omitempty"`
+	Badge              string          `json:"badge,omitempty"`
+	Image              string          `json:"image,omitempty"`
+	Icon               string          `json:"icon,omitempty"`
+	Actions            []WebAction     `json:"actions,omitempty"`
+	Data               json.RawMessage `json:"data,omitempty"`          // string or object; unlike common.data, CORE allows any JSON values here
+	DefaultAction      string          `json:"defaultAction,omitempty"` // URL opened on click
+	Dir                string          `json:"dir,omitempty"`           // auto, ltr, rtl
+	ExpiresAt          string          `json:"expiresAt,omitempty"`
+	Lang               string          `json:"lang,omitempty"`
+	Renotify           *bool           `json:"renotify,omitempty"`
+	RequireInteraction *bool           `json:"requireInteraction,omitempty"`
+	Silent             *bool           `json:"silent,omitempty"`
+	Tag                string          `json:"tag,omitempty"`
+	TTL                *float64        `json:"ttl,omitempty"`
+	Vibrate            []float64       `json:"vibrate,omitempty"`
 }
 
 // RawHuawei is kept as CORE defines it; pushgate has no Huawei provider, so

@@ -41,6 +41,8 @@ type Options struct {
 	// API serves the REST API; without it only the operations routes exist
 	// (a worker-only node).
 	API bool
+	// Core are the services of the CORE API (/v1/bucket...).
+	Core CoreOptions
 }
 
 // Handler is the http.Handler of the whole HTTP surface.
@@ -80,6 +82,9 @@ func New(opts Options) *Handler {
 		h.routeStatus(e)
 		v1 := e.Group("/v1", h.authenticate)
 		h.routeApp(v1)
+		if opts.Core.Buckets != nil {
+			h.routeCore(v1)
+		}
 	}
 	return h
 }

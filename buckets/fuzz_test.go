@@ -1,0 +1,58 @@
+package buckets
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/pushgate/pushgate"
+)
+
+func FuzzParseCreateRequest(f *testing.F) {
+	fx := mustFixtures(f)
+	for _, b := range [][]byte{
+		body(f, noCallback, fx.apnsToken(nil)),
+		body(f, httpCallback, fx.apnsP12(nil), fx.vapid(nil)),
+		body(f, hook("https://x.example", obj{"X-A": "1", "Host": "h"}), fx.apnsPEM(nil)),
+		body(f, noCallback, cred("fcm_v1", fx.serviceAccount(nil))),
+		body(f, noCallback, cred("fcm_v1", obj{"serviceAccount": `{"type":"service_account"}`})),
+		body(f, noCallback, obj{"type": "websocket"}),
+		body(f, nil, fx.vapid(obj{"publicKey": fx.otherPub})),
+		body(f, noCallback, fx.apnsP12(obj{"passphrase": "wrong"})),
+		body(f, noCallback, cred("huawei", 1), 5, obj{"type": 1}),
+		[]byte(`{"providerCredentials":{},"callbackConfig":"x"}`),
+		[]byte(`[]`),
+		[]byte(`{`),
+		[]byte(``),
+	} {
+		f.Add(b)
+	}
+	opts := ParseOptions{Now: testNow, DefaultVAPIDSubject: "mailto:fuzz@example.com"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		creds, cb, err := ParseCreateRequest(data, opts)
+		if err != nil {
+			var e *pushgate.Error
+			if !errors.As(err, &e) || e.Code != pushgate.EINVALID || e.Message == "" {
+				t.Fatalf("error %v is not an EINVALID *pushgate.Error", err)
+			}
+			if creds != nil || cb.Type != "" {
+				t.Fatal("partial result with an error")
+			}
+			return
+		}
+		if len(creds) == 0 || len(creds) > MaxCredentials {
+			t.Fatalf("%d credentials accepted", len(creds))
+		}
+		if cb.Type != "http" && cb.Type != "none" {
+			t.Fatalf("callback type %q accepted", cb.Type)
+		}
+		for _, c := range creds {
+			sealed, err := c.MarshalSecret()
+			if err != nil {
+				t.Fatalf("accepted %s credential does not marshal: %v", c.Type, err)
+			}
+			if _, err := UnmarshalSecret(c.Type, sealed); err != nil {
+				t.Fatalf("accepted %s credential does not unmarshal: %v", c.Type, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,179 @@
+package buckets
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pushgate/pushgate"
+)
+
+// ServiceOptions tune a Service.
+type ServiceOptions struct {
+	// IdleTTL is how long an unused bucket lives (default 30 days).
+	IdleTTL time.Duration
+	Parse   ParseOptions
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service creates buckets, seals their secrets, and opens them again.
+type Service struct {
+	store   Store
+	keyring *pushgate.Keyring
+	opts    ServiceOptions
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, keyring *pushgate.Keyring, opts ServiceOptions) *Service {
+	if opts.IdleTTL <= 0 {
+		opts.IdleTTL = 30 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, keyring: keyring, opts: opts}
+}
+
+// touchEvery limits how often using a bucket writes its last-use time:
+// expiry is measured in days, so minutes of slack cost nothing and save a
+// write per send.
+const touchEvery = time.Minute
+
+// Create parses a CORE create-bucket body, checks every credential, seals
+// the secrets and stores the bucket. The returned bucket carries the
+// plaintext webhook signing secret, which is not shown again.
+func (s *Service) Create(ctx context.Context, appID string, body []byte) (*Bucket, error) {
+	opts := s.opts.Parse
+	opts.Now = s.opts.Now()
+	creds, callback, err := ParseCreateRequest(body, opts)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now().UTC()
+	b := &Bucket{ID: pushgate.NewID(), AppID: appID, Callback: callback, CreatedAt: now, LastUsedAt: now, IdleTTL: s.opts.IdleTTL}
+	secret := make([]byte, 24)
+	_, _ = rand.Read(secret)
+	b.WebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString(secret)
+
+	cb, err := json.Marshal(callback)
+	if err != nil {
+		return nil, err
+	}
+	stored := &StoredBucket{
+		ID: b.ID, AppID: appID, CreatedAt: now, LastUsedAt: now, IdleTTL: s.opts.IdleTTL,
+		SealedCallback:      s.keyring.Seal(cb, []byte("bucket-callback:"+b.ID)),
+		SealedWebhookSecret: s.keyring.Seal([]byte(b.WebhookSecret), []byte("bucket-webhook-secret:"+b.ID)),
+	}
+	for i, c := range creds {
+		c.ID, c.BucketID = pushgate.NewID(), b.ID
+		secretJSON, err := c.MarshalSecret()
+		if err != nil {
+			return nil, fmt.Errorf("seal credential %d: %w", i, err)
+		}
+		pub, _ := json.Marshal(c.Public())
+		stored.Credentials = append(stored.Credentials, StoredCredential{
+			ID: c.ID, BucketID: b.ID, Position: i, Type: c.Type, Public: pub,
+			Sealed: s.keyring.Seal(secretJSON, []byte("credential:"+c.ID)),
+		})
+		b.Credentials = append(b.Credentials, &Credential{ID: c.ID, BucketID: b.ID, Type: c.Type})
+		b.PublicCredentials = append(b.PublicCredentials, c.Public())
+	}
+	if err := s.store.CreateBucket(ctx, stored); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Get returns an app's live bucket with its callback, credential ids and
+// types, but no credential secrets, and counts it as used.
+func (s *Service) Get(ctx context.Context, appID, id string) (*Bucket, error) {
+	if !pushgate.ValidID(id) {
+		return nil, pushgate.NotFound("bucket")
+	}
+	now := s.opts.Now().UTC()
+	sb, err := s.store.GetBucket(ctx, appID, id, now)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bucket{ID: sb.ID, AppID: sb.AppID, CreatedAt: sb.CreatedAt, LastUsedAt: sb.LastUsedAt, IdleTTL: sb.IdleTTL}
+	cb, err := s.keyring.Open(sb.SealedCallback, []byte("bucket-callback:"+sb.ID))
+	if err != nil {
+		return nil, &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+	}
+	if err := json.Unmarshal(cb, &b.Callback); err != nil {
+		return nil, err
+	}
+	for _, c := range sb.Credentials {
+		b.Credentials = append(b.Credentials, &Credential{ID: c.ID, BucketID: sb.ID, Type: c.Type})
+		var pub Public
+		if err := json.Unmarshal(c.Public, &pub); err != nil {
+			return nil, err
+		}
+		b.PublicCredentials = append(b.PublicCredentials, pub)
+	}
+	if now.Sub(sb.LastUsedAt) > touchEvery {
+		if err := s.store.TouchBucket(ctx, appID, id, now, now.Add(sb.IdleTTL)); err == nil {
+			b.LastUsedAt = now
+		}
+	}
+	return b, nil
+}
+
+// WebhookSecret opens a bucket's webhook signing secret.
+func (s *Service) WebhookSecret(ctx context.Context, appID, id string) (string, error) {
+	sb, err := s.store.GetBucket(ctx, appID, id, s.opts.Now().UTC())
+	if err != nil {
+		return "", err
+	}
+	secret, err := s.keyring.Open(sb.SealedWebhookSecret, []byte("bucket-webhook-secret:"+sb.ID))
+	if err != nil {
+		return "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+	}
+	return string(secret), nil
+}
+
+// Credential opens one credential of a live bucket, secrets included.
+func (s *Service) Credential(ctx context.Context, appID, bucketID, credID string) (*Credential, error) {
+	sb, err := s.store.GetBucket(ctx, appID, bucketID, s.opts.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range sb.Credentials {
+		if c.ID != credID {
+			continue
+		}
+		plain, err := s.keyring.Open(c.Sealed, []byte("credential:"+c.ID))
+		if err != nil {
+			return nil, &pushgate.Error{Code: pushgate.EINTERNAL, Message: "credential cannot be opened", Err: err}
+		}
+		cred, err := UnmarshalSecret(c.Type, plain)
+		if err != nil {
+			return nil, &pushgate.Error{Code: pushgate.EINTERNAL, Message: "credential cannot be decoded", Err: err}
+		}
+		cred.ID, cred.BucketID = c.ID, bucketID
+		return cred, nil
+	}
+	return nil, pushgate.NotFound("credential")
+}
+
+// Delete removes a bucket, its contexts and messages.
+func (s *Service) Delete(ctx context.Context, appID, id string) error {
+	if !pushgate.ValidID(id) {
+		return pushgate.NotFound("bucket")
+	}
+	return s.store.DeleteBucket(ctx, appID, id)
+}
+
+// DeleteExpired removes buckets idle past their TTL; a maintenance job.
+func (s *Service) DeleteExpired(ctx context.Context) error {
+	for {
+		n, err := s.store.DeleteExpired(ctx, s.opts.Now().UTC(), 500)
+		if err != nil || n < 500 {
+			return err
+		}
+	}
+}

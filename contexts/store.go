@@ -1,0 +1,37 @@
+package contexts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Store persists contexts. Contexts never change once created.
+type Store interface {
+	CreateContext(ctx context.Context, c *Context) error
+	// GetContext returns a context of an app's bucket, or ENOTFOUND.
+	GetContext(ctx context.Context, appID, bucketID, id string) (*Context, error)
+}
+
+// Decode rebuilds a context's payload from its stored JSON (written by
+// Body), without validating it again.
+func (c *Context) Decode(body []byte) error {
+	var err error
+	switch c.Kind {
+	case KindData:
+		c.Data = &Data{}
+		err = json.Unmarshal(body, c.Data)
+	case KindRaw:
+		c.Raw = &Raw{}
+		err = json.Unmarshal(body, c.Raw)
+	case KindSilent:
+		c.Silent = &Silent{}
+		err = json.Unmarshal(body, c.Silent)
+	default:
+		err = fmt.Errorf("unknown context kind %q", c.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("decode context %s: %w", c.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/providers"
+)
+
+// Credentials opens a bucket's credential (with its secrets) for a worker.
+type Credentials interface {
+	Credential(ctx context.Context, appID, bucketID, credentialID string) (*buckets.Credential, error)
+}
+
+// Observer hears every final outcome and every retry decision, in bulk,
+// after it is stored (webhooks and metrics hang here).
+type Observer interface {
+	Observe(ctx context.Context, results []messages.Result, msgs map[string]*messages.Message)
+}
+
+// Deliverer handles TypeSend tasks: it claims the chunk's messages, sends
+// them through the credential's provider with bounded concurrency, and
+// stores the outcomes in bulk.
+type Deliverer struct {
+	sender   *Sender
+	store    messages.Store
+	contexts contexts.Store
+	pool     *providerPool
+	observer Observer
+	opts     Options
+	ctxCache sync.Map // context id -> *contexts.Context (contexts never change)
+}
+
+// NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
+func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, observer Observer, opts Options) *Deliverer {
+	opts.defaults()
+	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry), observer: observer, opts: opts}
+}
+
+// Close releases every provider's connections.
+func (d *Deliverer) Close() { d.pool.closeAll() }
+
+// ProcessTask implements asynq.Handler.
+func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var task sendTask
+	if err := json.Unmarshal(t.Payload(), &task); err != nil {
+		return fmt.Errorf("%w: bad payload: %v", asynq.SkipRetry, err)
+	}
+	now := d.opts.Now()
+	msgs, err := d.store.Claim(ctx, task.IDs, now, now.Add(d.opts.Lease))
+	if err != nil || len(msgs) == 0 {
+		return err // nothing claimed: another task got them, or they are done
+	}
+	results := d.deliver(ctx, task, msgs)
+	if err := d.store.Finish(context.WithoutCancel(ctx), results); err != nil {
+		// The messages stay claimed until their lease ends; the sweep then
+		// retries them. Returning the error lets asynq log and retry nothing
+		// harmful: a second run claims nothing.
+		return fmt.Errorf("store results: %w", err)
+	}
+	var retry []*messages.Message
+	var delay time.Duration
+	byID := make(map[string]*messages.Message, len(msgs))
+	for _, m := range msgs {
+		byID[m.ID] = m
+	}
+	for _, r := range results {
+		if r.Status == messages.Queued {
+			retry = append(retry, byID[r.ID])
+			delay = max(delay, r.RetryAt.Sub(now))
+		}
+	}
+	if len(retry) > 0 {
+		d.sender.enqueue(context.WithoutCancel(ctx), retry, delay)
+	}
+	if d.observer != nil {
+		d.observer.Observe(ctx, results, byID)
+	}
+	return nil
+}
+
+func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) []messages.Result {
+	results := make([]messages.Result, len(msgs))
+	fail := func(reason providers.Reason, err error) []messages.Result {
+		at := d.opts.Now()
+		for i, m := range msgs {
+			results[i] = messages.Result{ID: m.ID, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at}
+		}
+		return results
+	}
+	c, err := d.context(ctx, task)
+	if err != nil {
+		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
+			return fail(providers.ReasonBadCredentials, errors.New("the context or its bucket no longer exists"))
+		}
+		return d.retryAll(msgs, err)
+	}
+	p, err := d.pool.get(ctx, task.AppID, task.BucketID, task.CredentialID)
+	if err != nil {
+		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
+			return fail(providers.ReasonBadCredentials, errors.New("the bucket expired or was deleted"))
+		}
+		if pushgate.ErrorCode(err) == pushgate.EINTERNAL {
+			return d.retryAll(msgs, err)
+		}
+		return fail(providers.ReasonBadCredentials, err)
+	}
+
+	sem := make(chan struct{}, d.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		now := d.opts.Now()
+		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now}
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := p.Send(ctx, &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt})
+			results[i] = d.outcome(m, err)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// outcome turns one send's error into the message's result.
+func (d *Deliverer) outcome(m *messages.Message, err error) messages.Result {
+	at := d.opts.Now()
+	attempts := m.Attempts + 1
+	if err == nil {
+		return messages.Result{ID: m.ID, Status: messages.Sent, Attempts: attempts, At: at}
+	}
+	o := providers.Classify(err)
+	r := messages.Result{ID: m.ID, Reason: string(o.Reason), Error: o.Error(), Attempts: attempts, At: at}
+	switch {
+	case o.Permanent:
+		r.Status = messages.Failed
+	case attempts >= d.opts.MaxAttempts:
+		r.Status, r.Reason = messages.Failed, string(providers.ReasonUnavailable)
+	default:
+		r.Status = messages.Queued
+		r.RetryAt = at.Add(d.backoff(attempts, o.RetryAfter))
+		if !m.ExpiresAt.IsZero() && r.RetryAt.After(m.ExpiresAt) {
+			r.Status, r.Reason, r.RetryAt = messages.Expired, string(providers.ReasonExpired), time.Time{}
+		}
+	}
+	return r
+}
+
+// retryAll puts every message back for a later attempt after an error that
+// is not theirs (the database or a vendor client could not be reached).
+func (d *Deliverer) retryAll(msgs []*messages.Message, err error) []messages.Result {
+	results := make([]messages.Result, len(msgs))
+	for i, m := range msgs {
+		results[i] = d.outcome(m, err)
+	}
+	return results
+}
+
+// backoff is exponential with jitter (half fixed, half random, so retries
+// of a burst spread out), capped, and never shorter than the vendor's
+// Retry-After. asynq schedules in whole seconds, so it rounds up.
+func (d *Deliverer) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	base := time.Second << min(attempt-1, 20)
+	base = min(base, d.opts.MaxBackoff)
+	wait := base/2 + rand.N(base/2+1)
+	wait = max(wait, retryAfter)
+	return (wait + time.Second - 1).Truncate(time.Second)
+}
+
+func (d *Deliverer) context(ctx context.Context, task sendTask) (*contexts.Context, error) {
+	if c, ok := d.ctxCache.Load(task.ContextID); ok {
+		return c.(*contexts.Context), nil
+	}
+	c, err := d.contexts.GetContext(ctx, task.AppID, task.BucketID, task.ContextID)
+	if err != nil {
+		return nil, err
+	}
+	d.ctxCache.Store(task.ContextID, c)
+	return c, nil
+}

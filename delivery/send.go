@@ -1,0 +1,180 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// TypeSend carries a chunk of messages of one credential and one context.
+const TypeSend = "message:send"
+
+// sendTask is TypeSend's payload. It names messages; the database holds
+// them, so a task that runs twice finds them claimed and does nothing.
+type sendTask struct {
+	AppID        string   `json:"a"`
+	BucketID     string   `json:"b"`
+	ContextID    string   `json:"c"`
+	CredentialID string   `json:"r"`
+	IDs          []string `json:"i"`
+}
+
+// Options tune sending and delivery.
+type Options struct {
+	// ChunkSize is how many messages one task carries (default 500).
+	ChunkSize int
+	// MaxAttempts bounds tries per message before it fails as unavailable (default 8).
+	MaxAttempts int
+	// Lease is how long a worker may hold claimed messages (default 5 min).
+	Lease time.Duration
+	// Concurrency is how many sends one task runs at once (default 64).
+	Concurrency int
+	// StaleAfter is how long past due a queued message waits before the
+	// sweep enqueues it again (default 1 min).
+	StaleAfter time.Duration
+	// SweepInterval is how often the recovery sweep runs (default 30 s).
+	SweepInterval time.Duration
+	// MaxBackoff caps the wait between attempts (default 10 min).
+	MaxBackoff time.Duration
+	Recipients recipients.Options
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 500
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.Lease <= 0 {
+		o.Lease = 5 * time.Minute
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = time.Minute
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Sender accepts sends: it checks receivers, commits the messages to the
+// outbox and enqueues them in chunks.
+type Sender struct {
+	store messages.Store
+	queue *Queue
+	opts  Options
+}
+
+// NewSender returns a Sender.
+func NewSender(store messages.Store, queue *Queue, opts Options) *Sender {
+	opts.defaults()
+	return &Sender{store: store, queue: queue, opts: opts}
+}
+
+// Send accepts one message per valid receiver of bucket b with context c.
+// It returns a result per receiver, in order, once the accepted messages are
+// committed; enqueuing failures after that only delay delivery (the sweep
+// enqueues what was missed).
+func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
+	if len(receivers) > recipients.MaxPerSend {
+		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
+	}
+	now := s.opts.Now().UTC()
+	results := make([]messages.SendResult, len(receivers))
+	msgs := make([]*messages.Message, 0, len(receivers))
+	seen := make(map[string]int, len(receivers))
+	expires := c.ExpiresAt()
+	for i, r := range receivers {
+		cred := b.Credential(r.CredentialID)
+		errs := recipients.Validate(r, cred, s.opts.Recipients)
+		if len(errs) == 0 {
+			if first, dup := seen[r.Key()]; dup {
+				errs = []string{fmt.Sprintf("receiver: the same device as receivers[%d]", first)}
+			} else {
+				seen[r.Key()] = i
+			}
+		}
+		if len(errs) > 0 {
+			results[i] = messages.SendResult{Errors: errs}
+			continue
+		}
+		m := &messages.Message{
+			ID: pushgate.NewID(), AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID,
+			Provider: string(cred.Type), ForeignID: r.ForeignID, Receiver: r, Status: messages.Queued,
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, EnqueuedAt: now,
+		}
+		msgs = append(msgs, m)
+		results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
+	}
+	if err := s.store.Insert(ctx, msgs); err != nil {
+		return nil, fmt.Errorf("store messages: %w", err)
+	}
+	s.enqueue(ctx, msgs, 0)
+	return results, nil
+}
+
+// enqueue puts messages on the queue in chunks of one credential, due after
+// delay. Failures are logged, not returned: the messages are committed, and
+// the sweep enqueues them again.
+func (s *Sender) enqueue(ctx context.Context, msgs []*messages.Message, delay time.Duration) {
+	refs := make([]messages.Ref, len(msgs))
+	for i, m := range msgs {
+		refs[i] = messages.Ref{ID: m.ID, AppID: m.AppID, BucketID: m.BucketID, ContextID: m.ContextID, CredentialID: m.CredentialID}
+	}
+	s.enqueueRefs(ctx, refs, delay)
+}
+
+func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay time.Duration) int {
+	type group struct{ app, bucket, context, credential string }
+	groups := map[group][]string{}
+	var order []group
+	for _, r := range refs {
+		g := group{r.AppID, r.BucketID, r.ContextID, r.CredentialID}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], r.ID)
+	}
+	enqueued := 0
+	for _, g := range order {
+		ids := groups[g]
+		for start := 0; start < len(ids); start += s.opts.ChunkSize {
+			chunk := ids[start:min(start+s.opts.ChunkSize, len(ids))]
+			payload, _ := json.Marshal(sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk})
+			opts := []asynq.Option{asynq.MaxRetry(25), asynq.Timeout(s.opts.Lease)}
+			if delay > 0 {
+				opts = append(opts, asynq.ProcessIn(delay))
+			}
+			if _, err := s.queue.Enqueue(ctx, QueueDefault, asynq.NewTask(TypeSend, payload), opts...); err != nil {
+				s.opts.Logger.Warn("enqueue failed; the recovery sweep will retry", "messages", len(chunk), "err", err)
+				continue
+			}
+			enqueued += len(chunk)
+		}
+	}
+	return enqueued
+}

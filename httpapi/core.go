@@ -1,0 +1,354 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// BucketService is what the CORE API needs of buckets.
+type BucketService interface {
+	Create(ctx context.Context, appID string, body []byte) (*buckets.Bucket, error)
+	Get(ctx context.Context, appID, id string) (*buckets.Bucket, error)
+	Delete(ctx context.Context, appID, id string) error
+}
+
+// Sender accepts sends into the outbox.
+type Sender interface {
+	Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error)
+}
+
+// ContextChecker checks that a context renders within the limits of a
+// credential type (providers.Registry).
+type ContextChecker interface {
+	Check(t buckets.CredentialType, c *contexts.Context) error
+}
+
+// MessageReader looks up a message's status.
+type MessageReader interface {
+	Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error)
+}
+
+// CoreOptions are the services behind the CORE API; all are required for
+// the /v1/bucket routes to exist.
+type CoreOptions struct {
+	Buckets  BucketService
+	Contexts contexts.Store
+	Checker  ContextChecker
+	Sender   Sender
+	Messages MessageReader
+	Now      func() time.Time
+}
+
+func (h *Handler) routeCore(v1 *gin.RouterGroup) {
+	v1.POST("/bucket", h.createBucket)
+	v1.GET("/bucket/:bucketId", h.withBucket(h.getBucket))
+	v1.DELETE("/bucket/:bucketId", h.deleteBucket)
+	for _, kind := range []contexts.Kind{contexts.KindData, contexts.KindRaw, contexts.KindSilent} {
+		v1.POST("/bucket/:bucketId/context/"+string(kind), h.withBucket(h.createContext(kind)))
+	}
+	v1.GET("/bucket/:bucketId/context/:contextId", h.withBucket(h.getContext))
+	v1.POST("/bucket/:bucketId/context/:contextId/send", h.withBucket(h.sendToContext))
+	v1.POST("/bucket/:bucketId/send", h.withBucket(h.sendOne(contexts.KindData)))
+	v1.POST("/bucket/:bucketId/send/silent", h.withBucket(h.sendOne(contexts.KindSilent)))
+	v1.POST("/bucket/:bucketId/send/raw", h.withBucket(h.sendOne(contexts.KindRaw)))
+	v1.GET("/bucket/:bucketId/message/:messageId", h.withBucket(h.getMessage))
+}
+
+func (h *Handler) now() time.Time {
+	if h.opts.Core.Now != nil {
+		return h.opts.Core.Now()
+	}
+	return time.Now()
+}
+
+// readBody reads the whole (size-limited) body.
+func readBody(c *gin.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request.Body)
+	var maxErr *http.MaxBytesError
+	if errorsAs(err, &maxErr) {
+		return nil, tooLarge(maxErr.Limit)
+	}
+	if err != nil {
+		return nil, pushgate.Invalid("request body cannot be read", err.Error())
+	}
+	if len(b) == 0 {
+		return nil, pushgate.Invalid("request body is empty; a JSON object is required")
+	}
+	return b, nil
+}
+
+func (h *Handler) createBucket(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	b, err := h.opts.Core.Buckets.Create(c.Request.Context(), currentApp(c).ID, body)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	creds := make([]gin.H, len(b.Credentials))
+	for i, cr := range b.Credentials {
+		creds[i] = gin.H{"id": cr.ID, "type": cr.Type}
+	}
+	c.JSON(http.StatusOK, gin.H{"bucketId": b.ID, "credentials": creds, "webhookSecret": b.WebhookSecret})
+}
+
+const ctxBucket = "pushgate.bucket"
+
+// withBucket loads the app's bucket named in the path (404 if it is not
+// the app's, or expired) before the handler runs.
+func (h *Handler) withBucket(next gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		b, err := h.opts.Core.Buckets.Get(c.Request.Context(), currentApp(c).ID, c.Param("bucketId"))
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		c.Set(ctxBucket, b)
+		next(c)
+	}
+}
+
+func currentBucket(c *gin.Context) *buckets.Bucket { return c.MustGet(ctxBucket).(*buckets.Bucket) }
+
+func (h *Handler) getBucket(c *gin.Context) {
+	b := currentBucket(c)
+	cb := gin.H{"type": b.Callback.Type}
+	if b.Callback.URL != "" {
+		cb["url"] = b.Callback.URL
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"bucketId": b.ID, "createdAt": b.CreatedAt, "lastUsedAt": b.LastUsedAt, "expiresAt": b.ExpiresAt(),
+		"callbackConfig": cb, "credentials": b.PublicCredentials,
+	})
+}
+
+func (h *Handler) deleteBucket(c *gin.Context) {
+	if err := h.opts.Core.Buckets.Delete(c.Request.Context(), currentApp(c).ID, c.Param("bucketId")); err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// checkContext checks ctx against every credential type of the bucket, so
+// a context that cannot be delivered somewhere is refused now, not at send.
+func (h *Handler) checkContext(b *buckets.Bucket, ctx *contexts.Context) error {
+	seen := map[buckets.CredentialType]bool{}
+	for _, cr := range b.Credentials {
+		if seen[cr.Type] {
+			continue
+		}
+		seen[cr.Type] = true
+		if err := h.opts.Core.Checker.Check(cr.Type, ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now time.Time) (*contexts.Context, error)) (*contexts.Context, error) {
+	b := currentBucket(c)
+	now := h.now().UTC()
+	ctx, err := parse(now)
+	if err != nil {
+		return nil, err
+	}
+	ctx.ID, ctx.AppID, ctx.BucketID, ctx.Kind, ctx.CreatedAt = pushgate.NewID(), b.AppID, b.ID, kind, now
+	if err := h.checkContext(b, ctx); err != nil {
+		return nil, err
+	}
+	return ctx, h.opts.Core.Contexts.CreateContext(c.Request.Context(), ctx)
+}
+
+func (h *Handler) createContext(kind contexts.Kind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, err := readBody(c)
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) { return contexts.Parse(kind, body, now) })
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"contextId": ctx.ID})
+	}
+}
+
+func (h *Handler) loadContext(c *gin.Context) (*contexts.Context, error) {
+	id := c.Param("contextId")
+	if !pushgate.ValidID(id) {
+		return nil, pushgate.NotFound("context")
+	}
+	b := currentBucket(c)
+	return h.opts.Core.Contexts.GetContext(c.Request.Context(), b.AppID, b.ID, id)
+}
+
+func (h *Handler) getContext(c *gin.Context) {
+	ctx, err := h.loadContext(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	out := gin.H{"contextId": ctx.ID, "bucketId": ctx.BucketID, "kind": ctx.Kind, "createdAt": ctx.CreatedAt, "status": "ready"}
+	if exp := ctx.ExpiresAt(); !exp.IsZero() {
+		out["expiresAt"] = exp
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// decodeReceivers decodes each receiver on its own, so one malformed
+// receiver gets its errors in its own result and the others still go out.
+func decodeReceivers(raw []json.RawMessage) ([]recipients.Receiver, [][]string) {
+	out := make([]recipients.Receiver, len(raw))
+	errs := make([][]string, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &out[i]); err != nil {
+			field := "receiver"
+			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
+				field = te.Field
+				err = fmt.Errorf("expected %s, got %s", te.Type.Kind(), te.Value)
+			}
+			errs[i] = []string{field + ": " + err.Error()}
+		}
+	}
+	return out, errs
+}
+
+// send passes the decodable receivers to the sender and merges its answers
+// with the decoding errors, in receiver order.
+func (h *Handler) send(c *gin.Context, ctx *contexts.Context, raw []json.RawMessage) ([]messages.SendResult, error) {
+	receivers, decodeErrs := decodeReceivers(raw)
+	var good []recipients.Receiver
+	var index []int
+	for i := range receivers {
+		if decodeErrs[i] == nil {
+			good = append(good, receivers[i])
+			index = append(index, i)
+		}
+	}
+	results := make([]messages.SendResult, len(raw))
+	for i, e := range decodeErrs {
+		if e != nil {
+			results[i] = messages.SendResult{Errors: e}
+		}
+	}
+	if len(good) == 0 {
+		return results, nil
+	}
+	sent, err := h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), ctx, good)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range sent {
+		results[index[j]] = r
+	}
+	return results, nil
+}
+
+func (h *Handler) sendToContext(c *gin.Context) {
+	var req struct {
+		Receivers []json.RawMessage `json:"receivers"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		h.writeError(c, err)
+		return
+	}
+	if len(req.Receivers) == 0 {
+		h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
+		return
+	}
+	if len(req.Receivers) > recipients.MaxPerSend {
+		h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(req.Receivers)))
+		return
+	}
+	ctx, err := h.loadContext(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	results, err := h.send(c, ctx, req.Receivers)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"results": results})
+}
+
+// sendOne is CORE's transactional send: a receiver and the context inline.
+func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req struct {
+			Receiver json.RawMessage `json:"receiver"`
+			Metadata json.RawMessage `json:"metadata"`
+		}
+		if err := decodeJSON(c, &req); err != nil {
+			h.writeError(c, err)
+			return
+		}
+		if len(req.Receiver) == 0 || string(req.Receiver) == "null" {
+			h.writeError(c, pushgate.Invalid("nothing to send", "receiver: is required"))
+			return
+		}
+		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) {
+			return contexts.ParseMetadata(kind, req.Metadata, now)
+		})
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		results, err := h.send(c, ctx, []json.RawMessage{req.Receiver})
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, results[0])
+	}
+}
+
+func (h *Handler) getMessage(c *gin.Context) {
+	id := c.Param("messageId")
+	if !pushgate.ValidID(id) {
+		h.writeError(c, pushgate.NotFound("message"))
+		return
+	}
+	b := currentBucket(c)
+	m, err := h.opts.Core.Messages.Get(c.Request.Context(), b.AppID, b.ID, id)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	out := gin.H{
+		"messageId": m.ID, "contextId": m.ContextID, "credentialId": m.CredentialID, "foreignId": m.ForeignID,
+		"provider": m.Provider, "status": m.Status.Public(), "attempts": m.Attempts,
+		"createdAt": m.CreatedAt, "updatedAt": m.UpdatedAt,
+	}
+	if m.Reason != "" {
+		out["reason"] = m.Reason
+	}
+	if m.LastError != "" {
+		out["lastError"] = m.LastError
+	}
+	for k, t := range map[string]time.Time{"expiresAt": m.ExpiresAt, "sentAt": m.SentAt, "deliveredAt": m.DeliveredAt, "clickedAt": m.ClickedAt, "closedAt": m.ClosedAt} {
+		if !t.IsZero() {
+			out[k] = t
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,112 @@
+package messages
+
+import (
+	"context"
+	"time"
+
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// Status is where a message is in its life.
+type Status string
+
+const (
+	Queued  Status = "queued"  // accepted, waiting for a worker (or for its next attempt)
+	Sending Status = "sending" // claimed by a worker; shown to clients as queued
+	Sent    Status = "sent"    // the vendor accepted it
+	Failed  Status = "failed"  // permanently failed, or out of attempts (Reason says why)
+	Expired Status = "expired" // its ttl or expiresAt passed before it could be sent
+)
+
+// Public is the status clients see: "sending" is an internal detail.
+func (s Status) Public() Status {
+	if s == Sending {
+		return Queued
+	}
+	return s
+}
+
+// Final reports whether nothing more will happen to a message in s.
+func (s Status) Final() bool { return s == Sent || s == Failed || s == Expired }
+
+// Message is one notification to one receiver.
+type Message struct {
+	ID           string
+	AppID        string
+	BucketID     string
+	ContextID    string
+	CredentialID string
+	// Provider is the credential type the message goes through.
+	Provider  string
+	ForeignID string
+	Receiver  recipients.Receiver
+
+	Status    Status
+	Reason    string // why it failed (providers.Reason words)
+	LastError string // the last vendor error, for people
+	Attempts  int
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// ExpiresAt is when the message stops being worth sending (zero: never).
+	ExpiresAt time.Time
+	// EnqueuedAt is when a task carrying the message is due to run; the
+	// recovery sweep re-enqueues queued messages long past it.
+	EnqueuedAt time.Time
+	// LeaseUntil is when a worker's claim on a sending message ends.
+	LeaseUntil  time.Time
+	SentAt      time.Time
+	DeliveredAt time.Time
+	ClickedAt   time.Time
+	ClosedAt    time.Time
+}
+
+// Result is what a worker learned about one message.
+type Result struct {
+	ID       string
+	Status   Status // Sent, Failed, Expired, or Queued for a retry
+	Reason   string
+	Error    string
+	Attempts int
+	At       time.Time
+	// RetryAt is when a Queued result's next attempt is due.
+	RetryAt time.Time
+}
+
+// SendResult is the answer for one receiver of a send: the new message's
+// id, or the problems that kept it from being accepted.
+type SendResult struct {
+	MessageID string   `json:"messageId,omitempty"`
+	Errors    []string `json:"errors"`
+}
+
+// Ref locates a message for re-enqueuing.
+type Ref struct {
+	ID           string
+	AppID        string
+	BucketID     string
+	ContextID    string
+	CredentialID string
+}
+
+// Store persists messages. Claim is the only way to move a message to
+// Sending, and it is atomic: of concurrent claims of one message, exactly one
+// gets it. Finish only changes messages that are Sending.
+type Store interface {
+	// Insert stores new messages in one transaction.
+	Insert(ctx context.Context, msgs []*Message) error
+	// Claim moves the queued messages among ids to Sending, leased until
+	// leaseUntil, and returns them.
+	Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*Message, error)
+	// Finish records results in bulk.
+	Finish(ctx context.Context, results []Result) error
+	// Get returns a message of an app's bucket.
+	Get(ctx context.Context, appID, bucketID, id string) (*Message, error)
+	// Stale returns up to limit messages a sweep must enqueue again: queued
+	// ones whose task was due before dueBefore, and sending ones whose lease
+	// ended before now (their worker died; they go back to queued and the
+	// unknown attempt is counted).
+	Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]Ref, error)
+	// MarkEnqueued records that tasks for ids were enqueued, due at.
+	MarkEnqueued(ctx context.Context, ids []string, at time.Time) error
+}

@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
+)
+
+// BucketStore implements buckets.Store and contexts.Store.
+type BucketStore struct{ db *DB }
+
+var (
+	_ buckets.Store  = (*BucketStore)(nil)
+	_ contexts.Store = (*BucketStore)(nil)
+)
+
+// Buckets returns the bucket and context store of db.
+func (db *DB) Buckets() *BucketStore { return &BucketStore{db: db} }
+
+func (s *BucketStore) CreateBucket(ctx context.Context, b *buckets.StoredBucket) error {
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.db.exec(ctx, tx, `INSERT INTO buckets (id, app_id, callback_sealed, webhook_secret_sealed, created_at, last_used_at, idle_ttl_seconds, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.AppID, b.SealedCallback, b.SealedWebhookSecret, b.CreatedAt.UTC(), b.LastUsedAt.UTC(),
+			int64(b.IdleTTL/time.Second), b.LastUsedAt.Add(b.IdleTTL).UTC())
+		if err != nil {
+			if errorsContains(err, "FOREIGN KEY") || errorsContains(err, "SQLSTATE 23503") {
+				return pushgate.NotFound("app")
+			}
+			return err
+		}
+		for _, c := range b.Credentials {
+			if _, err := s.db.exec(ctx, tx, `INSERT INTO bucket_credentials (id, bucket_id, position, type, public, sealed) VALUES (?, ?, ?, ?, ?, ?)`,
+				c.ID, b.ID, c.Position, string(c.Type), string(c.Public), c.Sealed); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *BucketStore) GetBucket(ctx context.Context, appID, id string, now time.Time) (*buckets.StoredBucket, error) {
+	b := &buckets.StoredBucket{}
+	var ttl int64
+	err := s.db.queryRow(ctx, s.db, `SELECT id, app_id, callback_sealed, webhook_secret_sealed, created_at, last_used_at, idle_ttl_seconds
+		FROM buckets WHERE id = ? AND app_id = ? AND expires_at > ?`, id, appID, now.UTC()).
+		Scan(&b.ID, &b.AppID, &b.SealedCallback, &b.SealedWebhookSecret, &b.CreatedAt, &b.LastUsedAt, &ttl)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("bucket")
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.CreatedAt, b.LastUsedAt, b.IdleTTL = b.CreatedAt.UTC(), b.LastUsedAt.UTC(), time.Duration(ttl)*time.Second
+	rows, err := s.db.query(ctx, s.db, `SELECT id, position, type, public, sealed FROM bucket_credentials WHERE bucket_id = ? ORDER BY position`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := buckets.StoredCredential{BucketID: id}
+		var typ, public string
+		if err := rows.Scan(&c.ID, &c.Position, &typ, &public, &c.Sealed); err != nil {
+			return nil, err
+		}
+		c.Type, c.Public = buckets.CredentialType(typ), []byte(public)
+		b.Credentials = append(b.Credentials, c)
+	}
+	return b, rows.Err()
+}
+
+func (s *BucketStore) TouchBucket(ctx context.Context, appID, id string, now, expiresAt time.Time) error {
+	res, err := s.db.exec(ctx, s.db, `UPDATE buckets SET last_used_at = ?, expires_at = ? WHERE id = ? AND app_id = ? AND expires_at > ?`,
+		now.UTC(), expiresAt.UTC(), id, appID, now.UTC())
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "bucket")
+}
+
+func (s *BucketStore) DeleteBucket(ctx context.Context, appID, id string) error {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM buckets WHERE id = ? AND app_id = ?`, id, appID)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "bucket")
+}
+
+func (s *BucketStore) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM buckets WHERE id IN (SELECT id FROM buckets WHERE expires_at <= ? LIMIT ?)`, now.UTC(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (s *BucketStore) CreateContext(ctx context.Context, c *contexts.Context) error {
+	return s.createContext(ctx, s.db, c)
+}
+
+func (s *BucketStore) createContext(ctx context.Context, q querier, c *contexts.Context) error {
+	body, err := c.Body()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.exec(ctx, q, `INSERT INTO contexts (id, app_id, bucket_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AppID, c.BucketID, string(c.Kind), string(body), c.CreatedAt.UTC())
+	if errorsContains(err, "FOREIGN KEY") || errorsContains(err, "SQLSTATE 23503") {
+		return pushgate.NotFound("bucket")
+	}
+	return err
+}
+
+func (s *BucketStore) GetContext(ctx context.Context, appID, bucketID, id string) (*contexts.Context, error) {
+	c := &contexts.Context{}
+	var kind, body string
+	err := s.db.queryRow(ctx, s.db, `SELECT id, app_id, bucket_id, kind, body, created_at FROM contexts WHERE id = ? AND app_id = ? AND bucket_id = ?`,
+		id, appID, bucketID).Scan(&c.ID, &c.AppID, &c.BucketID, &kind, &body, &c.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("context")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.Kind, c.CreatedAt = contexts.Kind(kind), c.CreatedAt.UTC()
+	return c, c.Decode([]byte(body))
+}

@@ -1,0 +1,274 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// MessageStore implements messages.Store.
+type MessageStore struct{ db *DB }
+
+var _ messages.Store = (*MessageStore)(nil)
+
+// Messages returns the outbox store of db.
+func (db *DB) Messages() *MessageStore { return &MessageStore{db: db} }
+
+// storedReceiver is the receiver column: the device address only (the
+// credential and foreign id have columns of their own).
+type storedReceiver struct {
+	Token    string `json:"token,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	P256dh   string `json:"p256dh,omitempty"`
+	Auth     string `json:"auth,omitempty"`
+}
+
+func receiverJSON(r recipients.Receiver) string {
+	b, _ := json.Marshal(storedReceiver{Token: r.Token, Endpoint: r.Endpoint, P256dh: r.P256dh, Auth: r.Auth})
+	return string(b)
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+var insertColumns = []string{"id", "app_id", "bucket_id", "context_id", "credential_id", "provider", "foreign_id", "receiver",
+	"status", "attempts", "created_at", "updated_at", "expires_at", "enqueued_at"}
+
+func insertRow(m *messages.Message) []any {
+	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, receiverJSON(m.Receiver),
+		string(m.Status), m.Attempts, m.CreatedAt.UTC(), m.UpdatedAt.UTC(), nullTime(m.ExpiresAt), m.EnqueuedAt.UTC()}
+}
+
+func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if s.db.Dialect == Postgres {
+		// COPY is several times faster than INSERT for a thousand rows, and
+		// it is one statement: all rows or none.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			pc := dc.(*stdlib.Conn).Conn()
+			rows := make([][]any, len(msgs))
+			for i, m := range msgs {
+				rows[i] = insertRow(m)
+			}
+			_, err := pc.CopyFrom(ctx, pgx.Identifier{"messages"}, insertColumns, pgx.CopyFromRows(rows))
+			if errorsContains(err, "SQLSTATE 23503") {
+				return pushgate.NotFound("bucket")
+			}
+			return err
+		})
+	}
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+strings.Join(insertColumns, ", ")+`) VALUES (?`+strings.Repeat(", ?", len(insertColumns)-1)+`)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, m := range msgs {
+			if _, err := stmt.ExecContext(ctx, insertRow(m)...); err != nil {
+				if errorsContains(err, "FOREIGN KEY") {
+					return pushgate.NotFound("bucket")
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const messageColumns = `id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, receiver, status, reason, last_error, attempts,
+	created_at, updated_at, expires_at, enqueued_at, lease_until, sent_at, delivered_at, clicked_at, closed_at`
+
+func scanMessage(row interface{ Scan(...any) error }) (*messages.Message, error) {
+	var m messages.Message
+	var receiver, status string
+	var expires, lease, sent, delivered, clicked, closed sql.NullTime
+	if err := row.Scan(&m.ID, &m.AppID, &m.BucketID, &m.ContextID, &m.CredentialID, &m.Provider, &m.ForeignID, &receiver, &status,
+		&m.Reason, &m.LastError, &m.Attempts, &m.CreatedAt, &m.UpdatedAt, &expires, &m.EnqueuedAt, &lease, &sent, &delivered, &clicked, &closed); err != nil {
+		return nil, err
+	}
+	var r storedReceiver
+	if err := json.Unmarshal([]byte(receiver), &r); err != nil {
+		return nil, fmt.Errorf("message %s: receiver: %w", m.ID, err)
+	}
+	m.Receiver = recipients.Receiver{CredentialID: m.CredentialID, ForeignID: m.ForeignID, Token: r.Token, Endpoint: r.Endpoint, P256dh: r.P256dh, Auth: r.Auth}
+	m.Status = messages.Status(status)
+	m.CreatedAt, m.UpdatedAt, m.EnqueuedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.EnqueuedAt.UTC()
+	for _, p := range []struct {
+		src sql.NullTime
+		dst *time.Time
+	}{{expires, &m.ExpiresAt}, {lease, &m.LeaseUntil}, {sent, &m.SentAt}, {delivered, &m.DeliveredAt}, {clicked, &m.ClickedAt}, {closed, &m.ClosedAt}} {
+		if p.src.Valid {
+			*p.dst = p.src.Time.UTC()
+		}
+	}
+	return &m, nil
+}
+
+// inList returns "(?, ?, ...)" and the ids as arguments.
+func inList(ids []string) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(?" + strings.Repeat(", ?", len(ids)-1) + ")", args
+}
+
+func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows *sql.Rows
+	var err error
+	if s.db.Dialect == Postgres {
+		rows, err = s.db.query(ctx, s.db, `UPDATE messages SET status = 'sending', lease_until = ?, updated_at = ?
+			WHERE id = ANY(?) AND status = 'queued' RETURNING `+messageColumns, leaseUntil.UTC(), now.UTC(), ids)
+	} else {
+		list, args := inList(ids)
+		rows, err = s.db.query(ctx, s.db, `UPDATE messages SET status = 'sending', lease_until = ?, updated_at = ?
+			WHERE id IN `+list+` AND status = 'queued' RETURNING `+messageColumns, append([]any{leaseUntil.UTC(), now.UTC()}, args...)...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*messages.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	if s.db.Dialect == Postgres {
+		n := len(results)
+		ids, statuses, reasons, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attempts := make([]int32, n)
+		ats, retries := make([]time.Time, n), make([]time.Time, n)
+		for i, r := range results {
+			ids[i], statuses[i], reasons[i], errs[i], attempts[i], ats[i] = r.ID, string(r.Status), r.Reason, truncate(r.Error, 1000), int32(r.Attempts), r.At.UTC()
+			retries[i] = r.RetryAt.UTC()
+			if r.RetryAt.IsZero() {
+				retries[i] = r.At.UTC()
+			}
+		}
+		_, err := s.db.exec(ctx, s.db, `UPDATE messages AS m SET status = u.status, reason = u.reason, last_error = u.err, attempts = u.attempts,
+				updated_at = u.at, lease_until = NULL,
+				sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
+				enqueued_at = CASE WHEN u.status = 'queued' THEN u.retry_at ELSE m.enqueued_at END
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[]) AS u(id, status, reason, err, attempts, at, retry_at)
+			WHERE m.id = u.id AND m.status = 'sending'`, ids, statuses, reasons, errs, attempts, ats, retries)
+		if err != nil {
+			return fmt.Errorf("finish messages: %w", err)
+		}
+		return nil
+	}
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?, reason = ?, last_error = ?, attempts = ?, updated_at = ?, lease_until = NULL,
+			sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+			enqueued_at = CASE WHEN ? = 'queued' THEN ? ELSE enqueued_at END
+			WHERE id = ? AND status = 'sending'`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range results {
+			retry := r.RetryAt
+			if retry.IsZero() {
+				retry = r.At
+			}
+			if _, err := stmt.ExecContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
+				string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID); err != nil {
+				return fmt.Errorf("finish messages: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (s *MessageStore) Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
+	m, err := scanMessage(s.db.queryRow(ctx, s.db, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("message")
+	}
+	return m, err
+}
+
+func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
+	var refs []messages.Ref
+	scan := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r messages.Ref
+			if err := rows.Scan(&r.ID, &r.AppID, &r.BucketID, &r.ContextID, &r.CredentialID); err != nil {
+				return err
+			}
+			refs = append(refs, r)
+		}
+		return rows.Err()
+	}
+	// A lease that ended means the worker died mid-chunk: whether the vendor
+	// got the message is unknown, so it counts as an attempt.
+	if err := scan(s.db.query(ctx, s.db, `UPDATE messages SET status = 'queued', attempts = attempts + 1, lease_until = NULL, updated_at = ?, enqueued_at = ?
+		WHERE status = 'sending' AND lease_until < ? RETURNING id, app_id, bucket_id, context_id, credential_id`, now.UTC(), now.UTC(), now.UTC())); err != nil {
+		return nil, fmt.Errorf("stale messages: %w", err)
+	}
+	if len(refs) < limit {
+		if err := scan(s.db.query(ctx, s.db, `SELECT id, app_id, bucket_id, context_id, credential_id FROM messages
+			WHERE status = 'queued' AND enqueued_at < ? ORDER BY enqueued_at LIMIT ?`, dueBefore.UTC(), limit-len(refs))); err != nil {
+			return nil, fmt.Errorf("stale messages: %w", err)
+		}
+	}
+	return refs, nil
+}
+
+func (s *MessageStore) MarkEnqueued(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if s.db.Dialect == Postgres {
+		_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id = ANY(?) AND status = 'queued'`, at.UTC(), ids)
+		return err
+	}
+	list, args := inList(ids)
+	_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id IN `+list+` AND status = 'queued'`, append([]any{at.UTC()}, args...)...)
+	return err
+}

@@ -1,0 +1,219 @@
+package sqlstore_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/recipients"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+)
+
+// newBucket stores an app, a bucket with one credential and a context, and
+// returns their ids.
+func newBucket(t *testing.T, db *sqlstore.DB) (appID, bucketID, credID, ctxID string) {
+	t.Helper()
+	ctx := context.Background()
+	a, k := newApp("a")
+	if err := db.Apps().CreateApp(ctx, a, k); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	b := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: a.ID, SealedCallback: "cb", SealedWebhookSecret: "ws", CreatedAt: now, LastUsedAt: now, IdleTTL: time.Hour,
+		Credentials: []buckets.StoredCredential{{ID: pushgate.NewID(), Type: buckets.FCMv1, Public: []byte(`{}`), Sealed: "s"}}}
+	if err := db.Buckets().CreateBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	c := &contexts.Context{ID: pushgate.NewID(), AppID: a.ID, BucketID: b.ID, Kind: contexts.KindSilent, Silent: &contexts.Silent{ExternalData: "x"}, CreatedAt: now}
+	if err := db.Buckets().CreateContext(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return a.ID, b.ID, b.Credentials[0].ID, c.ID
+}
+
+func newMessages(n int, appID, bucketID, credID, ctxID string, now time.Time) []*messages.Message {
+	out := make([]*messages.Message, n)
+	for i := range out {
+		out[i] = &messages.Message{ID: pushgate.NewID(), AppID: appID, BucketID: bucketID, ContextID: ctxID, CredentialID: credID,
+			Provider: "fcm_v1", ForeignID: "f", Receiver: recipients.Receiver{CredentialID: credID, ForeignID: "f", Token: "tok"},
+			Status: messages.Queued, CreatedAt: now, UpdatedAt: now, EnqueuedAt: now}
+	}
+	return out
+}
+
+func ids(msgs []*messages.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func TestMessageStore(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		msgs := newMessages(1000, appID, bucketID, credID, ctxID, now)
+		msgs[0].ExpiresAt = now.Add(time.Hour)
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, appID, bucketID, msgs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != messages.Queued || got.Receiver.Token != "tok" || got.ForeignID != "f" || !got.ExpiresAt.Equal(msgs[0].ExpiresAt) || !got.SentAt.IsZero() {
+			t.Fatalf("Get = %+v", got)
+		}
+		if _, err := s.Get(ctx, pushgate.NewID(), bucketID, msgs[0].ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("another app read the message: %v", err)
+		}
+
+		// Concurrent claims: each message is claimed exactly once.
+		var mu sync.Mutex
+		claimed := map[string]int{}
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Go(func() {
+				got, err := s.Claim(ctx, ids(msgs[:500]), now, now.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					claimed[m.ID]++
+					if m.Status != messages.Sending {
+						t.Errorf("claimed message in status %s", m.Status)
+					}
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(claimed) != 500 {
+			t.Fatalf("claimed %d distinct messages, want 500", len(claimed))
+		}
+		for id, n := range claimed {
+			if n != 1 {
+				t.Fatalf("message %s claimed %d times", id, n)
+			}
+		}
+
+		later := now.Add(time.Second)
+		results := []messages.Result{
+			{ID: msgs[0].ID, Status: messages.Sent, Attempts: 1, At: later},
+			{ID: msgs[1].ID, Status: messages.Failed, Reason: "unregistered", Error: "410", Attempts: 1, At: later},
+			{ID: msgs[2].ID, Status: messages.Queued, Reason: "unavailable", Attempts: 1, At: later, RetryAt: later.Add(time.Minute)},
+			{ID: msgs[600].ID, Status: messages.Sent, Attempts: 1, At: later}, // not claimed: must not change
+		}
+		if err := s.Finish(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+		check := func(i int, status messages.Status, reason string) *messages.Message {
+			t.Helper()
+			m, err := s.Get(ctx, appID, bucketID, msgs[i].ID)
+			if err != nil || m.Status != status || m.Reason != reason {
+				t.Fatalf("message %d: %+v, %v; want %s %q", i, m, err, status, reason)
+			}
+			return m
+		}
+		if m := check(0, messages.Sent, ""); !m.SentAt.Equal(later) || m.Attempts != 1 || !m.LeaseUntil.IsZero() {
+			t.Fatalf("sent message %+v", m)
+		}
+		check(1, messages.Failed, "unregistered")
+		if m := check(2, messages.Queued, "unavailable"); !m.EnqueuedAt.Equal(later.Add(time.Minute)) {
+			t.Fatalf("retry not due at RetryAt: %v", m.EnqueuedAt)
+		}
+		check(600, messages.Queued, "")
+
+		// The sweep: claimed messages whose lease ended come back (with the
+		// unknown attempt counted); queued ones long past due are found.
+		refs, err := s.Stale(ctx, now.Add(2*time.Minute), now.Add(30*time.Second), 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 497 expired leases + 500 never-claimed queued messages; message 2
+		// is due at now+1m, after dueBefore.
+		if len(refs) != 997 {
+			t.Fatalf("Stale found %d, want 997", len(refs))
+		}
+		if m := check(3, messages.Queued, ""); m.Attempts != 1 {
+			t.Fatalf("lease-expired message attempts = %d, want 1", m.Attempts)
+		}
+		if err := s.MarkEnqueued(ctx, []string{refs[0].ID}, now.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		refs2, _ := s.Stale(ctx, now.Add(2*time.Minute), now.Add(90*time.Second), 5000)
+		var stale []string
+		for _, r := range refs2 {
+			stale = append(stale, r.ID)
+		}
+		sort.Strings(stale)
+		if i := sort.SearchStrings(stale, refs[0].ID); i < len(stale) && stale[i] == refs[0].ID {
+			t.Fatal("a message marked enqueued is still stale")
+		}
+	})
+}
+
+func TestDeletingABucketDeletesItsMessages(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		msgs := newMessages(3, appID, bucketID, credID, ctxID, time.Now())
+		if err := db.Messages().Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Buckets().DeleteBucket(ctx, appID, bucketID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Messages().Get(ctx, appID, bucketID, msgs[0].ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("message outlived its bucket: %v", err)
+		}
+		if _, err := db.Buckets().GetContext(ctx, appID, bucketID, ctxID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("context outlived its bucket: %v", err)
+		}
+		if err := db.Messages().Insert(ctx, newMessages(1, appID, bucketID, credID, ctxID, time.Now())); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("insert into a deleted bucket: %v", err)
+		}
+	})
+}
+
+func TestBucketExpiry(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		appID, bucketID, _, _ := newBucket(t, db)
+		s := db.Buckets()
+		now := time.Now().UTC()
+		if _, err := s.GetBucket(ctx, appID, bucketID, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetBucket(ctx, pushgate.NewID(), bucketID, now); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatal("another app sees the bucket")
+		}
+		if _, err := s.GetBucket(ctx, appID, bucketID, now.Add(2*time.Hour)); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatal("an expired bucket is still served")
+		}
+		if err := s.TouchBucket(ctx, appID, bucketID, now.Add(30*time.Minute), now.Add(150*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetBucket(ctx, appID, bucketID, now.Add(2*time.Hour)); err != nil {
+			t.Fatalf("a touched bucket expired: %v", err)
+		}
+		if n, err := s.DeleteExpired(ctx, now.Add(2*time.Hour), 100); err != nil || n != 0 {
+			t.Fatalf("DeleteExpired before expiry = %d, %v", n, err)
+		}
+		if n, err := s.DeleteExpired(ctx, now.Add(3*time.Hour), 100); err != nil || n != 1 {
+			t.Fatalf("DeleteExpired = %d, %v", n, err)
+		}
+	})
+}

@@ -1,0 +1,67 @@
+-- +goose Up
+CREATE TABLE buckets (
+    id                    TEXT PRIMARY KEY,
+    app_id                TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    callback_sealed       TEXT NOT NULL,
+    webhook_secret_sealed TEXT NOT NULL,
+    created_at            DATETIME NOT NULL,
+    last_used_at          DATETIME NOT NULL,
+    idle_ttl_seconds      INTEGER NOT NULL,
+    expires_at            DATETIME NOT NULL
+);
+CREATE INDEX buckets_app_id ON buckets (app_id);
+CREATE INDEX buckets_expires_at ON buckets (expires_at);
+
+CREATE TABLE bucket_credentials (
+    id          TEXT PRIMARY KEY,
+    bucket_id   TEXT NOT NULL REFERENCES buckets (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    public      TEXT NOT NULL,
+    sealed      TEXT NOT NULL
+);
+CREATE INDEX bucket_credentials_bucket_id ON bucket_credentials (bucket_id);
+
+CREATE TABLE contexts (
+    id         TEXT PRIMARY KEY,
+    app_id     TEXT NOT NULL,
+    bucket_id  TEXT NOT NULL REFERENCES buckets (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at DATETIME NOT NULL
+);
+CREATE INDEX contexts_bucket_id ON contexts (bucket_id);
+
+-- messages is the outbox: one row per notification to one receiver.
+CREATE TABLE messages (
+    id            TEXT PRIMARY KEY,
+    app_id        TEXT NOT NULL,
+    bucket_id     TEXT NOT NULL REFERENCES buckets (id) ON DELETE CASCADE,
+    context_id    TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    foreign_id    TEXT NOT NULL,
+    receiver      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    reason        TEXT NOT NULL DEFAULT '',
+    last_error    TEXT NOT NULL DEFAULT '',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    DATETIME NOT NULL,
+    updated_at    DATETIME NOT NULL,
+    expires_at    DATETIME,
+    enqueued_at   DATETIME NOT NULL,
+    lease_until   DATETIME,
+    sent_at       DATETIME,
+    delivered_at  DATETIME,
+    clicked_at    DATETIME,
+    closed_at     DATETIME
+);
+-- The sweep only ever looks at unfinished messages.
+CREATE INDEX messages_unfinished ON messages (enqueued_at) WHERE status IN ('queued', 'sending');
+CREATE INDEX messages_context_id ON messages (context_id);
+
+-- +goose Down
+DROP TABLE messages;
+DROP TABLE contexts;
+DROP TABLE bucket_credentials;
+DROP TABLE buckets;
