@@ -29,6 +29,10 @@ type sendTask struct {
 	IDs          []string `json:"i"`
 }
 
+// zeroTTLWindow is how long a message with a ttl of (almost) zero may wait
+// for a worker before it expires.
+const zeroTTLWindow = 30 * time.Second
+
 // Options tune sending and delivery.
 type Options struct {
 	// ChunkSize is how many messages one task carries (default 500).
@@ -108,6 +112,10 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	msgs := make([]*messages.Message, 0, len(receivers))
 	seen := make(map[string]int, len(receivers))
 	expires := c.ExpiresAt()
+	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
+		// ttl 0 means "now or never"; a worker must still get the chance.
+		expires = now.Add(zeroTTLWindow)
+	}
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
