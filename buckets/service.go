@@ -16,6 +16,9 @@ type ServiceOptions struct {
 	// IdleTTL is how long an unused bucket lives (default 30 days).
 	IdleTTL time.Duration
 	Parse   ParseOptions
+	// Supported, when set, says which credential types this server can
+	// send through; buckets with others are refused at creation.
+	Supported func(CredentialType) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -52,6 +55,17 @@ func (s *Service) Create(ctx context.Context, appID string, body []byte) (*Bucke
 	creds, callback, err := ParseCreateRequest(body, opts)
 	if err != nil {
 		return nil, err
+	}
+	if s.opts.Supported != nil {
+		var fields []string
+		for i, c := range creds {
+			if !s.opts.Supported(c.Type) {
+				fields = append(fields, fmt.Sprintf("providerCredentials[%d].type: %s is not available on this server", i, c.Type))
+			}
+		}
+		if len(fields) > 0 {
+			return nil, pushgate.Invalid("bucket is invalid", fields...)
+		}
 	}
 	now := s.opts.Now().UTC()
 	b := &Bucket{ID: pushgate.NewID(), AppID: appID, Callback: callback, CreatedAt: now, LastUsedAt: now, IdleTTL: s.opts.IdleTTL}

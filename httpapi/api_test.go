@@ -26,6 +26,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 	svc := apps.NewService(db.Apps(), kr, apps.Options{})
 	opts.Apps = svc
 	opts.API = true
+	if opts.Core.Buckets == nil {
+		opts.Core = coreOptions(t, db, kr)
+	}
 	return httpapi.New(opts), svc
 }
 

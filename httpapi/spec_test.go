@@ -77,6 +77,9 @@ func TestRoutesMatchSpec(t *testing.T) {
 type specChecker struct {
 	t      *testing.T
 	router routers.Router
+	// badRequests skips request checks for tests that send what the spec
+	// forbids on purpose; answers are still checked.
+	badRequests bool
 }
 
 func newSpecChecker(t *testing.T) *specChecker {
@@ -101,7 +104,7 @@ func (sc *specChecker) check(req *http.Request, reqBody []byte, res *httptest.Re
 		Request: r2, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeRequestBody: res.Code >= 400},
 	}
-	if res.Code < 400 {
+	if res.Code < 400 && !sc.badRequests {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 			sc.t.Errorf("%s %s: request does not match the spec: %v", req.Method, req.URL.Path, err)
 		}

@@ -133,6 +133,12 @@ func (r *Registry) New(cred *buckets.Credential) (Provider, error) {
 	return f(cred)
 }
 
+// Has reports whether a provider is registered for credential type t.
+func (r *Registry) Has(t buckets.CredentialType) bool {
+	_, ok := r.factories[t]
+	return ok
+}
+
 // Check checks c against the limits of credential type t; types without a
 // checker accept everything.
 func (r *Registry) Check(t buckets.CredentialType, c *contexts.Context) error {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
 )
 
 // Roles a node can take.
@@ -49,22 +53,51 @@ type Config struct {
 	// AuthCacheTTL is how long an accepted API key is remembered per node.
 	AuthCacheTTL time.Duration
 
+	// APNSHost replaces both Apple hosts (a test or proxy); its certificate
+	// is checked against the system roots (SSL_CERT_FILE works).
+	APNSHost string
+	// APNSRootCAs, when set, replaces the system roots for APNS (embedders
+	// and tests; the binary uses the system roots).
+	APNSRootCAs *x509.CertPool
+	// FCMEndpoint replaces the FCM v1 base URL.
+	FCMEndpoint string
+	// WebPushAllowHTTP accepts http:// push endpoints.
+	WebPushAllowHTTP bool
+	// SSRFAllow lists CIDR prefixes that outgoing requests to addresses
+	// taken from API input (push endpoints, webhooks, images) may reach
+	// although they are internal.
+	SSRFAllow string
+	// VAPIDSubject is the VAPID contact of credentials that name none.
+	VAPIDSubject string
+	// BucketIdleTTL is how long an unused bucket lives.
+	BucketIdleTTL time.Duration
+	// DeliveryMaxAttempts bounds tries per message.
+	DeliveryMaxAttempts int
+	// DeliveryChunkSize is how many messages one queue task carries.
+	DeliveryChunkSize int
+	// DeliveryConcurrency is how many sends one task runs at once.
+	DeliveryConcurrency int
+
 	Logger *slog.Logger
 }
 
 // Defaults returns the configuration of `pushgate serve` with no settings.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:          ":8080",
-		DataDir:           "./pushgate-data",
-		Roles:             []string{RoleAPI, RoleWorker},
-		ShutdownGrace:     15 * time.Second,
-		MaxBodyBytes:      1 << 20,
-		AccessLog:         true,
-		WorkerConcurrency: 20,
-		QueueNamespace:    "pushgate",
-		FirstAppName:      "default",
-		AuthCacheTTL:      10 * time.Second,
+		HTTPAddr:            ":8080",
+		DataDir:             "./pushgate-data",
+		Roles:               []string{RoleAPI, RoleWorker},
+		ShutdownGrace:       15 * time.Second,
+		MaxBodyBytes:        1 << 20,
+		AccessLog:           true,
+		WorkerConcurrency:   20,
+		QueueNamespace:      "pushgate",
+		FirstAppName:        "default",
+		AuthCacheTTL:        10 * time.Second,
+		BucketIdleTTL:       30 * 24 * time.Hour,
+		DeliveryMaxAttempts: 8,
+		DeliveryChunkSize:   500,
+		DeliveryConcurrency: 64,
 	}
 }
 
@@ -107,6 +140,32 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueNamespace == "" || strings.ContainsAny(c.QueueNamespace, " :{}") {
 		errs = append(errs, errors.New("queue_namespace: must be non-empty, without spaces, colons or braces"))
+	}
+	if _, err := pushgate.NewSSRFGuard(c.SSRFAllow); err != nil {
+		errs = append(errs, fmt.Errorf("ssrf_allow: %w", err))
+	}
+	if c.VAPIDSubject != "" && !buckets.ValidVAPIDSubject(c.VAPIDSubject) {
+		errs = append(errs, errors.New("vapid_subject: want mailto:address or an https: URL"))
+	}
+	for name, u := range map[string]string{"apns_host": c.APNSHost, "fcm_endpoint": c.FCMEndpoint} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want an absolute http(s) URL", name, u))
+		}
+	}
+	if c.BucketIdleTTL < time.Minute {
+		errs = append(errs, errors.New("bucket_idle_ttl: must be at least 1m"))
+	}
+	if c.DeliveryMaxAttempts < 1 || c.DeliveryMaxAttempts > 100 {
+		errs = append(errs, errors.New("delivery_max_attempts: must be between 1 and 100"))
+	}
+	if c.DeliveryChunkSize < 1 || c.DeliveryChunkSize > 5000 {
+		errs = append(errs, errors.New("delivery_chunk_size: must be between 1 and 5000"))
+	}
+	if c.DeliveryConcurrency < 1 || c.DeliveryConcurrency > 10000 {
+		errs = append(errs, errors.New("delivery_concurrency: must be between 1 and 10000"))
 	}
 	return errors.Join(errs...)
 }

@@ -18,8 +18,14 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
+	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/httpapi"
+	"github.com/pushgate/pushgate/providers"
+	"github.com/pushgate/pushgate/providers/apns"
+	"github.com/pushgate/pushgate/providers/fcm"
+	"github.com/pushgate/pushgate/providers/webpush"
+	"github.com/pushgate/pushgate/recipients"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 )
 
@@ -30,15 +36,21 @@ type Server struct {
 
 	DB       *sqlstore.DB
 	Apps     *apps.Service
+	Buckets  *buckets.Service
+	Sender   *delivery.Sender
 	Queue    *delivery.Queue
 	Registry *prometheus.Registry
+	// Providers builds provider clients per credential type.
+	Providers *providers.Registry
 
-	embedded *embeddedRedis
-	redis    redis.UniversalClient
-	worker   *delivery.Worker
-	handler  *httpapi.Handler
-	http     *http.Server
-	ln       net.Listener
+	embedded    *embeddedRedis
+	redis       redis.UniversalClient
+	worker      *delivery.Worker
+	deliverer   *delivery.Deliverer
+	maintenance *delivery.Maintenance
+	handler     *httpapi.Handler
+	http        *http.Server
+	ln          net.Listener
 
 	firstApp    apps.Credentials
 	firstAppNew bool
@@ -100,6 +112,27 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("redis_url: connect to %s: %w", redactRedis(cfg.RedisURL), err)
 	}
 	s.Queue = delivery.NewQueue(delivery.QueueOptions{Redis: redisOpt, Namespace: cfg.QueueNamespace})
+
+	guard, _ := pushgate.NewSSRFGuard(cfg.SSRFAllow) // checked by Validate
+	s.Providers = providers.NewRegistry()
+	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
+	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint})
+	webpush.Register(s.Providers, webpush.Options{Guard: guard, DefaultSubject: cfg.VAPIDSubject})
+	s.Buckets = buckets.NewService(s.DB.Buckets(), keyring, buckets.ServiceOptions{
+		IdleTTL:   cfg.BucketIdleTTL,
+		Supported: s.Providers.Has,
+		// A replaced FCM endpoint means a test or on-premise setup, whose
+		// token endpoint may be plain HTTP too.
+		Parse: buckets.ParseOptions{DefaultVAPIDSubject: cfg.VAPIDSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != ""},
+	})
+	dopts := delivery.Options{
+		ChunkSize:   cfg.DeliveryChunkSize,
+		MaxAttempts: cfg.DeliveryMaxAttempts,
+		Concurrency: cfg.DeliveryConcurrency,
+		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP},
+		Logger:      log,
+	}
+	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, dopts)
 	if cfg.Has(RoleWorker) {
 		s.worker = delivery.NewWorker(delivery.WorkerOptions{
 			Redis:           redisOpt,
@@ -108,6 +141,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			ShutdownTimeout: cfg.ShutdownGrace,
 			Logger:          log,
 		})
+		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
+		s.worker.Handle(delivery.TypeSend, s.deliverer)
+		s.maintenance = delivery.NewMaintenance(s.Queue, 30*time.Second, log,
+			[]delivery.Job{
+				{Name: "recovery sweep", Run: func(ctx context.Context) error {
+					n, err := s.Sender.Sweep(ctx)
+					if n > 0 {
+						log.Info("recovery sweep enqueued messages again", "count", n)
+					}
+					return err
+				}},
+				{Name: "bucket expiry", Run: s.Buckets.DeleteExpired},
+			},
+			[]delivery.Job{s.deliverer.CloseIdleProviders(10 * time.Minute)},
+		)
+		s.worker.Handle(delivery.TypeMaintenance, s.maintenance)
 	}
 
 	s.Registry = prometheus.NewRegistry()
@@ -119,6 +168,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		AccessLog:    cfg.AccessLog,
 		API:          cfg.Has(RoleAPI),
+		Core: httpapi.CoreOptions{
+			Buckets:  s.Buckets,
+			Contexts: s.DB.Buckets(),
+			Checker:  s.Providers,
+			Sender:   s.Sender,
+			Messages: s.DB.Messages(),
+		},
 		Ready: []httpapi.Check{
 			{Name: "database", Func: func(ctx context.Context) error { return s.DB.PingContext(ctx) }},
 			{Name: "migrations", Func: func(ctx context.Context) error {
@@ -156,6 +212,7 @@ func (s *Server) Start(ctx context.Context) error {
 			ln.Close()
 			return fmt.Errorf("start worker: %w", err)
 		}
+		s.maintenance.Start()
 	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -212,7 +269,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if s.worker != nil && s.ln != nil {
+		s.maintenance.Shutdown()
 		s.worker.Shutdown()
+		s.deliverer.Close()
 	}
 	s.close()
 	return errors.Join(errs...)

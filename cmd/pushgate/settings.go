@@ -67,6 +67,27 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.FirstAppName = v; return nil }},
 	{key: "auth_cache_ttl", def: "10s", help: "how long a node remembers an accepted API key (a key revoked on another node stops working within this time)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.AuthCacheTTL) }},
+	{key: "apns_host", help: "replaces both Apple push hosts (a proxy or test server); its certificate is checked against the system roots (SSL_CERT_FILE)",
+		apply: func(c *server.Config, v string) error { c.APNSHost = v; return nil }},
+	{key: "fcm_endpoint", help: "replaces the FCM v1 base URL (default https://fcm.googleapis.com/v1); also lets service accounts use an http token_uri",
+		apply: func(c *server.Config, v string) error { c.FCMEndpoint = v; return nil }},
+	{key: "webpush_allow_http", def: "false", help: "accept http:// Web Push endpoints (test setups only)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.WebPushAllowHTTP, err = strconv.ParseBool(v)
+			return err
+		}},
+	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that push endpoints, webhooks and image fetches may reach although they are internal (loopback, private, link-local)",
+		apply: func(c *server.Config, v string) error { c.SSRFAllow = v; return nil }},
+	{key: "vapid_subject", help: "VAPID contact (mailto:you@example.com or an https: URL) for vapid credentials that name none",
+		apply: func(c *server.Config, v string) error { c.VAPIDSubject = v; return nil }},
+	{key: "bucket_idle_ttl", def: "720h", help: "how long an unused bucket lives before it expires with its contexts and messages",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.BucketIdleTTL) }},
+	{key: "delivery_max_attempts", def: "8", help: "tries per message before a transient failure becomes final (reason unavailable)",
+		apply: func(c *server.Config, v string) (err error) { c.DeliveryMaxAttempts, err = strconv.Atoi(v); return err }},
+	{key: "delivery_chunk_size", def: "500", help: "messages one queue task carries",
+		apply: func(c *server.Config, v string) (err error) { c.DeliveryChunkSize, err = strconv.Atoi(v); return err }},
+	{key: "delivery_concurrency", def: "64", help: "sends one queue task runs at once (times worker_concurrency per node)",
+		apply: func(c *server.Config, v string) (err error) { c.DeliveryConcurrency, err = strconv.Atoi(v); return err }},
 }
 
 func oneOf(v string, allowed ...string) error {

@@ -1,0 +1,244 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/delivery"
+	"github.com/pushgate/pushgate/httpapi"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/providers"
+	"github.com/pushgate/pushgate/providers/apns"
+	"github.com/pushgate/pushgate/providers/fcm"
+	"github.com/pushgate/pushgate/providers/webpush"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+)
+
+// coreOptions wires the CORE API to real services: stores, the bucket
+// service, the providers' context checks and a sender on a queue nobody
+// works (these tests look at answers, not deliveries).
+func coreOptions(t testing.TB, db *sqlstore.DB, kr *pushgate.Keyring) httpapi.CoreOptions {
+	registry := providers.NewRegistry()
+	apns.Register(registry, apns.Options{})
+	fcm.Register(registry, fcm.Options{})
+	webpush.Register(registry, webpush.Options{})
+	opt, err := asynq.ParseRedisURI(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := delivery.NewQueue(delivery.QueueOptions{Redis: opt, Namespace: testenv.Namespace(t)})
+	t.Cleanup(func() { q.Close() })
+	return httpapi.CoreOptions{
+		Buckets:  buckets.NewService(db.Buckets(), kr, buckets.ServiceOptions{Supported: registry.Has}),
+		Contexts: db.Buckets(),
+		Checker:  registry,
+		Sender:   delivery.NewSender(db.Messages(), q, delivery.Options{}),
+		Messages: db.Messages(),
+	}
+}
+
+// vapidPayload returns a valid vapid credential payload.
+func vapidPayload(t *testing.T) string {
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	return fmt.Sprintf(`{"publicKey":%q,"privateKey":%q,"subject":"mailto:ops@example.com"}`,
+		base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(k.Bytes()))
+}
+
+func apnsTokenPayload(t *testing.T) string {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	p8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return fmt.Sprintf(`{"key":%q,"keyId":"ABCDE12345","teamId":"TEAM123456","appBundleId":"com.example.app","production":"false"}`, p8)
+}
+
+type coreClient struct {
+	*client
+	key string
+}
+
+func (c *coreClient) post(path, body string) (int, map[string]any) {
+	c.t.Helper()
+	rec := c.do("POST", path, body, "x-token", c.key)
+	var out map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+func (c *coreClient) get(path string) (int, map[string]any) {
+	c.t.Helper()
+	rec := c.do("GET", path, "", "x-token", c.key)
+	var out map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+func newCore(t *testing.T, db *sqlstore.DB) (*coreClient, *coreClient) {
+	h, svc := newTestAPIOn(t, db, httpapi.Options{})
+	a, _ := svc.Create(context.Background(), "a")
+	b, _ := svc.Create(context.Background(), "b")
+	c := newClient(t, h)
+	return &coreClient{c, a.APIKey}, &coreClient{c, b.APIKey}
+}
+
+func TestCoreBucketsContextsAndSends(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		c, other := newCore(t, db)
+		code, b := c.post("/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":`+vapidPayload(t)+`},{"type":"apns_token","payload":`+apnsTokenPayload(t)+`}],
+			"callbackConfig":{"type":"http","payload":{"url":"https://hooks.example.com/ppg","headers":{"x-secret":"keyboard cat"}}}}`)
+		if code != 200 {
+			t.Fatalf("create bucket: %d %v", code, b)
+		}
+		bucket := b["bucketId"].(string)
+		creds := b["credentials"].([]any)
+		if len(creds) != 2 || creds[0].(map[string]any)["type"] != "vapid" || creds[1].(map[string]any)["type"] != "apns_token" {
+			t.Fatalf("credentials out of order: %v", creds)
+		}
+		if !strings.HasPrefix(b["webhookSecret"].(string), "whsec_") {
+			t.Fatalf("webhookSecret %v", b["webhookSecret"])
+		}
+		webCred, iosCred := creds[0].(map[string]any)["id"].(string), creds[1].(map[string]any)["id"].(string)
+
+		code, got := c.get("/v1/bucket/" + bucket)
+		raw, _ := json.Marshal(got)
+		if code != 200 || strings.Contains(string(raw), "keyboard cat") || strings.Contains(string(raw), "privateKey") || strings.Contains(string(raw), "PRIVATE KEY") {
+			t.Fatalf("GET bucket leaks or fails: %d %s", code, raw)
+		}
+		if code, _ := other.get("/v1/bucket/" + bucket); code != 404 {
+			t.Fatalf("another app sees the bucket: %d", code)
+		}
+
+		code, ctx := c.post("/v1/bucket/"+bucket+"/context/data", `{"title":"Sale","body":"50% off","behaviour":"https://shop.example/sale","ttl":3600,
+			"actions":[{"action":"buy","title":"Buy","behaviour":"https://shop.example/cart"}]}`)
+		if code != 200 {
+			t.Fatalf("create context: %d %v", code, ctx)
+		}
+		contextID := ctx["contextId"].(string)
+		if code, got := c.get("/v1/bucket/" + bucket + "/context/" + contextID); code != 200 || got["kind"] != "data" || got["expiresAt"] == nil {
+			t.Fatalf("GET context: %d %v", code, got)
+		}
+		if code, _ := other.post("/v1/bucket/"+bucket+"/context/"+contextID+"/send", `{"receivers":[]}`); code != 404 {
+			t.Fatalf("another app sends through the bucket: %d", code)
+		}
+
+		sub, _ := ecdh.P256().GenerateKey(rand.Reader)
+		p256dh := base64.RawURLEncoding.EncodeToString(sub.PublicKey().Bytes())
+		auth := base64.RawURLEncoding.EncodeToString(make([]byte, 16))
+		receivers := fmt.Sprintf(`[
+			{"credentialId":%q,"foreignId":"web-1","endpoint":"https://fcm.googleapis.com/fcm/send/abc","p256dh":%q,"auth":%q},
+			{"credentialId":%q,"foreignId":"ios-1","token":"%s"},
+			{"credentialId":%q,"foreignId":"bad-1","token":"not-hex"},
+			{"credentialId":"nope","foreignId":"bad-2","token":"x"},
+			{"credentialId":%q,"foreignId":5}
+		]`, webCred, p256dh, auth, iosCred, strings.Repeat("ab", 32), iosCred, iosCred)
+		c.sc.badRequests = true // receiver 4 has a number for a foreignId, on purpose
+		code, res := c.post("/v1/bucket/"+bucket+"/context/"+contextID+"/send", `{"receivers":`+receivers+`}`)
+		c.sc.badRequests = false
+		if code != 200 {
+			t.Fatalf("send: %d %v", code, res)
+		}
+		results := res["results"].([]any)
+		if len(results) != 5 {
+			t.Fatalf("%d results for 5 receivers", len(results))
+		}
+		for i, r := range results {
+			m := r.(map[string]any)
+			ok := m["messageId"] != nil
+			if ok != (i < 2) {
+				t.Errorf("receiver %d: %v", i, m)
+			}
+			if !ok && len(m["errors"].([]any)) == 0 {
+				t.Errorf("receiver %d refused without a reason: %v", i, m)
+			}
+		}
+		if errs := results[4].(map[string]any)["errors"].([]any); !strings.Contains(errs[0].(string), "foreignId") {
+			t.Errorf("type error does not name the field: %v", errs)
+		}
+		msgID := results[0].(map[string]any)["messageId"].(string)
+		if code, m := c.get("/v1/bucket/" + bucket + "/message/" + msgID); code != 200 || m["status"] != "queued" || m["foreignId"] != "web-1" || m["provider"] != "vapid" {
+			t.Fatalf("message status: %d %v", code, m)
+		}
+		if code, _ := other.get("/v1/bucket/" + bucket + "/message/" + msgID); code != 404 {
+			t.Fatalf("another app reads the message: %d", code)
+		}
+
+		// Transactional sends create their context inline.
+		code, one := c.post("/v1/bucket/"+bucket+"/send", fmt.Sprintf(`{"receiver":{"credentialId":%q,"token":"%s"},"metadata":{"title":"Hi"}}`, iosCred, strings.Repeat("cd", 32)))
+		if code != 200 || one["messageId"] == nil || len(one["errors"].([]any)) != 0 {
+			t.Fatalf("send one: %d %v", code, one)
+		}
+		code, one = c.post("/v1/bucket/"+bucket+"/send/silent", fmt.Sprintf(`{"receiver":{"credentialId":%q,"token":"%s"}}`, iosCred, strings.Repeat("ef", 32)))
+		if code != 200 || one["messageId"] == nil {
+			t.Fatalf("send silent: %d %v", code, one)
+		}
+		code, one = c.post("/v1/bucket/"+bucket+"/send/raw", fmt.Sprintf(`{"receiver":{"credentialId":%q,"token":"zz"},"metadata":{"common":{"title":"x"}}}`, iosCred))
+		if code != 200 || one["messageId"] != nil || len(one["errors"].([]any)) == 0 {
+			t.Fatalf("send raw to a bad token: %d %v", code, one)
+		}
+
+		// Deleting the bucket takes everything with it.
+		if rec := c.do("DELETE", "/v1/bucket/"+bucket, "", "x-token", c.key); rec.Code != 204 {
+			t.Fatalf("delete: %d", rec.Code)
+		}
+		if code, _ := c.get("/v1/bucket/" + bucket + "/message/" + msgID); code != 404 {
+			t.Fatalf("message outlived its bucket: %d", code)
+		}
+	})
+}
+
+func TestCoreRefusals(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	c, _ := newCore(t, db)
+	cases := []struct {
+		name, path, body string
+		status           int
+		want             string
+	}{
+		{"no credentials", "/v1/bucket", `{"providerCredentials":[],"callbackConfig":{"type":"none"}}`, 400, "providerCredentials"},
+		{"bad vapid pair", "/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":{"publicKey":"BAAA","privateKey":"AAAA","subject":"mailto:a@b.c"}}],"callbackConfig":{"type":"none"}}`, 400, "providerCredentials[0]"},
+		{"bad callback", "/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":` + vapidPayload(t) + `}],"callbackConfig":{"type":"http","payload":{"url":"ftp://x"}}}`, 400, "callbackConfig"},
+		{"not json", "/v1/bucket", `{`, 400, ""},
+		{"unknown bucket", "/v1/bucket/" + pushgate.NewID() + "/context/data", `{"title":"x"}`, 404, "bucket"},
+	}
+	for _, tc := range cases {
+		rec := c.do("POST", tc.path, tc.body, "x-token", c.key)
+		e := decodeError(t, rec)
+		if rec.Code != tc.status || !strings.Contains(strings.Join(e.Errors, " ")+e.Message, tc.want) {
+			t.Errorf("%s: %d %+v", tc.name, rec.Code, e)
+		}
+	}
+
+	_, b := c.post("/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":`+vapidPayload(t)+`}],"callbackConfig":{"type":"none"}}`)
+	bucket := b["bucketId"].(string)
+	for name, tc := range map[string]struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		"context without title or body": {"/context/data", `{"icon":"https://x.example/i.png"}`, 400, "title"},
+		"context too big for web push":  {"/context/data", `{"title":"x","body":"` + strings.Repeat("é", 3900) + `"}`, 400, ""},
+		"unknown context":               {"/context/" + pushgate.NewID() + "/send", `{"receivers":[{"credentialId":"x"}]}`, 404, "context"},
+		"no receivers":                  {"/context/" + pushgate.NewID() + "/send", `{"receivers":[]}`, 400, "receivers"},
+		"1001 receivers":                {"/context/" + pushgate.NewID() + "/send", `{"receivers":[` + strings.Repeat(`{"credentialId":"x"},`, 1000) + `{"credentialId":"x"}]}`, 413, "1000"},
+		"send without receiver":         {"/send", `{"metadata":{"title":"x"}}`, 400, "receiver"},
+	} {
+		rec := c.do("POST", "/v1/bucket/"+bucket+tc.path, tc.body, "x-token", c.key)
+		e := decodeError(t, rec)
+		if rec.Code != tc.status || !strings.Contains(strings.Join(e.Errors, " ")+e.Message, tc.want) {
+			t.Errorf("%s: %d %+v", name, rec.Code, e)
+		}
+	}
+}

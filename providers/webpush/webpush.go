@@ -1,0 +1,244 @@
+package webpush
+
+import (
+	"context"
+	"crypto/ecdh"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/SherClockHolmes/webpush-go"
+
+	pushgate "github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/providers"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// Options configure the provider.
+type Options struct {
+	// HTTPClient sends the pushes. Leave it nil outside tests: the default
+	// dials through Guard and follows no redirects.
+	HTTPClient *http.Client
+	// Guard screens the addresses the default client dials (nil: a guard
+	// with an empty allow-list, refusing every internal address).
+	Guard *pushgate.SSRFGuard
+	// Timeout bounds one push, request and answer (default 30 s).
+	Timeout time.Duration
+	// DefaultSubject is the VAPID contact (mailto: or https:) for
+	// credentials that name none.
+	DefaultSubject string
+	// Now is the clock for TTLs and Retry-After dates (default time.Now).
+	Now func() time.Time
+}
+
+// Provider sends Web Push messages signed with one VAPID credential. It is
+// safe for concurrent use.
+type Provider struct {
+	client     *http.Client
+	ownsClient bool
+	timeout    time.Duration
+	now        func() time.Time
+	publicKey  string
+	privateKey string
+	// subscriber is the VAPID subject the way webpush-go wants it.
+	subscriber string
+	closed     atomic.Bool
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns a provider for a VAPID credential.
+func New(cred *buckets.Credential, opts Options) (*Provider, error) {
+	if cred == nil || cred.Type != buckets.VAPID || cred.VAPID == nil {
+		return nil, pushgate.Invalid("webpush: a vapid credential is required")
+	}
+	v := cred.VAPID
+	var fields []string
+	pub, err := decodeKey(v.PublicKey)
+	if err != nil || len(pub) != 65 {
+		fields = append(fields, "publicKey: must be an uncompressed P-256 point (65 bytes, base64url)")
+	}
+	priv, err := decodeKey(v.PrivateKey)
+	if err != nil || len(priv) != 32 {
+		fields = append(fields, "privateKey: must be a P-256 scalar (32 bytes, base64url)")
+	} else if k, err := ecdh.P256().NewPrivateKey(priv); err != nil {
+		fields = append(fields, "privateKey: is not a valid P-256 key")
+	} else if len(fields) == 0 && string(k.PublicKey().Bytes()) != string(pub) {
+		fields = append(fields, "publicKey: does not belong to privateKey")
+	}
+	subscriber, err := vapidSubscriber(first(v.Subject, opts.DefaultSubject))
+	if err != nil {
+		fields = append(fields, "subject: "+err.Error())
+	}
+	if len(fields) > 0 {
+		return nil, pushgate.Invalid("webpush: the vapid credential is not usable", fields...)
+	}
+	p := &Provider{
+		client:     opts.HTTPClient,
+		timeout:    opts.Timeout,
+		now:        opts.Now,
+		publicKey:  base64.RawURLEncoding.EncodeToString(pub),
+		privateKey: base64.RawURLEncoding.EncodeToString(priv),
+		subscriber: subscriber,
+	}
+	if p.client == nil {
+		p.client, p.ownsClient = guardedClient(opts.Guard), true
+	}
+	if p.timeout <= 0 {
+		p.timeout = 30 * time.Second
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// Register makes r build Web Push providers for vapid credentials and check
+// contexts against the Web Push payload limit.
+func Register(r *providers.Registry, opts Options) {
+	if opts.HTTPClient == nil {
+		// One connection pool for every credential: they all talk to the
+		// same few push services.
+		opts.HTTPClient = guardedClient(opts.Guard)
+	}
+	r.Register(buckets.VAPID, func(c *buckets.Credential) (providers.Provider, error) { return New(c, opts) }, Check)
+}
+
+// guardedClient returns a client whose every connection passes g.
+func guardedClient(g *pushgate.SSRFGuard) *http.Client {
+	if g == nil {
+		g = &pushgate.SSRFGuard{}
+	}
+	return &http.Client{
+		Transport: g.Transport(),
+		// A push service never redirects; a redirect from an endpoint is
+		// an attempt to send the request somewhere else.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+var errClosed = errors.New("webpush: provider closed")
+
+// Send encrypts m for its receiver's subscription and posts it to the
+// subscription's endpoint.
+func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
+	if p.closed.Load() {
+		return errClosed
+	}
+	sub, err := subscription(m.Receiver)
+	if err != nil {
+		return providers.Permanent(providers.ReasonInvalidToken, 0, err)
+	}
+	r, err := render(m, browserFor(sub.Endpoint))
+	if err != nil {
+		return providers.Permanent(providers.ReasonInvalidPayload, 0, err)
+	}
+	body := r.body
+	if len(body) > MaxPayload {
+		return providers.Permanent(providers.ReasonPayloadTooLarge, 0, fmt.Errorf("payload is %d bytes; at most %d fit", len(body), MaxPayload))
+	}
+	expiresAt := m.ExpiresAt
+	if r.ownExpiry {
+		expiresAt = r.expiresAt
+	}
+	ttl, ok := ttlSeconds(expiresAt, p.now())
+	if !ok {
+		return providers.Permanent(providers.ReasonExpired, 0, fmt.Errorf("expired at %s", expiresAt.Format(time.RFC3339)))
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	// The full slice expression: webpush-go appends its padding to the
+	// message, which must never write into an array someone else reads.
+	resp, err := webpush.SendNotificationWithContext(ctx, body[:len(body):len(body)], sub, &webpush.Options{
+		HTTPClient:      p.client,
+		Subscriber:      p.subscriber,
+		VAPIDPublicKey:  p.publicKey,
+		VAPIDPrivateKey: p.privateKey,
+		TTL:             ttl,
+		Urgency:         r.urgency,
+		Topic:           r.topic,
+	})
+	if err != nil {
+		return classifyError(err)
+	}
+	defer func() {
+		// Drained so the connection goes back to the pool.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	return classifyResponse(resp, p.now())
+}
+
+// Close releases idle connections of a client the provider made itself. A
+// closed provider refuses to send.
+func (p *Provider) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	if p.ownsClient {
+		p.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// subscription checks a receiver's endpoint and keys, which webpush-go
+// would otherwise report only as unclassifiable errors.
+func subscription(r recipients.Receiver) (*webpush.Subscription, error) {
+	u, err := url.Parse(r.Endpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("endpoint %q is not an absolute http(s) URL", r.Endpoint)
+	}
+	p256dh, err := decodeKey(r.P256dh)
+	if err != nil {
+		return nil, fmt.Errorf("p256dh: %w", err)
+	}
+	if _, err := ecdh.P256().NewPublicKey(p256dh); err != nil {
+		return nil, fmt.Errorf("p256dh is not a P-256 public key: %w", err)
+	}
+	auth, err := decodeKey(r.Auth)
+	if err != nil || len(auth) != 16 {
+		return nil, errors.New("auth must be a 16-byte secret, base64url")
+	}
+	return &webpush.Subscription{Endpoint: r.Endpoint, Keys: webpush.Keys{
+		P256dh: base64.RawURLEncoding.EncodeToString(p256dh),
+		Auth:   base64.RawURLEncoding.EncodeToString(auth),
+	}}, nil
+}
+
+// decodeKey reads base64url (what browsers and key generators give), with
+// or without padding, and plain base64, which some clients send.
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// vapidSubscriber turns a VAPID subject into webpush-go's Subscriber, which
+// prefixes "mailto:" to anything not starting with "https:".
+func vapidSubscriber(subject string) (string, error) {
+	scheme, rest, _ := strings.Cut(subject, ":")
+	switch strings.ToLower(scheme) {
+	case "mailto":
+		if !strings.Contains(rest, "@") || strings.Contains(rest, ":") {
+			return "", fmt.Errorf("%q is not a mailto: address", subject)
+		}
+		return rest, nil
+	case "https":
+		if !strings.HasPrefix(rest, "//") || len(rest) <= 2 {
+			return "", fmt.Errorf("%q is not an https: URL", subject)
+		}
+		return "https:" + rest, nil
+	case "":
+		return "", errors.New("is required (mailto: or https:), in the credential or the default subject")
+	}
+	return "", fmt.Errorf("%q is neither a mailto: address nor an https: URL", subject)
+}

@@ -1,0 +1,317 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/providers/providertest"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// fakes are the three push services, and credentials they trust.
+type fakes struct {
+	apns       *providertest.APNSFake
+	apnsKey    *providertest.APNSKey
+	apnsCert   *providertest.APNSCert
+	fcm        *providertest.FCMFake
+	fcmAccount []byte
+	web        *providertest.WebPushFake
+	vapidPub   string
+	vapidPriv  string
+}
+
+const topic = "com.example.shop"
+
+func newFakes(t *testing.T) *fakes {
+	f := &fakes{apns: providertest.NewAPNS(t), fcm: providertest.NewFCM(t), web: providertest.NewWebPush(t)}
+	f.apnsKey = providertest.APNSTestKey(t)
+	f.apns.TrustKey(f.apnsKey.KeyID, f.apnsKey.TeamID, f.apnsKey.Public())
+	f.apnsCert = providertest.APNSTestCert(t, topic)
+	f.apns.TrustClientCert(f.apnsCert.Cert)
+	f.fcmAccount = f.fcm.ServiceAccountJSON("shop-project")
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	f.vapidPub = base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes())
+	f.vapidPriv = base64.RawURLEncoding.EncodeToString(k.Bytes())
+	return f
+}
+
+// config points a node at the fakes, on the given storage.
+func (f *fakes) config(t *testing.T, dbURL string) Config {
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DatabaseURL = dbURL
+	if strings.HasPrefix(dbURL, "postgres") {
+		cfg.MasterKey = pushgate.NewMasterKey()
+	}
+	cfg.RedisURL = testenv.RedisURL(t)
+	cfg.QueueNamespace = testenv.Namespace(t)
+	cfg.APNSHost = f.apns.URL
+	cfg.APNSRootCAs = f.apns.CertPool()
+	cfg.FCMEndpoint = f.fcm.URL + "/v1"
+	cfg.WebPushAllowHTTP = true
+	cfg.SSRFAllow = "127.0.0.0/8"
+	cfg.VAPIDSubject = "mailto:push@shop.example"
+	cfg.AccessLog = false
+	return cfg
+}
+
+func (f *fakes) bucketBody() string {
+	return fmt.Sprintf(`{"providerCredentials":[
+		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":%q,"production":"false"}},
+		{"type":"apns_cert","payload":{"cert":%q,"key":%q,"appBundleId":%q,"production":false}},
+		{"type":"fcm_v1","payload":%s},
+		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],
+		"callbackConfig":{"type":"none"}}`,
+		f.apnsKey.P8, f.apnsKey.KeyID, f.apnsKey.TeamID, topic, f.apnsCert.CertPEM, f.apnsCert.KeyPEM, topic, f.fcmAccount, f.vapidPub, f.vapidPriv)
+}
+
+// api is a client of a running node.
+type api struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (a *api) call(method, path string, body any, out any) int {
+	a.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("authorization", "token="+a.key) // as CORE's SDKs send it
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
+		}
+	}
+	return res.StatusCode
+}
+
+func startNode(t *testing.T, cfg Config) (*Server, *api) {
+	ctx := context.Background()
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	creds, _ := s.FirstApp()
+	return s, &api{t: t, base: "http://" + s.Addr(), key: creds.APIKey}
+}
+
+// TestCoreEndToEnd: a bucket with all four credential kinds, a data
+// context, and one bulk send of 1000 mixed receivers; every message reaches
+// its fake with the right payload, unregistered devices fail as such, and a
+// storm of 429s is retried until everything is sent.
+func TestCoreEndToEnd(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			f := newFakes(t)
+			srv, a := startNode(t, f.config(t, d.URL))
+
+			var bucket struct {
+				BucketID    string
+				Credentials []struct{ ID, Type string }
+			}
+			if code := a.call("POST", "/v1/bucket", f.bucketBody(), &bucket); code != 200 || len(bucket.Credentials) != 4 {
+				t.Fatalf("create bucket: %d %+v", code, bucket)
+			}
+			var ctxAnswer struct{ ContextID string }
+			code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Spring sale","body":"Everything -30%",
+				"image":"https://cdn.shop.example/sale.jpg","behaviour":"https://shop.example/sale","tag":"sale","externalData":"{\"campaign\":7}",
+				"actions":[{"action":"buy","title":"Buy now","behaviour":"https://shop.example/cart"}],"ttl":86400}`, &ctxAnswer)
+			if code != 200 {
+				t.Fatalf("create context: %d", code)
+			}
+
+			var receivers []recipients.Receiver
+			var unregistered []string
+			for i := 0; i < 250; i++ {
+				cred := bucket.Credentials[i%2].ID // token and certificate auth, alternately
+				tok := providertest.APNSTestDeviceToken(t)
+				receivers = append(receivers, recipients.Receiver{CredentialID: cred, ForeignID: fmt.Sprintf("ios-%d", i), Token: tok})
+				if i < 5 {
+					f.apns.Unregister(tok)
+					unregistered = append(unregistered, fmt.Sprintf("ios-%d", i))
+				}
+			}
+			for i := 0; i < 250; i++ {
+				tok := fmt.Sprintf("fcm-token-%d:%s", i, pushgate.RandomToken(40))
+				receivers = append(receivers, recipients.Receiver{CredentialID: bucket.Credentials[2].ID, ForeignID: fmt.Sprintf("android-%d", i), Token: tok})
+				if i < 5 {
+					f.fcm.Unregister(tok)
+					unregistered = append(unregistered, fmt.Sprintf("android-%d", i))
+				}
+			}
+			for i := 0; i < 500; i++ {
+				sub := f.web.NewSubscriptionFor(f.vapidPub)
+				r := sub.Receiver(bucket.Credentials[3].ID)
+				r.ForeignID = fmt.Sprintf("web-%d", i)
+				receivers = append(receivers, r)
+				if i < 5 {
+					f.web.Gone(sub)
+					unregistered = append(unregistered, fmt.Sprintf("web-%d", i))
+				}
+			}
+			// A 429 storm on every service, asking for a second's pause.
+			f.apns.FailNext(60, providertest.APNSReply{Status: 429, Reason: "TooManyRequests", RetryAfter: time.Second})
+			f.fcm.FailNext(60, providertest.FCMQuotaExceeded(time.Second))
+			f.web.FailNext(60, 429, "1")
+
+			var sent struct{ Results []messages.SendResult }
+			if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+ctxAnswer.ContextID+"/send", map[string]any{"receivers": receivers}, &sent); code != 200 || len(sent.Results) != 1000 {
+				t.Fatalf("send: %d, %d results", code, len(sent.Results))
+			}
+			byForeign := map[string]string{}
+			for i, r := range sent.Results {
+				if r.MessageID == "" {
+					t.Fatalf("receiver %d refused: %v", i, r.Errors)
+				}
+				byForeign[receivers[i].ForeignID] = r.MessageID
+			}
+
+			final := waitFinal(t, srv, bucket.BucketID, sent.Results, 120*time.Second)
+			isUnregistered := map[string]bool{}
+			for _, fid := range unregistered {
+				isUnregistered[byForeign[fid]] = true
+			}
+			retried := 0
+			for _, m := range final {
+				want, reason := messages.Sent, ""
+				if isUnregistered[m.ID] {
+					want, reason = messages.Failed, "unregistered"
+				}
+				if m.Status != want || (reason != "" && m.Reason != reason) {
+					t.Errorf("%s (%s): %s/%s after %d attempts: %s", m.ForeignID, m.Provider, m.Status, m.Reason, m.Attempts, m.LastError)
+				}
+				if m.Attempts > 1 {
+					retried++
+				}
+			}
+			if retried < 100 {
+				t.Errorf("only %d messages were retried after the 429 storm of 180", retried)
+			}
+
+			// What arrived where.
+			if n := len(f.apns.Delivered()); n != 245 {
+				t.Errorf("APNS fake accepted %d, want 245", n)
+			}
+			for _, req := range f.apns.Delivered()[:3] {
+				var p map[string]any
+				json.Unmarshal(req.Payload, &p)
+				aps := p["aps"].(map[string]any)
+				alert := aps["alert"].(map[string]any)
+				if req.Topic != topic || req.PushType != "alert" || alert["title"] != "Spring sale" || aps["mutable-content"] != 1.0 ||
+					p["messageId"] == nil || p["contextId"] != ctxAnswer.ContextID || p["externalData"] != `{"campaign":7}` {
+					t.Errorf("APNS request %+v payload %s", req, req.Payload)
+				}
+			}
+			certAuth := 0
+			for _, req := range f.apns.Delivered() {
+				if req.CertSubject != "" {
+					certAuth++
+				}
+			}
+			if certAuth < 100 || certAuth > 145 {
+				t.Errorf("%d APNS deliveries used certificate auth, want about half", certAuth)
+			}
+			fcmMsgs := f.fcm.Messages()
+			if len(fcmMsgs) != 245 {
+				t.Errorf("FCM fake accepted %d, want 245", len(fcmMsgs))
+			}
+			if m := fcmMsgs[0]; m.Project != "shop-project" || m.Notification == nil || m.Notification.Title != "Spring sale" ||
+				m.Data["messageId"] == "" || m.Data["contextId"] != ctxAnswer.ContextID || !strings.Contains(m.Data["actionsMap"], "shop.example/cart") {
+				t.Errorf("FCM message %+v", m)
+			}
+			deliveries := f.web.Deliveries()
+			if len(deliveries) != 495 {
+				t.Errorf("Web Push fake accepted %d, want 495", len(deliveries))
+			}
+			var wp struct {
+				Title   string
+				Body    string
+				Image   string
+				Actions []map[string]string
+				Data    map[string]any
+			}
+			if err := json.Unmarshal(deliveries[0].Payload, &wp); err != nil {
+				t.Fatal(err)
+			}
+			am, _ := wp.Data["actionsMap"].(map[string]any)
+			if wp.Title != "Spring sale" || wp.Body != "Everything -30%" || len(wp.Actions) != 1 || wp.Data["messageId"] == nil ||
+				wp.Data["contextId"] != ctxAnswer.ContextID || am["default"] != "https://shop.example/sale" || am["buy"] != "https://shop.example/cart" {
+				t.Errorf("Web Push payload %s", deliveries[0].Payload)
+			}
+			if d := deliveries[0]; d.VAPIDKey != f.vapidPub || d.Subject != "mailto:push@shop.example" || d.TTL <= 0 || d.TTL > 86400 || d.Urgency != "high" || d.Topic != "sale" {
+				t.Errorf("Web Push headers: key %s, sub %s, TTL %d, urgency %q, topic %q", d.VAPIDKey, d.Subject, d.TTL, d.Urgency, d.Topic)
+			}
+
+			// The status API says the same.
+			var st map[string]any
+			a.call("GET", "/v1/bucket/"+bucket.BucketID+"/message/"+byForeign["web-0"], nil, &st)
+			if st["status"] != "failed" || st["reason"] != "unregistered" || st["provider"] != "vapid" {
+				t.Errorf("status of an unregistered message: %v", st)
+			}
+			a.call("GET", "/v1/bucket/"+bucket.BucketID+"/message/"+byForeign["android-9"], nil, &st)
+			if st["status"] != "sent" || st["sentAt"] == nil {
+				t.Errorf("status of a sent message: %v", st)
+			}
+		})
+	}
+}
+
+func waitFinal(t *testing.T, srv *Server, bucketID string, results []messages.SendResult, timeout time.Duration) []*messages.Message {
+	t.Helper()
+	creds, _ := srv.FirstApp()
+	deadline := time.Now().Add(timeout)
+	for {
+		var out []*messages.Message
+		pending := 0
+		for _, r := range results {
+			m, err := srv.DB.Messages().Get(context.Background(), creds.AppID, bucketID, r.MessageID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Status.Final() {
+				pending++
+			}
+			out = append(out, m)
+		}
+		if pending == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still unfinished after %v", pending, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
