@@ -117,21 +117,28 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 		return fail(providers.ReasonBadCredentials, err)
 	}
 
-	sem := make(chan struct{}, d.opts.Concurrency)
+	// A fixed set of sender goroutines per chunk: their stacks grow once
+	// for the vendor client, instead of once per message.
+	work := make(chan int)
 	var wg sync.WaitGroup
+	for range min(d.opts.Concurrency, len(msgs)) {
+		wg.Go(func() {
+			for i := range work {
+				m := msgs[i]
+				err := p.Send(ctx, &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt})
+				results[i] = d.outcome(m, err)
+			}
+		})
+	}
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
 			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now}
 			continue
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := p.Send(ctx, &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt})
-			results[i] = d.outcome(m, err)
-		})
+		work <- i
 	}
+	close(work)
 	wg.Wait()
 	return results
 }

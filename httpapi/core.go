@@ -263,10 +263,43 @@ func (h *Handler) send(c *gin.Context, ctx *contexts.Context, raw []json.RawMess
 }
 
 func (h *Handler) sendToContext(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	// The fast path decodes every receiver in one pass; only a body with a
+	// receiver of the wrong shape is decoded again, receiver by receiver,
+	// so each gets its own errors.
+	var fast struct {
+		Receivers []recipients.Receiver `json:"receivers"`
+	}
+	if json.Unmarshal(body, &fast) == nil {
+		if len(fast.Receivers) == 0 {
+			h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
+			return
+		}
+		if len(fast.Receivers) > recipients.MaxPerSend {
+			h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(fast.Receivers)))
+			return
+		}
+		ctx, err := h.loadContext(c)
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		results, err := h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), ctx, fast.Receivers)
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"results": results})
+		return
+	}
 	var req struct {
 		Receivers []json.RawMessage `json:"receivers"`
 	}
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSONBytes(body, &req); err != nil {
 		h.writeError(c, err)
 		return
 	}

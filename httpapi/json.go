@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,16 @@ import (
 // that is not one JSON value of the right types is EINVALID naming the field.
 // Unknown fields are ignored, as CORE's SDKs may send fields we do not use.
 func decodeJSON(c *gin.Context, v any) error {
-	dec := json.NewDecoder(c.Request.Body)
+	return decodeJSONFrom(c.Request.Body, v)
+}
+
+// decodeJSONBytes is decodeJSON for a body already read.
+func decodeJSONBytes(b []byte, v any) error {
+	return decodeJSONFrom(bytes.NewReader(b), v)
+}
+
+func decodeJSONFrom(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {

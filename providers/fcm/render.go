@@ -50,7 +50,8 @@ func Check(c *contexts.Context) error {
 	}
 	if n := payloadSize(msg); n > maxPayload {
 		return pushgate.Invalid("the context is too large for FCM",
-			fmt.Sprintf("%s: notification and data take %d bytes with the longest message ids and foreignId; FCM accepts %d", field, n, maxPayload))
+			fmt.Sprintf("%s: notification and data take %d bytes with the longest message ids and foreignId; FCM accepts %d",
+				field, n, maxPayload))
 	}
 	return nil
 }

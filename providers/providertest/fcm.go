@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -40,9 +39,6 @@ type FCMFake struct {
 	scriptMu sync.Mutex
 	byToken  map[string]FCMError
 	next     []fcmQueued
-	// scripts is len(byToken) plus the failures queued in next, so sends
-	// skip the lock when nothing is scripted.
-	scripts atomic.Int64
 
 	latency   atomic.Int64 // nanoseconds added before each send is answered
 	countOnly atomic.Bool
@@ -140,7 +136,7 @@ type FCMError struct {
 
 // FCMUnregistered is FCM's answer for a token that is no longer valid.
 func FCMUnregistered() *FCMError {
-	return fcmErr(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.")
+	return fcmErr(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.", 0)
 }
 
 // FCMInvalidRegistration is FCM's answer for a malformed registration token.
@@ -150,64 +146,59 @@ func FCMInvalidRegistration() *FCMError {
 
 // FCMInvalidArgument is FCM's answer for a message it cannot accept.
 func FCMInvalidArgument(field, message string) *FCMError {
-	e := fcmErr(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", message)
+	e := fcmErr(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", message, 0)
 	e.Field = field
 	return e
 }
 
 // FCMSenderIDMismatch is FCM's answer for a token of another project.
 func FCMSenderIDMismatch() *FCMError {
-	return fcmErr(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch")
+	return fcmErr(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch", 0)
 }
 
 // FCMQuotaExceeded is FCM's answer when a sending quota is exhausted.
 func FCMQuotaExceeded(retryAfter time.Duration) *FCMError {
-	e := fcmErr(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for sending messages.")
-	e.RetryAfter = retryAfter
-	return e
+	return fcmErr(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for sending messages.", retryAfter)
 }
 
 // FCMUnavailable is FCM's answer when it is overloaded.
 func FCMUnavailable(retryAfter time.Duration) *FCMError {
-	e := fcmErr(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.")
-	e.RetryAfter = retryAfter
-	return e
+	return fcmErr(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.", retryAfter)
 }
 
 // FCMInternal is FCM's answer for an unknown internal error.
 func FCMInternal() *FCMError {
-	return fcmErr(500, "INTERNAL", "INTERNAL", "Internal error encountered.")
+	return fcmErr(500, "INTERNAL", "INTERNAL", "Internal error encountered.", 0)
 }
 
 // FCMThirdPartyAuthError is FCM's answer when the APNs certificate or Web
 // Push key registered with the project was refused.
 func FCMThirdPartyAuthError() *FCMError {
-	return fcmErr(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service")
+	return fcmErr(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service", 0)
 }
 
-func fcmErr(status int, code, errorCode, message string) *FCMError {
-	return &FCMError{Status: status, Code: code, ErrorCode: errorCode, Message: message}
+func fcmErr(status int, code, errorCode, message string, retryAfter time.Duration) *FCMError {
+	return &FCMError{Status: status, Code: code, ErrorCode: errorCode, Message: message, RetryAfter: retryAfter}
 }
 
-type fcmAccount struct {
-	email, project, tokenURI string
-	key                      *rsa.PublicKey
-}
-
-type fcmGrant struct {
-	project string
-	expires time.Time
-}
-
-type fcmQueued struct {
-	left int
-	err  FCMError
-}
+type (
+	fcmAccount struct {
+		email, project, tokenURI string
+		key                      *rsa.PublicKey
+	}
+	fcmGrant struct {
+		project string
+		expires time.Time
+	}
+	fcmQueued struct {
+		left int
+		err  FCMError
+	}
+)
 
 const (
 	fcmScopeMessages = "https://www.googleapis.com/auth/firebase.messaging"
 	fcmScopeCloud    = "https://www.googleapis.com/auth/cloud-platform"
-	fcmMaxTTLSeconds = 28 * 24 * 3600
 )
 
 // NewFCM starts a fake FCM that is closed when the test ends.
@@ -245,17 +236,20 @@ func (f *FCMFake) serviceAccount(projectID string, trusted bool) []byte {
 	n := f.seq.Add(1)
 	acc := &fcmAccount{email: fmt.Sprintf("pushgate-%d@%s.iam.gserviceaccount.com", n, projectID),
 		project: projectID, tokenURI: f.URL + "/token", key: &key.PublicKey}
-	kid := fcmRandomHex(20)
+	kid := strings.ToLower(rand.Text())
 	if trusted {
 		f.authMu.Lock()
 		f.accounts[kid] = acc
 		f.authMu.Unlock()
 	}
 	b, _ := json.MarshalIndent(map[string]string{
-		"type": "service_account", "project_id": projectID, "private_key_id": kid,
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": acc.email, "client_id": strconv.FormatInt(100000000000000000+n, 10),
-		"auth_uri": f.URL + "/auth", "token_uri": acc.tokenURI,
+		"type":           "service_account",
+		"project_id":     projectID,
+		"private_key_id": kid,
+		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email":   acc.email,
+		"client_id":      strconv.FormatInt(100000000000000000+n, 10),
+		"token_uri":      acc.tokenURI,
 	}, "", "  ")
 	return b
 }
@@ -264,9 +258,6 @@ func (f *FCMFake) serviceAccount(projectID string, trusted bool) []byte {
 func (f *FCMFake) FailToken(token string, e *FCMError) {
 	f.scriptMu.Lock()
 	defer f.scriptMu.Unlock()
-	if _, ok := f.byToken[token]; !ok {
-		f.scripts.Add(1)
-	}
 	f.byToken[token] = *e
 }
 
@@ -277,10 +268,7 @@ func (f *FCMFake) Unregister(token string) { f.FailToken(token, FCMUnregistered(
 func (f *FCMFake) ClearToken(token string) {
 	f.scriptMu.Lock()
 	defer f.scriptMu.Unlock()
-	if _, ok := f.byToken[token]; ok {
-		f.scripts.Add(-1)
-		delete(f.byToken, token)
-	}
+	delete(f.byToken, token)
 }
 
 // FailNext makes the next n well-formed, authenticated sends, whatever
@@ -293,7 +281,6 @@ func (f *FCMFake) FailNext(n int, e *FCMError) {
 	f.scriptMu.Lock()
 	defer f.scriptMu.Unlock()
 	f.next = append(f.next, fcmQueued{left: n, err: *e})
-	f.scripts.Add(int64(n))
 }
 
 // SetLatency delays the answer to every send by d (0: none). A send whose
@@ -340,7 +327,7 @@ func (f *FCMFake) handleToken(w http.ResponseWriter, r *http.Request) {
 		refuse("invalid_grant", err.Error())
 		return
 	}
-	token := "ya29.fake-" + fcmRandomHex(24)
+	token := "ya29.fake-" + rand.Text()
 	f.authMu.Lock()
 	f.grants[token] = fcmGrant{project: acc.project, expires: time.Now().Add(time.Hour)}
 	f.authMu.Unlock()
@@ -403,7 +390,6 @@ func (f *FCMFake) handleSend(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-			f.rejected.Add(1)
 			return
 		}
 	}
@@ -446,11 +432,10 @@ func (f *FCMFake) authorize(header, project string) *FCMError {
 	f.authMu.RUnlock()
 	switch {
 	case !ok || time.Now().After(g.expires):
-		return fcmErr(401, "UNAUTHENTICATED", "",
-			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
+		return fcmErr(401, "UNAUTHENTICATED", "", "Request had invalid authentication credentials. Expected OAuth 2 access token.", 0)
 	case g.project != project:
 		return fcmErr(403, "PERMISSION_DENIED", "", "Permission 'cloudmessaging.messages.create' denied on resource "+
-			"'//cloudresourcemanager.googleapis.com/projects/"+project+"' (or it may not exist).")
+			"'//cloudresourcemanager.googleapis.com/projects/"+project+"' (or it may not exist).", 0)
 	}
 	return nil
 }
@@ -458,9 +443,6 @@ func (f *FCMFake) authorize(header, project string) *FCMError {
 // scripted returns the answer scripted for a send to token, if any: queued
 // failures first, then the token's own.
 func (f *FCMFake) scripted(token string) *FCMError {
-	if f.scripts.Load() == 0 {
-		return nil
-	}
 	f.scriptMu.Lock()
 	defer f.scriptMu.Unlock()
 	if len(f.next) > 0 {
@@ -468,7 +450,6 @@ func (f *FCMFake) scripted(token string) *FCMError {
 		if f.next[0].left--; f.next[0].left == 0 {
 			f.next = f.next[1:]
 		}
-		f.scripts.Add(-1)
 		return &e
 	}
 	if e, ok := f.byToken[token]; ok {
@@ -481,7 +462,8 @@ func (f *FCMFake) reject(w http.ResponseWriter, e *FCMError) {
 	f.rejected.Add(1)
 	var details []map[string]any
 	if e.ErrorCode != "" {
-		details = append(details, map[string]any{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": e.ErrorCode})
+		details = append(details, map[string]any{
+			"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": e.ErrorCode})
 	}
 	if e.Field != "" {
 		details = append(details, map[string]any{"@type": "type.googleapis.com/google.rpc.BadRequest",
@@ -492,8 +474,11 @@ func (f *FCMFake) reject(w http.ResponseWriter, e *FCMError) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"code": e.Status, "message": e.Message, "status": e.Code, "details": details}})
+	body := map[string]any{"code": e.Status, "message": e.Message, "status": e.Code}
+	if details != nil {
+		body["details"] = details
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
 }
 
 // fcmWireMessage is a message as FCM parses it: unknown names are refused,
@@ -515,13 +500,7 @@ type fcmWireMessage struct {
 func fcmStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return dec.Decode(v)
 }
 
 // fcmDecode parses and checks a send request; on failure it returns the
@@ -585,52 +564,33 @@ func fcmStringMap(field string, in map[string]json.RawMessage) (map[string]strin
 	}
 	out := make(map[string]string, len(in))
 	for k, v := range in {
-		lk := strings.ToLower(k)
-		if lk == "from" || lk == "notification" || lk == "message_type" || strings.HasPrefix(lk, "google") || strings.HasPrefix(lk, "gcm") {
+		// FCM reserves these keys for its own use.
+		if lk := strings.ToLower(k); slices.Contains([]string{"from", "notification", "message_type"}, lk) ||
+			strings.HasPrefix(lk, "google") || strings.HasPrefix(lk, "gcm") {
 			return nil, FCMInvalidArgument(field, "Invalid data payload key: "+k)
 		}
 		var s string
 		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-			return nil, FCMInvalidArgument(field+"["+k+"].value", fmt.Sprintf("Invalid value at '%s[%s].value' (TYPE_STRING), %s", field, k, v))
+			return nil, FCMInvalidArgument(field+"["+k+"].value",
+				fmt.Sprintf("Invalid value at '%s[%s].value' (TYPE_STRING), %s", field, k, v))
 		}
 		out[k] = s
 	}
 	return out, nil
 }
 
+// fcmCheckAndroid checks the android section's values. Those of
+// android.notification are left to the Admin SDK, which checks them itself.
 func fcmCheckAndroid(a *FCMAndroidConfig) *FCMError {
-	invalid := func(field, v string) *FCMError {
-		return FCMInvalidArgument("message.android."+field, fmt.Sprintf("Invalid value at 'message.android.%s', %q", field, v))
+	if a.Priority != "" && !slices.Contains([]string{"normal", "high", "NORMAL", "HIGH"}, a.Priority) {
+		return FCMInvalidArgument("message.android.priority",
+			fmt.Sprintf("Invalid value at 'message.android.priority', %q", a.Priority))
 	}
-	if !fcmOneOf(a.Priority, "normal high NORMAL HIGH") {
-		return invalid("priority", a.Priority)
-	}
-	if secs, ok := fcmParseDuration(a.TTL); a.TTL != "" && (!ok || secs > fcmMaxTTLSeconds) {
-		return invalid("ttl", a.TTL+` (a duration like "3600s", at most 4 weeks)`)
-	}
-	n := a.Notification
-	if n == nil {
-		return nil
-	}
-	if !fcmOneOf(n.NotificationPriority, "PRIORITY_UNSPECIFIED PRIORITY_MIN PRIORITY_LOW PRIORITY_DEFAULT PRIORITY_HIGH PRIORITY_MAX") {
-		return invalid("notification.notification_priority", n.NotificationPriority)
-	}
-	if !fcmOneOf(n.Visibility, "VISIBILITY_UNSPECIFIED PRIVATE PUBLIC SECRET") {
-		return invalid("notification.visibility", n.Visibility)
-	}
-	if _, err := hex.DecodeString(strings.TrimPrefix(n.Color, "#")); n.Color != "" && (len(n.Color) != 7 || n.Color[0] != '#' || err != nil) {
-		return invalid("notification.color", n.Color+" (not #RRGGBB)")
-	}
-	if c := n.NotificationCount; c != nil && *c < 0 {
-		return invalid("notification.notification_count", strconv.Itoa(*c))
+	if secs, ok := fcmParseDuration(a.TTL); a.TTL != "" && (!ok || secs > 28*24*3600) {
+		return FCMInvalidArgument("message.android.ttl",
+			fmt.Sprintf(`Invalid value at 'message.android.ttl', %q: a duration like "3600s", at most 4 weeks`, a.TTL))
 	}
 	return nil
-}
-
-// fcmOneOf reports whether v is empty (the default) or one of the
-// space-separated values.
-func fcmOneOf(v, values string) bool {
-	return v == "" || slices.Contains(strings.Fields(values), v)
 }
 
 // fcmParseDuration parses a protobuf Duration in its JSON form, e.g. "3600s"
@@ -650,10 +610,4 @@ func fcmParseDuration(s string) (int64, bool) {
 // registration token.
 func fcmTokenLooksValid(s string) bool {
 	return len(s) <= 4096 && strings.Trim(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-:.") == ""
-}
-
-func fcmRandomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

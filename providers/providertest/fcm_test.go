@@ -261,8 +261,6 @@ func TestFCMSendChecksTheMessage(t *testing.T) {
 		{"ttl as a number", `{"message":{"token":"t","android":{"ttl":3600}}}`, false},
 		{"ttl over four weeks", `{"message":{"token":"t","android":{"ttl":"2419201s"}}}`, false},
 		{"bad priority", `{"message":{"token":"t","android":{"priority":"urgent"}}}`, false},
-		{"bad notification priority", `{"message":{"token":"t","android":{"notification":{"notification_priority":"LOUD"}}}}`, false},
-		{"bad color", `{"message":{"token":"t","android":{"notification":{"color":"red"}}}}`, false},
 		{"too big", `{"message":{"token":"t","data":{"blob":"` + big + `"}}}`, false},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/messages"
-	"github.com/pushgate/pushgate/recipients"
 )
 
 // MessageStore implements messages.Store.
@@ -25,20 +23,6 @@ var _ messages.Store = (*MessageStore)(nil)
 // Messages returns the outbox store of db.
 func (db *DB) Messages() *MessageStore { return &MessageStore{db: db} }
 
-// storedReceiver is the receiver column: the device address only (the
-// credential and foreign id have columns of their own).
-type storedReceiver struct {
-	Token    string `json:"token,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
-	P256dh   string `json:"p256dh,omitempty"`
-	Auth     string `json:"auth,omitempty"`
-}
-
-func receiverJSON(r recipients.Receiver) string {
-	b, _ := json.Marshal(storedReceiver{Token: r.Token, Endpoint: r.Endpoint, P256dh: r.P256dh, Auth: r.Auth})
-	return string(b)
-}
-
 func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -46,11 +30,12 @@ func nullTime(t time.Time) any {
 	return t.UTC()
 }
 
-var insertColumns = []string{"id", "app_id", "bucket_id", "context_id", "credential_id", "provider", "foreign_id", "receiver",
+var insertColumns = []string{"id", "app_id", "bucket_id", "context_id", "credential_id", "provider", "foreign_id", "token", "endpoint", "p256dh", "auth",
 	"status", "attempts", "created_at", "updated_at", "expires_at", "enqueued_at"}
 
 func insertRow(m *messages.Message) []any {
-	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, receiverJSON(m.Receiver),
+	r := m.Receiver
+	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, r.Token, r.Endpoint, r.P256dh, r.Auth,
 		string(m.Status), m.Attempts, m.CreatedAt.UTC(), m.UpdatedAt.UTC(), nullTime(m.ExpiresAt), m.EnqueuedAt.UTC()}
 }
 
@@ -97,22 +82,19 @@ func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) err
 	})
 }
 
-const messageColumns = `id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, receiver, status, reason, last_error, attempts,
+const messageColumns = `id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, token, endpoint, p256dh, auth, status, reason, last_error, attempts,
 	created_at, updated_at, expires_at, enqueued_at, lease_until, sent_at, delivered_at, clicked_at, closed_at`
 
 func scanMessage(row interface{ Scan(...any) error }) (*messages.Message, error) {
 	var m messages.Message
-	var receiver, status string
+	var status string
 	var expires, lease, sent, delivered, clicked, closed sql.NullTime
-	if err := row.Scan(&m.ID, &m.AppID, &m.BucketID, &m.ContextID, &m.CredentialID, &m.Provider, &m.ForeignID, &receiver, &status,
+	r := &m.Receiver
+	if err := row.Scan(&m.ID, &m.AppID, &m.BucketID, &m.ContextID, &m.CredentialID, &m.Provider, &m.ForeignID, &r.Token, &r.Endpoint, &r.P256dh, &r.Auth, &status,
 		&m.Reason, &m.LastError, &m.Attempts, &m.CreatedAt, &m.UpdatedAt, &expires, &m.EnqueuedAt, &lease, &sent, &delivered, &clicked, &closed); err != nil {
 		return nil, err
 	}
-	var r storedReceiver
-	if err := json.Unmarshal([]byte(receiver), &r); err != nil {
-		return nil, fmt.Errorf("message %s: receiver: %w", m.ID, err)
-	}
-	m.Receiver = recipients.Receiver{CredentialID: m.CredentialID, ForeignID: m.ForeignID, Token: r.Token, Endpoint: r.Endpoint, P256dh: r.P256dh, Auth: r.Auth}
+	r.CredentialID, r.ForeignID = m.CredentialID, m.ForeignID
 	m.Status = messages.Status(status)
 	m.CreatedAt, m.UpdatedAt, m.EnqueuedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.EnqueuedAt.UTC()
 	for _, p := range []struct {

@@ -1,0 +1,322 @@
+// Command sendload measures pushgate's CORE send path end to end: it starts
+// the fake push services, runs a pushgate node in this process on the
+// storage and queue you name, creates a bucket and a context over HTTP, and
+// drives bulk sends of 1000 receivers from concurrent senders. It prints the
+// API's answer-time percentiles, the end-to-end throughput (first request
+// to last delivery at the fake), and memory over time.
+//
+//	go run ./bench/sendload -provider apns -n 200000 \
+//	    -db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' -redis redis://127.0.0.1:6379/0
+//	go run ./bench/sendload -bare apns        # the client library alone, for comparison
+//
+// Everything runs on loopback; the fakes keep counts only.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/providers/providertest"
+	"github.com/pushgate/pushgate/recipients"
+	"github.com/pushgate/pushgate/server"
+)
+
+type options struct {
+	provider    string
+	n           int
+	senders     int
+	batch       int
+	db          string
+	redis       string
+	roles       string
+	workers     int
+	concurrency int
+	chunk       int
+	latency     time.Duration
+	bare        string
+	distinct    int
+	cpuprofile  string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.provider, "provider", "apns", "apns, webpush or fcm")
+	flag.IntVar(&o.n, "n", 100_000, "notifications to send")
+	flag.IntVar(&o.senders, "senders", 4, "concurrent API clients")
+	flag.IntVar(&o.batch, "batch", 1000, "receivers per send request")
+	flag.StringVar(&o.db, "db", "", "database URL (empty: SQLite in a temporary folder)")
+	flag.StringVar(&o.redis, "redis", "", "Redis URL (empty: embedded)")
+	flag.StringVar(&o.roles, "roles", "api,worker", "node roles; 'api' measures answer times with no worker competing")
+	flag.IntVar(&o.workers, "workers", 20, "worker_concurrency")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "delivery_concurrency")
+	flag.IntVar(&o.chunk, "chunk", 500, "delivery_chunk_size")
+	flag.DurationVar(&o.latency, "fake-latency", 0, "answer latency of the fake push service")
+	flag.StringVar(&o.bare, "bare", "", "measure a client library alone against its fake: apns or webpush")
+	flag.IntVar(&o.distinct, "distinct", 1000, "distinct Web Push subscriptions (each is an ECDH key pair at the fake)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.Parse()
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+
+	t := &tb{}
+	defer t.close()
+	if o.bare != "" {
+		bare(t, o)
+		return
+	}
+	run(t, o)
+}
+
+func run(t *tb, o options) {
+	ctx := context.Background()
+	apnsFake, fcmFake, webFake := providertest.NewAPNS(t), providertest.NewFCM(t), providertest.NewWebPush(t)
+	apnsFake.SetKeepRequests(false)
+	fcmFake.SetCountOnly(true)
+	webFake.CountsOnly(true)
+	for _, f := range []interface{ SetLatency(time.Duration) }{apnsFake, fcmFake, webFake} {
+		f.SetLatency(o.latency)
+	}
+	key := providertest.APNSTestKey(t)
+	apnsFake.TrustKey(key.KeyID, key.TeamID, key.Public())
+	vk, _ := ecdh.P256().GenerateKey(rand.Reader)
+	vapidPub, vapidPriv := base64.RawURLEncoding.EncodeToString(vk.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(vk.Bytes())
+
+	cfg := server.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DatabaseURL = o.db
+	cfg.RedisURL = o.redis
+	if o.db != "" {
+		cfg.MasterKey = pushgate.NewMasterKey()
+	}
+	cfg.Roles = strings.Split(o.roles, ",")
+	cfg.QueueNamespace = "sendload_" + pushgate.RandomToken(4)
+	cfg.AccessLog = false
+	cfg.WorkerConcurrency = o.workers
+	cfg.DeliveryConcurrency = o.concurrency
+	cfg.DeliveryChunkSize = o.chunk
+	cfg.APNSHost, cfg.APNSRootCAs = apnsFake.URL, apnsFake.CertPool()
+	cfg.FCMEndpoint = fcmFake.URL + "/v1"
+	cfg.WebPushAllowHTTP, cfg.SSRFAllow = true, "127.0.0.0/8"
+	cfg.VAPIDSubject = "mailto:bench@example.com"
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	creds, ok := srv.FirstApp()
+	if !ok { // a database used before: make an app of our own
+		if creds, err = srv.Apps.Create(ctx, "sendload"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &client{base: "http://" + srv.Addr(), key: creds.APIKey, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+
+	var bucket struct {
+		BucketID    string
+		Credentials []struct{ ID string }
+	}
+	c.post(t, "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[
+		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":"com.example.bench"}},
+		{"type":"fcm_v1","payload":%s},
+		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],"callbackConfig":{"type":"none"}}`,
+		key.P8, key.KeyID, key.TeamID, fcmFake.ServiceAccountJSON("bench"), vapidPub, vapidPriv), &bucket)
+	var ctxAnswer struct{ ContextID string }
+	c.post(t, "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
+
+	// One request body per sender slot, reused: building JSON is the
+	// client's cost, not the server's.
+	makeBody := func(s int) []byte {
+		rs := make([]recipients.Receiver, o.batch)
+		for i := range rs {
+			switch o.provider {
+			case "apns":
+				rs[i] = recipients.Receiver{CredentialID: bucket.Credentials[0].ID, Token: providertest.APNSTestDeviceToken(t)}
+			case "fcm":
+				rs[i] = recipients.Receiver{CredentialID: bucket.Credentials[1].ID, Token: "bench:" + pushgate.RandomToken(60)}
+			case "webpush":
+				sub := webFake.NewSubscriptionFor(vapidPub)
+				rs[i] = sub.Receiver(bucket.Credentials[2].ID)
+			}
+			rs[i].ForeignID = fmt.Sprintf("s%d-%d", s, i)
+		}
+		b, _ := json.Marshal(map[string]any{"receivers": rs})
+		return b
+	}
+	bodies := make([][]byte, o.senders)
+	for s := range bodies {
+		bodies[s] = makeBody(s)
+	}
+	delivered := func() int64 {
+		switch o.provider {
+		case "apns":
+			return apnsFake.Accepted()
+		case "fcm":
+			return fcmFake.Counts().Accepted
+		default:
+			return webFake.Counts().Delivered
+		}
+	}
+
+	requests := o.n / o.batch
+	path := "/v1/bucket/" + bucket.BucketID + "/context/" + ctxAnswer.ContextID + "/send"
+	var next atomic.Int64
+	var mu sync.Mutex
+	var latencies []time.Duration
+	mem := startMemoryProbe()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := 0; s < o.senders; s++ {
+		wg.Go(func() {
+			for next.Add(1) <= int64(requests) {
+				t0 := time.Now()
+				c.postRaw(t, path, bodies[s])
+				d := time.Since(t0)
+				mu.Lock()
+				latencies = append(latencies, d)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	total := int64(requests * o.batch)
+	if slices.Contains(cfg.Roles, "worker") {
+		for delivered() < total {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	elapsed := time.Since(start)
+	mem.stop()
+
+	slices.Sort(latencies)
+	fmt.Printf("storage:   %s\nqueue:     %s\nprovider:  %s, fake latency %v\n", orDefault(o.db, "sqlite (embedded)"), orDefault(o.redis, "embedded redis"), o.provider, o.latency)
+	fmt.Printf("sends:     %d requests of %d receivers from %d concurrent senders\n", requests, o.batch, o.senders)
+	fmt.Printf("answer:    p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), latencies[len(latencies)-1])
+	fmt.Printf("accepted:  %d notifications in %v (%.0f/s)\n", total, accepted.Round(time.Millisecond), float64(total)/accepted.Seconds())
+	if slices.Contains(cfg.Roles, "worker") {
+		fmt.Printf("delivered: %d notifications in %v (%.0f/s end to end)\n", delivered(), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+	}
+	mem.print()
+}
+
+type client struct {
+	base, key string
+	http      *http.Client
+}
+
+func (c *client) post(t *tb, path, body string, out any) {
+	raw := c.postRaw(t, path, []byte(body))
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("%s: %s", path, raw)
+	}
+}
+
+func (c *client) postRaw(t *tb, path string, body []byte) []byte {
+	req, _ := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	req.Header.Set("x-token", c.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", path, res.StatusCode, raw)
+	}
+	return raw
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, len(d)*p/100)].Round(10 * time.Microsecond)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// memoryProbe samples the Go heap and the process's resident memory.
+type memoryProbe struct {
+	stopc   chan struct{}
+	done    chan struct{}
+	samples []memSample
+}
+
+type memSample struct {
+	at        time.Duration
+	heap, rss uint64
+}
+
+func startMemoryProbe() *memoryProbe {
+	p := &memoryProbe{stopc: make(chan struct{}), done: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			p.samples = append(p.samples, memSample{at: time.Since(start), heap: ms.HeapInuse, rss: rss()})
+			select {
+			case <-p.stopc:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *memoryProbe) stop() { close(p.stopc); <-p.done }
+
+func (p *memoryProbe) print() {
+	fmt.Printf("memory (heap in use / resident), every 2 s:\n")
+	for _, s := range p.samples {
+		fmt.Printf("  %6.0fs  %5d MiB / %5d MiB\n", s.at.Seconds(), s.heap>>20, s.rss>>20)
+	}
+}
+
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident uint64
+	fmt.Sscan(string(b), &size, &resident)
+	return resident * uint64(os.Getpagesize())
+}
