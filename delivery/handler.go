@@ -62,11 +62,10 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil || len(msgs) == 0 {
 		return err // nothing claimed: another task got them, or they are done
 	}
-	results := d.deliver(ctx, task, msgs)
-	if err := d.store.Finish(context.WithoutCancel(ctx), results); err != nil {
-		// The messages stay claimed until their lease ends; the sweep then
-		// retries them. Returning the error lets asynq log and retry nothing
-		// harmful: a second run claims nothing.
+	results, err := d.deliver(ctx, task, msgs)
+	if err != nil {
+		// Unstored results stay claimed until their lease ends; the sweep
+		// then retries them. A second run of this task claims nothing.
 		return fmt.Errorf("store results: %w", err)
 	}
 	var retry []*messages.Message
@@ -90,21 +89,32 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) []messages.Result {
+// flushEvery and flushBatch bound how many delivered messages a crash can
+// leave recorded as unsent (and so send again after recovery).
+const (
+	flushEvery = 200 * time.Millisecond
+	flushBatch = 100
+)
+
+// deliver sends the claimed messages and stores their results as they
+// come, in small batches.
+func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) ([]messages.Result, error) {
 	results := make([]messages.Result, len(msgs))
-	fail := func(reason providers.Reason, err error) []messages.Result {
+	store := context.WithoutCancel(ctx)
+	all := func(rs []messages.Result) ([]messages.Result, error) { return rs, d.store.Finish(store, rs) }
+	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
 		at := d.opts.Now()
 		for i, m := range msgs {
 			results[i] = messages.Result{ID: m.ID, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at}
 		}
-		return results
+		return all(results)
 	}
 	c, err := d.context(ctx, task)
 	if err != nil {
 		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
 			return fail(providers.ReasonBadCredentials, errors.New("the context or its bucket no longer exists"))
 		}
-		return d.retryAll(msgs, err)
+		return all(d.retryAll(msgs, err))
 	}
 	p, err := d.pool.get(ctx, task.AppID, task.BucketID, task.CredentialID)
 	if err != nil {
@@ -112,7 +122,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 			return fail(providers.ReasonBadCredentials, errors.New("the bucket expired or was deleted"))
 		}
 		if pushgate.ErrorCode(err) == pushgate.EINTERNAL {
-			return d.retryAll(msgs, err)
+			return all(d.retryAll(msgs, err))
 		}
 		return fail(providers.ReasonBadCredentials, err)
 	}
@@ -120,6 +130,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	// A fixed set of sender goroutines per chunk: their stacks grow once
 	// for the vendor client, instead of once per message.
 	work := make(chan int)
+	done := make(chan int, len(msgs))
 	var wg sync.WaitGroup
 	for range min(d.opts.Concurrency, len(msgs)) {
 		wg.Go(func() {
@@ -127,20 +138,58 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 				m := msgs[i]
 				err := p.Send(ctx, &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt})
 				results[i] = d.outcome(m, err)
+				done <- i
 			}
 		})
 	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- d.flushResults(store, results, done) }()
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
 			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now}
+			done <- i
 			continue
 		}
 		work <- i
 	}
 	close(work)
 	wg.Wait()
-	return results
+	close(done)
+	return results, <-flushed
+}
+
+// flushResults stores results as their indexes arrive on done, in batches
+// of flushBatch or every flushEvery, until done closes. A failed batch is
+// tried again with the next one.
+func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
+	var pending []messages.Result
+	var err error
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		if err = d.store.Finish(ctx, pending); err == nil {
+			pending = pending[:0]
+		}
+	}
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case i, ok := <-done:
+			if !ok {
+				flush()
+				return err
+			}
+			pending = append(pending, results[i])
+			if len(pending) >= flushBatch {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 // outcome turns one send's error into the message's result.

@@ -77,6 +77,14 @@ type Config struct {
 	DeliveryChunkSize int
 	// DeliveryConcurrency is how many sends one task runs at once.
 	DeliveryConcurrency int
+	// DeliveryLease is how long a worker holds claimed messages; after it a
+	// dead worker's messages go to another.
+	DeliveryLease time.Duration
+	// DeliveryStaleAfter is how long past due a queued message waits before
+	// the recovery sweep enqueues it again.
+	DeliveryStaleAfter time.Duration
+	// MaintenanceInterval is how often the sweep and bucket expiry run.
+	MaintenanceInterval time.Duration
 
 	Logger *slog.Logger
 }
@@ -98,6 +106,9 @@ func Defaults() Config {
 		DeliveryMaxAttempts: 8,
 		DeliveryChunkSize:   500,
 		DeliveryConcurrency: 64,
+		DeliveryLease:       5 * time.Minute,
+		DeliveryStaleAfter:  time.Minute,
+		MaintenanceInterval: 30 * time.Second,
 	}
 }
 
@@ -166,6 +177,15 @@ func (c *Config) Validate() error {
 	}
 	if c.DeliveryConcurrency < 1 || c.DeliveryConcurrency > 10000 {
 		errs = append(errs, errors.New("delivery_concurrency: must be between 1 and 10000"))
+	}
+	if c.DeliveryLease < time.Second {
+		errs = append(errs, errors.New("delivery_lease: must be at least 1s"))
+	}
+	if c.DeliveryStaleAfter < time.Second {
+		errs = append(errs, errors.New("delivery_stale_after: must be at least 1s"))
+	}
+	if c.MaintenanceInterval < time.Second {
+		errs = append(errs, errors.New("maintenance_interval: must be at least 1s"))
 	}
 	return errors.Join(errs...)
 }

@@ -129,6 +129,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ChunkSize:   cfg.DeliveryChunkSize,
 		MaxAttempts: cfg.DeliveryMaxAttempts,
 		Concurrency: cfg.DeliveryConcurrency,
+		Lease:       cfg.DeliveryLease,
+		StaleAfter:  cfg.DeliveryStaleAfter,
 		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP},
 		Logger:      log,
 	}
@@ -143,7 +145,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		})
 		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
 		s.worker.Handle(delivery.TypeSend, s.deliverer)
-		s.maintenance = delivery.NewMaintenance(s.Queue, 30*time.Second, log,
+		s.maintenance = delivery.NewMaintenance(s.Queue, cfg.MaintenanceInterval, log,
 			[]delivery.Job{
 				{Name: "recovery sweep", Run: func(ctx context.Context) error {
 					n, err := s.Sender.Sweep(ctx)

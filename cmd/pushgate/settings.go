@@ -88,6 +88,12 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) (err error) { c.DeliveryChunkSize, err = strconv.Atoi(v); return err }},
 	{key: "delivery_concurrency", def: "64", help: "sends one queue task runs at once (times worker_concurrency per node)",
 		apply: func(c *server.Config, v string) (err error) { c.DeliveryConcurrency, err = strconv.Atoi(v); return err }},
+	{key: "delivery_lease", def: "5m", help: "how long a worker holds the messages it took; a dead worker's messages go to another after it",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryLease) }},
+	{key: "delivery_stale_after", def: "1m", help: "how long past due a queued message waits before the recovery sweep enqueues it again (Redis lost it)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryStaleAfter) }},
+	{key: "maintenance_interval", def: "30s", help: "how often the recovery sweep and bucket expiry run (once per interval across all nodes)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.MaintenanceInterval) }},
 }
 
 func oneOf(v string, allowed ...string) error {
