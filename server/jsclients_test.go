@@ -1,0 +1,89 @@
+package server
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/recipients"
+)
+
+// nodeWith returns the node binary if the npm packages are installed. CI
+// sets PUSHGATE_TEST_JS=1 after `npm ci`, and then their absence fails.
+func nodeWith(t *testing.T, packages ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	missing := err != nil
+	for _, p := range packages {
+		if _, err := os.Stat(filepath.Join("..", "node_modules", p, "package.json")); err != nil {
+			missing = true
+		}
+	}
+	if missing {
+		if os.Getenv("PUSHGATE_TEST_JS") != "" {
+			t.Fatalf("node or the npm packages %v are missing; run npm ci", packages)
+		}
+		t.Skipf("node or the npm packages %v are missing; run npm ci to run this test", packages)
+	}
+	return node
+}
+
+// TestWebPushBodiesDecryptWithHTTPECE sends data, raw and silent contexts
+// through the whole pipeline, and npm's http_ece (not our code) decrypts
+// every captured body and checks it is what the CORE service worker reads.
+func TestWebPushBodiesDecryptWithHTTPECE(t *testing.T) {
+	node := nodeWith(t, "http_ece")
+	f := newFakes(t)
+	_, a := startNode(t, f.config(t, testenv.SQLiteURL(t)))
+	srvBucket := struct {
+		BucketID    string
+		Credentials []struct{ ID string }
+	}{}
+	if code := a.call("POST", "/v1/bucket", f.bucketBody(), &srvBucket); code != 200 {
+		t.Fatalf("bucket: %d", code)
+	}
+	contexts := map[string]string{
+		"data": `{"title":"Sale","body":"-30% on everything","icon":"https://shop.example/i.png","image":"https://shop.example/sale.jpg",
+			"tag":"sale","renotify":true,"requireInteraction":true,"vibrate":[100,50,100],"lang":"pl","badge":4,"externalData":"x",
+			"behaviour":"https://shop.example/sale","actions":[{"action":"buy","title":"Buy","behaviourWebPush":"https://shop.example/cart"},{"action":"later","title":"Later","behaviour":"https://shop.example/later"}]}`,
+		"raw":    `{"common":{"title":"Common","body":"fallback","iconUrl":"https://shop.example/i.png"},"chromium":{"title":"Chromium","dir":"rtl","defaultAction":"https://shop.example/c","data":{"k":"v"}}}`,
+		"silent": `{"externalData":"sync-now"}`,
+	}
+	var all []messages.SendResult
+	for kind, body := range contexts {
+		var c struct{ ContextID string }
+		if code := a.call("POST", "/v1/bucket/"+srvBucket.BucketID+"/context/"+kind, body, &c); code != 200 {
+			t.Fatalf("%s context: %d", kind, code)
+		}
+		var receivers []recipients.Receiver
+		for i := 0; i < 3; i++ {
+			r := f.web.NewSubscriptionFor(f.vapidPub).Receiver(srvBucket.Credentials[3].ID)
+			r.ForeignID = kind
+			receivers = append(receivers, r)
+		}
+		var sent struct{ Results []messages.SendResult }
+		a.call("POST", "/v1/bucket/"+srvBucket.BucketID+"/context/"+c.ContextID+"/send", map[string]any{"receivers": receivers}, &sent)
+		all = append(all, sent.Results...)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.web.Deliveries()) < len(all) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pushes arrived", len(f.web.Deliveries()), len(all))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	files, err := f.web.WriteCaptures(dir)
+	if err != nil || len(files) != 9 {
+		t.Fatalf("captures: %d, %v", len(files), err)
+	}
+	out, err := exec.Command(node, filepath.Join("..", "test", "js", "webpush-decrypt.mjs"), dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "9 passed, 0 failed") {
+		t.Fatalf("http_ece check failed: %v\n%s", err, out)
+	}
+}
