@@ -16,7 +16,6 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
-	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/providers"
 )
@@ -210,10 +209,9 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 		CollapseID:  r.collapseID,
 		Payload:     r.body,
 	}
-	if pushgate.ValidID(m.ID) {
-		// Apple's delivery logs then name the message by our id.
-		n.ApnsID = m.ID
-	}
+	// No apns-id: Apple assigns one. A header value unique to every request
+	// would be added to, and evicted from, the HTTP/2 header table of both
+	// ends on every push, which costs more CPU than the whole render.
 	var retryAfter time.Duration
 	resp, err := p.client.PushWithContext(withRetryAfter(ctx, &retryAfter), n)
 	if err != nil {

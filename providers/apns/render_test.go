@@ -42,9 +42,6 @@ func TestSendDataContextWithTokenAuth(t *testing.T) {
 		r.CollapseID != "sale-2030" || !r.Expiration.Equal(m.ExpiresAt) || r.KeyID != k.KeyID || r.TeamID != k.TeamID {
 		t.Errorf("headers: %+v", r)
 	}
-	if r.ApnsID != m.ID {
-		t.Errorf("apns-id %q, want the message id %q", r.ApnsID, m.ID)
-	}
 	want := map[string]any{
 		"aps": map[string]any{
 			"alert":           map[string]any{"title": "Sale", "subtitle": "Today only", "body": "50% off"},

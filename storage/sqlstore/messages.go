@@ -117,6 +117,26 @@ func inList(ids []string) (string, []any) {
 	return "(?" + strings.Repeat(", ?", len(ids)-1) + ")", args
 }
 
+// claimColumns are what a worker needs of a message: the rest is for the
+// status API, and reading it back for every send costs a worker CPU.
+const claimColumns = `id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, token, endpoint, p256dh, auth, attempts, expires_at`
+
+func scanClaimed(row interface{ Scan(...any) error }) (*messages.Message, error) {
+	var m messages.Message
+	var expires sql.NullTime
+	r := &m.Receiver
+	if err := row.Scan(&m.ID, &m.AppID, &m.BucketID, &m.ContextID, &m.CredentialID, &m.Provider, &m.ForeignID,
+		&r.Token, &r.Endpoint, &r.P256dh, &r.Auth, &m.Attempts, &expires); err != nil {
+		return nil, err
+	}
+	r.CredentialID, r.ForeignID = m.CredentialID, m.ForeignID
+	m.Status = messages.Sending
+	if expires.Valid {
+		m.ExpiresAt = expires.Time.UTC()
+	}
+	return &m, nil
+}
+
 func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -125,11 +145,11 @@ func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil 
 	var err error
 	if s.db.Dialect == Postgres {
 		rows, err = s.db.query(ctx, s.db, `UPDATE messages SET status = 'sending', lease_until = ?, updated_at = ?
-			WHERE id = ANY(?) AND status = 'queued' RETURNING `+messageColumns, leaseUntil.UTC(), now.UTC(), ids)
+			WHERE id = ANY(?) AND status = 'queued' RETURNING `+claimColumns, leaseUntil.UTC(), now.UTC(), ids)
 	} else {
 		list, args := inList(ids)
 		rows, err = s.db.query(ctx, s.db, `UPDATE messages SET status = 'sending', lease_until = ?, updated_at = ?
-			WHERE id IN `+list+` AND status = 'queued' RETURNING `+messageColumns, append([]any{leaseUntil.UTC(), now.UTC()}, args...)...)
+			WHERE id IN `+list+` AND status = 'queued' RETURNING `+claimColumns, append([]any{leaseUntil.UTC(), now.UTC()}, args...)...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
@@ -137,7 +157,7 @@ func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil 
 	defer rows.Close()
 	var out []*messages.Message
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := scanClaimed(rows)
 		if err != nil {
 			return nil, err
 		}
