@@ -147,6 +147,12 @@ func (f *APNSFake) CertPool() *x509.CertPool {
 	return p
 }
 
+// CertificatePEM is the fake's TLS certificate in PEM, for processes that
+// trust it through SSL_CERT_FILE.
+func (f *APNSFake) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+}
+
 // Client is an HTTP/2 client that trusts the fake (and presents no client
 // certificate).
 func (f *APNSFake) Client() *http.Client { return f.srv.Client() }
