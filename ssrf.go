@@ -88,10 +88,13 @@ func (g *SSRFGuard) DialContext(ctx context.Context, network, addr string) (net.
 // are not used: the guard must see the real destination.
 func (g *SSRFGuard) Transport() *http.Transport {
 	return &http.Transport{
-		DialContext:           g.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1000,
-		MaxIdleConnsPerHost:   100,
+		DialContext:       g.DialContext,
+		ForceAttemptHTTP2: true,
+		// As many idle connections per host as sends in flight: push
+		// services without HTTP/2 would otherwise see a new connection for
+		// most requests (HTTP/2 services multiplex one connection anyway).
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -83,21 +83,63 @@ func (s *BucketStore) TouchBucket(ctx context.Context, appID, id string, now, ex
 	return mustAffect(res, "bucket")
 }
 
-func (s *BucketStore) DeleteBucket(ctx context.Context, appID, id string) error {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM buckets WHERE id = ? AND app_id = ?`, id, appID)
-	if err != nil {
-		return err
+// deleteBuckets deletes buckets with their messages (which have no foreign
+// key, see the migration) and, by cascade, contexts and credentials.
+func (s *BucketStore) deleteBuckets(ctx context.Context, tx *sql.Tx, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
 	}
-	return mustAffect(res, "bucket")
-}
-
-func (s *BucketStore) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM buckets WHERE id IN (SELECT id FROM buckets WHERE expires_at <= ? LIMIT ?)`, now.UTC(), limit)
+	list, args := inList(ids)
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
+		return 0, err
+	}
+	res, err := s.db.exec(ctx, tx, `DELETE FROM buckets WHERE id IN `+list, args...)
 	if err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+func (s *BucketStore) DeleteBucket(ctx context.Context, appID, id string) error {
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var found string
+		err := s.db.queryRow(ctx, tx, `SELECT id FROM buckets WHERE id = ? AND app_id = ?`, id, appID).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pushgate.NotFound("bucket")
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.deleteBuckets(ctx, tx, []string{id})
+		return err
+	})
+}
+
+func (s *BucketStore) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	var n int
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := s.db.query(ctx, tx, `SELECT id FROM buckets WHERE expires_at <= ? LIMIT ?`, now.UTC(), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n, err = s.deleteBuckets(ctx, tx, ids)
+		return err
+	})
+	return n, err
 }
 
 func (s *BucketStore) CreateContext(ctx context.Context, c *contexts.Context) error {

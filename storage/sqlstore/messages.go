@@ -58,9 +58,6 @@ func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) err
 				rows[i] = insertRow(m)
 			}
 			_, err := pc.CopyFrom(ctx, pgx.Identifier{"messages"}, insertColumns, pgx.CopyFromRows(rows))
-			if errorsContains(err, "SQLSTATE 23503") {
-				return pushgate.NotFound("bucket")
-			}
 			return err
 		})
 	}
@@ -72,9 +69,6 @@ func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) err
 		defer stmt.Close()
 		for _, m := range msgs {
 			if _, err := stmt.ExecContext(ctx, insertRow(m)...); err != nil {
-				if errorsContains(err, "FOREIGN KEY") {
-					return pushgate.NotFound("bucket")
-				}
 				return err
 			}
 		}
@@ -185,6 +179,7 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 		_, err := s.db.exec(ctx, s.db, `UPDATE messages AS m SET status = u.status, reason = u.reason, last_error = u.err, attempts = u.attempts,
 				updated_at = u.at, lease_until = NULL,
 				sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
+				finished_at = CASE WHEN u.status IN ('sent', 'failed', 'expired') THEN u.at ELSE NULL END,
 				enqueued_at = CASE WHEN u.status = 'queued' THEN u.retry_at ELSE m.enqueued_at END
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[]) AS u(id, status, reason, err, attempts, at, retry_at)
 			WHERE m.id = u.id AND m.status = 'sending'`, ids, statuses, reasons, errs, attempts, ats, retries)
@@ -196,6 +191,7 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 	return s.db.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?, reason = ?, last_error = ?, attempts = ?, updated_at = ?, lease_until = NULL,
 			sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+			finished_at = CASE WHEN ? IN ('sent', 'failed', 'expired') THEN ? ELSE NULL END,
 			enqueued_at = CASE WHEN ? = 'queued' THEN ? ELSE enqueued_at END
 			WHERE id = ? AND status = 'sending'`)
 		if err != nil {
@@ -208,7 +204,7 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 				retry = r.At
 			}
 			if _, err := stmt.ExecContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
-				string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID); err != nil {
+				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID); err != nil {
 				return fmt.Errorf("finish messages: %w", err)
 			}
 		}
@@ -250,12 +246,12 @@ func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limi
 	// A lease that ended means the worker died mid-chunk: whether the vendor
 	// got the message is unknown, so it counts as an attempt.
 	if err := scan(s.db.query(ctx, s.db, `UPDATE messages SET status = 'queued', attempts = attempts + 1, lease_until = NULL, updated_at = ?, enqueued_at = ?
-		WHERE status = 'sending' AND lease_until < ? RETURNING id, app_id, bucket_id, context_id, credential_id`, now.UTC(), now.UTC(), now.UTC())); err != nil {
+		WHERE finished_at IS NULL AND status = 'sending' AND lease_until < ? RETURNING id, app_id, bucket_id, context_id, credential_id`, now.UTC(), now.UTC(), now.UTC())); err != nil {
 		return nil, fmt.Errorf("stale messages: %w", err)
 	}
 	if len(refs) < limit {
 		if err := scan(s.db.query(ctx, s.db, `SELECT id, app_id, bucket_id, context_id, credential_id FROM messages
-			WHERE status = 'queued' AND enqueued_at < ? ORDER BY enqueued_at LIMIT ?`, dueBefore.UTC(), limit-len(refs))); err != nil {
+			WHERE finished_at IS NULL AND status = 'queued' AND enqueued_at < ? ORDER BY enqueued_at LIMIT ?`, dueBefore.UTC(), limit-len(refs))); err != nil {
 			return nil, fmt.Errorf("stale messages: %w", err)
 		}
 	}

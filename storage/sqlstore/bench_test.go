@@ -1,0 +1,63 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+)
+
+// BenchmarkInsert1000 stores one bulk send's worth of messages: the
+// database part of a send's answer time.
+func BenchmarkInsert1000(b *testing.B) {
+	for _, d := range testenv.Databases(b) {
+		b.Run(d.Name, func(b *testing.B) {
+			db := testenv.OpenDB(b, d.URL)
+			appID, bucketID, credID, ctxID := newBucket(b, db)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				msgs := newMessages(1000, appID, bucketID, credID, ctxID, time.Now())
+				b.StartTimer()
+				if err := db.Messages().Insert(context.Background(), msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkClaimFinish500 is a worker's database work for one chunk.
+func BenchmarkClaimFinish500(b *testing.B) {
+	for _, d := range testenv.Databases(b) {
+		b.Run(d.Name, func(b *testing.B) {
+			db := testenv.OpenDB(b, d.URL)
+			benchClaimFinish(b, db)
+		})
+	}
+}
+
+func benchClaimFinish(b *testing.B, db *sqlstore.DB) {
+	appID, bucketID, credID, ctxID := newBucket(b, db)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		msgs := newMessages(500, appID, bucketID, credID, ctxID, time.Now())
+		db.Messages().Insert(ctx, msgs)
+		b.StartTimer()
+		now := time.Now()
+		claimed, err := db.Messages().Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+		if err != nil || len(claimed) != 500 {
+			b.Fatal(len(claimed), err)
+		}
+		results := resultsFor(claimed, now)
+		for start := 0; start < len(results); start += 100 {
+			if err := db.Messages().Finish(ctx, results[start:start+100]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
