@@ -1,0 +1,346 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/webhooks"
+)
+
+// WebhookStore implements webhooks.Store.
+type WebhookStore struct{ db *DB }
+
+var _ webhooks.Store = (*WebhookStore)(nil)
+
+// Webhooks returns the webhook event and batch store of db.
+func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db: db} }
+
+const eventColumns = `message_id, kind, id, app_id, bucket_id, foreign_id, reason, action, at`
+
+func (s *WebhookStore) InsertEvents(ctx context.Context, events []webhooks.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	if s.db.Dialect == Postgres {
+		// One statement whatever the count: arrays travel as nine
+		// parameters. COPY would be faster still, but it cannot skip the
+		// repeated client events that ON CONFLICT skips.
+		n := len(events)
+		msg, kind, id, app, bucket, foreign, reason, action := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		at := make([]time.Time, n)
+		for i, e := range events {
+			msg[i], kind[i], id[i], app[i], bucket[i] = e.MessageID, string(e.Kind), e.ID, e.AppID, e.BucketID
+			foreign[i], reason[i], action[i], at[i] = e.ForeignID, e.Reason, e.Action, e.At.UTC()
+		}
+		res, err := s.db.exec(ctx, s.db, `INSERT INTO webhook_events (`+eventColumns+`)
+			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+			ON CONFLICT DO NOTHING`, msg, kind, id, app, bucket, foreign, reason, action, at)
+		if err != nil {
+			return 0, fmt.Errorf("insert webhook events: %w", err)
+		}
+		added, err := res.RowsAffected()
+		return int(added), err
+	}
+	added := 0
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range events {
+			res, err := stmt.ExecContext(ctx, e.MessageID, string(e.Kind), e.ID, e.AppID, e.BucketID, e.ForeignID, e.Reason, e.Action, e.At.UTC())
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			added += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("insert webhook events: %w", err)
+	}
+	return added, nil
+}
+
+func (s *WebhookStore) PendingBuckets(ctx context.Context, limit int) ([]webhooks.PendingBucket, error) {
+	rows, err := s.db.query(ctx, s.db, `SELECT app_id, bucket_id, count(*), min(at) FROM webhook_events WHERE batch_id IS NULL
+		GROUP BY app_id, bucket_id ORDER BY min(at) LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending webhook events: %w", err)
+	}
+	defer rows.Close()
+	var out []webhooks.PendingBucket
+	for rows.Next() {
+		var p webhooks.PendingBucket
+		var oldest any
+		if err := rows.Scan(&p.AppID, &p.BucketID, &p.Events, &oldest); err != nil {
+			return nil, err
+		}
+		if p.Oldest, err = anyTime(oldest); err != nil {
+			return nil, fmt.Errorf("pending webhook events: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// anyTime reads a time that SQLite returns as text: an aggregate such as
+// min() has no declared column type for the driver to convert by.
+func anyTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC(), nil
+	case []byte:
+		return anyTime(string(t))
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return p.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("unreadable time %q", t)
+	}
+	return time.Time{}, fmt.Errorf("unreadable time of type %T", v)
+}
+
+func (s *WebhookStore) CreateBatch(ctx context.Context, b webhooks.NewBatch) (int, error) {
+	at := b.CreatedAt.UTC()
+	if s.db.Dialect == Postgres {
+		// One statement: the events are locked, moved and counted, and the
+		// batch row is written with the count. SKIP LOCKED lets flushers on
+		// other nodes take the next events instead of waiting. Rows are
+		// found again by ctid, which a lock holds still, rather than by
+		// primary key: a quarter of the statement's cost.
+		var n int
+		err := s.db.queryRow(ctx, s.db, `WITH moved AS (
+				UPDATE webhook_events SET batch_id = ? WHERE batch_id IS NULL AND ctid = ANY(ARRAY(
+					SELECT ctid FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL
+					ORDER BY at LIMIT ? FOR UPDATE SKIP LOCKED))
+				RETURNING 1
+			)
+			INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
+			SELECT ?::text, ?::text, ?::text, 'pending', count(*), ?::timestamptz, ?::timestamptz, ?::timestamptz FROM moved HAVING count(*) > 0
+			RETURNING events`, b.ID, b.BucketID, b.Max, b.ID, b.AppID, b.BucketID, at, at, at).Scan(&n)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, nil
+		case errorsContains(err, "SQLSTATE 23503"):
+			return 0, pushgate.NotFound("bucket")
+		case err != nil:
+			return 0, fmt.Errorf("create webhook batch: %w", err)
+		}
+		return n, nil
+	}
+	// SQLite has one writer at a time, so counting and then moving in one
+	// transaction sees the same events.
+	n := 0
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.db.exec(ctx, tx, `INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
+			SELECT ?, ?, ?, 'pending', count(*), ?, ?, ?
+			FROM (SELECT 1 FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL LIMIT ?) HAVING count(*) > 0`,
+			b.ID, b.AppID, b.BucketID, at, at, at, b.BucketID, b.Max)
+		if err != nil {
+			if errorsContains(err, "FOREIGN KEY") {
+				return pushgate.NotFound("bucket")
+			}
+			return err
+		}
+		if made, err := res.RowsAffected(); err != nil || made == 0 {
+			return err
+		}
+		res, err = s.db.exec(ctx, tx, `UPDATE webhook_events SET batch_id = ? WHERE rowid IN (
+			SELECT rowid FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL ORDER BY at LIMIT ?)`, b.ID, b.BucketID, b.Max)
+		if err != nil {
+			return err
+		}
+		moved, err := res.RowsAffected()
+		n = int(moved)
+		return err
+	})
+	if err != nil {
+		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
+			return 0, err
+		}
+		return 0, fmt.Errorf("create webhook batch: %w", err)
+	}
+	return n, nil
+}
+
+func (s *WebhookStore) DropPending(ctx context.Context, bucketID string) (int, error) {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL`, bucketID)
+	if err != nil {
+		return 0, fmt.Errorf("drop webhook events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+const batchColumns = `id, app_id, bucket_id, status, events, attempts, last_status, last_error,
+	created_at, retry_since, next_attempt_at, last_attempt_at, delivered_at`
+
+// qualified prefixes every column of a list with a table alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanBatch(row interface{ Scan(...any) error }) (*webhooks.Batch, error) {
+	var b webhooks.Batch
+	var status string
+	var next, last, delivered sql.NullTime
+	if err := row.Scan(&b.ID, &b.AppID, &b.BucketID, &status, &b.Events, &b.Attempts, &b.LastStatusCode, &b.LastError,
+		&b.CreatedAt, &b.RetrySince, &next, &last, &delivered); err != nil {
+		return nil, err
+	}
+	b.Status = webhooks.Status(status)
+	b.CreatedAt, b.RetrySince = b.CreatedAt.UTC(), b.RetrySince.UTC()
+	for _, p := range []struct {
+		src sql.NullTime
+		dst *time.Time
+	}{{next, &b.NextAttemptAt}, {last, &b.LastAttemptAt}, {delivered, &b.DeliveredAt}} {
+		if p.src.Valid {
+			*p.dst = p.src.Time.UTC()
+		}
+	}
+	return &b, nil
+}
+
+func scanBatches(rows *sql.Rows, err error) ([]*webhooks.Batch, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*webhooks.Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (s *WebhookStore) ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*webhooks.Batch, error) {
+	var out []*webhooks.Batch
+	var err error
+	if s.db.Dialect == Postgres {
+		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE webhook_batches AS b SET attempts = b.attempts + 1, next_attempt_at = ?, last_attempt_at = ?
+			FROM (SELECT id FROM webhook_batches WHERE status = 'pending' AND next_attempt_at <= ?
+				ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due
+			WHERE b.id = due.id RETURNING `+qualified("b", batchColumns), leaseUntil.UTC(), now.UTC(), now.UTC(), limit))
+	} else {
+		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE webhook_batches SET attempts = attempts + 1, next_attempt_at = ?, last_attempt_at = ?
+			WHERE id IN (SELECT id FROM webhook_batches WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)
+			RETURNING `+batchColumns, leaseUntil.UTC(), now.UTC(), now.UTC(), limit))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook batches: %w", err)
+	}
+	return out, nil
+}
+
+func (s *WebhookStore) BatchEvents(ctx context.Context, batchID string) ([]webhooks.Event, error) {
+	rows, err := s.db.query(ctx, s.db, `SELECT `+eventColumns+` FROM webhook_events WHERE batch_id = ? ORDER BY at, message_id, kind`, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook batch events: %w", err)
+	}
+	defer rows.Close()
+	var out []webhooks.Event
+	for rows.Next() {
+		var e webhooks.Event
+		var kind string
+		if err := rows.Scan(&e.MessageID, &kind, &e.ID, &e.AppID, &e.BucketID, &e.ForeignID, &e.Reason, &e.Action, &e.At); err != nil {
+			return nil, err
+		}
+		e.Kind, e.At = webhooks.Kind(kind), e.At.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *WebhookStore) FinishAttempt(ctx context.Context, o webhooks.Outcome) error {
+	var next, delivered any
+	switch o.Status {
+	case webhooks.StatusPending:
+		next = o.NextAttemptAt.UTC()
+	case webhooks.StatusDelivered:
+		delivered = o.At.UTC()
+	}
+	_, err := s.db.exec(ctx, s.db, `UPDATE webhook_batches SET status = ?, last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+		WHERE id = ? AND status = 'pending' AND attempts = ?`,
+		string(o.Status), o.StatusCode, truncate(o.Error, 1000), next, delivered, o.BatchID, o.Attempt)
+	if err != nil {
+		return fmt.Errorf("finish webhook attempt: %w", err)
+	}
+	return nil
+}
+
+func (s *WebhookStore) GetBatch(ctx context.Context, appID, bucketID, id string) (*webhooks.Batch, error) {
+	b, err := scanBatch(s.db.queryRow(ctx, s.db, `SELECT `+batchColumns+` FROM webhook_batches WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("webhook batch")
+	}
+	return b, err
+}
+
+func (s *WebhookStore) ListBatches(ctx context.Context, appID, bucketID string, opts webhooks.ListOptions) ([]*webhooks.Batch, error) {
+	q := `SELECT ` + batchColumns + ` FROM webhook_batches WHERE app_id = ? AND bucket_id = ?`
+	args := []any{appID, bucketID}
+	if opts.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(opts.Status))
+	}
+	if opts.Before != "" {
+		q += ` AND id < ?`
+		args = append(args, opts.Before)
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	out, err := scanBatches(s.db.query(ctx, s.db, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...))
+	if err != nil {
+		return nil, fmt.Errorf("list webhook batches: %w", err)
+	}
+	return out, nil
+}
+
+func (s *WebhookStore) Redeliver(ctx context.Context, appID, bucketID, id string, now time.Time) error {
+	res, err := s.db.exec(ctx, s.db, `UPDATE webhook_batches SET status = 'pending', retry_since = ?, next_attempt_at = ?, delivered_at = NULL
+		WHERE id = ? AND app_id = ? AND bucket_id = ? AND status <> 'pending'`, now.UTC(), now.UTC(), id, appID, bucketID)
+	if err != nil {
+		return fmt.Errorf("redeliver webhook batch: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	if _, err := s.GetBatch(ctx, appID, bucketID, id); err != nil {
+		return err
+	}
+	return pushgate.Errorf(pushgate.ECONFLICT, "webhook batch is already pending delivery")
+}
+
+func (s *WebhookStore) PruneBatches(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM webhook_batches WHERE id IN (
+		SELECT id FROM webhook_batches WHERE status <> 'pending' AND last_attempt_at < ? LIMIT ?)`, before.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune webhook batches: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -1,0 +1,328 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/pushgate/pushgate"
+)
+
+// DispatcherOptions tune a Dispatcher.
+type DispatcherOptions struct {
+	// Timeout bounds one POST, answer included (default 15 s).
+	Timeout time.Duration
+	// RetryFor is how long a batch is retried before it is dead-lettered,
+	// counted from its creation or its last Redeliver (default 24 h).
+	RetryFor time.Duration
+	// MinBackoff and MaxBackoff bound the wait before a retry (defaults
+	// 5 s and 1 h). Each wait is about as long as the batch has been
+	// failing, so waits double, with jitter so that batches that failed
+	// together do not come back together.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Workers is how many POSTs may be in flight at once (default 16).
+	Workers int
+	// Interval is how often Start's loop looks for due batches when
+	// nothing wakes it (default 1 s).
+	Interval time.Duration
+	// Retain is how long delivered and dead batches stay listable after
+	// their last attempt (default 7 days); Start's loop prunes older ones.
+	Retain time.Duration
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Dispatcher POSTs due batches to their bucket's callback and records what
+// happened. Any number of Dispatchers may run on one database: a batch is
+// claimed (leased) by one of them at a time.
+type Dispatcher struct {
+	store   Store
+	targets Targets
+	client  *http.Client
+	opts    DispatcherOptions
+	lease   time.Duration
+	run     *runner
+	wake    chan struct{}
+}
+
+// NewDispatcher returns a Dispatcher that sends through client, which the
+// server builds on the SSRF guard's transport. Redirects are not followed:
+// a POST turned into a GET would lose the body and the signature.
+func NewDispatcher(store Store, targets Targets, client *http.Client, opts DispatcherOptions) (*Dispatcher, error) {
+	if client == nil {
+		return nil, errors.New("webhooks: NewDispatcher needs an http.Client")
+	}
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if opts.Timeout <= 0 {
+		opts.Timeout = 15 * time.Second
+	}
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = 24 * time.Hour
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 5 * time.Second
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(time.Hour, opts.MinBackoff)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Retain <= 0 {
+		opts.Retain = 7 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{
+		store: store, targets: targets, client: &c, opts: opts,
+		// The lease covers the POST and the reads and writes around it.
+		lease: 2*opts.Timeout + 30*time.Second,
+		run:   newRunner(), wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Notify tells the loop that batches may be due now, instead of at its
+// next Interval.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// DispatchOnce claims up to Workers due batches, attempts them all at
+// once, and returns when every attempt is recorded, with how many it made.
+func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
+	batches, err := d.claim(ctx, d.opts.Workers)
+	if err != nil {
+		return 0, err
+	}
+	done := make(chan error, len(batches))
+	for _, b := range batches {
+		go func() { done <- d.attempt(ctx, b) }()
+	}
+	var errs []error
+	for range batches {
+		errs = append(errs, <-done)
+	}
+	return len(batches), errors.Join(errs...)
+}
+
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]*Batch, error) {
+	now := d.opts.Now().UTC()
+	return d.store.ClaimBatches(ctx, now, now.Add(d.lease), n)
+}
+
+// attempt POSTs one claimed batch and records the outcome.
+func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
+	o := d.send(ctx, b)
+	if ctx.Err() != nil {
+		// Shutting down: the lease makes the batch due again, and nothing
+		// is known of an attempt that was cut short.
+		return nil
+	}
+	if err := d.store.FinishAttempt(ctx, o); err != nil {
+		d.opts.Logger.Warn("record webhook attempt", "batch", b.ID, "err", err)
+		return fmt.Errorf("record attempt of batch %s: %w", b.ID, err)
+	}
+	if o.Status == StatusDead {
+		d.opts.Logger.Warn("webhook batch dead-lettered", "batch", b.ID, "bucket", b.BucketID, "attempts", b.Attempts, "err", o.Error)
+	}
+	return nil
+}
+
+// send makes the POST and decides what comes next.
+func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
+	o := Outcome{BatchID: b.ID, Attempt: b.Attempts}
+	dead := func(format string, args ...any) Outcome {
+		o.At, o.Status, o.Error = d.opts.Now().UTC(), StatusDead, fmt.Sprintf(format, args...)
+		return o
+	}
+	t, err := d.targets.Target(ctx, b.AppID, b.BucketID)
+	if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
+		return dead("the bucket no longer exists or has no callback")
+	}
+	if err != nil {
+		// Internal errors are logged; the batch listing is shown to API
+		// clients and says only what kind of thing went wrong.
+		d.opts.Logger.Warn("webhook callback lookup", "batch", b.ID, "bucket", b.BucketID, "err", err)
+		return d.retry(o, b, 0, "internal error while looking up the callback")
+	}
+	if !validURL(t.URL) {
+		return dead("the callback URL is not an absolute http(s) URL")
+	}
+	key, err := secretKey(t.Secret)
+	if err != nil {
+		d.opts.Logger.Error("webhook secret unusable", "bucket", b.BucketID, "err", err)
+		return dead("the bucket's signing secret is unusable")
+	}
+	events, err := d.store.BatchEvents(ctx, b.ID)
+	if err != nil {
+		d.opts.Logger.Warn("read webhook batch", "batch", b.ID, "err", err)
+		return d.retry(o, b, 0, "internal error while reading the batch")
+	}
+	body, err := Body(events)
+	if err != nil {
+		d.opts.Logger.Error("render webhook body", "batch", b.ID, "err", err)
+		return dead("internal error while rendering the body")
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return dead("the callback URL is not usable: %v", err)
+	}
+	req.Header.Set("User-Agent", "pushgate-webhooks")
+	for k, v := range t.Headers {
+		req.Header.Set(k, v)
+	}
+	// After the bucket's headers: these are what a consumer verifies, so
+	// nothing configured may replace them.
+	req.Header.Set("Content-Type", "application/json")
+	sentAt := d.opts.Now()
+	req.Header.Set(HeaderID, b.ID)
+	req.Header.Set(HeaderTimestamp, fmt.Sprint(sentAt.Unix()))
+	req.Header.Set(HeaderSignature, signWith(key, b.ID, sentAt, body))
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if rctx.Err() != nil && ctx.Err() == nil {
+			return d.retry(o, b, 0, fmt.Sprintf("no answer within %s", d.opts.Timeout))
+		}
+		return d.retry(o, b, 0, err.Error())
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	// Drained so the connection is reused; a consumer that sends more is
+	// cut off at a bound.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		o.At, o.Status, o.StatusCode = d.opts.Now().UTC(), StatusDelivered, resp.StatusCode
+		return o
+	}
+	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
+	if s := printable(snippet, 200); s != "" {
+		msg += ": " + s
+	}
+	return d.retry(o, b, resp.StatusCode, msg)
+}
+
+// retry makes a failed attempt's outcome: due again after a backoff, or
+// dead once the retry period is over. The last attempt is made at the end
+// of the period, not skipped.
+func (d *Dispatcher) retry(o Outcome, b *Batch, code int, msg string) Outcome {
+	now := d.opts.Now().UTC()
+	o.At, o.StatusCode, o.Error = now, code, msg
+	deadline := b.RetrySince.Add(d.opts.RetryFor)
+	if !now.Before(deadline) {
+		o.Status = StatusDead
+		return o
+	}
+	wait := min(max(now.Sub(b.RetrySince), d.opts.MinBackoff), d.opts.MaxBackoff)
+	wait = wait/2 + rand.N(wait/2+1)
+	o.Status, o.NextAttemptAt = StatusPending, now.Add(wait)
+	if o.NextAttemptAt.After(deadline) {
+		o.NextAttemptAt = deadline
+	}
+	return o
+}
+
+func validURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
+}
+
+// printable keeps the start of an answer readable in a listing.
+func printable(b []byte, n int) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, strings.ToValidUTF8(string(b), ""))
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
+}
+
+// Start runs the delivery loop until Shutdown: it keeps up to Workers
+// POSTs in flight, claims more as they end, and prunes old batches.
+func (d *Dispatcher) Start() {
+	d.run.start(d.loop)
+}
+
+func (d *Dispatcher) loop() {
+	ctx := d.run.ctx
+	finished := make(chan struct{}, d.opts.Workers)
+	inflight := 0
+	tick := time.NewTicker(d.opts.Interval)
+	defer tick.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	d.pruneAll(ctx)
+	more := true // whether due batches may be waiting
+	for {
+		if more && inflight < d.opts.Workers {
+			want := d.opts.Workers - inflight
+			batches, err := d.claim(ctx, want)
+			if err != nil && ctx.Err() == nil {
+				d.opts.Logger.Warn("claim webhook batches", "err", err)
+			}
+			for _, b := range batches {
+				inflight++
+				go func() {
+					_ = d.attempt(ctx, b)
+					finished <- struct{}{}
+				}()
+			}
+			more = err == nil && len(batches) == want
+		}
+		select {
+		case <-d.run.stop:
+			for ; inflight > 0; inflight-- {
+				<-finished
+			}
+			return
+		case <-finished:
+			inflight--
+		case <-tick.C:
+			more = true
+		case <-d.wake:
+			more = true
+		case <-prune.C:
+			d.pruneAll(ctx)
+		}
+	}
+}
+
+func (d *Dispatcher) pruneAll(ctx context.Context) {
+	if _, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+		d.opts.Logger.Warn("prune webhook batches", "err", err)
+	}
+}
+
+// Shutdown stops claiming and waits for the POSTs in flight; when ctx ends
+// first it cancels them (their batches are retried after the lease).
+func (d *Dispatcher) Shutdown(ctx context.Context) error { return d.run.shutdown(ctx) }

@@ -1,0 +1,360 @@
+package webhooks_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
+)
+
+func TestBodyAndHeadersAreCOREsAndSigned(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.setTarget(e.bucketID, &webhooks.Target{URL: e.cons.srv.URL + "/hook?x=1", Secret: e.cons.secret,
+			Headers: map[string]string{"X-Secret": "keyboard cat", "Content-Type": "text/plain", "webhook-id": "forged"}})
+		at := time.UnixMilli(1_700_000_000_123).UTC()
+		ids := []string{pushgate.NewID(), pushgate.NewID(), pushgate.NewID()}
+		e.record(
+			webhooks.Event{MessageID: ids[0], ForeignID: "user-1", Kind: webhooks.Sent, At: at},
+			webhooks.Event{MessageID: ids[1], ForeignID: "user-2", Kind: webhooks.Failed, Reason: "unregistered", Action: "ignored", At: at.Add(1 * time.Millisecond)},
+			webhooks.Event{MessageID: ids[0], ForeignID: "user-1", Kind: webhooks.Delivered, At: at.Add(2 * time.Millisecond)},
+			webhooks.Event{MessageID: ids[0], ForeignID: "user-1", Kind: webhooks.Clicked, Action: "open", Reason: "ignored", At: at.Add(3 * time.Millisecond)},
+			webhooks.Event{MessageID: ids[2], Kind: webhooks.Clicked, At: at.Add(4 * time.Millisecond)},
+			webhooks.Event{MessageID: ids[0], ForeignID: "user-1", Kind: webhooks.Close, At: at.Add(5 * time.Millisecond)},
+		)
+		e.flush()
+		e.dispatch()
+
+		got := e.cons.all()
+		if len(got) != 1 {
+			t.Fatalf("consumer got %d requests, want 1", len(got))
+		}
+		r := got[0]
+		want := `{"messages":[` +
+			`{"messageId":"` + ids[0] + `","foreignId":"user-1","result":{"kind":"sent"},"ts":1700000000123},` +
+			`{"messageId":"` + ids[1] + `","foreignId":"user-2","result":{"kind":"failed","reason":"unregistered"},"ts":1700000000124},` +
+			`{"messageId":"` + ids[0] + `","foreignId":"user-1","result":{"kind":"delivered"},"ts":1700000000125},` +
+			`{"messageId":"` + ids[0] + `","foreignId":"user-1","result":{"kind":"clicked","action":"open"},"ts":1700000000126},` +
+			`{"messageId":"` + ids[2] + `","foreignId":"","result":{"kind":"clicked"},"ts":1700000000127},` +
+			`{"messageId":"` + ids[0] + `","foreignId":"user-1","result":{"kind":"close"},"ts":1700000000128}]}`
+		if string(r.Body) != want {
+			t.Fatalf("body:\n got %s\nwant %s", r.Body, want)
+		}
+		b := e.batches()[0]
+		if r.ID != b.ID {
+			t.Fatalf("webhook-id = %q, want the batch id %q", r.ID, b.ID)
+		}
+		if r.Timestamp != strconv.FormatInt(e.clock.Now().Unix(), 10) {
+			t.Fatalf("webhook-timestamp = %q, want the attempt's time %d", r.Timestamp, e.clock.Now().Unix())
+		}
+		sig, err := webhooks.Sign(e.cons.secret, b.ID, e.clock.Now(), r.Body)
+		if err != nil || r.Header.Get("webhook-signature") != sig {
+			t.Fatalf("webhook-signature = %q, want %q (%v)", r.Header.Get("webhook-signature"), sig, err)
+		}
+		if r.Header.Get("X-Secret") != "keyboard cat" || r.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("headers = %v, want the bucket's X-Secret and JSON content", r.Header)
+		}
+		if b.Events != 6 || b.Status != webhooks.StatusDelivered {
+			t.Fatalf("batch = %+v", b)
+		}
+	})
+}
+
+func TestRetriesKeepTheWebhookID(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{dispatcher: webhooks.DispatcherOptions{Timeout: 200 * time.Millisecond}})
+		// 500, a timeout, 503, then the consumer recovers.
+		e.cons.setAnswer(func(n int) int { return []int{500, 0, 503, 200, 200}[min(n, 4)] })
+		evs := sent(3)
+		e.record(evs...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+
+		for attempt := 1; attempt <= 4; attempt++ {
+			if n := e.dispatch(); n != 1 {
+				t.Fatalf("attempt %d: dispatched %d batches, want 1", attempt, n)
+			}
+			b := e.batches()[0]
+			if b.Attempts != attempt {
+				t.Fatalf("after attempt %d the batch counts %d", attempt, b.Attempts)
+			}
+			if attempt == 4 {
+				break
+			}
+			if b.Status != webhooks.StatusPending || !b.NextAttemptAt.After(e.clock.Now()) || b.LastError == "" {
+				t.Fatalf("after failed attempt %d: %+v, want pending, due later, with the error", attempt, b)
+			}
+			if attempt == 2 && (b.LastStatusCode != 0 || !strings.Contains(b.LastError, "no answer")) {
+				t.Fatalf("after a timeout: %+v, want no status code and a timeout error", b)
+			}
+			// The default minimum backoff is 5 s, less up to half of jitter.
+			if wait := b.NextAttemptAt.Sub(e.clock.Now()); wait < 2500*time.Millisecond {
+				t.Fatalf("retry %v after failed attempt %d, want at least 2.5 s", wait, attempt)
+			}
+			// Not due yet: nothing happens.
+			if n := e.dispatch(); n != 0 {
+				t.Fatal("a batch was retried before it was due")
+			}
+			e.clock.Set(b.NextAttemptAt)
+		}
+		got := e.cons.all()
+		if len(got) != 4 {
+			t.Fatalf("consumer got %d requests, want 4", len(got))
+		}
+		for _, r := range got {
+			if r.ID != got[0].ID {
+				t.Fatalf("webhook-ids %q and %q differ across retries of one batch", got[0].ID, r.ID)
+			}
+		}
+		if got[0].Timestamp == got[3].Timestamp {
+			t.Fatal("every retry carries the first attempt's timestamp")
+		}
+		b := e.batches()[0]
+		if b.Status != webhooks.StatusDelivered || b.LastStatusCode != 200 || b.LastError != "" || len(got[3].Messages) != 3 {
+			t.Fatalf("after the consumer recovered: %+v with %d messages", b, len(got[3].Messages))
+		}
+	})
+}
+
+func TestDeadLetterAfterRetryPeriodThenRedeliver(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{dispatcher: webhooks.DispatcherOptions{RetryFor: 24 * time.Hour}})
+		e.cons.loose = true
+		e.cons.setAnswer(func(int) int { return http.StatusInternalServerError })
+		e.record(sent(2)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		created := e.batches()[0].CreatedAt
+
+		var b *webhooks.Batch
+		for i := 0; ; i++ {
+			if i > 200 {
+				t.Fatal("still retrying after 200 attempts")
+			}
+			e.dispatch()
+			b = e.batches()[0]
+			if b.Status != webhooks.StatusPending {
+				break
+			}
+			e.clock.Set(b.NextAttemptAt)
+		}
+		if b.Status != webhooks.StatusDead {
+			t.Fatalf("batch = %+v, want dead", b)
+		}
+		if e.clock.Now().Before(created.Add(24 * time.Hour)) {
+			t.Fatalf("dead at %v, before the 24 h retry period ended at %v", e.clock.Now(), created.Add(24*time.Hour))
+		}
+		// Waits that double from 5 s up to 1 h fit a day in a few dozen
+		// attempts: thousands would mean no backoff, a handful no cap.
+		if b.Attempts < 20 || b.Attempts > 100 || b.Attempts != len(e.cons.all()) {
+			t.Fatalf("dead after %d attempts (consumer saw %d), want 20 to 100 over 24 h", b.Attempts, len(e.cons.all()))
+		}
+		if b.LastStatusCode != 500 || !strings.Contains(b.LastError, "500") {
+			t.Fatalf("dead batch = %+v, want the last 500 and its error", b)
+		}
+		if n := e.dispatch(); n != 0 {
+			t.Fatal("a dead batch was attempted again")
+		}
+
+		// The consumer is fixed; the backend asks for the batch again.
+		e.cons.setAnswer(nil)
+		ctx := context.Background()
+		again, err := e.disp.Redeliver(ctx, e.appID, e.bucketID, b.ID)
+		if err != nil || again.Status != webhooks.StatusPending {
+			t.Fatalf("Redeliver = %+v, %v", again, err)
+		}
+		if _, err := e.disp.Redeliver(ctx, e.appID, e.bucketID, b.ID); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
+			t.Fatalf("Redeliver of a pending batch: %v, want conflict", err)
+		}
+		e.dispatch()
+		got := e.cons.accepted()
+		if len(got) != 1 || got[0].ID != b.ID || e.batch(b.ID).Status != webhooks.StatusDelivered {
+			t.Fatalf("after Redeliver: %d accepted, batch %+v", len(got), e.batch(b.ID))
+		}
+		// A delivered batch can be asked for again too, with the same id.
+		if _, err := e.disp.Redeliver(ctx, e.appID, e.bucketID, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.dispatch()
+		if got := e.cons.accepted(); len(got) != 2 || got[1].ID != b.ID || string(got[1].Body) != string(got[0].Body) {
+			t.Fatalf("redelivery of a delivered batch: %d accepted", len(got))
+		}
+		if _, err := e.disp.Redeliver(ctx, pushgate.NewID(), e.bucketID, b.ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("Redeliver by another app: %v", err)
+		}
+		if _, err := e.disp.Redeliver(ctx, e.appID, e.bucketID, "nope"); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("Redeliver of a malformed id: %v", err)
+		}
+	})
+}
+
+func TestRestartDeliversPersistedBatches(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			db1 := testenv.OpenDB(t, d.URL)
+			e := newEnv(t, db1, envOptions{dispatcher: webhooks.DispatcherOptions{Timeout: 10 * time.Second}})
+			// Two batches: one persisted and never tried, one whose POST
+			// was under way when the process died.
+			e.setTarget(e.bucketID, &webhooks.Target{URL: e.cons.srv.URL, Secret: e.cons.secret, BatchSize: 2})
+			evs := sent(4)
+			e.record(evs...)
+			if n := e.flush(); n != 2 {
+				t.Fatalf("made %d batches, want 2", n)
+			}
+			e.cons.setAnswer(func(n int) int {
+				if n == 0 {
+					return 0 // hang: the "crash" below cuts the request off
+				}
+				return 200
+			})
+			// The first process dies mid-POST: its dispatcher (one worker, so
+			// it takes one batch) is cancelled while the consumer holds the
+			// request, and nothing is recorded.
+			crashed := e.newDispatcher(db1, webhooks.DispatcherOptions{Timeout: 10 * time.Second, Workers: 1})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { _, _ = crashed.DispatchOnce(ctx); close(done) }()
+			<-e.cons.received
+			cancel()
+			<-done
+			db1.Close()
+
+			db2 := testenv.OpenDB(t, d.URL)
+			restarted := e.newDispatcher(db2, webhooks.DispatcherOptions{Timeout: 10 * time.Second})
+			// The batch that was in flight comes back when its lease ends.
+			e.clock.Advance(2*10*time.Second + 30*time.Second)
+			for range 2 {
+				if _, err := restarted.DispatchOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := e.cons.accepted()
+			seen := messageIDs(got)
+			for _, ev := range evs {
+				if seen[ev.MessageID+"/sent"] != 1 {
+					t.Fatalf("after the restart message %s arrived %d times, want once (accepted: %v)", ev.MessageID, seen[ev.MessageID+"/sent"], lens(got))
+				}
+			}
+			all := e.cons.all()
+			if all[0].Answer != 0 || !containsID(got, all[0].ID) {
+				t.Fatalf("the batch cut off by the crash was not delivered with its webhook-id %s", all[0].ID)
+			}
+			list, err := db2.Webhooks().ListBatches(context.Background(), e.appID, e.bucketID, webhooks.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range list {
+				if b.Status != webhooks.StatusDelivered {
+					t.Fatalf("after the restart: %+v", b)
+				}
+			}
+		})
+	}
+}
+
+func containsID(rs []request, id string) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCallbackURLCheckedAtSendTime(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		for _, u := range []string{"ftp://example.com/hook", "/relative/hook", "http:///no-host", "mailto:a@example.com"} {
+			e.setTarget(e.bucketID, &webhooks.Target{URL: u, Secret: e.cons.secret})
+			e.record(sent(1)...)
+			e.clock.Advance(5 * time.Second)
+			e.flush()
+			e.dispatch()
+			b := e.batches()[0]
+			if b.Status != webhooks.StatusDead || !strings.Contains(b.LastError, "URL") {
+				t.Fatalf("batch to %q = %+v, want dead for its URL", u, b)
+			}
+		}
+	})
+}
+
+func TestRedirectIsNotFollowed(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		redirect := httptest.NewServer(http.RedirectHandler(e.cons.srv.URL, http.StatusFound))
+		defer redirect.Close()
+		e.setTarget(e.bucketID, &webhooks.Target{URL: redirect.URL, Secret: e.cons.secret})
+		e.record(sent(1)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		e.dispatch()
+		b := e.batches()[0]
+		if b.Status != webhooks.StatusPending || b.LastStatusCode != http.StatusFound || len(e.cons.all()) != 0 {
+			t.Fatalf("after a 302: %+v, consumer saw %d requests; want a failed attempt and nothing followed", b, len(e.cons.all()))
+		}
+	})
+}
+
+func TestBatchListing(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{flusher: webhooks.FlusherOptions{BatchSize: 1}})
+		e.cons.setAnswer(func(n int) int { return []int{200, 418, 200}[n%3] })
+		for range 3 {
+			e.record(sent(1)...)
+			e.clock.Advance(time.Millisecond)
+			e.flush()
+		}
+		e.dispatch()
+		ctx := context.Background()
+		all, err := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{})
+		if err != nil || len(all) != 3 {
+			t.Fatalf("Batches = %d, %v", len(all), err)
+		}
+		var failed *webhooks.Batch
+		for i, b := range all {
+			if i > 0 && b.ID >= all[i-1].ID {
+				t.Fatal("batches are not newest first")
+			}
+			if b.Status == webhooks.StatusPending {
+				failed = b
+			}
+		}
+		if failed == nil || failed.LastStatusCode != 418 || !strings.Contains(failed.LastError, "418") || failed.Attempts != 1 || failed.Events != 1 {
+			t.Fatalf("the failed batch = %+v", failed)
+		}
+		pending, _ := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{Status: webhooks.StatusPending})
+		if len(pending) != 1 || pending[0].ID != failed.ID {
+			t.Fatalf("pending batches = %v", pending)
+		}
+		if _, err := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{Status: "lost"}); pushgate.ErrorCode(err) != pushgate.EINVALID {
+			t.Fatalf("unknown status filter: %v", err)
+		}
+		page, _ := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{Limit: 2})
+		rest, _ := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{Before: page[1].ID})
+		if len(page) != 2 || len(rest) != 1 || rest[0].ID != all[2].ID {
+			t.Fatalf("pages = %d + %d", len(page), len(rest))
+		}
+		// Finished batches go after Retain; the pending one stays.
+		e.clock.Advance(8 * 24 * time.Hour)
+		if n, err := e.disp.Prune(ctx); err != nil || n != 2 {
+			t.Fatalf("Prune = %d, %v; want the 2 delivered batches", n, err)
+		}
+		if left, _ := e.disp.Batches(ctx, e.appID, e.bucketID, webhooks.ListOptions{}); len(left) != 1 || left[0].ID != failed.ID {
+			t.Fatalf("after pruning: %d batches", len(left))
+		}
+	})
+}
+
+func TestNewDispatcherNeedsAClient(t *testing.T) {
+	if _, err := webhooks.NewDispatcher(nil, nil, nil, webhooks.DispatcherOptions{}); err == nil {
+		t.Fatal("NewDispatcher without an http.Client succeeded")
+	}
+}

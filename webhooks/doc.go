@@ -1,0 +1,26 @@
+// Package webhooks tells a bucket's backend what happened to its messages:
+// events (sent and failed from the delivery workers; delivered, clicked
+// and close from clients) are persisted, aggregated per bucket into
+// batches, and POSTed to the bucket's callback in PushPushGo CORE's body,
+// signed as Standard Webhooks describe, with retries and dead letters.
+//
+// Three long-running parts share one Store and run on every node:
+//
+//   - Recorder writes events in bulk, coalescing concurrent small calls
+//     into one statement, and answers only once they are stored.
+//   - Flusher moves a bucket's unbatched events into a new batch when
+//     there are BatchSize of them or the oldest is FlushAfter old.
+//   - Dispatcher claims due batches, POSTs them, and records the outcome:
+//     delivered, due again after a backoff, or dead once RetryFor passed.
+//
+// The database holds the whole backlog (unbatched events and undelivered
+// batches), so a slow or dead consumer costs disk, never memory, and a
+// batch survives a restart. Nodes coordinate only through the Store: its
+// batch creation and claims are safe to run concurrently.
+//
+// The package knows buckets only through Targets, which the server
+// implements on top of package buckets; it must never import buckets,
+// messages or delivery (the arrows point at webhooks, not from it), and it
+// never opens network connections except through the http.Client it is
+// given, which in the server is the SSRF guard's.
+package webhooks

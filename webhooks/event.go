@@ -1,0 +1,104 @@
+package webhooks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pushgate/pushgate"
+)
+
+// Kind is what happened to a message, as CORE's webhook body spells it.
+type Kind string
+
+const (
+	Sent      Kind = "sent"      // the push service accepted the message
+	Failed    Kind = "failed"    // it will never be sent (Reason says why)
+	Delivered Kind = "delivered" // a client displayed it
+	Clicked   Kind = "clicked"   // a user clicked it or one of its actions
+	Close     Kind = "close"     // a user dismissed it
+)
+
+// Valid reports whether k is one of the five kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case Sent, Failed, Delivered, Clicked, Close:
+		return true
+	}
+	return false
+}
+
+// Limits on the free-text fields of an event. Client events come from
+// public endpoints: without bounds one request could bloat every batch.
+const (
+	MaxForeignID = 1024
+	MaxReason    = 256
+	MaxAction    = 256
+)
+
+// Event is one thing that happened to one message. A message has at most
+// one event of each kind: the first one recorded wins.
+type Event struct {
+	ID        string
+	AppID     string
+	BucketID  string
+	MessageID string
+	ForeignID string
+	Kind      Kind
+	// Reason is why a Failed message failed; empty for other kinds.
+	Reason string
+	// Action is the clicked action of a Clicked event; empty for other kinds.
+	Action string
+	At     time.Time
+}
+
+// normalize fills ID and At, drops fields the kind does not carry, and
+// reports what is wrong with e as field problems under path.
+func (e *Event) normalize(path string, now time.Time) []string {
+	var p []string
+	add := func(field, problem string) { p = append(p, fmt.Sprintf("%s.%s: %s", path, field, problem)) }
+	if !e.Kind.Valid() {
+		add("kind", fmt.Sprintf("must be sent, failed, delivered, clicked or close, got %q", e.Kind))
+	}
+	for _, f := range []struct{ name, v string }{{"appId", e.AppID}, {"bucketId", e.BucketID}, {"messageId", e.MessageID}} {
+		if f.v == "" {
+			add(f.name, "is required")
+		}
+	}
+	if len(e.MessageID) > 64 {
+		add("messageId", "must be at most 64 characters")
+	}
+	if len(e.ForeignID) > MaxForeignID {
+		add("foreignId", fmt.Sprintf("must be at most %d bytes", MaxForeignID))
+	}
+	if e.Kind != Failed {
+		e.Reason = ""
+	} else if len(e.Reason) > MaxReason {
+		e.Reason = e.Reason[:MaxReason]
+	}
+	if e.Kind != Clicked {
+		e.Action = ""
+	} else if len(e.Action) > MaxAction {
+		add("action", fmt.Sprintf("must be at most %d bytes", MaxAction))
+	}
+	if e.ID == "" {
+		e.ID = pushgate.NewID()
+	}
+	if e.At.IsZero() {
+		e.At = now
+	}
+	e.At = e.At.UTC()
+	return p
+}
+
+// normalizeAll prepares events for the store, or explains why none of them
+// can be recorded.
+func normalizeAll(events []Event, now time.Time) error {
+	var problems []string
+	for i := range events {
+		problems = append(problems, events[i].normalize(fmt.Sprintf("events[%d]", i), now)...)
+	}
+	if len(problems) > 0 {
+		return pushgate.Invalid("events are invalid", problems...)
+	}
+	return nil
+}

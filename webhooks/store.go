@@ -1,0 +1,160 @@
+package webhooks
+
+import (
+	"context"
+	"time"
+)
+
+// Status is where a batch is in its life.
+type Status string
+
+const (
+	StatusPending   Status = "pending"   // waiting for its next attempt (or in one)
+	StatusDelivered Status = "delivered" // the consumer answered 2xx
+	StatusDead      Status = "dead"      // RetryFor passed without a 2xx, or it can never be sent
+)
+
+// Batch is one POST's worth of a bucket's events, and how its delivery
+// went. Its ID is the webhook-id header, the same on every attempt.
+type Batch struct {
+	ID       string
+	AppID    string
+	BucketID string
+	Status   Status
+	// Events is how many events the batch carries.
+	Events int
+	// Attempts counts the POSTs made (or begun) since the batch was created.
+	Attempts int
+	// LastStatusCode is the HTTP status of the last answer (0: none, e.g.
+	// a timeout or a refused connection).
+	LastStatusCode int
+	// LastError says why the last attempt failed ("" after a success).
+	LastError string
+	CreatedAt time.Time
+	// RetrySince starts the retry period: creation, or the last Redeliver.
+	RetrySince time.Time
+	// NextAttemptAt is when a pending batch is due (zero otherwise).
+	NextAttemptAt time.Time
+	LastAttemptAt time.Time
+	DeliveredAt   time.Time
+}
+
+// PendingBucket summarises a bucket's events that are in no batch yet.
+type PendingBucket struct {
+	AppID    string
+	BucketID string
+	Events   int
+	Oldest   time.Time
+}
+
+// NewBatch asks for a batch of up to Max of a bucket's oldest unbatched
+// events.
+type NewBatch struct {
+	ID        string
+	AppID     string
+	BucketID  string
+	Max       int
+	CreatedAt time.Time
+}
+
+// Outcome is the end of one attempt. Status is StatusPending when another
+// attempt is due at NextAttemptAt.
+type Outcome struct {
+	BatchID string
+	// Attempt is the batch's Attempts as the claim returned it: an outcome
+	// for an older claim (one whose lease ran out and was claimed again)
+	// changes nothing.
+	Attempt       int
+	Status        Status
+	StatusCode    int
+	Error         string
+	At            time.Time
+	NextAttemptAt time.Time
+}
+
+// ListOptions select batches for Store.ListBatches.
+type ListOptions struct {
+	// Status keeps only batches in that state ("" for all).
+	Status Status
+	// Before keeps only batches created before the one with this id, for
+	// paging (batch ids sort by creation time).
+	Before string
+	// Limit bounds the answer (default 50, at most 500).
+	Limit int
+}
+
+func (o *ListOptions) defaults() {
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	o.Limit = min(o.Limit, 500)
+}
+
+// Store persists events and batches. Every method is safe to call from
+// several processes sharing the database at once.
+type Store interface {
+	// InsertEvents stores events in one statement (or one transaction),
+	// skipping any whose (MessageID, Kind) is already stored or repeated
+	// earlier in the slice, and reports how many it stored.
+	InsertEvents(ctx context.Context, events []Event) (int, error)
+	// PendingBuckets summarises unbatched events per bucket, at most limit
+	// buckets.
+	PendingBuckets(ctx context.Context, limit int) ([]PendingBucket, error)
+	// CreateBatch moves up to b.Max of the bucket's oldest unbatched events
+	// into a new pending batch due at b.CreatedAt, atomically, and reports
+	// how many it moved; with none to move it creates no batch and returns
+	// 0. Concurrent calls for one bucket never move an event twice.
+	CreateBatch(ctx context.Context, b NewBatch) (int, error)
+	// DropPending deletes a bucket's unbatched events and reports how many.
+	DropPending(ctx context.Context, bucketID string) (int, error)
+
+	// ClaimBatches takes up to limit pending batches due at now, oldest
+	// first: it counts an attempt and makes each due again at leaseUntil,
+	// so that a claim whose process dies is retried. Concurrent claims
+	// never return one batch twice before its lease ends.
+	ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*Batch, error)
+	// BatchEvents returns a batch's events in a stable order (by time).
+	BatchEvents(ctx context.Context, batchID string) ([]Event, error)
+	// FinishAttempt records an attempt's outcome on a pending batch whose
+	// Attempts still equals o.Attempt; otherwise it does nothing.
+	FinishAttempt(ctx context.Context, o Outcome) error
+
+	// GetBatch returns a batch of an app's bucket, or ENOTFOUND.
+	GetBatch(ctx context.Context, appID, bucketID, id string) (*Batch, error)
+	// ListBatches returns a bucket's batches, newest first.
+	ListBatches(ctx context.Context, appID, bucketID string, opts ListOptions) ([]*Batch, error)
+	// Redeliver makes a delivered or dead batch pending and due at now,
+	// with a new retry period starting at now. It fails with ENOTFOUND for
+	// an unknown batch and ECONFLICT for a pending one.
+	Redeliver(ctx context.Context, appID, bucketID, id string, now time.Time) error
+	// PruneBatches deletes up to limit delivered or dead batches whose
+	// last attempt was before before, with their events.
+	PruneBatches(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Target is where a bucket's batches go and how its events are batched.
+type Target struct {
+	// URL is the callback; it must be an absolute http(s) URL.
+	URL string
+	// Headers are the bucket's configured headers, sent with every POST.
+	Headers map[string]string
+	// Secret signs every POST: "whsec_" followed by the base64 key.
+	Secret string
+	// BatchSize and FlushAfter override the Flusher's defaults when set.
+	BatchSize  int
+	FlushAfter time.Duration
+}
+
+// Targets resolves a bucket's callback. For a bucket that no longer
+// exists, or whose callback is "none", it returns an ENOTFOUND error: the
+// bucket's pending events are then dropped and its batches dead-lettered.
+type Targets interface {
+	Target(ctx context.Context, appID, bucketID string) (*Target, error)
+}
+
+// TargetsFunc adapts a function to Targets.
+type TargetsFunc func(ctx context.Context, appID, bucketID string) (*Target, error)
+
+func (f TargetsFunc) Target(ctx context.Context, appID, bucketID string) (*Target, error) {
+	return f(ctx, appID, bucketID)
+}
