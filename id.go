@@ -4,21 +4,44 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"sync/atomic"
 	"time"
 )
 
 // NewID returns a new UUID version 7 (RFC 9562) in its canonical text form.
 // Version 7 IDs start with a millisecond timestamp, so they sort by creation
-// time and keep B-tree inserts local.
+// time and keep B-tree inserts local. Within one process they are strictly
+// increasing: the 12 bits after the timestamp count IDs made in the same
+// millisecond (RFC 9562, method 1), so "ordered by id" is "ordered by
+// creation" even for rows made together.
 func NewID() string {
 	return newIDAt(time.Now())
 }
 
+// lastID is the millisecond and counter of the last ID, as ms<<12 | counter.
+// Process-wide on purpose, like the clock it extends.
+var lastID atomic.Uint64
+
+func nextStamp(ms uint64) uint64 {
+	for {
+		prev := lastID.Load()
+		next := ms << 12
+		if next <= prev {
+			next = prev + 1 // same (or an earlier) millisecond: count on
+		}
+		if lastID.CompareAndSwap(prev, next) {
+			return next
+		}
+	}
+}
+
 func newIDAt(t time.Time) string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x70 // version 7
+	stamp := nextStamp(uint64(t.UnixMilli()))
+	// 48-bit milliseconds, the version (7), then the 12-bit counter. A
+	// counter that overflows carries into the milliseconds: still ordered.
+	binary.BigEndian.PutUint64(b[:8], (stamp>>12)<<16|0x7000|stamp&0xfff)
+	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails (Go 1.24+)
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])

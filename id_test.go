@@ -28,6 +28,18 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+func TestNewIDIncreasesWithinAMillisecond(t *testing.T) {
+	at := time.UnixMilli(1_800_000_000_000)
+	prev := newIDAt(at)
+	for i := 0; i < 10000; i++ {
+		id := newIDAt(at)
+		if id <= prev || !ValidID(id) || id[14] != '7' {
+			t.Fatalf("id %q after %q", id, prev)
+		}
+		prev = id
+	}
+}
+
 func TestErrorHelpers(t *testing.T) {
 	if ErrorCode(nil) != "" || ErrorMessage(nil) != "" {
 		t.Fatal("nil error has a code or message")
