@@ -137,19 +137,6 @@ func (s *Service) Get(ctx context.Context, appID, id string) (*Bucket, error) {
 	return b, nil
 }
 
-// WebhookSecret opens a bucket's webhook signing secret.
-func (s *Service) WebhookSecret(ctx context.Context, appID, id string) (string, error) {
-	sb, err := s.store.GetBucket(ctx, appID, id, s.opts.Now().UTC())
-	if err != nil {
-		return "", err
-	}
-	secret, err := s.keyring.Open(sb.SealedWebhookSecret, []byte("bucket-webhook-secret:"+sb.ID))
-	if err != nil {
-		return "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
-	}
-	return string(secret), nil
-}
-
 // Credential opens one credential of a live bucket, secrets included.
 func (s *Service) Credential(ctx context.Context, appID, bucketID, credID string) (*Credential, error) {
 	sb, err := s.store.GetBucket(ctx, appID, bucketID, s.opts.Now().UTC())
@@ -190,4 +177,27 @@ func (s *Service) DeleteExpired(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// CallbackOf returns a live bucket's callback and its webhook signing
+// secret, without counting as a use of the bucket: delivering a bucket's
+// events must not keep it alive.
+func (s *Service) CallbackOf(ctx context.Context, appID, id string) (Callback, string, error) {
+	sb, err := s.store.GetBucket(ctx, appID, id, s.opts.Now().UTC())
+	if err != nil {
+		return Callback{}, "", err
+	}
+	var cb Callback
+	raw, err := s.keyring.Open(sb.SealedCallback, []byte("bucket-callback:"+sb.ID))
+	if err == nil {
+		err = json.Unmarshal(raw, &cb)
+	}
+	if err != nil {
+		return Callback{}, "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+	}
+	secret, err := s.keyring.Open(sb.SealedWebhookSecret, []byte("bucket-webhook-secret:"+sb.ID))
+	if err != nil {
+		return Callback{}, "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+	}
+	return cb, string(secret), nil
 }

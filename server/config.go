@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 // Roles a node can take.
@@ -85,6 +86,13 @@ type Config struct {
 	DeliveryStaleAfter time.Duration
 	// MaintenanceInterval is how often the sweep and bucket expiry run.
 	MaintenanceInterval time.Duration
+	// WebhookBatchSize and WebhookFlushInterval: a bucket's events are sent
+	// when this many wait, or when the oldest has waited this long.
+	WebhookBatchSize     int
+	WebhookFlushInterval time.Duration
+	// WebhookRetryFor is how long a failing batch is retried before it is
+	// dead-lettered.
+	WebhookRetryFor time.Duration
 
 	Logger *slog.Logger
 }
@@ -92,23 +100,26 @@ type Config struct {
 // Defaults returns the configuration of `pushgate serve` with no settings.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:            ":8080",
-		DataDir:             "./pushgate-data",
-		Roles:               []string{RoleAPI, RoleWorker},
-		ShutdownGrace:       15 * time.Second,
-		MaxBodyBytes:        1 << 20,
-		AccessLog:           true,
-		WorkerConcurrency:   20,
-		QueueNamespace:      "pushgate",
-		FirstAppName:        "default",
-		AuthCacheTTL:        10 * time.Second,
-		BucketIdleTTL:       30 * 24 * time.Hour,
-		DeliveryMaxAttempts: 8,
-		DeliveryChunkSize:   500,
-		DeliveryConcurrency: 64,
-		DeliveryLease:       5 * time.Minute,
-		DeliveryStaleAfter:  time.Minute,
-		MaintenanceInterval: 30 * time.Second,
+		HTTPAddr:             ":8080",
+		DataDir:              "./pushgate-data",
+		Roles:                []string{RoleAPI, RoleWorker},
+		ShutdownGrace:        15 * time.Second,
+		MaxBodyBytes:         1 << 20,
+		AccessLog:            true,
+		WorkerConcurrency:    20,
+		QueueNamespace:       "pushgate",
+		FirstAppName:         "default",
+		AuthCacheTTL:         10 * time.Second,
+		BucketIdleTTL:        30 * 24 * time.Hour,
+		DeliveryMaxAttempts:  8,
+		DeliveryChunkSize:    500,
+		DeliveryConcurrency:  64,
+		DeliveryLease:        5 * time.Minute,
+		DeliveryStaleAfter:   time.Minute,
+		MaintenanceInterval:  30 * time.Second,
+		WebhookBatchSize:     1000,
+		WebhookFlushInterval: 5 * time.Second,
+		WebhookRetryFor:      24 * time.Hour,
 	}
 }
 
@@ -183,6 +194,15 @@ func (c *Config) Validate() error {
 	}
 	if c.DeliveryStaleAfter < time.Second {
 		errs = append(errs, errors.New("delivery_stale_after: must be at least 1s"))
+	}
+	if c.WebhookBatchSize < 1 || c.WebhookBatchSize > webhooks.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("webhook_batch_size: must be between 1 and %d", webhooks.MaxBatchSize))
+	}
+	if c.WebhookFlushInterval < 100*time.Millisecond {
+		errs = append(errs, errors.New("webhook_flush_interval: must be at least 100ms"))
+	}
+	if c.WebhookRetryFor < time.Minute {
+		errs = append(errs, errors.New("webhook_retry_for: must be at least 1m"))
 	}
 	if c.MaintenanceInterval < time.Second {
 		errs = append(errs, errors.New("maintenance_interval: must be at least 1s"))

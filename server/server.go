@@ -27,6 +27,7 @@ import (
 	"github.com/pushgate/pushgate/providers/webpush"
 	"github.com/pushgate/pushgate/recipients"
 	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 // Server is one pushgate node.
@@ -45,6 +46,9 @@ type Server struct {
 
 	embedded    *embeddedRedis
 	redis       redis.UniversalClient
+	recorder    *webhooks.Recorder
+	flusher     *webhooks.Flusher
+	dispatcher  *webhooks.Dispatcher
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance
@@ -135,7 +139,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Logger:      log,
 	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, dopts)
+	s.recorder = webhooks.NewRecorder(s.DB.Webhooks(), webhooks.RecorderOptions{Logger: log})
 	if cfg.Has(RoleWorker) {
+		targets := webhooks.TargetsFunc(s.webhookTarget)
+		s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: guard.Transport()},
+			webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.flusher = webhooks.NewFlusher(s.DB.Webhooks(), targets, webhooks.FlusherOptions{
+			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Notify, Logger: log,
+		})
 		s.worker = delivery.NewWorker(delivery.WorkerOptions{
 			Redis:           redisOpt,
 			Namespace:       cfg.QueueNamespace,
@@ -143,7 +157,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			ShutdownTimeout: cfg.ShutdownGrace,
 			Logger:          log,
 		})
-		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
+		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, webhookObserver{rec: s.recorder, log: log}, dopts)
 		s.worker.Handle(delivery.TypeSend, s.deliverer)
 		s.maintenance = delivery.NewMaintenance(s.Queue, cfg.MaintenanceInterval, log,
 			[]delivery.Job{
@@ -209,12 +223,15 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("http_addr: %w", err)
 	}
 	s.ln = ln
+	s.recorder.Start()
 	if s.worker != nil {
 		if err := s.worker.Start(); err != nil {
 			ln.Close()
 			return fmt.Errorf("start worker: %w", err)
 		}
 		s.maintenance.Start()
+		s.flusher.Start()
+		s.dispatcher.Start()
 	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -274,6 +291,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.maintenance.Shutdown()
 		s.worker.Shutdown()
 		s.deliverer.Close()
+	}
+	// Events recorded by the last tasks are stored before the flusher and
+	// dispatcher stop; whatever they leave is in the database for later.
+	if s.ln != nil {
+		if err := s.recorder.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if s.flusher != nil {
+			errs = append(errs, s.flusher.Shutdown(ctx), s.dispatcher.Shutdown(ctx))
+		}
 	}
 	s.close()
 	return errors.Join(errs...)

@@ -94,6 +94,12 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryStaleAfter) }},
 	{key: "maintenance_interval", def: "30s", help: "how often the recovery sweep and bucket expiry run (once per interval across all nodes)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.MaintenanceInterval) }},
+	{key: "webhook_batch_size", def: "1000", help: "events per callback POST: a bucket's batch is sent when this many events wait",
+		apply: func(c *server.Config, v string) (err error) { c.WebhookBatchSize, err = strconv.Atoi(v); return err }},
+	{key: "webhook_flush_interval", def: "5s", help: "a bucket's waiting events are sent once the oldest has waited this long",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookFlushInterval) }},
+	{key: "webhook_retry_for", def: "24h", help: "how long a callback batch that fails is retried before it is dead-lettered",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
 }
 
 func oneOf(v string, allowed ...string) error {

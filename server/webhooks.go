@@ -1,0 +1,57 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/webhooks"
+)
+
+// webhookObserver turns the delivery workers' stored results into webhook
+// events: sent, and failed with its reason (an expired message is a failure
+// with reason "expired"). Retries are not events.
+type webhookObserver struct {
+	rec *webhooks.Recorder
+	log *slog.Logger
+}
+
+func (o webhookObserver) Observe(ctx context.Context, results []messages.Result, msgs map[string]*messages.Message) {
+	events := make([]webhooks.Event, 0, len(results))
+	for _, r := range results {
+		m := msgs[r.ID]
+		if m == nil {
+			continue
+		}
+		e := webhooks.Event{AppID: m.AppID, BucketID: m.BucketID, MessageID: m.ID, ForeignID: m.ForeignID, At: r.At}
+		switch r.Status {
+		case messages.Sent:
+			e.Kind = webhooks.Sent
+		case messages.Failed, messages.Expired:
+			e.Kind, e.Reason = webhooks.Failed, r.Reason
+		default:
+			continue
+		}
+		events = append(events, e)
+	}
+	if len(events) == 0 {
+		return
+	}
+	if err := o.rec.Record(context.WithoutCancel(ctx), events...); err != nil {
+		o.log.Warn("webhook events not recorded", "events", len(events), "err", err)
+	}
+}
+
+// webhookTarget is where a bucket's events go: its http callback, signed
+// with its secret. Buckets without one have no target.
+func (s *Server) webhookTarget(ctx context.Context, appID, bucketID string) (*webhooks.Target, error) {
+	cb, secret, err := s.Buckets.CallbackOf(ctx, appID, bucketID)
+	if err != nil {
+		return nil, err
+	}
+	if cb.Type != "http" || cb.URL == "" {
+		return nil, pushgate.NotFound("callback")
+	}
+	return &webhooks.Target{URL: cb.URL, Headers: cb.Headers, Secret: secret}, nil
+}
