@@ -1,0 +1,5 @@
+//go:build !race
+
+package imagecdn_test
+
+const raceEnabled = false
