@@ -114,11 +114,7 @@ func (s *Service) Get(ctx context.Context, appID, id string) (*Bucket, error) {
 		return nil, err
 	}
 	b := &Bucket{ID: sb.ID, AppID: sb.AppID, CreatedAt: sb.CreatedAt, LastUsedAt: sb.LastUsedAt, IdleTTL: sb.IdleTTL}
-	cb, err := s.keyring.Open(sb.SealedCallback, []byte("bucket-callback:"+sb.ID))
-	if err != nil {
-		return nil, &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
-	}
-	if err := json.Unmarshal(cb, &b.Callback); err != nil {
+	if b.Callback, err = s.openCallback(sb); err != nil {
 		return nil, err
 	}
 	for _, c := range sb.Credentials {
@@ -187,17 +183,25 @@ func (s *Service) CallbackOf(ctx context.Context, appID, id string) (Callback, s
 	if err != nil {
 		return Callback{}, "", err
 	}
-	var cb Callback
-	raw, err := s.keyring.Open(sb.SealedCallback, []byte("bucket-callback:"+sb.ID))
-	if err == nil {
-		err = json.Unmarshal(raw, &cb)
-	}
+	cb, err := s.openCallback(sb)
 	if err != nil {
-		return Callback{}, "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+		return Callback{}, "", err
 	}
 	secret, err := s.keyring.Open(sb.SealedWebhookSecret, []byte("bucket-webhook-secret:"+sb.ID))
 	if err != nil {
 		return Callback{}, "", &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
 	}
 	return cb, string(secret), nil
+}
+
+func (s *Service) openCallback(sb *StoredBucket) (Callback, error) {
+	var cb Callback
+	raw, err := s.keyring.Open(sb.SealedCallback, []byte("bucket-callback:"+sb.ID))
+	if err == nil {
+		err = json.Unmarshal(raw, &cb)
+	}
+	if err != nil {
+		return Callback{}, &pushgate.Error{Code: pushgate.EINTERNAL, Message: "bucket cannot be opened", Err: err}
+	}
+	return cb, nil
 }

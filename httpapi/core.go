@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,7 +78,7 @@ func (h *Handler) now() time.Time {
 func readBody(c *gin.Context) ([]byte, error) {
 	b, err := io.ReadAll(c.Request.Body)
 	var maxErr *http.MaxBytesError
-	if errorsAs(err, &maxErr) {
+	if errors.As(err, &maxErr) {
 		return nil, tooLarge(maxErr.Limit)
 	}
 	if err != nil {
@@ -213,12 +214,26 @@ func (h *Handler) getContext(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// decodeReceivers decodes each receiver on its own, so one malformed
-// receiver gets its errors in its own result and the others still go out.
-func decodeReceivers(raw []json.RawMessage) ([]recipients.Receiver, [][]string) {
-	out := make([]recipients.Receiver, len(raw))
-	errs := make([][]string, len(raw))
-	for i, r := range raw {
+// decodeReceivers decodes the receivers of a send. The fast path decodes
+// them all in one pass; only a body with a receiver of the wrong shape is
+// decoded again, receiver by receiver, so each gets its own errors (nil for
+// the ones that decoded).
+func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
+	var fast struct {
+		Receivers []recipients.Receiver `json:"receivers"`
+	}
+	if json.Unmarshal(body, &fast) == nil {
+		return fast.Receivers, make([][]string, len(fast.Receivers)), nil
+	}
+	var slow struct {
+		Receivers []json.RawMessage `json:"receivers"`
+	}
+	if err := decodeJSONBytes(body, &slow); err != nil {
+		return nil, nil, err
+	}
+	out := make([]recipients.Receiver, len(slow.Receivers))
+	errs := make([][]string, len(slow.Receivers))
+	for i, r := range slow.Receivers {
 		if err := json.Unmarshal(r, &out[i]); err != nil {
 			field := "receiver"
 			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
@@ -228,26 +243,22 @@ func decodeReceivers(raw []json.RawMessage) ([]recipients.Receiver, [][]string) 
 			errs[i] = []string{field + ": " + err.Error()}
 		}
 	}
-	return out, errs
+	return out, errs, nil
 }
 
-// send passes the decodable receivers to the sender and merges its answers
-// with the decoding errors, in receiver order.
-func (h *Handler) send(c *gin.Context, ctx *contexts.Context, raw []json.RawMessage) ([]messages.SendResult, error) {
-	receivers, decodeErrs := decodeReceivers(raw)
-	var good []recipients.Receiver
+// send passes the receivers that decoded to the sender and merges its
+// answers with the decoding errors, in receiver order.
+func (h *Handler) send(c *gin.Context, ctx *contexts.Context, receivers []recipients.Receiver, decodeErrs [][]string) ([]messages.SendResult, error) {
+	good := receivers[:0:0]
 	var index []int
+	results := make([]messages.SendResult, len(receivers))
 	for i := range receivers {
-		if decodeErrs[i] == nil {
-			good = append(good, receivers[i])
-			index = append(index, i)
+		if decodeErrs[i] != nil {
+			results[i] = messages.SendResult{Errors: decodeErrs[i]}
+			continue
 		}
-	}
-	results := make([]messages.SendResult, len(raw))
-	for i, e := range decodeErrs {
-		if e != nil {
-			results[i] = messages.SendResult{Errors: e}
-		}
+		good = append(good, receivers[i])
+		index = append(index, i)
 	}
 	if len(good) == 0 {
 		return results, nil
@@ -268,47 +279,17 @@ func (h *Handler) sendToContext(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	// The fast path decodes every receiver in one pass; only a body with a
-	// receiver of the wrong shape is decoded again, receiver by receiver,
-	// so each gets its own errors.
-	var fast struct {
-		Receivers []recipients.Receiver `json:"receivers"`
-	}
-	if json.Unmarshal(body, &fast) == nil {
-		if len(fast.Receivers) == 0 {
-			h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
-			return
-		}
-		if len(fast.Receivers) > recipients.MaxPerSend {
-			h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(fast.Receivers)))
-			return
-		}
-		ctx, err := h.loadContext(c)
-		if err != nil {
-			h.writeError(c, err)
-			return
-		}
-		results, err := h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), ctx, fast.Receivers)
-		if err != nil {
-			h.writeError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"results": results})
-		return
-	}
-	var req struct {
-		Receivers []json.RawMessage `json:"receivers"`
-	}
-	if err := decodeJSONBytes(body, &req); err != nil {
+	receivers, decodeErrs, err := decodeReceivers(body)
+	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	if len(req.Receivers) == 0 {
+	if len(receivers) == 0 {
 		h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
 		return
 	}
-	if len(req.Receivers) > recipients.MaxPerSend {
-		h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(req.Receivers)))
+	if len(receivers) > recipients.MaxPerSend {
+		h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers)))
 		return
 	}
 	ctx, err := h.loadContext(c)
@@ -316,7 +297,7 @@ func (h *Handler) sendToContext(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	results, err := h.send(c, ctx, req.Receivers)
+	results, err := h.send(c, ctx, receivers, decodeErrs)
 	if err != nil {
 		h.writeError(c, err)
 		return
@@ -346,7 +327,12 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 			h.writeError(c, err)
 			return
 		}
-		results, err := h.send(c, ctx, []json.RawMessage{req.Receiver})
+		receivers, decodeErrs, err := decodeReceivers([]byte(`{"receivers":[` + string(req.Receiver) + `]}`))
+		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		results, err := h.send(c, ctx, receivers, decodeErrs)
 		if err != nil {
 			h.writeError(c, err)
 			return

@@ -57,8 +57,6 @@ func decodeJSONFrom(r io.Reader, v any) error {
 	}
 }
 
-func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
-
 func tooLarge(limit int64) error {
 	return pushgate.Errorf(pushgate.ETOOLARGE, "request body is larger than the limit of %d bytes", limit)
 }
