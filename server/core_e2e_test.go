@@ -285,6 +285,12 @@ func TestCoreEndToEnd(t *testing.T) {
 			if st["status"] != "sent" || st["sentAt"] == nil {
 				t.Errorf("status of a sent message: %v", st)
 			}
+
+			// A bucket without a callback costs no event writes.
+			var events int
+			if err := srv.DB.QueryRow(`SELECT count(*) FROM webhook_events`).Scan(&events); err != nil || events != 0 {
+				t.Errorf("%d webhook events stored for a bucket without a callback (%v)", events, err)
+			}
 		})
 	}
 }
