@@ -105,6 +105,10 @@ type Callback struct {
 	Type    string            `json:"type"` // "http" or "none"
 	URL     string            `json:"url,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// BatchSize and FlushIntervalMs override the server's webhook batching
+	// for this bucket (0: the server's setting).
+	BatchSize       int `json:"batchSize,omitempty"`
+	FlushIntervalMs int `json:"flushIntervalMs,omitempty"`
 }
 
 // Bucket is a group of credentials and a callback, owned by one app.
@@ -157,10 +161,13 @@ type StoredBucket struct {
 	AppID               string
 	SealedCallback      string // sealed JSON of Callback: its headers may carry secrets
 	SealedWebhookSecret string
-	CreatedAt           time.Time
-	LastUsedAt          time.Time
-	IdleTTL             time.Duration
-	Credentials         []StoredCredential
+	// HasCallback is true when the callback is of type http: only then are
+	// the bucket's events stored.
+	HasCallback bool
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	IdleTTL     time.Duration
+	Credentials []StoredCredential
 }
 
 // Store persists buckets. Get and Touch only see buckets of appID that have

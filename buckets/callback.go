@@ -13,6 +13,11 @@ const (
 	MaxCallbackURLLength = 2048
 	// MaxCallbackHeaders bounds callbackConfig.payload.headers.
 	MaxCallbackHeaders = 20
+	// MaxCallbackBatchSize bounds callbackConfig.payload.batchSize (the
+	// webhooks package's own bound).
+	MaxCallbackBatchSize = 10000
+	// MaxCallbackFlushIntervalMs bounds callbackConfig.payload.flushIntervalMs.
+	MaxCallbackFlushIntervalMs = 3_600_000
 	// maxHeaderValue keeps one bucket's headers from bloating every
 	// webhook request and the sealed row.
 	maxHeaderValue = 4096
@@ -32,9 +37,9 @@ func reservedHeader(lower string) bool {
 	return false
 }
 
-// parseCallback reads CORE's callbackConfig. Members of payload it does not
-// know (batching knobs some clients already send) are ignored, so that
-// adding them later changes nothing for those clients.
+// parseCallback reads CORE's callbackConfig. Its payload may also carry
+// pushgate's batching knobs (batchSize, flushIntervalMs); other members it
+// does not know are ignored, as CORE clients may send them.
 func parseCallback(path string, raw json.RawMessage, p *problems) Callback {
 	if isAbsent(raw) {
 		p.add(path, "is required (type http with a url, or type none)")
@@ -77,6 +82,8 @@ func parseCallback(path string, raw json.RawMessage, p *problems) Callback {
 		cb.URL = s
 	}
 	cb.Headers = parseHeaders(po.at("headers"), pf["headers"], p)
+	cb.BatchSize = po.optionalInt("batchSize", 1, MaxCallbackBatchSize)
+	cb.FlushIntervalMs = po.optionalInt("flushIntervalMs", 100, MaxCallbackFlushIntervalMs)
 	return cb
 }
 

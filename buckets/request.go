@@ -212,6 +212,21 @@ func (o *object) optionalString(name string) (s string, ok bool) {
 	return s, true
 }
 
+// optionalInt returns the member as a whole number within [lo, hi], 0 when
+// absent; anything else is reported.
+func (o *object) optionalInt(name string, lo, hi int) int {
+	raw := o.fields[name]
+	if isAbsent(raw) {
+		return 0
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil || n < lo || n > hi {
+		o.p.add(o.at(name), "must be a whole number from %d to %d", lo, hi)
+		return 0
+	}
+	return n
+}
+
 // requiredString is optionalString that also reports an absent or empty
 // member; ok is false whenever something was reported.
 func (o *object) requiredString(name string) (string, bool) {

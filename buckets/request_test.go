@@ -292,6 +292,8 @@ func TestParseCreateRequestRefuses(t *testing.T) {
 			want: []string{`headers["X-Long"]: must be at most 4096 bytes`}},
 		{name: "callback header repeated in another case", body: body(t, hook("https://x.example", obj{"X-Token": "a", "x-token": "b"}), f.vapid(nil)),
 			want: []string{`headers["x-token"]: repeats header "X-Token" in another case`}},
+		{name: "callback batching out of range", body: body(t, obj{"type": "http", "payload": obj{"url": "https://x.example", "batchSize": 0, "flushIntervalMs": "1s"}}, f.vapid(nil)),
+			want: []string{cb + ".payload.batchSize: must be a whole number from 1 to 10000", cb + ".payload.flushIntervalMs: must be a whole number from 100 to 3600000"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,8 +360,10 @@ func TestCallbackAcceptsItsForms(t *testing.T) {
 		{"none ignores a payload", obj{"type": "none", "payload": obj{"url": "not checked"}}, Callback{Type: "none"}},
 		{"http without headers", hook("http://backend.example.com:8080/hooks", nil), Callback{Type: "http", URL: "http://backend.example.com:8080/hooks"}},
 		{"http with null headers", hook("https://x.example", nil), Callback{Type: "http", URL: "https://x.example"}},
-		{"http ignores unknown payload members", obj{"type": "http", "payload": obj{"url": "https://x.example", "batchSize": 50, "flushInterval": 2, "future": obj{}}},
+		{"http ignores unknown payload members", obj{"type": "http", "payload": obj{"url": "https://x.example", "flushInterval": 2, "future": obj{}}},
 			Callback{Type: "http", URL: "https://x.example"}},
+		{"http with batching", obj{"type": "http", "payload": obj{"url": "https://x.example", "batchSize": 50, "flushIntervalMs": 250}},
+			Callback{Type: "http", URL: "https://x.example", BatchSize: 50, FlushIntervalMs: 250}},
 		{"http with empty header value", hook("https://x.example", obj{"X-Empty": ""}), Callback{Type: "http", URL: "https://x.example", Headers: map[string]string{"X-Empty": ""}}},
 	}
 	for _, tc := range tests {

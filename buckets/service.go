@@ -81,6 +81,7 @@ func (s *Service) Create(ctx context.Context, appID string, body []byte) (*Bucke
 		ID: b.ID, AppID: appID, CreatedAt: now, LastUsedAt: now, IdleTTL: s.opts.IdleTTL,
 		SealedCallback:      s.keyring.Seal(cb, []byte("bucket-callback:"+b.ID)),
 		SealedWebhookSecret: s.keyring.Seal([]byte(b.WebhookSecret), []byte("bucket-webhook-secret:"+b.ID)),
+		HasCallback:         callback.Type == "http",
 	}
 	for i, c := range creds {
 		c.ID, c.BucketID = pushgate.NewID(), b.ID

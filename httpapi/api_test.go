@@ -17,6 +17,7 @@ import (
 	"github.com/pushgate/pushgate/httpapi"
 	"github.com/pushgate/pushgate/internal/testenv"
 	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi.Handler, *apps.Service) {
@@ -28,6 +29,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 	opts.API = true
 	if opts.Core.Buckets == nil {
 		opts.Core = coreOptions(t, db, kr)
+	}
+	if opts.Events.Recorder == nil {
+		opts.Events.Recorder = webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})
 	}
 	return httpapi.New(opts), svc
 }

@@ -49,6 +49,8 @@ type CoreOptions struct {
 	Checker  ContextChecker
 	Sender   Sender
 	Messages MessageReader
+	// Webhooks serves a bucket's webhook batches when set.
+	Webhooks WebhookBatches
 	Now      func() time.Time
 }
 
@@ -65,6 +67,9 @@ func (h *Handler) routeCore(v1 *gin.RouterGroup) {
 	v1.POST("/bucket/:bucketId/send/silent", h.withBucket(h.sendOne(contexts.KindSilent)))
 	v1.POST("/bucket/:bucketId/send/raw", h.withBucket(h.sendOne(contexts.KindRaw)))
 	v1.GET("/bucket/:bucketId/message/:messageId", h.withBucket(h.getMessage))
+	if h.opts.Core.Webhooks != nil {
+		h.routeBatches(v1)
+	}
 }
 
 func (h *Handler) now() time.Time {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/pushgate/pushgate/providers/fcm"
 	"github.com/pushgate/pushgate/providers/webpush"
 	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 // coreOptions wires the CORE API to real services: stores, the bucket
@@ -48,7 +50,20 @@ func coreOptions(t testing.TB, db *sqlstore.DB, kr *pushgate.Keyring) httpapi.Co
 		Checker:  registry,
 		Sender:   delivery.NewSender(db.Messages(), q, delivery.Options{}),
 		Messages: db.Messages(),
+		Webhooks: newDispatcher(t, db),
 	}
+}
+
+// newDispatcher serves batch listings and redelivery; it is never started,
+// so batches stay as a test leaves them.
+func newDispatcher(t testing.TB, db *sqlstore.DB) *webhooks.Dispatcher {
+	d, err := webhooks.NewDispatcher(db.Webhooks(), webhooks.TargetsFunc(func(context.Context, string, string) (*webhooks.Target, error) {
+		return nil, pushgate.NotFound("callback")
+	}), http.DefaultClient, webhooks.DispatcherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // vapidPayload returns a valid vapid credential payload.

@@ -43,6 +43,13 @@ type Options struct {
 	API bool
 	// Core are the services of the CORE API (/v1/bucket...).
 	Core CoreOptions
+	// Events serves CORE's public client event endpoints when its
+	// Recorder is set.
+	Events EventOptions
+	// TrustedProxies are the CIDR prefixes of proxies whose
+	// X-Forwarded-For names the client (for per-client rate limits); with
+	// none the client is the connection's peer.
+	TrustedProxies []string
 }
 
 // Handler is the http.Handler of the whole HTTP surface.
@@ -72,6 +79,11 @@ func New(opts Options) *Handler {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.RemoveExtraSlash = false
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		// Checked by the configuration; a bad list must not trust everyone.
+		_ = e.SetTrustedProxies(nil)
+		h.log.Error("trusted proxies ignored", "err", err)
+	}
 	e.Use(h.requestID, h.observe, h.recover, h.limitBody)
 	e.NoRoute(func(c *gin.Context) { h.writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { h.writeError(c, errNoMethod) })
@@ -84,6 +96,9 @@ func New(opts Options) *Handler {
 		h.routeApp(v1)
 		if opts.Core.Buckets != nil {
 			h.routeCore(v1)
+		}
+		if opts.Events.Recorder != nil {
+			h.routeEvents(e)
 		}
 	}
 	return h

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -93,6 +94,15 @@ type Config struct {
 	// WebhookRetryFor is how long a failing batch is retried before it is
 	// dead-lettered.
 	WebhookRetryFor time.Duration
+	// EventsRatePerIP bounds the requests a second one client address may
+	// make to the public client event endpoints (0: no limit), in bursts
+	// of up to EventsBurst.
+	EventsRatePerIP float64
+	EventsBurst     int
+	// TrustedProxies are CIDR prefixes of reverse proxies whose
+	// X-Forwarded-For names the client; with none, the client is the
+	// connection's peer.
+	TrustedProxies []string
 
 	Logger *slog.Logger
 }
@@ -120,6 +130,8 @@ func Defaults() Config {
 		WebhookBatchSize:     1000,
 		WebhookFlushInterval: 5 * time.Second,
 		WebhookRetryFor:      24 * time.Hour,
+		EventsRatePerIP:      50,
+		EventsBurst:          200,
 	}
 }
 
@@ -200,6 +212,19 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookFlushInterval < 100*time.Millisecond {
 		errs = append(errs, errors.New("webhook_flush_interval: must be at least 100ms"))
+	}
+	if c.EventsRatePerIP < 0 {
+		errs = append(errs, errors.New("events_rate_per_ip: must not be negative"))
+	}
+	if c.EventsBurst < 1 {
+		errs = append(errs, errors.New("events_burst: must be at least 1"))
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Errorf("trusted_proxies: %q is not an address or CIDR prefix", p))
+			}
+		}
 	}
 	if c.WebhookRetryFor < time.Minute {
 		errs = append(errs, errors.New("webhook_retry_for: must be at least 1m"))

@@ -140,13 +140,15 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, dopts)
 	s.recorder = webhooks.NewRecorder(s.DB.Webhooks(), webhooks.RecorderOptions{Logger: log})
+	// The dispatcher also serves the API's batch listing and redelivery;
+	// only worker nodes start it.
+	targets := webhooks.TargetsFunc(s.webhookTarget)
+	s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: guard.Transport()},
+		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Has(RoleWorker) {
-		targets := webhooks.TargetsFunc(s.webhookTarget)
-		s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: guard.Transport()},
-			webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, Logger: log})
-		if err != nil {
-			return nil, err
-		}
 		s.flusher = webhooks.NewFlusher(s.DB.Webhooks(), targets, webhooks.FlusherOptions{
 			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Notify, Logger: log,
 		})
@@ -190,7 +192,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			Checker:  s.Providers,
 			Sender:   s.Sender,
 			Messages: s.DB.Messages(),
+			Webhooks: s.dispatcher,
 		},
+		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
+		TrustedProxies: cfg.TrustedProxies,
 		Ready: []httpapi.Check{
 			{Name: "database", Func: func(ctx context.Context) error { return s.DB.PingContext(ctx) }},
 			{Name: "migrations", Func: func(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/messages"
@@ -90,5 +91,6 @@ func (s *Server) webhookTarget(ctx context.Context, appID, bucketID string) (*we
 	if cb.Type != "http" || cb.URL == "" {
 		return nil, pushgate.NotFound("callback")
 	}
-	return &webhooks.Target{URL: cb.URL, Headers: cb.Headers, Secret: secret}, nil
+	return &webhooks.Target{URL: cb.URL, Headers: cb.Headers, Secret: secret,
+		BatchSize: cb.BatchSize, FlushAfter: time.Duration(cb.FlushIntervalMs) * time.Millisecond}, nil
 }

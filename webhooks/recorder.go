@@ -4,9 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/pushgate/pushgate"
 )
 
 // RecorderOptions tune a Recorder.
@@ -28,26 +28,14 @@ type RecorderOptions struct {
 // then share one statement, so that thousands of requests a second cost a
 // few statements a second.
 type Recorder struct {
-	store Store
-	opts  RecorderOptions
-
-	// reqs is unbuffered: a request is either taken by a writer, which
-	// then always answers it, or not sent at all.
-	reqs    chan *recordRequest
-	stop    chan struct{}
-	started atomic.Bool
-	stopped atomic.Bool
-	once    sync.Once
-	wg      sync.WaitGroup
-}
-
-type recordRequest struct {
-	events []Event
-	done   chan error
+	store   Store
+	opts    RecorderOptions
+	events  *coalescer[Event, struct{}]
+	clients *coalescer[ClientEvent, bool]
 }
 
 // NewRecorder returns a Recorder over store. Until Start (and after
-// Shutdown) Record writes every call on its own.
+// Shutdown) every call is written on its own.
 func NewRecorder(store Store, opts RecorderOptions) *Recorder {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
@@ -64,7 +52,16 @@ func NewRecorder(store Store, opts RecorderOptions) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{store: store, opts: opts, reqs: make(chan *recordRequest), stop: make(chan struct{})}
+	r := &Recorder{store: store, opts: opts}
+	r.events = newCoalescer(opts.MaxBatch, opts.WriteTimeout,
+		func(ctx context.Context, events []Event) ([]struct{}, error) {
+			_, err := store.InsertEvents(ctx, events)
+			return nil, err
+		},
+		func(n int, err error) { opts.Logger.Warn("record webhook events", "events", n, "err", err) })
+	r.clients = newCoalescer(opts.MaxBatch, opts.WriteTimeout, store.RecordClientEvents,
+		func(n int, err error) { opts.Logger.Warn("record client events", "events", n, "err", err) })
+	return r
 }
 
 // Record validates events and returns once they are stored. It fills in
@@ -78,95 +75,42 @@ func (r *Recorder) Record(ctx context.Context, events ...Event) error {
 	if err := normalizeAll(events, r.opts.Now()); err != nil {
 		return err
 	}
-	if !r.started.Load() || r.stopped.Load() || len(events) >= r.opts.MaxBatch/2 {
-		return r.write(ctx, events)
-	}
-	req := &recordRequest{events: events, done: make(chan error, 1)}
-	select {
-	case r.reqs <- req:
-	case <-r.stop:
-		return r.write(ctx, events)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The shared write goes on: the caller learns nothing about it,
-		// and trying again is harmless because events are de-duplicated.
-		return ctx.Err()
-	}
+	_, err := r.events.do(ctx, events)
+	return err
 }
 
-func (r *Recorder) write(ctx context.Context, events []Event) error {
-	for len(events) > 0 {
-		n := min(len(events), r.opts.MaxBatch)
-		if _, err := r.store.InsertEvents(ctx, events[:n]); err != nil {
-			return err
-		}
-		events = events[n:]
+// RecordClient stores what a client reports about a message: the message
+// records the time of the kind's first report, and that first report
+// becomes a webhook event when the message's bucket has a callback. It
+// returns once both are stored, or an ENOTFOUND error when the message is
+// not one of the context's. A repeated report is accepted and changes
+// nothing.
+func (r *Recorder) RecordClient(ctx context.Context, e ClientEvent) error {
+	if err := e.normalize(r.opts.Now()); err != nil {
+		return err
+	}
+	found, err := r.clients.do(ctx, []ClientEvent{e})
+	if err != nil {
+		return err
+	}
+	if len(found) != 1 || !found[0] {
+		return pushgate.NotFound("message")
 	}
 	return nil
 }
 
 // Start runs the writers that coalesce small calls.
 func (r *Recorder) Start() {
-	if r.stopped.Load() || r.started.Swap(true) {
-		return
-	}
-	for range r.opts.Writers {
-		r.wg.Go(r.writer)
-	}
-}
-
-func (r *Recorder) writer() {
-	for {
-		var first *recordRequest
-		select {
-		case first = <-r.reqs:
-		case <-r.stop:
-			return
-		}
-		group := []*recordRequest{first}
-		events := first.events
-	gather:
-		for len(events) < r.opts.MaxBatch {
-			select {
-			case req := <-r.reqs:
-				group = append(group, req)
-				events = append(events[:len(events):len(events)], req.events...)
-			default:
-				break gather
-			}
-		}
-		// Not the callers' contexts: one caller giving up must not fail
-		// the others' events.
-		ctx, cancel := context.WithTimeout(context.Background(), r.opts.WriteTimeout)
-		_, err := r.store.InsertEvents(ctx, events)
-		cancel()
-		if err != nil {
-			r.opts.Logger.Warn("record webhook events", "events", len(events), "err", err)
-		}
-		for _, req := range group {
-			req.done <- err
-		}
-	}
+	r.events.start(r.opts.Writers)
+	r.clients.start(r.opts.Writers)
 }
 
 // Shutdown stops the writers once the writes in progress end; later calls
-// to Record write on their own.
+// are written on their own.
 func (r *Recorder) Shutdown(ctx context.Context) error {
-	r.once.Do(func() {
-		r.stopped.Store(true)
-		close(r.stop)
-	})
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	err := r.events.shutdown(ctx)
+	if err2 := r.clients.shutdown(ctx); err == nil {
+		err = err2
 	}
+	return err
 }

@@ -97,6 +97,13 @@ type Store interface {
 	// skipping any whose (MessageID, Kind) is already stored or repeated
 	// earlier in the slice, and reports how many it stored.
 	InsertEvents(ctx context.Context, events []Event) (int, error)
+	// RecordClientEvents stores what clients report, in one transaction:
+	// for each event whose message exists in its context it sets the
+	// message's time for the kind (delivered, clicked or closed) unless one
+	// is set, and when it was unset and the bucket has a callback it stores
+	// the webhook event (with the message's foreign id). found[i] reports
+	// whether events[i]'s message exists in its context.
+	RecordClientEvents(ctx context.Context, events []ClientEvent) (found []bool, err error)
 	// PendingBuckets summarises unbatched events per bucket, at most limit
 	// buckets.
 	PendingBuckets(ctx context.Context, limit int) ([]PendingBucket, error)

@@ -100,6 +100,15 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookFlushInterval) }},
 	{key: "webhook_retry_for", def: "24h", help: "how long a callback batch that fails is retried before it is dead-lettered",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
+	{key: "events_rate_per_ip", def: "50", help: "requests a second one client address may make to the public client event endpoints (0: no limit)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.EventsRatePerIP, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+	{key: "events_burst", def: "200", help: "requests one client address may make at once before events_rate_per_ip applies",
+		apply: func(c *server.Config, v string) (err error) { c.EventsBurst, err = strconv.Atoi(v); return err }},
+	{key: "trusted_proxies", help: "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; empty: the client is the connection's peer",
+		apply: func(c *server.Config, v string) error { c.TrustedProxies = splitList(v); return nil }},
 }
 
 func oneOf(v string, allowed ...string) error {

@@ -24,9 +24,9 @@ func (db *DB) Buckets() *BucketStore { return &BucketStore{db: db} }
 
 func (s *BucketStore) CreateBucket(ctx context.Context, b *buckets.StoredBucket) error {
 	return s.db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := s.db.exec(ctx, tx, `INSERT INTO buckets (id, app_id, callback_sealed, webhook_secret_sealed, created_at, last_used_at, idle_ttl_seconds, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.AppID, b.SealedCallback, b.SealedWebhookSecret, b.CreatedAt.UTC(), b.LastUsedAt.UTC(),
+		_, err := s.db.exec(ctx, tx, `INSERT INTO buckets (id, app_id, callback_sealed, webhook_secret_sealed, has_callback, created_at, last_used_at, idle_ttl_seconds, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.AppID, b.SealedCallback, b.SealedWebhookSecret, b.HasCallback, b.CreatedAt.UTC(), b.LastUsedAt.UTC(),
 			int64(b.IdleTTL/time.Second), b.LastUsedAt.Add(b.IdleTTL).UTC())
 		if err != nil {
 			if errorsContains(err, "FOREIGN KEY") || errorsContains(err, "SQLSTATE 23503") {

@@ -26,7 +26,7 @@ func newBucket(t testing.TB, db *sqlstore.DB) (appID, bucketID, credID, ctxID st
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	b := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: a.ID, SealedCallback: "cb", SealedWebhookSecret: "ws", CreatedAt: now, LastUsedAt: now, IdleTTL: time.Hour,
+	b := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: a.ID, SealedCallback: "cb", SealedWebhookSecret: "ws", HasCallback: true, CreatedAt: now, LastUsedAt: now, IdleTTL: time.Hour,
 		Credentials: []buckets.StoredCredential{{ID: pushgate.NewID(), Type: buckets.FCMv1, Public: []byte(`{}`), Sealed: "s"}}}
 	if err := db.Buckets().CreateBucket(ctx, b); err != nil {
 		t.Fatal(err)

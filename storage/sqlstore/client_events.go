@@ -1,0 +1,156 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pushgate/pushgate/webhooks"
+)
+
+// clientEventColumn is the messages column that records a client event's
+// first report.
+func clientEventColumn(k webhooks.Kind) (string, error) {
+	switch k {
+	case webhooks.Delivered:
+		return "delivered_at", nil
+	case webhooks.Clicked:
+		return "clicked_at", nil
+	case webhooks.Close:
+		return "closed_at", nil
+	}
+	return "", fmt.Errorf("client event kind %q", k)
+}
+
+func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks.ClientEvent) ([]bool, error) {
+	found := make([]bool, len(events))
+	if len(events) == 0 {
+		return found, nil
+	}
+	for _, e := range events {
+		if _, err := clientEventColumn(e.Kind); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if s.db.Dialect == Postgres {
+		err = s.recordClientEventsPG(ctx, events, found)
+	} else {
+		err = s.db.inTx(ctx, func(tx *sql.Tx) error { return s.recordClientEventsTx(ctx, tx, events, found) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record client events: %w", err)
+	}
+	return found, nil
+}
+
+// recordClientEventsPG writes a batch in one statement per round. In one
+// UPDATE ... FROM a row can be changed once, so a message reported twice
+// in the batch (delivered, then clicked) goes to a second round.
+func (s *WebhookStore) recordClientEventsPG(ctx context.Context, events []webhooks.ClientEvent, found []bool) error {
+	pending := make([]int, len(events))
+	for i := range pending {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		var round, later []int
+		seen := make(map[string]bool, len(pending))
+		for _, i := range pending {
+			if seen[events[i].MessageID] {
+				later = append(later, i)
+				continue
+			}
+			seen[events[i].MessageID] = true
+			round = append(round, i)
+		}
+		n := len(round)
+		ids, ctxs, kinds, actions, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ats := make([]time.Time, n)
+		for j, i := range round {
+			e := events[i]
+			ids[j], ctxs[j], kinds[j], actions[j], eventIDs[j], ats[j] = e.MessageID, e.ContextID, string(e.Kind), e.Action, e.EventID, e.At.UTC()
+		}
+		// found reads the messages as they were; upd sets the kind's time
+		// where it was unset; ins stores the event for those first reports
+		// whose bucket has a callback. A report racing another for the same
+		// message in a concurrent statement may see the time unset too:
+		// the event's primary key still stores it once.
+		rows, err := s.db.query(ctx, s.db, `WITH v AS (
+				SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) AS v(id, context_id, kind, action, event_id, at)
+			), found AS (
+				SELECT m.id, m.app_id, m.bucket_id, m.foreign_id, v.kind, v.action, v.event_id, v.at,
+					CASE v.kind WHEN 'delivered' THEN m.delivered_at IS NULL WHEN 'clicked' THEN m.clicked_at IS NULL ELSE m.closed_at IS NULL END AS fresh
+				FROM v JOIN messages m ON m.id = v.id AND m.context_id = v.context_id
+			), upd AS (
+				UPDATE messages m SET
+					delivered_at = CASE WHEN f.kind = 'delivered' THEN f.at ELSE m.delivered_at END,
+					clicked_at = CASE WHEN f.kind = 'clicked' THEN f.at ELSE m.clicked_at END,
+					closed_at = CASE WHEN f.kind = 'close' THEN f.at ELSE m.closed_at END
+				FROM found f WHERE m.id = f.id AND f.fresh
+			), ins AS (
+				INSERT INTO webhook_events (`+eventColumns+`)
+				SELECT f.id, f.kind, f.event_id, f.app_id, f.bucket_id, f.foreign_id, '', f.action, f.at
+				FROM found f JOIN buckets b ON b.id = f.bucket_id AND b.has_callback
+				WHERE f.fresh
+				ON CONFLICT DO NOTHING
+			)
+			SELECT id FROM found`, ids, ctxs, kinds, actions, eventIDs, ats)
+		if err != nil {
+			return err
+		}
+		hit := make(map[string]bool, n)
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			hit[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, i := range round {
+			found[i] = hit[events[i].MessageID]
+		}
+		pending = later
+	}
+	return nil
+}
+
+func (s *WebhookStore) recordClientEventsTx(ctx context.Context, tx *sql.Tx, events []webhooks.ClientEvent, found []bool) error {
+	for i, e := range events {
+		col, _ := clientEventColumn(e.Kind)
+		var appID, bucketID, foreignID string
+		var fresh, hasCallback bool
+		err := s.db.queryRow(ctx, tx, `SELECT m.app_id, m.bucket_id, m.foreign_id, m.`+col+` IS NULL, COALESCE(b.has_callback, FALSE)
+			FROM messages m LEFT JOIN buckets b ON b.id = m.bucket_id WHERE m.id = ? AND m.context_id = ?`,
+			e.MessageID, e.ContextID).Scan(&appID, &bucketID, &foreignID, &fresh, &hasCallback)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		found[i] = true
+		if !fresh {
+			continue
+		}
+		if _, err := s.db.exec(ctx, tx, `UPDATE messages SET `+col+` = ? WHERE id = ? AND `+col+` IS NULL`, e.At.UTC(), e.MessageID); err != nil {
+			return err
+		}
+		if !hasCallback {
+			continue
+		}
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?) ON CONFLICT DO NOTHING`,
+			e.MessageID, string(e.Kind), e.EventID, appID, bucketID, foreignID, e.Action, e.At.UTC()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
+)
+
+// TestRecordClientEvents is the contract of Store.RecordClientEvents on
+// every dialect: only a context's own messages are found, the first report
+// of a kind sets the message's time and becomes one event, and only for a
+// bucket with a callback.
+func TestRecordClientEvents(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Webhooks()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		msgs := newMessages(2, appID, bucketID, credID, ctxID, now)
+		msgs[0].ForeignID = "user-1"
+
+		// A second bucket of the app, without a callback.
+		quiet := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: appID, SealedCallback: "none", SealedWebhookSecret: "ws", CreatedAt: now, LastUsedAt: now, IdleTTL: time.Hour}
+		if err := db.Buckets().CreateBucket(ctx, quiet); err != nil {
+			t.Fatal(err)
+		}
+		quietCtx := pushgate.NewID()
+		quietMsg := newMessages(1, appID, quiet.ID, credID, quietCtx, now)
+		if err := db.Messages().Insert(ctx, append(msgs, quietMsg...)); err != nil {
+			t.Fatal(err)
+		}
+
+		at := now.Add(time.Second)
+		ev := func(msg, context string, kind webhooks.Kind, action string, at time.Time) webhooks.ClientEvent {
+			return webhooks.ClientEvent{EventID: pushgate.NewID(), ContextID: context, MessageID: msg, Kind: kind, Action: action, At: at}
+		}
+		found, err := s.RecordClientEvents(ctx, []webhooks.ClientEvent{
+			ev(msgs[0].ID, ctxID, webhooks.Delivered, "", at),
+			ev(msgs[0].ID, ctxID, webhooks.Clicked, "open", at.Add(time.Second)),
+			ev(msgs[1].ID, quietCtx, webhooks.Delivered, "", at),             // another context's id
+			ev(pushgate.NewID(), ctxID, webhooks.Delivered, "", at),          // no such message
+			ev(quietMsg[0].ID, quietCtx, webhooks.Close, "", at),             // bucket without a callback
+			ev(msgs[0].ID, ctxID, webhooks.Delivered, "", at.Add(time.Hour)), // a repeat
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, true, false, false, true, true}; !equalBools(found, want) {
+			t.Fatalf("found = %v, want %v", found, want)
+		}
+
+		m, err := db.Messages().Get(ctx, appID, bucketID, msgs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.DeliveredAt.Equal(at) || !m.ClickedAt.Equal(at.Add(time.Second)) || !m.ClosedAt.IsZero() {
+			t.Fatalf("message times: delivered %v clicked %v closed %v; want %v, %v and none (the first report wins)", m.DeliveredAt, m.ClickedAt, m.ClosedAt, at, at.Add(time.Second))
+		}
+		if m, _ := db.Messages().Get(ctx, appID, bucketID, msgs[1].ID); !m.DeliveredAt.IsZero() {
+			t.Fatal("a report naming another context changed the message")
+		}
+		if m, _ := db.Messages().Get(ctx, appID, quiet.ID, quietMsg[0].ID); !m.ClosedAt.Equal(at) {
+			t.Fatalf("closedAt of the message of the bucket without a callback = %v, want %v", m.ClosedAt, at)
+		}
+
+		// A repeat in a later call changes nothing either.
+		if found, err := s.RecordClientEvents(ctx, []webhooks.ClientEvent{ev(msgs[0].ID, ctxID, webhooks.Clicked, "again", at.Add(time.Minute))}); err != nil || !found[0] {
+			t.Fatalf("repeat = %v, %v", found, err)
+		}
+
+		pending, err := s.PendingBuckets(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 1 || pending[0].BucketID != bucketID || pending[0].Events != 2 {
+			t.Fatalf("pending = %+v, want the 2 first reports of bucket %s only", pending, bucketID)
+		}
+		batchID := pushgate.NewID()
+		if n, err := s.CreateBatch(ctx, webhooks.NewBatch{ID: batchID, AppID: appID, BucketID: bucketID, Max: 10, CreatedAt: now}); err != nil || n != 2 {
+			t.Fatalf("CreateBatch = %d, %v", n, err)
+		}
+		events, err := s.BatchEvents(ctx, batchID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 2 || events[0].Kind != webhooks.Delivered || events[1].Kind != webhooks.Clicked || events[1].Action != "open" ||
+			events[0].ForeignID != "user-1" || events[1].ForeignID != "user-1" || events[0].MessageID != msgs[0].ID {
+			t.Fatalf("events = %+v, want delivered then clicked(open) of %s with the message's foreign id", events, msgs[0].ID)
+		}
+	})
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
