@@ -98,7 +98,9 @@ type Store interface {
 	// Claim moves the queued messages among ids to Sending, leased until
 	// leaseUntil, and returns them.
 	Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*Message, error)
-	// Finish records results in bulk.
+	// Finish records results in bulk and, atomically with them, the
+	// webhook event (sent, or failed with its reason) of each final result
+	// whose bucket has a callback.
 	Finish(ctx context.Context, results []Result) error
 	// Get returns a message of an app's bucket.
 	Get(ctx context.Context, appID, bucketID, id string) (*Message, error)

@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			ShutdownTimeout: cfg.ShutdownGrace,
 			Logger:          log,
 		})
-		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, webhookObserver{rec: s.recorder, listening: &callbackCache{lookup: s.webhookTarget, m: map[string]bool{}}, log: log}, dopts)
+		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
 		s.worker.Handle(delivery.TypeSend, s.deliverer)
 		s.maintenance = delivery.NewMaintenance(s.Queue, cfg.MaintenanceInterval, log,
 			[]delivery.Job{

@@ -22,11 +22,12 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 }
 
-// Recorder persists events. Large calls (the delivery workers' results)
-// are written as they come, one statement per MaxBatch events; small ones
-// (one client event per HTTP request) wait for the write in progress and
-// then share one statement, so that thousands of requests a second cost a
-// few statements a second.
+// Recorder persists events. Large calls are written as they come, one
+// statement per MaxBatch events; small ones (one client event per HTTP
+// request) wait for the write in progress and then share one statement, so
+// that thousands of requests a second cost a few statements a second. (The
+// delivery workers' sent and failed events need no Recorder: the message
+// store writes them with the results.)
 type Recorder struct {
 	store   Store
 	opts    RecorderOptions

@@ -8,6 +8,7 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/internal/testenv"
+	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
 )
@@ -106,4 +107,63 @@ func equalBools(a, b []bool) bool {
 		}
 	}
 	return true
+}
+
+// TestFinishRecordsWebhookEvents: final results of a bucket with a
+// callback become sent or failed events with the results, retries and
+// buckets without a callback make none.
+func TestFinishRecordsWebhookEvents(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		quiet := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: appID, SealedCallback: "none", SealedWebhookSecret: "ws", CreatedAt: now, LastUsedAt: now, IdleTTL: time.Hour}
+		if err := db.Buckets().CreateBucket(ctx, quiet); err != nil {
+			t.Fatal(err)
+		}
+		msgs := newMessages(4, appID, bucketID, credID, ctxID, now)
+		quietMsgs := newMessages(2, appID, quiet.ID, credID, ctxID, now)
+		all := append(msgs, quietMsgs...)
+		if err := db.Messages().Insert(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Messages().Claim(ctx, ids(all), now, now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(time.Second)
+		results := resultsFor(all, at)
+		results[1].Status, results[1].Reason = messages.Failed, "unregistered"
+		results[2].Status, results[2].Reason = messages.Expired, "expired"
+		results[3].Status, results[3].Reason, results[3].RetryAt = messages.Queued, "unavailable", at.Add(time.Minute)
+		if err := db.Messages().Finish(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+		batchID := pushgate.NewID()
+		if _, err := db.Webhooks().CreateBatch(ctx, webhooks.NewBatch{ID: batchID, AppID: appID, BucketID: bucketID, Max: 10, CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		events, err := db.Webhooks().BatchEvents(ctx, batchID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, e := range events {
+			got[e.MessageID] = string(e.Kind) + "/" + e.Reason
+			if !e.At.Equal(at) || e.ForeignID != "f" || e.BucketID != bucketID {
+				t.Errorf("event %+v: want at %v, foreign id f, bucket %s", e, at, bucketID)
+			}
+		}
+		want := map[string]string{msgs[0].ID: "sent/", msgs[1].ID: "failed/unregistered", msgs[2].ID: "failed/expired"}
+		if len(got) != len(want) {
+			t.Fatalf("events %v, want %v (no event for a retry or for a bucket without a callback)", got, want)
+		}
+		for id, w := range want {
+			if got[id] != w {
+				t.Errorf("event of %s = %q, want %q", id, got[id], w)
+			}
+		}
+		if p, _ := db.Webhooks().PendingBuckets(ctx, 10); len(p) != 0 {
+			t.Fatalf("events left unbatched: %+v", p)
+		}
+	})
 }

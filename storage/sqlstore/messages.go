@@ -160,13 +160,18 @@ func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil 
 	return out, rows.Err()
 }
 
+// Finish stores results and, in the same statement (PostgreSQL) or
+// transaction (SQLite), the webhook event of every final one (sent, or
+// failed with its reason; an expired message is a failure with reason
+// expired) whose bucket has a callback. A crash can therefore never keep a
+// message's fate and lose its event.
 func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
 	if s.db.Dialect == Postgres {
 		n := len(results)
-		ids, statuses, reasons, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ids, statuses, reasons, errs, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		attempts := make([]int32, n)
 		ats, retries := make([]time.Time, n), make([]time.Time, n)
 		for i, r := range results {
@@ -175,14 +180,26 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			if r.RetryAt.IsZero() {
 				retries[i] = r.At.UTC()
 			}
+			if r.Status.Final() {
+				eventIDs[i] = pushgate.NewID()
+			}
 		}
-		_, err := s.db.exec(ctx, s.db, `UPDATE messages AS m SET status = u.status, reason = u.reason, last_error = u.err, attempts = u.attempts,
-				updated_at = u.at, lease_until = NULL,
-				sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
-				finished_at = CASE WHEN u.status IN ('sent', 'failed', 'expired') THEN u.at ELSE NULL END,
-				enqueued_at = CASE WHEN u.status = 'queued' THEN u.retry_at ELSE m.enqueued_at END
-			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[]) AS u(id, status, reason, err, attempts, at, retry_at)
-			WHERE m.id = u.id AND m.status = 'sending'`, ids, statuses, reasons, errs, attempts, ats, retries)
+		_, err := s.db.exec(ctx, s.db, `WITH done AS (
+				UPDATE messages AS m SET status = u.status, reason = u.reason, last_error = u.err, attempts = u.attempts,
+					updated_at = u.at, lease_until = NULL,
+					sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
+					finished_at = CASE WHEN u.status IN ('sent', 'failed', 'expired') THEN u.at ELSE NULL END,
+					enqueued_at = CASE WHEN u.status = 'queued' THEN u.retry_at ELSE m.enqueued_at END
+				FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::text[]) AS u(id, status, reason, err, attempts, at, retry_at, event_id)
+				WHERE m.id = u.id AND m.status = 'sending'
+				RETURNING m.id, m.app_id, m.bucket_id, m.foreign_id, u.status, u.reason, u.at, u.event_id
+			)
+			INSERT INTO webhook_events (`+eventColumns+`)
+			SELECT d.id, CASE WHEN d.status = 'sent' THEN 'sent' ELSE 'failed' END, d.event_id, d.app_id, d.bucket_id, d.foreign_id,
+				CASE WHEN d.status = 'sent' THEN '' ELSE d.reason END, '', d.at
+			FROM done d JOIN buckets b ON b.id = d.bucket_id AND b.has_callback
+			WHERE d.status IN ('sent', 'failed', 'expired')
+			ON CONFLICT DO NOTHING`, ids, statuses, reasons, errs, attempts, ats, retries, eventIDs)
 		if err != nil {
 			return fmt.Errorf("finish messages: %w", err)
 		}
@@ -193,18 +210,44 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
 			finished_at = CASE WHEN ? IN ('sent', 'failed', 'expired') THEN ? ELSE NULL END,
 			enqueued_at = CASE WHEN ? = 'queued' THEN ? ELSE enqueued_at END
-			WHERE id = ? AND status = 'sending'`)
+			WHERE id = ? AND status = 'sending'
+			RETURNING app_id, bucket_id, foreign_id`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
+		hasCallback := map[string]bool{}
 		for _, r := range results {
 			retry := r.RetryAt
 			if retry.IsZero() {
 				retry = r.At
 			}
-			if _, err := stmt.ExecContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
-				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID); err != nil {
+			var appID, bucketID, foreignID string
+			err := stmt.QueryRowContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
+				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID).Scan(&appID, &bucketID, &foreignID)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && !r.Status.Final() {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("finish messages: %w", err)
+			}
+			wants, known := hasCallback[bucketID]
+			if !known {
+				err := s.db.queryRow(ctx, tx, `SELECT has_callback FROM buckets WHERE id = ?`, bucketID).Scan(&wants)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("finish messages: %w", err)
+				}
+				hasCallback[bucketID] = wants
+			}
+			if !wants {
+				continue
+			}
+			kind, reason := "sent", ""
+			if r.Status != messages.Sent {
+				kind, reason = "failed", r.Reason
+			}
+			if _, err := s.db.exec(ctx, tx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
+				r.ID, kind, pushgate.NewID(), appID, bucketID, foreignID, reason, r.At.UTC()); err != nil {
 				return fmt.Errorf("finish messages: %w", err)
 			}
 		}
