@@ -94,6 +94,9 @@ type Config struct {
 	// WebhookRetryFor is how long a failing batch is retried before it is
 	// dead-lettered.
 	WebhookRetryFor time.Duration
+	// WebhookMinBackoff is the wait before a failed batch's first retry;
+	// later waits double (up to an hour), with jitter.
+	WebhookMinBackoff time.Duration
 	// EventsRatePerIP bounds the requests a second one client address may
 	// make to the public client event endpoints (0: no limit), in bursts
 	// of up to EventsBurst.
@@ -130,6 +133,7 @@ func Defaults() Config {
 		WebhookBatchSize:     1000,
 		WebhookFlushInterval: 5 * time.Second,
 		WebhookRetryFor:      24 * time.Hour,
+		WebhookMinBackoff:    5 * time.Second,
 		EventsRatePerIP:      50,
 		EventsBurst:          200,
 	}
@@ -226,8 +230,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if c.WebhookRetryFor < time.Minute {
-		errs = append(errs, errors.New("webhook_retry_for: must be at least 1m"))
+	if c.WebhookMinBackoff < 100*time.Millisecond || c.WebhookMinBackoff > time.Hour {
+		errs = append(errs, errors.New("webhook_min_backoff: must be between 100ms and 1h"))
+	}
+	if c.WebhookRetryFor < time.Second {
+		errs = append(errs, errors.New("webhook_retry_for: must be at least 1s"))
 	}
 	if c.MaintenanceInterval < time.Second {
 		errs = append(errs, errors.New("maintenance_interval: must be at least 1s"))

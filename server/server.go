@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// only worker nodes start it.
 	targets := webhooks.TargetsFunc(s.webhookTarget)
 	s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: guard.Transport()},
-		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, Logger: log})
+		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, MinBackoff: cfg.WebhookMinBackoff, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -100,6 +100,8 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookFlushInterval) }},
 	{key: "webhook_retry_for", def: "24h", help: "how long a callback batch that fails is retried before it is dead-lettered",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
+	{key: "webhook_min_backoff", def: "5s", help: "wait before a failed callback batch is tried again; later waits double (up to 1h), with jitter",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookMinBackoff) }},
 	{key: "events_rate_per_ip", def: "50", help: "requests a second one client address may make to the public client event endpoints (0: no limit)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.EventsRatePerIP, err = strconv.ParseFloat(v, 64)
