@@ -72,7 +72,7 @@ func TestCallbackRetriesAndDeadLetters(t *testing.T) {
 			defer deadHook.Close()
 			cfg := f.config(t, d.URL)
 			cfg.WebhookMinBackoff = 100 * time.Millisecond
-			cfg.WebhookRetryFor = 2 * time.Second
+			cfg.WebhookRetryFor = 8 * time.Second // the dispatcher looks for due batches every second
 			_, a := startNode(t, cfg)
 
 			// Per-bucket batching: one batch of exactly 5 events each.
@@ -81,7 +81,13 @@ func TestCallbackRetriesAndDeadLetters(t *testing.T) {
 
 			waitFor(t, 20*time.Second, "the flaky consumer accepts a batch", func() bool {
 				r := flaky.received()
-				return len(r) >= 4 && r[len(r)-1].status == 204
+				if len(r) >= 4 && r[len(r)-1].status == 204 {
+					return true
+				}
+				var l struct{ Batches []batchView }
+				a.call("GET", "/v1/bucket/"+flakyBucket+"/webhooks", nil, &l)
+				t.Logf("%d requests; batches %+v", len(r), l.Batches)
+				return false
 			})
 			reqs := flaky.received()
 			if len(reqs) != 4 {
