@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +180,105 @@ func TestKilledMidDeliveryLosesNothing(t *testing.T) {
 	t.Logf("%d delivered before the kill; %d duplicates after recovery (bound %d)", atKill, dups, bound)
 	if dups > bound {
 		t.Fatalf("%d duplicate deliveries after the crash, more than the %d a crash can leave unrecorded", dups, bound)
+	}
+}
+
+// TestKilledBeforeCallbackDeliveredLosesNothing: a batch of events that
+// its consumer has not yet accepted survives a SIGKILL of the node, and
+// after the restart arrives with the webhook-id of its first attempt.
+func TestKilledBeforeCallbackDeliveredLosesNothing(t *testing.T) {
+	bin := buildBinary(t)
+	web := providertest.NewWebPush(t)
+	type attempt struct {
+		id     string
+		status int
+		body   []byte
+	}
+	var (
+		mu       sync.Mutex
+		up       bool
+		attempts []attempt
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		status := http.StatusServiceUnavailable
+		if up {
+			status = http.StatusNoContent
+		}
+		attempts = append(attempts, attempt{r.Header.Get("webhook-id"), status, body})
+		mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	defer hook.Close()
+	seen := func() []attempt {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]attempt(nil), attempts...)
+	}
+	env := []string{
+		"PUSHGATE_DATA_DIR=" + t.TempDir(), "PUSHGATE_LOG_FORMAT=json", "PUSHGATE_ACCESS_LOG=false",
+		"PUSHGATE_WEBPUSH_ALLOW_HTTP=true", "PUSHGATE_SSRF_ALLOW=127.0.0.0/8", "PUSHGATE_VAPID_SUBJECT=mailto:ops@example.com",
+		"PUSHGATE_WEBHOOK_MIN_BACKOFF=1s",
+	}
+	if u, ok := testenv.PostgresURL(t); ok {
+		env = append(env, "PUSHGATE_DATABASE_URL="+u, "PUSHGATE_MASTER_KEY="+pushgate.NewMasterKey(),
+			"PUSHGATE_REDIS_URL="+testenv.RedisURL(t), "PUSHGATE_QUEUE_NAMESPACE="+testenv.Namespace(t))
+	}
+	p := startProcess(t, bin, env)
+	creds := parseCredentials(t, p.out)
+
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	pub, priv := base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(k.Bytes())
+	const n = 50
+	var bucket struct {
+		BucketID    string
+		Credentials []struct{ ID string }
+	}
+	if code := p.call(t, creds.APIKey, "POST", "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],
+		"callbackConfig":{"type":"http","payload":{"url":%q,"batchSize":%d,"flushIntervalMs":600000}}}`, pub, priv, hook.URL, n), &bucket); code != 200 {
+		t.Fatalf("bucket: %d", code)
+	}
+	var c struct{ ContextID string }
+	p.call(t, creds.APIKey, "POST", "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Crash test"}`, &c)
+	receivers := make([]recipients.Receiver, n)
+	for i := range receivers {
+		receivers[i] = web.NewSubscriptionFor(pub).Receiver(bucket.Credentials[0].ID)
+	}
+	if code := p.call(t, creds.APIKey, "POST", "/v1/bucket/"+bucket.BucketID+"/context/"+c.ContextID+"/send", map[string]any{"receivers": receivers}, nil); code != 200 {
+		t.Fatalf("send: %d", code)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch was never attempted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	first := seen()[0]
+	mu.Lock()
+	up = true
+	mu.Unlock()
+
+	startProcess(t, bin, env)
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		a := seen()
+		if last := a[len(a)-1]; last.status == http.StatusNoContent {
+			if last.id != first.id {
+				t.Fatalf("after the restart the batch came with webhook-id %s, before with %s", last.id, first.id)
+			}
+			if !bytes.Equal(last.body, first.body) || strings.Count(string(last.body), `"kind":"sent"`) != n {
+				t.Fatalf("the delivered batch differs from the first attempt or lacks events: %s", last.body)
+			}
+			t.Logf("%d attempts; delivered after the restart", len(a))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the batch was not delivered within 60 s of the restart (%d attempts)", len(a))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
