@@ -8,6 +8,14 @@
 //	go run ./bench/sendload -provider apns -n 200000 \
 //	    -db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' -redis redis://127.0.0.1:6379/0
 //	go run ./bench/sendload -bare apns        # the client library alone, for comparison
+//	go run ./bench/sendload -events -n 100000 -db ... -redis ...
+//
+// With -events the bucket has a callback (a local consumer that counts the
+// events it receives), and once everything is delivered every message is
+// reported delivered through the public client event endpoint by
+// -event-clients concurrent clients: it prints the endpoint's requests per
+// second and answer times, and the events per second that reach the
+// consumer in webhook batches.
 //
 // Everything runs on loopback; the fakes keep counts only.
 package main
@@ -23,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -53,6 +62,8 @@ type options struct {
 	bare        string
 	distinct    int
 	cpuprofile  string
+	events      bool
+	eventConns  int
 }
 
 func main() {
@@ -71,6 +82,8 @@ func main() {
 	flag.StringVar(&o.bare, "bare", "", "measure a client library alone against its fake: apns or webpush")
 	flag.IntVar(&o.distinct, "distinct", 1000, "distinct Web Push subscriptions (each is an ECDH key pair at the fake)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.BoolVar(&o.events, "events", false, "give the bucket a callback, then report every message delivered through the client event endpoint")
+	flag.IntVar(&o.eventConns, "event-clients", 64, "concurrent clients of the client event endpoint (with -events)")
 	flag.Parse()
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -123,6 +136,14 @@ func run(t *tb, o options) {
 	cfg.FCMEndpoint = fcmFake.URL + "/v1"
 	cfg.WebPushAllowHTTP, cfg.SSRFAllow = true, "127.0.0.0/8"
 	cfg.VAPIDSubject = "mailto:bench@example.com"
+	cfg.EventsRatePerIP = 0 // one address sends everything
+	consumer := &countingConsumer{}
+	callback := `{"type":"none"}`
+	if o.events {
+		hook := httptest.NewServer(consumer)
+		defer hook.Close()
+		callback = fmt.Sprintf(`{"type":"http","payload":{"url":%q}}`, hook.URL)
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +167,8 @@ func run(t *tb, o options) {
 	c.post(t, "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[
 		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":"com.example.bench"}},
 		{"type":"fcm_v1","payload":%s},
-		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],"callbackConfig":{"type":"none"}}`,
-		key.P8, key.KeyID, key.TeamID, fcmFake.ServiceAccountJSON("bench"), vapidPub, vapidPriv), &bucket)
+		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],"callbackConfig":%s}`,
+		key.P8, key.KeyID, key.TeamID, fcmFake.ServiceAccountJSON("bench"), vapidPub, vapidPriv, callback), &bucket)
 	var ctxAnswer struct{ ContextID string }
 	c.post(t, "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
 
@@ -190,6 +211,7 @@ func run(t *tb, o options) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
+	var messageIDs []string
 	mem := startMemoryProbe()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -197,10 +219,19 @@ func run(t *tb, o options) {
 		wg.Go(func() {
 			for next.Add(1) <= int64(requests) {
 				t0 := time.Now()
-				c.postRaw(t, path, bodies[s])
+				raw := c.postRaw(t, path, bodies[s])
 				d := time.Since(t0)
+				var ids []string
+				if o.events {
+					var res struct{ Results []struct{ MessageID string } }
+					json.Unmarshal(raw, &res)
+					for _, r := range res.Results {
+						ids = append(ids, r.MessageID)
+					}
+				}
 				mu.Lock()
 				latencies = append(latencies, d)
+				messageIDs = append(messageIDs, ids...)
 				mu.Unlock()
 			}
 		})
@@ -225,6 +256,79 @@ func run(t *tb, o options) {
 		fmt.Printf("delivered: %d notifications in %v (%.0f/s end to end)\n", delivered(), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	}
 	mem.print()
+	if o.events {
+		clientEvents(t, o, c, consumer, "/v1/context/"+ctxAnswer.ContextID+"/events/delivered", messageIDs)
+	}
+}
+
+// countingConsumer is a callback URL that counts the events of each kind
+// in the batches it receives.
+type countingConsumer struct {
+	sent, delivered atomic.Int64
+	batches         atomic.Int64
+}
+
+func (c *countingConsumer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	c.sent.Add(int64(bytes.Count(body, []byte(`"kind":"sent"`))))
+	c.delivered.Add(int64(bytes.Count(body, []byte(`"kind":"delivered"`))))
+	c.batches.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// clientEvents waits for the send results to reach the callback, then
+// reports every message delivered from concurrent clients.
+func clientEvents(t *tb, o options, c *client, consumer *countingConsumer, path string, ids []string) {
+	total := int64(len(ids))
+	start := time.Now()
+	for consumer.sent.Load() < total {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Printf("callback:  all %d sent events received %v after the last delivery\n", total, time.Since(start).Round(time.Millisecond))
+
+	var next atomic.Int64
+	var mu sync.Mutex
+	latencies := make([]time.Duration, 0, len(ids))
+	start = time.Now()
+	var wg sync.WaitGroup
+	for range o.eventConns {
+		wg.Go(func() {
+			var mine []time.Duration
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					break
+				}
+				t0 := time.Now()
+				req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(`{"messageId":"`+ids[i]+`"}`))
+				req.Header.Set("Content-Type", "application/json")
+				res, err := c.http.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					t.Fatalf("client event: %d", res.StatusCode)
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	answered := time.Since(start)
+	for consumer.delivered.Load() < total {
+		time.Sleep(5 * time.Millisecond)
+	}
+	arrived := time.Since(start)
+	slices.Sort(latencies)
+	fmt.Printf("events:    %d delivered reports from %d clients in %v (%.0f requests/s); answer p50 %v  p99 %v\n",
+		total, o.eventConns, answered.Round(time.Millisecond), float64(total)/answered.Seconds(), pct(latencies, 50), pct(latencies, 99))
+	fmt.Printf("webhooks:  all %d delivered events at the callback after %v (%.0f events/s), %d batches in all\n",
+		total, arrived.Round(time.Millisecond), float64(total)/arrived.Seconds(), consumer.batches.Load())
 }
 
 type client struct {
