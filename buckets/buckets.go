@@ -3,6 +3,8 @@ package buckets
 import (
 	"context"
 	"time"
+
+	"github.com/pushgate/pushgate"
 )
 
 // CredentialType names a provider credential kind, as CORE spells it.
@@ -23,6 +25,19 @@ func (t CredentialType) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// Platform is where notifications sent with a credential of type t go.
+func (t CredentialType) Platform() pushgate.Platform {
+	switch t {
+	case APNSToken, APNSCert:
+		return pushgate.PlatformIOS
+	case FCMv1:
+		return pushgate.PlatformAndroid
+	case VAPID:
+		return pushgate.PlatformWeb
+	}
+	return pushgate.PlatformWebSocket
 }
 
 // Credential is one provider credential of a bucket. Exactly one of the

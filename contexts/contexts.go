@@ -28,6 +28,20 @@ type Context struct {
 	Raw       *Raw
 	Silent    *Silent
 	CreatedAt time.Time
+	// Status says whether the context's images are ready ("" is Ready).
+	Status Status
+	// Failure says why the images failed (Status Failed).
+	Failure string
+	// Images maps each image source URL to its CDN URLs by variant.
+	Images map[string]map[string]string
+}
+
+// State is the context's status, Ready when none was set.
+func (c *Context) State() Status {
+	if c.Status == "" {
+		return Ready
+	}
+	return c.Status
 }
 
 // Action is a notification button (data contexts).

@@ -6,11 +6,16 @@ import (
 	"fmt"
 )
 
-// Store persists contexts. Contexts never change once created.
+// Store persists contexts. A context's payload never changes once created;
+// only its image status does, once, from Processing to Ready or Failed.
 type Store interface {
 	CreateContext(ctx context.Context, c *Context) error
 	// GetContext returns a context of an app's bucket, or ENOTFOUND.
 	GetContext(ctx context.Context, appID, bucketID, id string) (*Context, error)
+	// FinishImages moves a Processing context to Ready with its images'
+	// CDN URLs, or to Failed with the reason; a context no longer
+	// Processing is left as it is.
+	FinishImages(ctx context.Context, appID, bucketID, id string, status Status, failure string, images map[string]map[string]string) error
 }
 
 // Decode rebuilds a context's payload from its stored JSON (written by

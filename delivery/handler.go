@@ -39,7 +39,7 @@ type Deliverer struct {
 	pool     *providerPool
 	observer Observer
 	opts     Options
-	ctxCache sync.Map // context id -> *contexts.Context (contexts never change)
+	ctxCache sync.Map // context id -> *contexts.Context, once its images are ready or failed (then it never changes)
 }
 
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
@@ -56,6 +56,17 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var task sendTask
 	if err := json.Unmarshal(t.Payload(), &task); err != nil {
 		return fmt.Errorf("%w: bad payload: %v", asynq.SkipRetry, err)
+	}
+	// Messages of a context whose images are being processed wait,
+	// unclaimed, so that no notification carries an image link that does
+	// not work yet.
+	if c, err := d.context(ctx, task); err == nil && c.State() == contexts.Processing {
+		if d.opts.ImagesPending != nil {
+			d.opts.ImagesPending(ctx, c)
+		}
+		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()),
+			asynq.MaxRetry(25), asynq.Timeout(d.opts.Lease), asynq.ProcessIn(imagesWait))
+		return err // on failure asynq retries this task
 	}
 	now := d.opts.Now()
 	msgs, err := d.store.Claim(ctx, task.IDs, now, now.Add(d.opts.Lease))
@@ -89,6 +100,10 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// imagesWait is how long a send task waits for its context's images
+// before it looks again.
+const imagesWait = time.Second
+
 // flushEvery and flushBatch bound how many delivered messages a crash can
 // leave recorded as unsent (and so send again after recovery).
 const (
@@ -116,7 +131,10 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 		}
 		return all(d.retryAll(msgs, err))
 	}
-	p, err := d.pool.get(ctx, task.AppID, task.BucketID, task.CredentialID)
+	if c.State() == contexts.Failed {
+		return fail(providers.ReasonBadImage, errors.New(c.Failure))
+	}
+	p, platform, err := d.pool.get(ctx, task.AppID, task.BucketID, task.CredentialID)
 	if err != nil {
 		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
 			return fail(providers.ReasonBadCredentials, errors.New("the bucket expired or was deleted"))
@@ -126,6 +144,8 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 		}
 		return fail(providers.ReasonBadCredentials, err)
 	}
+
+	c = c.ForPlatform(platform)
 
 	// A fixed set of sender goroutines per chunk: their stacks grow once
 	// for the vendor client, instead of once per message.
@@ -245,6 +265,8 @@ func (d *Deliverer) context(ctx context.Context, task sendTask) (*contexts.Conte
 	if err != nil {
 		return nil, err
 	}
-	d.ctxCache.Store(task.ContextID, c)
+	if c.State() != contexts.Processing { // its last change is behind it
+		d.ctxCache.Store(task.ContextID, c)
+	}
 	return c, nil
 }

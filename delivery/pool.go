@@ -24,6 +24,7 @@ type providerPool struct {
 type poolEntry struct {
 	once     sync.Once
 	p        providers.Provider
+	platform pushgate.Platform
 	err      error
 	lastUsed time.Time
 }
@@ -32,7 +33,7 @@ func newProviderPool(creds Credentials, registry *providers.Registry) *providerP
 	return &providerPool{creds: creds, registry: registry, entries: map[string]*poolEntry{}}
 }
 
-func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string) (providers.Provider, error) {
+func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string) (providers.Provider, pushgate.Platform, error) {
 	pp.mu.Lock()
 	e, ok := pp.entries[credID]
 	if !ok {
@@ -47,6 +48,7 @@ func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string)
 			e.err = err
 			return
 		}
+		e.platform = cred.Type.Platform()
 		e.p, e.err = pp.registry.New(cred)
 		if e.err != nil && pushgate.ErrorCode(e.err) == pushgate.EINTERNAL {
 			e.err = pushgate.Errorf(pushgate.EUNPROCESSABLE, "credential %s cannot be used: %v", credID, e.err)
@@ -60,7 +62,7 @@ func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string)
 		}
 		pp.mu.Unlock()
 	}
-	return e.p, e.err
+	return e.p, e.platform, e.err
 }
 
 // closeIdle closes providers unused for longer than idle.

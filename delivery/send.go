@@ -53,6 +53,10 @@ type Options struct {
 	Recipients recipients.Options
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// ImagesPending is told when a send task finds its context's images
+	// still processing (the task then waits a second and runs again), so
+	// that a processing job lost with Redis can be enqueued again.
+	ImagesPending func(ctx context.Context, c *contexts.Context)
 }
 
 func (o *Options) defaults() {

@@ -49,8 +49,11 @@ func NewWorker(opts WorkerOptions) *Worker {
 			ns + ":" + QueueLow:      1,
 		},
 		ShutdownTimeout: opts.ShutdownTimeout,
-		Logger:          slogAdapter{log.With("component", "asynq")},
-		LogLevel:        asynq.WarnLevel,
+		// Delayed tasks (retries, messages waiting for their images) are
+		// due within a second rather than asynq's default five.
+		DelayedTaskCheckInterval: time.Second,
+		Logger:                   slogAdapter{log.With("component", "asynq")},
+		LogLevel:                 asynq.WarnLevel,
 	})
 	w := &Worker{srv: srv, mux: asynq.NewServeMux(), log: log}
 	w.mux.HandleFunc(TypePing, func(ctx context.Context, t *asynq.Task) error {

@@ -49,6 +49,9 @@ type CoreOptions struct {
 	Checker  ContextChecker
 	Sender   Sender
 	Messages MessageReader
+	// Images, when set, puts the images of contexts on pushgate's CDN and
+	// serves POST /v1/images and /cdn/{key}.
+	Images ImageService
 	// Webhooks serves a bucket's webhook batches when set.
 	Webhooks WebhookBatches
 	Now      func() time.Time
@@ -175,10 +178,20 @@ func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now 
 		return nil, err
 	}
 	ctx.ID, ctx.AppID, ctx.BucketID, ctx.Kind, ctx.CreatedAt = pushgate.NewID(), b.AppID, b.ID, kind, now
-	if err := h.checkContext(b, ctx); err != nil {
+	if err := h.prepareImages(b, ctx); err != nil {
 		return nil, err
 	}
-	return ctx, h.opts.Core.Contexts.CreateContext(c.Request.Context(), ctx)
+	if err := h.opts.Core.Contexts.CreateContext(c.Request.Context(), ctx); err != nil {
+		return nil, err
+	}
+	if ctx.State() == contexts.Processing {
+		// Should this fail (Redis down), the context's first send task
+		// asks for its images again.
+		if err := h.opts.Core.Images.ProcessContext(c.Request.Context(), ctx); err != nil {
+			h.log.Warn("image processing not enqueued; the context's first send will ask again", "context", ctx.ID, "err", err)
+		}
+	}
+	return ctx, nil
 }
 
 func (h *Handler) createContext(kind contexts.Kind) gin.HandlerFunc {
@@ -212,7 +225,13 @@ func (h *Handler) getContext(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	out := gin.H{"contextId": ctx.ID, "bucketId": ctx.BucketID, "kind": ctx.Kind, "createdAt": ctx.CreatedAt, "status": "ready"}
+	out := gin.H{"contextId": ctx.ID, "bucketId": ctx.BucketID, "kind": ctx.Kind, "createdAt": ctx.CreatedAt, "status": ctx.State()}
+	if ctx.Failure != "" {
+		out["reason"] = ctx.Failure
+	}
+	if len(ctx.Images) > 0 {
+		out["images"] = ctx.Images
+	}
 	if exp := ctx.ExpiresAt(); !exp.IsZero() {
 		out["expiresAt"] = exp
 	}
@@ -254,6 +273,9 @@ func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
 // send passes the receivers that decoded to the sender and merges its
 // answers with the decoding errors, in receiver order.
 func (h *Handler) send(c *gin.Context, ctx *contexts.Context, receivers []recipients.Receiver, decodeErrs [][]string) ([]messages.SendResult, error) {
+	if ctx.State() == contexts.Failed {
+		return nil, pushgate.Errorf(pushgate.EUNPROCESSABLE, "the context cannot be sent: %s", ctx.Failure)
+	}
 	good := receivers[:0:0]
 	var index []int
 	results := make([]messages.SendResult, len(receivers))

@@ -51,6 +51,7 @@ func coreOptions(t testing.TB, db *sqlstore.DB, kr *pushgate.Keyring) httpapi.Co
 		Sender:   delivery.NewSender(db.Messages(), q, delivery.Options{}),
 		Messages: db.Messages(),
 		Webhooks: newDispatcher(t, db),
+		Images:   newTestImages(t),
 	}
 }
 

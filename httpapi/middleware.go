@@ -122,6 +122,9 @@ func (h *Handler) recover(c *gin.Context) {
 // off the ones that grow past it while being read.
 func (h *Handler) limitBody(c *gin.Context) {
 	limit := h.opts.MaxBodyBytes
+	if l, ok := h.bodyLimits[c.FullPath()]; ok {
+		limit = l
+	}
 	if c.Request.ContentLength > limit {
 		h.writeError(c, tooLarge(limit))
 		return

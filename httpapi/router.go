@@ -59,6 +59,8 @@ type Handler struct {
 	engine   *gin.Engine
 	metrics  *httpMetrics
 	draining atomic.Bool
+	// bodyLimits are routes (gin paths) whose bodies may exceed MaxBodyBytes.
+	bodyLimits map[string]int64
 }
 
 // New builds the router.
@@ -73,7 +75,7 @@ func New(opts Options) *Handler {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	gin.SetMode(gin.ReleaseMode)
-	h := &Handler{opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Registry)}
+	h := &Handler{opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Registry), bodyLimits: map[string]int64{}}
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -96,6 +98,9 @@ func New(opts Options) *Handler {
 		h.routeApp(v1)
 		if opts.Core.Buckets != nil {
 			h.routeCore(v1)
+			if opts.Core.Images != nil {
+				h.routeImages(e, v1)
+			}
 		}
 		if opts.Events.Recorder != nil {
 			h.routeEvents(e)

@@ -323,3 +323,9 @@ func (p *Processor) once(ctx context.Context, key string, fn func() (*Result, er
 		return &res, nil
 	}
 }
+
+// PlaceholderURL is as long as the longest URL a variant named variant can
+// have, for checking payload sizes before an image is processed.
+func (p *Processor) PlaceholderURL(variant string) string {
+	return p.base + strings.Repeat("0", 64) + "-" + variant + ".jpeg"
+}

@@ -41,6 +41,7 @@ const (
 	ReasonPayloadTooLarge Reason = "payload_too_large" // over the vendor's limit
 	ReasonBadCredentials  Reason = "bad_credentials"   // the credential was refused
 	ReasonExpired         Reason = "expired"           // ttl or expiresAt passed before sending
+	ReasonBadImage        Reason = "bad_image"         // an image of the context could not be fetched or decoded
 	ReasonInvalidPayload  Reason = "invalid_payload"   // the vendor refused the payload's shape
 	ReasonUnavailable     Reason = "unavailable"       // transient failures outlasted the retries
 	ReasonRateLimited     Reason = "rate_limited"      // transient: the vendor asked us to slow down

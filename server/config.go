@@ -102,6 +102,19 @@ type Config struct {
 	// of up to EventsBurst.
 	EventsRatePerIP float64
 	EventsBurst     int
+	// ImagesDir holds the CDN's image variants ("" is DataDir/images).
+	// Nodes serving /cdn must see the folder the workers write.
+	ImagesDir string
+	// ImageMaxBytes and ImageMaxPixels bound a source image, fetched or
+	// uploaded.
+	ImageMaxBytes  int64
+	ImageMaxPixels int64
+	// ImageConcurrency is how many images a node decodes and resizes at
+	// once (0: one per CPU).
+	ImageConcurrency int
+	// ImageRevalidateAfter is how long a fetched image URL is taken as
+	// unchanged before it is fetched again (conditionally).
+	ImageRevalidateAfter time.Duration
 	// TrustedProxies are CIDR prefixes of reverse proxies whose
 	// X-Forwarded-For names the client; with none, the client is the
 	// connection's peer.
@@ -136,6 +149,9 @@ func Defaults() Config {
 		WebhookMinBackoff:    5 * time.Second,
 		EventsRatePerIP:      50,
 		EventsBurst:          200,
+		ImageMaxBytes:        10 << 20,
+		ImageMaxPixels:       40_000_000,
+		ImageRevalidateAfter: time.Hour,
 	}
 }
 
@@ -219,6 +235,18 @@ func (c *Config) Validate() error {
 	}
 	if c.EventsRatePerIP < 0 {
 		errs = append(errs, errors.New("events_rate_per_ip: must not be negative"))
+	}
+	if c.ImageMaxBytes < 1024 || c.ImageMaxBytes > 100<<20 {
+		errs = append(errs, errors.New("image_max_bytes: must be between 1024 and 104857600"))
+	}
+	if c.ImageMaxPixels < 10_000 || c.ImageMaxPixels > 200_000_000 {
+		errs = append(errs, errors.New("image_max_pixels: must be between 10000 and 200000000"))
+	}
+	if c.ImageConcurrency < 0 {
+		errs = append(errs, errors.New("image_concurrency: must not be negative"))
+	}
+	if c.ImageRevalidateAfter < 0 {
+		errs = append(errs, errors.New("image_revalidate_after: must not be negative"))
 	}
 	if c.EventsBurst < 1 {
 		errs = append(errs, errors.New("events_burst: must be at least 1"))

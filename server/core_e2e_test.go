@@ -31,12 +31,13 @@ type fakes struct {
 	web        *providertest.WebPushFake
 	vapidPub   string
 	vapidPriv  string
+	images     *imageOrigin
 }
 
 const topic = "com.example.shop"
 
 func newFakes(t *testing.T) *fakes {
-	f := &fakes{apns: providertest.NewAPNS(t), fcm: providertest.NewFCM(t), web: providertest.NewWebPush(t)}
+	f := &fakes{apns: providertest.NewAPNS(t), fcm: providertest.NewFCM(t), web: providertest.NewWebPush(t), images: newImageOrigin(t)}
 	f.apnsKey = providertest.APNSTestKey(t)
 	f.apns.TrustKey(f.apnsKey.KeyID, f.apnsKey.TeamID, f.apnsKey.Public())
 	f.apnsCert = providertest.APNSTestCert(t, topic)
@@ -147,7 +148,7 @@ func TestCoreEndToEnd(t *testing.T) {
 			}
 			var ctxAnswer struct{ ContextID string }
 			code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Spring sale","body":"Everything -30%",
-				"image":"https://cdn.shop.example/sale.jpg","behaviour":"https://shop.example/sale","tag":"sale","externalData":"{\"campaign\":7}",
+				"image":"`+f.images.URL+`/sale.jpg","icon":"`+f.images.URL+`/icon.png","behaviour":"https://shop.example/sale","tag":"sale","externalData":"{\"campaign\":7}",
 				"actions":[{"action":"buy","title":"Buy now","behaviour":"https://shop.example/cart"}],"ttl":86400}`, &ctxAnswer)
 			if code != 200 {
 				t.Fatalf("create context: %d", code)
@@ -235,6 +236,9 @@ func TestCoreEndToEnd(t *testing.T) {
 					t.Errorf("APNS request %+v payload %s", req, req.Payload)
 				}
 			}
+			var apnsPayload struct{ Image string }
+			json.Unmarshal(f.apns.Delivered()[0].Payload, &apnsPayload)
+			cdnImage(t, a, apnsPayload.Image, "ios")
 			certAuth := 0
 			for _, req := range f.apns.Delivered() {
 				if req.CertSubject != "" {
@@ -251,6 +255,8 @@ func TestCoreEndToEnd(t *testing.T) {
 			if m := fcmMsgs[0]; m.Project != "shop-project" || m.Notification == nil || m.Notification.Title != "Spring sale" ||
 				m.Data["messageId"] == "" || m.Data["contextId"] != ctxAnswer.ContextID || !strings.Contains(m.Data["actionsMap"], "shop.example/cart") {
 				t.Errorf("FCM message %+v", m)
+			} else {
+				cdnImage(t, a, m.Notification.Image, "large")
 			}
 			deliveries := f.web.Deliveries()
 			if len(deliveries) != 495 {
@@ -260,6 +266,7 @@ func TestCoreEndToEnd(t *testing.T) {
 				Title   string
 				Body    string
 				Image   string
+				Icon    string
 				Actions []map[string]string
 				Data    map[string]any
 			}
@@ -270,6 +277,19 @@ func TestCoreEndToEnd(t *testing.T) {
 			if wp.Title != "Spring sale" || wp.Body != "Everything -30%" || len(wp.Actions) != 1 || wp.Data["messageId"] == nil ||
 				wp.Data["contextId"] != ctxAnswer.ContextID || am["default"] != "https://shop.example/sale" || am["buy"] != "https://shop.example/cart" {
 				t.Errorf("Web Push payload %s", deliveries[0].Payload)
+			}
+			cdnImage(t, a, wp.Image, "large")
+			cdnImage(t, a, wp.Icon, "icon")
+			if n := f.images.requests.Load(); n != 2 {
+				t.Errorf("the shop's server was asked %d times for its 2 images", n)
+			}
+			var ctxState struct {
+				Status string
+				Images map[string]map[string]string
+			}
+			a.call("GET", "/v1/bucket/"+bucket.BucketID+"/context/"+ctxAnswer.ContextID, nil, &ctxState)
+			if ctxState.Status != "ready" || ctxState.Images[f.images.URL+"/sale.jpg"]["large"] != wp.Image {
+				t.Errorf("context after processing: %+v", ctxState)
 			}
 			if d := deliveries[0]; d.VAPIDKey != f.vapidPub || d.Subject != "mailto:push@shop.example" || d.TTL <= 0 || d.TTL > 86400 || d.Urgency != "high" || d.Topic != "sale" {
 				t.Errorf("Web Push headers: key %s, sub %s, TTL %d, urgency %q, topic %q", d.VAPIDKey, d.Subject, d.TTL, d.Urgency, d.Topic)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,8 +20,10 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
 	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/contexts"
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/httpapi"
+	"github.com/pushgate/pushgate/imagecdn"
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/providers/apns"
 	"github.com/pushgate/pushgate/providers/fcm"
@@ -49,6 +52,7 @@ type Server struct {
 	recorder    *webhooks.Recorder
 	flusher     *webhooks.Flusher
 	dispatcher  *webhooks.Dispatcher
+	images      *imageService
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance
@@ -138,6 +142,26 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP},
 		Logger:      log,
 	}
+	imagesDir := cfg.ImagesDir
+	if imagesDir == "" {
+		imagesDir = filepath.Join(cfg.DataDir, "images")
+	}
+	imageStore, err := imagecdn.NewDirStore(imagesDir)
+	if err != nil {
+		return nil, fmt.Errorf("images_dir: %w", err)
+	}
+	s.images = &imageService{s: s, store: imageStore, log: log, opts: imagecdn.Options{
+		Store:       imageStore,
+		Fetch:       imagecdn.FetchOptions{Guard: guard, RevalidateAfter: cfg.ImageRevalidateAfter},
+		Limits:      imagecdn.Limits{MaxBytes: cfg.ImageMaxBytes, MaxPixels: cfg.ImageMaxPixels},
+		Concurrency: cfg.ImageConcurrency,
+		Logger:      log,
+	}}
+	dopts.ImagesPending = func(ctx context.Context, c *contexts.Context) {
+		if err := s.images.ProcessContext(ctx, c); err != nil {
+			log.Warn("image processing not enqueued", "context", c.ID, "err", err)
+		}
+	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, dopts)
 	s.recorder = webhooks.NewRecorder(s.DB.Webhooks(), webhooks.RecorderOptions{Logger: log})
 	// The dispatcher also serves the API's batch listing and redelivery;
@@ -161,6 +185,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		})
 		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
 		s.worker.Handle(delivery.TypeSend, s.deliverer)
+		s.worker.Handle(taskImages, s.images)
 		s.maintenance = delivery.NewMaintenance(s.Queue, cfg.MaintenanceInterval, log,
 			[]delivery.Job{
 				{Name: "recovery sweep", Run: func(ctx context.Context) error {
@@ -193,6 +218,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			Sender:   s.Sender,
 			Messages: s.DB.Messages(),
 			Webhooks: s.dispatcher,
+			Images:   s.images,
 		},
 		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies: cfg.TrustedProxies,

@@ -102,6 +102,22 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
 	{key: "webhook_min_backoff", def: "5s", help: "wait before a failed callback batch is tried again; later waits double (up to 1h), with jitter",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookMinBackoff) }},
+	{key: "images_dir", help: "folder of the image CDN's variants (empty: DATA_DIR/images); nodes serving /cdn must share it with the workers",
+		apply: func(c *server.Config, v string) error { c.ImagesDir = v; return nil }},
+	{key: "image_max_bytes", def: "10485760", help: "largest source image fetched or uploaded, in bytes",
+		apply: func(c *server.Config, v string) (err error) {
+			c.ImageMaxBytes, err = strconv.ParseInt(v, 10, 64)
+			return err
+		}},
+	{key: "image_max_pixels", def: "40000000", help: "largest source image decoded, in pixels (width times height)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.ImageMaxPixels, err = strconv.ParseInt(v, 10, 64)
+			return err
+		}},
+	{key: "image_concurrency", def: "0", help: "images a node decodes and resizes at once (0: one per CPU); each may hold up to image_max_pixels times 4 bytes",
+		apply: func(c *server.Config, v string) (err error) { c.ImageConcurrency, err = strconv.Atoi(v); return err }},
+	{key: "image_revalidate_after", def: "1h", help: "how long a fetched image URL is taken as unchanged; after it the URL is fetched again with If-None-Match/If-Modified-Since",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ImageRevalidateAfter) }},
 	{key: "events_rate_per_ip", def: "50", help: "requests a second one client address may make to the public client event endpoints (0: no limit)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.EventsRatePerIP, err = strconv.ParseFloat(v, 64)

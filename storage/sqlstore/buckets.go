@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pushgate/pushgate"
@@ -151,8 +153,12 @@ func (s *BucketStore) createContext(ctx context.Context, q querier, c *contexts.
 	if err != nil {
 		return err
 	}
-	_, err = s.db.exec(ctx, q, `INSERT INTO contexts (id, app_id, bucket_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.AppID, c.BucketID, string(c.Kind), string(body), c.CreatedAt.UTC())
+	images, err := marshalImages(c.Images)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.exec(ctx, q, `INSERT INTO contexts (id, app_id, bucket_id, kind, body, created_at, status, failure, images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AppID, c.BucketID, string(c.Kind), string(body), c.CreatedAt.UTC(), string(c.State()), c.Failure, images)
 	if errorsContains(err, "FOREIGN KEY") || errorsContains(err, "SQLSTATE 23503") {
 		return pushgate.NotFound("bucket")
 	}
@@ -161,15 +167,41 @@ func (s *BucketStore) createContext(ctx context.Context, q querier, c *contexts.
 
 func (s *BucketStore) GetContext(ctx context.Context, appID, bucketID, id string) (*contexts.Context, error) {
 	c := &contexts.Context{}
-	var kind, body string
-	err := s.db.queryRow(ctx, s.db, `SELECT id, app_id, bucket_id, kind, body, created_at FROM contexts WHERE id = ? AND app_id = ? AND bucket_id = ?`,
-		id, appID, bucketID).Scan(&c.ID, &c.AppID, &c.BucketID, &kind, &body, &c.CreatedAt)
+	var kind, body, status, images string
+	err := s.db.queryRow(ctx, s.db, `SELECT id, app_id, bucket_id, kind, body, created_at, status, failure, images FROM contexts WHERE id = ? AND app_id = ? AND bucket_id = ?`,
+		id, appID, bucketID).Scan(&c.ID, &c.AppID, &c.BucketID, &kind, &body, &c.CreatedAt, &status, &c.Failure, &images)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pushgate.NotFound("context")
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.Kind, c.CreatedAt = contexts.Kind(kind), c.CreatedAt.UTC()
+	c.Kind, c.CreatedAt, c.Status = contexts.Kind(kind), c.CreatedAt.UTC(), contexts.Status(status)
+	if images != "" {
+		if err := json.Unmarshal([]byte(images), &c.Images); err != nil {
+			return nil, fmt.Errorf("context %s images: %w", c.ID, err)
+		}
+	}
 	return c, c.Decode([]byte(body))
+}
+
+func marshalImages(m map[string]map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func (s *BucketStore) FinishImages(ctx context.Context, appID, bucketID, id string, status contexts.Status, failure string, images map[string]map[string]string) error {
+	if status != contexts.Ready && status != contexts.Failed {
+		return fmt.Errorf("finish images: status %q", status)
+	}
+	enc, err := marshalImages(images)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.exec(ctx, s.db, `UPDATE contexts SET status = ?, failure = ?, images = ? WHERE id = ? AND app_id = ? AND bucket_id = ? AND status = 'processing'`,
+		string(status), failure, enc, id, appID, bucketID)
+	return err
 }
