@@ -137,7 +137,9 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var up struct{ Variants []struct{ Variant, URL string } }
+	var up struct {
+		Variants []struct{ Variant, URL string }
+	}
 	if err := json.NewDecoder(res.Body).Decode(&up); err != nil || res.StatusCode != 200 || len(up.Variants) != 4 {
 		t.Fatalf("upload: %d %+v %v", res.StatusCode, up, err)
 	}

@@ -48,10 +48,10 @@ func TestWebPushBodiesDecryptWithHTTPECE(t *testing.T) {
 		t.Fatalf("bucket: %d", code)
 	}
 	contexts := map[string]string{
-		"data": `{"title":"Sale","body":"-30% on everything","icon":"`+f.images.URL+`/i.png","image":"`+f.images.URL+`/sale.jpg",
+		"data": `{"title":"Sale","body":"-30% on everything","icon":"` + f.images.URL + `/i.png","image":"` + f.images.URL + `/sale.jpg",
 			"tag":"sale","renotify":true,"requireInteraction":true,"vibrate":[100,50,100],"lang":"pl","badge":4,"externalData":"x",
 			"behaviour":"https://shop.example/sale","actions":[{"action":"buy","title":"Buy","behaviourWebPush":"https://shop.example/cart"},{"action":"later","title":"Later","behaviour":"https://shop.example/later"}]}`,
-		"raw":    `{"common":{"title":"Common","body":"fallback","iconUrl":"`+f.images.URL+`/i.png"},"chromium":{"title":"Chromium","dir":"rtl","defaultAction":"https://shop.example/c","data":{"k":"v"}}}`,
+		"raw":    `{"common":{"title":"Common","body":"fallback","iconUrl":"` + f.images.URL + `/i.png"},"chromium":{"title":"Chromium","dir":"rtl","defaultAction":"https://shop.example/c","data":{"k":"v"}}}`,
 		"silent": `{"externalData":"sync-now"}`,
 	}
 	var all []messages.SendResult
