@@ -113,6 +113,17 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 
 	var bad struct{ ContextID string }
 	a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Broken","icon":"`+f.images.URL+`/gone"}`, &bad)
+	// Sent while the image is still being fetched: the message waits, then
+	// fails with the image.
+	var early struct{ Results []struct{ MessageID string } }
+	if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+bad.ContextID+"/send", map[string]any{"receivers": []any{sub.Receiver(bucket.Credentials[3].ID)}}, &early); code != 200 {
+		t.Fatalf("send while the broken image is fetched: %d", code)
+	}
+	waitFor(t, 20*time.Second, "the waiting message of the broken context fails", func() bool {
+		var m struct{ Status, Reason string }
+		a.call("GET", "/v1/bucket/"+bucket.BucketID+"/message/"+early.Results[0].MessageID, nil, &m)
+		return m.Status == "failed" && m.Reason == "bad_image"
+	})
 	waitFor(t, 20*time.Second, "the context with a missing image fails", func() bool {
 		a.call("GET", "/v1/bucket/"+bucket.BucketID+"/context/"+bad.ContextID, nil, &st)
 		return st.Status == "failed"
