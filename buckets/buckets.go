@@ -195,4 +195,7 @@ type Store interface {
 	DeleteBucket(ctx context.Context, appID, id string) error
 	// DeleteExpired removes buckets idle past their TTL at now and reports how many.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+	// PurgeDeleted deletes messages that sends racing a bucket's deletion
+	// stored after it, and forgets buckets deleted before forgetBefore.
+	PurgeDeleted(ctx context.Context, forgetBefore time.Time) (int, error)
 }

@@ -166,14 +166,24 @@ func (s *Service) Delete(ctx context.Context, appID, id string) error {
 	return s.store.DeleteBucket(ctx, appID, id)
 }
 
-// DeleteExpired removes buckets idle past their TTL; a maintenance job.
+// forgetDeletedAfter is how long a deleted bucket's late messages are
+// looked for: far longer than any send request takes.
+const forgetDeletedAfter = time.Hour
+
+// DeleteExpired removes buckets idle past their TTL, and messages that
+// sends racing a deletion stored after it; a maintenance job.
 func (s *Service) DeleteExpired(ctx context.Context) error {
 	for {
 		n, err := s.store.DeleteExpired(ctx, s.opts.Now().UTC(), 500)
-		if err != nil || n < 500 {
+		if err != nil {
 			return err
 		}
+		if n < 500 {
+			break
+		}
 	}
+	_, err := s.store.PurgeDeleted(ctx, s.opts.Now().Add(-forgetDeletedAfter))
+	return err
 }
 
 // CallbackOf returns a live bucket's callback and its webhook signing

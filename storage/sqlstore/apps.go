@@ -119,11 +119,35 @@ func (s *AppStore) SetAppSecret(ctx context.Context, id, sealed string) error {
 }
 
 func (s *AppStore) DeleteApp(ctx context.Context, id string) error {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM apps WHERE id = ?`, id)
-	if err != nil {
-		return err
-	}
-	return mustAffect(res, "app")
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		// Buckets go by cascade; their messages, which have no foreign
+		// key, are deleted here.
+		rows, err := s.db.query(ctx, tx, `SELECT id FROM buckets WHERE app_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var b string
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := s.db.Buckets().deleteBuckets(ctx, tx, ids); err != nil {
+			return err
+		}
+		res, err := s.db.exec(ctx, tx, `DELETE FROM apps WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "app")
+	})
 }
 
 func (s *AppStore) CreateAPIKey(ctx context.Context, k *apps.APIKey) error {

@@ -95,12 +95,33 @@ func (s *BucketStore) deleteBuckets(ctx context.Context, tx *sql.Tx, ids []strin
 	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
 		return 0, err
 	}
+	now := time.Now().UTC()
+	for _, id := range ids {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO deleted_buckets (id, deleted_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at`, id, now); err != nil {
+			return 0, err
+		}
+	}
 	res, err := s.db.exec(ctx, tx, `DELETE FROM buckets WHERE id IN `+list, args...)
 	if err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// PurgeDeleted deletes the messages of recently deleted buckets (those a
+// racing send inserted after the deletion) and forgets buckets deleted
+// before forgetBefore. It reports how many messages it deleted.
+func (s *BucketStore) PurgeDeleted(ctx context.Context, forgetBefore time.Time) (int, error) {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM messages WHERE bucket_id IN (SELECT id FROM deleted_buckets)`)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages of deleted buckets: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := s.db.exec(ctx, s.db, `DELETE FROM deleted_buckets WHERE deleted_at < ?`, forgetBefore.UTC()); err != nil {
+		return int(n), fmt.Errorf("forget deleted buckets: %w", err)
+	}
+	return int(n), nil
 }
 
 func (s *BucketStore) DeleteBucket(ctx context.Context, appID, id string) error {

@@ -167,3 +167,54 @@ func TestFinishRecordsWebhookEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestLateMessagesOfDeletedBuckets: messages a send stores after its
+// bucket was deleted (the race of a send with a delete), and the messages
+// of a deleted app's buckets, do not outlive them.
+func TestLateMessagesOfDeletedBuckets(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC()
+		if err := db.Buckets().DeleteBucket(ctx, appID, bucketID); err != nil {
+			t.Fatal(err)
+		}
+		late := newMessages(3, appID, bucketID, credID, ctxID, now)
+		if err := db.Messages().Insert(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		count := func() (n int) {
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n, err := db.Buckets().PurgeDeleted(ctx, now.Add(-time.Hour)); err != nil || n != 3 || count() != 0 {
+			t.Fatalf("PurgeDeleted = %d, %v; %d messages left", n, err, count())
+		}
+		// Still remembered: a later straggler goes too.
+		db.Messages().Insert(ctx, newMessages(1, appID, bucketID, credID, ctxID, now))
+		if n, _ := db.Buckets().PurgeDeleted(ctx, now.Add(-time.Hour)); n != 1 {
+			t.Fatalf("a second straggler: purged %d", n)
+		}
+		// Forgotten after the period.
+		db.Buckets().PurgeDeleted(ctx, now.Add(time.Hour))
+		db.Messages().Insert(ctx, newMessages(1, appID, bucketID, credID, ctxID, now))
+		if n, _ := db.Buckets().PurgeDeleted(ctx, now.Add(time.Hour)); n != 0 {
+			t.Fatalf("a forgotten bucket's message was purged")
+		}
+
+		// Deleting an app deletes its buckets' messages.
+		appID2, bucketID2, credID2, ctxID2 := newBucket(t, db)
+		if err := db.Messages().Insert(ctx, newMessages(2, appID2, bucketID2, credID2, ctxID2, now)); err != nil {
+			t.Fatal(err)
+		}
+		before := count()
+		if err := db.Apps().DeleteApp(ctx, appID2); err != nil {
+			t.Fatal(err)
+		}
+		if after := count(); after != before-2 {
+			t.Fatalf("deleting the app left its messages: %d before, %d after", before, after)
+		}
+	})
+}
