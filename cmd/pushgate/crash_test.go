@@ -88,6 +88,21 @@ func (p *process) call(t *testing.T, key, method, path string, body any, out any
 	return res.StatusCode
 }
 
+// crashEnv is the environment of a node that a test kills and starts
+// again: local fakes allowed, on PostgreSQL and Redis when the tests have
+// them (the embedded ones otherwise), plus extra settings.
+func crashEnv(t *testing.T, extra ...string) []string {
+	env := []string{
+		"PUSHGATE_DATA_DIR=" + t.TempDir(), "PUSHGATE_LOG_FORMAT=json", "PUSHGATE_ACCESS_LOG=false",
+		"PUSHGATE_WEBPUSH_ALLOW_HTTP=true", "PUSHGATE_SSRF_ALLOW=127.0.0.0/8", "PUSHGATE_VAPID_SUBJECT=mailto:ops@example.com",
+	}
+	if u, ok := testenv.PostgresURL(t); ok {
+		env = append(env, "PUSHGATE_DATABASE_URL="+u, "PUSHGATE_MASTER_KEY="+pushgate.NewMasterKey(),
+			"PUSHGATE_REDIS_URL="+testenv.RedisURL(t), "PUSHGATE_QUEUE_NAMESPACE="+testenv.Namespace(t))
+	}
+	return append(env, extra...)
+}
+
 // TestKilledMidDeliveryLosesNothing kills the node with SIGKILL while it
 // is delivering (on embedded defaults that also loses the in-process Redis
 // and every task in it), starts it again on the same storage, and expects
@@ -97,16 +112,9 @@ func TestKilledMidDeliveryLosesNothing(t *testing.T) {
 	bin := buildBinary(t)
 	web := providertest.NewWebPush(t)
 	web.SetLatency(25 * time.Millisecond)
-	env := []string{
-		"PUSHGATE_DATA_DIR=" + t.TempDir(), "PUSHGATE_LOG_FORMAT=json", "PUSHGATE_ACCESS_LOG=false",
-		"PUSHGATE_WEBPUSH_ALLOW_HTTP=true", "PUSHGATE_SSRF_ALLOW=127.0.0.0/8", "PUSHGATE_VAPID_SUBJECT=mailto:ops@example.com",
+	env := crashEnv(t,
 		"PUSHGATE_WORKER_CONCURRENCY=2", "PUSHGATE_DELIVERY_CONCURRENCY=4", "PUSHGATE_DELIVERY_CHUNK_SIZE=100",
-		"PUSHGATE_DELIVERY_LEASE=3s", "PUSHGATE_DELIVERY_STALE_AFTER=2s", "PUSHGATE_MAINTENANCE_INTERVAL=1s",
-	}
-	if u, ok := testenv.PostgresURL(t); ok {
-		env = append(env, "PUSHGATE_DATABASE_URL="+u, "PUSHGATE_MASTER_KEY="+pushgate.NewMasterKey(),
-			"PUSHGATE_REDIS_URL="+testenv.RedisURL(t), "PUSHGATE_QUEUE_NAMESPACE="+testenv.Namespace(t))
-	}
+		"PUSHGATE_DELIVERY_LEASE=3s", "PUSHGATE_DELIVERY_STALE_AFTER=2s", "PUSHGATE_MAINTENANCE_INTERVAL=1s")
 	p := startProcess(t, bin, env)
 	creds := parseCredentials(t, p.out)
 
@@ -216,15 +224,7 @@ func TestKilledBeforeCallbackDeliveredLosesNothing(t *testing.T) {
 		defer mu.Unlock()
 		return append([]attempt(nil), attempts...)
 	}
-	env := []string{
-		"PUSHGATE_DATA_DIR=" + t.TempDir(), "PUSHGATE_LOG_FORMAT=json", "PUSHGATE_ACCESS_LOG=false",
-		"PUSHGATE_WEBPUSH_ALLOW_HTTP=true", "PUSHGATE_SSRF_ALLOW=127.0.0.0/8", "PUSHGATE_VAPID_SUBJECT=mailto:ops@example.com",
-		"PUSHGATE_WEBHOOK_MIN_BACKOFF=1s",
-	}
-	if u, ok := testenv.PostgresURL(t); ok {
-		env = append(env, "PUSHGATE_DATABASE_URL="+u, "PUSHGATE_MASTER_KEY="+pushgate.NewMasterKey(),
-			"PUSHGATE_REDIS_URL="+testenv.RedisURL(t), "PUSHGATE_QUEUE_NAMESPACE="+testenv.Namespace(t))
-	}
+	env := crashEnv(t, "PUSHGATE_WEBHOOK_MIN_BACKOFF=1s")
 	p := startProcess(t, bin, env)
 	creds := parseCredentials(t, p.out)
 
