@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Store persists contexts. A context's payload never changes once created;
@@ -16,6 +17,9 @@ type Store interface {
 	// CDN URLs, or to Failed with the reason; a context no longer
 	// Processing is left as it is.
 	FinishImages(ctx context.Context, appID, bucketID, id string, status Status, failure string, images map[string]map[string]string) error
+	// StaleProcessing returns up to limit contexts (ID, AppID and BucketID
+	// only) still Processing that were created before createdBefore.
+	StaleProcessing(ctx context.Context, createdBefore time.Time, limit int) ([]*Context, error)
 }
 
 // Decode rebuilds a context's payload from its stored JSON (written by

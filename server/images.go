@@ -85,6 +85,23 @@ func (is *imageService) Handler() http.Handler { return imagecdn.NewHandler(is.s
 
 func (is *imageService) MaxBytes() int64 { return is.opts.Limits.MaxBytes }
 
+// recover enqueues again the processing of contexts still processing
+// after staleAfter: Redis lost their job (a maintenance job).
+func (is *imageService) recover(staleAfter time.Duration) delivery.Job {
+	return delivery.Job{Name: "image recovery", Run: func(ctx context.Context) error {
+		stale, err := is.s.DB.Buckets().StaleProcessing(ctx, time.Now().Add(-staleAfter), 500)
+		if err != nil {
+			return err
+		}
+		for _, c := range stale {
+			if err := is.ProcessContext(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
 // ProcessTask makes the variants of every image of a processing context and
 // records their URLs, or why one failed. A failure that may pass is left to
 // asynq's retries until the last one.

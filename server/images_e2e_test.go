@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/internal/testenv"
 )
 
@@ -157,4 +160,39 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 	for _, v := range up.Variants {
 		cdnImage(t, a, v.URL, v.Variant)
 	}
+}
+
+// TestLostImageJobIsRecovered: a context whose processing job Redis lost
+// is processed by the maintenance of a worker node anyway.
+func TestLostImageJobIsRecovered(t *testing.T) {
+	f := newFakes(t)
+	cfg := f.config(t, testenv.SQLiteURL(t))
+	cfg.Roles = []string{RoleAPI}
+	apiNode, a := startNode(t, cfg)
+	var bucket struct{ BucketID string }
+	if code := a.call("POST", "/v1/bucket", f.bucketBody(), &bucket); code != 200 {
+		t.Fatalf("bucket: %d", code)
+	}
+	var c struct{ ContextID string }
+	a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Lost","image":"`+f.images.URL+`/lost.jpg"}`, &c)
+	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inspector := asynq.NewInspector(opt)
+	defer inspector.Close()
+	if err := inspector.DeleteTask(apiNode.Queue.Name(delivery.QueueDefault), "images:"+c.ContextID); err != nil {
+		t.Fatalf("the context's job was not queued: %v", err)
+	}
+
+	worker := cfg
+	worker.Roles = []string{RoleWorker}
+	worker.HTTPAddr = "127.0.0.1:0"
+	worker.DeliveryStaleAfter, worker.MaintenanceInterval = time.Second, time.Second
+	startNode(t, worker)
+	var st struct{ Status string }
+	waitFor(t, 30*time.Second, "the context is processed after its job was lost", func() bool {
+		a.call("GET", "/v1/bucket/"+bucket.BucketID+"/context/"+c.ContextID, nil, &st)
+		return st.Status == "ready"
+	})
 }

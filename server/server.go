@@ -196,6 +196,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 					return err
 				}},
 				{Name: "bucket expiry", Run: s.Buckets.DeleteExpired},
+				s.images.recover(cfg.DeliveryStaleAfter),
 			},
 			[]delivery.Job{s.deliverer.CloseIdleProviders(10 * time.Minute)},
 		)

@@ -206,6 +206,24 @@ func (s *BucketStore) GetContext(ctx context.Context, appID, bucketID, id string
 	return c, c.Decode([]byte(body))
 }
 
+func (s *BucketStore) StaleProcessing(ctx context.Context, createdBefore time.Time, limit int) ([]*contexts.Context, error) {
+	rows, err := s.db.query(ctx, s.db, `SELECT id, app_id, bucket_id FROM contexts WHERE status = 'processing' AND created_at < ? ORDER BY created_at LIMIT ?`,
+		createdBefore.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("stale processing contexts: %w", err)
+	}
+	defer rows.Close()
+	var out []*contexts.Context
+	for rows.Next() {
+		c := &contexts.Context{Status: contexts.Processing}
+		if err := rows.Scan(&c.ID, &c.AppID, &c.BucketID); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func marshalImages(m map[string]map[string]string) (string, error) {
 	if len(m) == 0 {
 		return "", nil
