@@ -10,7 +10,8 @@ import (
 // returned, so the same URL is not downloaded again within
 // FetchOptions.RevalidateAfter and is revalidated with a conditional GET
 // after it. Entries are hints: losing them costs a download, never
-// correctness, so a node-local cache is enough.
+// correctness. MemoryFetchCache serves one process; the server keeps one
+// in its database, so that several nodes share it.
 type FetchCache interface {
 	Get(ctx context.Context, url string) (CacheEntry, bool, error)
 	Put(ctx context.Context, url string, e CacheEntry) error

@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.images = &imageService{s: s, store: imageStore, log: log, opts: imagecdn.Options{
 		Store:       imageStore,
-		Fetch:       imagecdn.FetchOptions{Guard: guard, RevalidateAfter: cfg.ImageRevalidateAfter},
+		Fetch:       imagecdn.FetchOptions{Guard: guard, RevalidateAfter: cfg.ImageRevalidateAfter, Cache: s.DB.ImageSources()},
 		Limits:      imagecdn.Limits{MaxBytes: cfg.ImageMaxBytes, MaxPixels: cfg.ImageMaxPixels},
 		Concurrency: cfg.ImageConcurrency,
 		Logger:      log,
@@ -197,6 +197,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 				}},
 				{Name: "bucket expiry", Run: s.Buckets.DeleteExpired},
 				s.images.recover(cfg.DeliveryStaleAfter),
+				{Name: "image source expiry", Run: func(ctx context.Context) error {
+					// What a URL returned is a hint for revalidation; after
+					// a month the URL is simply fetched again.
+					_, err := s.DB.ImageSources().Forget(ctx, time.Now().Add(-30*24*time.Hour))
+					return err
+				}},
 			},
 			[]delivery.Job{s.deliverer.CloseIdleProviders(10 * time.Minute)},
 		)

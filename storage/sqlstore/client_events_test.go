@@ -2,11 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/imagecdn"
 	"github.com/pushgate/pushgate/internal/testenv"
 	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/storage/sqlstore"
@@ -215,6 +217,42 @@ func TestLateMessagesOfDeletedBuckets(t *testing.T) {
 		}
 		if after := count(); after != before-2 {
 			t.Fatalf("deleting the app left its messages: %d before, %d after", before, after)
+		}
+	})
+}
+
+// TestImageSources is the contract of the shared imagecdn.FetchCache.
+func TestImageSources(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.ImageSources()
+		url := "https://shop.example/" + strings.Repeat("long/", 300) + "sale.jpg"
+		if _, ok, err := s.Get(ctx, url); ok || err != nil {
+			t.Fatalf("Get of an unknown URL = %v, %v", ok, err)
+		}
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		e := imagecdn.CacheEntry{Digest: strings.Repeat("ab", 32), ContentType: "image/jpeg", ETag: `"v1"`, LastModified: "Tue, 01 Dec 2026 10:00:00 GMT", CheckedAt: at}
+		if err := s.Put(ctx, url, e); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := s.Get(ctx, url); !ok || err != nil || got != e {
+			t.Fatalf("Get = %+v, %v, %v; want %+v", got, ok, err, e)
+		}
+		e.ETag, e.CheckedAt = `"v2"`, at.Add(time.Hour)
+		if err := s.Put(ctx, url, e); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := s.Get(ctx, url); got != e {
+			t.Fatalf("after a second Put: %+v, want %+v", got, e)
+		}
+		if n, err := s.Forget(ctx, at.Add(30*time.Minute)); err != nil || n != 0 {
+			t.Fatalf("Forget of nothing old = %d, %v", n, err)
+		}
+		if n, err := s.Forget(ctx, at.Add(2*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("Forget = %d, %v", n, err)
+		}
+		if _, ok, _ := s.Get(ctx, url); ok {
+			t.Fatal("a forgotten URL is still known")
 		}
 	})
 }

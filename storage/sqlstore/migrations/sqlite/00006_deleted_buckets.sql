@@ -5,7 +5,7 @@
 -- long as a bucket is remembered here.
 CREATE TABLE deleted_buckets (
     id         TEXT PRIMARY KEY,
-    deleted_at TIMESTAMPTZ NOT NULL
+    deleted_at DATETIME NOT NULL
 );
 
 -- +goose Down
