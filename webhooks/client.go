@@ -20,9 +20,6 @@ type ClientEvent struct {
 	At        time.Time
 }
 
-// ClientKinds are the kinds a client can report.
-var ClientKinds = []Kind{Delivered, Clicked, Close}
-
 func (e *ClientEvent) normalize(now time.Time) error {
 	var p []string
 	switch e.Kind {
