@@ -44,12 +44,6 @@ func (e *ClientEvent) normalize(now time.Time) error {
 	if !pushgate.ValidID(e.MessageID) {
 		return pushgate.NotFound("message")
 	}
-	if e.EventID == "" {
-		e.EventID = pushgate.NewID()
-	}
-	if e.At.IsZero() {
-		e.At = now
-	}
-	e.At = e.At.UTC()
+	stamp(&e.EventID, &e.At, now)
 	return nil
 }

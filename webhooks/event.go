@@ -80,14 +80,19 @@ func (e *Event) normalize(path string, now time.Time) []string {
 	} else if len(e.Action) > MaxAction {
 		add("action", fmt.Sprintf("must be at most %d bytes", MaxAction))
 	}
-	if e.ID == "" {
-		e.ID = pushgate.NewID()
-	}
-	if e.At.IsZero() {
-		e.At = now
-	}
-	e.At = e.At.UTC()
+	stamp(&e.ID, &e.At, now)
 	return p
+}
+
+// stamp gives an event an id and a time (now) when it has none, in UTC.
+func stamp(id *string, at *time.Time, now time.Time) {
+	if *id == "" {
+		*id = pushgate.NewID()
+	}
+	if at.IsZero() {
+		*at = now
+	}
+	*at = at.UTC()
 }
 
 // normalizeAll prepares events for the store, or explains why none of them
