@@ -98,8 +98,12 @@ func TestCallbackRetriesAndDeadLetters(t *testing.T) {
 					t.Fatalf("attempt %d has webhook-id %s and %d bytes; the first had %s and %d", i+1, r.header.Get("webhook-id"), len(r.body), reqs[0].header.Get("webhook-id"), len(reqs[0].body))
 				}
 			}
+			// The consumer has answered; the dispatcher records it just after.
 			var list struct{ Batches []batchView }
-			a.call("GET", "/v1/bucket/"+flakyBucket+"/webhooks", nil, &list)
+			waitFor(t, 10*time.Second, "the accepted batch is recorded as delivered", func() bool {
+				a.call("GET", "/v1/bucket/"+flakyBucket+"/webhooks", nil, &list)
+				return len(list.Batches) == 1 && list.Batches[0].Status != "pending"
+			})
 			if len(list.Batches) != 1 || list.Batches[0].Status != "delivered" || list.Batches[0].Attempts != 4 || list.Batches[0].Events != 5 ||
 				list.Batches[0].BatchID != reqs[0].header.Get("webhook-id") {
 				t.Fatalf("flaky bucket's batches = %+v, want one delivered batch of 5 events after 4 attempts", list.Batches)
