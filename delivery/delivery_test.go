@@ -120,7 +120,7 @@ func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
 func (r *rig) startWorker() {
 	registry := providers.NewRegistry()
 	registry.Register(buckets.WebSocket, func(*buckets.Credential) (providers.Provider, error) { return r.provider, nil }, nil)
-	d := delivery.NewDeliverer(r.sender, r.db.Messages(), r.db.Buckets(), bucketCredentials{r.bucket}, registry, nil, r.opts)
+	d := delivery.NewDeliverer(r.sender, r.db.Messages(), r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
 	r.worker = delivery.NewWorker(delivery.WorkerOptions{Redis: r.redis, Namespace: r.ns, Concurrency: 4})
 	r.worker.Handle(delivery.TypeSend, d)
 	if err := r.worker.Start(); err != nil {

@@ -23,12 +23,6 @@ type Credentials interface {
 	Credential(ctx context.Context, appID, bucketID, credentialID string) (*buckets.Credential, error)
 }
 
-// Observer hears every final outcome and every retry decision, in bulk,
-// after it is stored (webhooks and metrics hang here).
-type Observer interface {
-	Observe(ctx context.Context, results []messages.Result, msgs map[string]*messages.Message)
-}
-
 // Deliverer handles TypeSend tasks: it claims the chunk's messages, sends
 // them through the credential's provider with bounded concurrency, and
 // stores the outcomes in bulk.
@@ -37,15 +31,14 @@ type Deliverer struct {
 	store    messages.Store
 	contexts contexts.Store
 	pool     *providerPool
-	observer Observer
 	opts     Options
 	ctxCache sync.Map // context id -> *contexts.Context, once its images are ready or failed (then it never changes)
 }
 
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
-func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, observer Observer, opts Options) *Deliverer {
+func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, opts Options) *Deliverer {
 	opts.defaults()
-	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry), observer: observer, opts: opts}
+	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry), opts: opts}
 }
 
 // Close releases every provider's connections.
@@ -64,8 +57,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if d.opts.ImagesPending != nil {
 			d.opts.ImagesPending(ctx, c)
 		}
-		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()),
-			asynq.MaxRetry(25), asynq.Timeout(d.opts.Lease), asynq.ProcessIn(imagesWait))
+		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()), d.sender.taskOptions(imagesWait)...)
 		return err // on failure asynq retries this task
 	}
 	now := d.opts.Now()
@@ -93,9 +85,6 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if len(retry) > 0 {
 		d.sender.enqueue(context.WithoutCancel(ctx), retry, delay)
-	}
-	if d.observer != nil {
-		d.observer.Observe(ctx, results, byID)
 	}
 	return nil
 }

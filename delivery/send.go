@@ -160,6 +160,15 @@ func (s *Sender) enqueue(ctx context.Context, msgs []*messages.Message, delay ti
 	s.enqueueRefs(ctx, refs, delay)
 }
 
+// taskOptions are the options of a send task due after delay.
+func (s *Sender) taskOptions(delay time.Duration) []asynq.Option {
+	opts := []asynq.Option{asynq.MaxRetry(25), asynq.Timeout(s.opts.Lease)}
+	if delay > 0 {
+		opts = append(opts, asynq.ProcessIn(delay))
+	}
+	return opts
+}
+
 func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay time.Duration) int {
 	type group struct{ app, bucket, context, credential string }
 	groups := map[group][]string{}
@@ -177,11 +186,7 @@ func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay tim
 		for start := 0; start < len(ids); start += s.opts.ChunkSize {
 			chunk := ids[start:min(start+s.opts.ChunkSize, len(ids))]
 			payload, _ := json.Marshal(sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk})
-			opts := []asynq.Option{asynq.MaxRetry(25), asynq.Timeout(s.opts.Lease)}
-			if delay > 0 {
-				opts = append(opts, asynq.ProcessIn(delay))
-			}
-			if _, err := s.queue.Enqueue(ctx, QueueDefault, asynq.NewTask(TypeSend, payload), opts...); err != nil {
+			if _, err := s.queue.Enqueue(ctx, QueueDefault, asynq.NewTask(TypeSend, payload), s.taskOptions(delay)...); err != nil {
 				s.opts.Logger.Warn("enqueue failed; the recovery sweep will retry", "messages", len(chunk), "err", err)
 				continue
 			}

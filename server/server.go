@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			ShutdownTimeout: cfg.ShutdownGrace,
 			Logger:          log,
 		})
-		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, nil, dopts)
+		s.deliverer = delivery.NewDeliverer(s.Sender, s.DB.Messages(), s.DB.Buckets(), s.Buckets, s.Providers, dopts)
 		s.worker.Handle(delivery.TypeSend, s.deliverer)
 		s.worker.Handle(taskImages, s.images)
 		s.maintenance = delivery.NewMaintenance(s.Queue, cfg.MaintenanceInterval, log,
