@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,12 @@ func (s *WebhookStore) InsertEvents(ctx context.Context, events []webhooks.Event
 		// One statement whatever the count: arrays travel as nine
 		// parameters. COPY would be faster still, but it cannot skip the
 		// repeated client events that ON CONFLICT skips.
+		// In key order: concurrent statements that insert the same
+		// (repeated) events then wait for each other instead of deadlocking.
+		events = slices.Clone(events)
+		slices.SortFunc(events, func(a, b webhooks.Event) int {
+			return cmp.Or(strings.Compare(a.MessageID, b.MessageID), strings.Compare(string(a.Kind), string(b.Kind)))
+		})
 		n := len(events)
 		msg, kind, id, app, bucket, foreign, reason, action := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
