@@ -36,6 +36,38 @@ func nextStamp(ms uint64) uint64 {
 }
 
 func newIDAt(t time.Time) string {
+	b := idBytes(t)
+	return formatID(&b)
+}
+
+// NewIDGroup returns n (at most 65536) new version 7 UUIDs that share their
+// first 32 characters (IDGroup) and count 0000..ffff in their last four hex
+// digits, so that storage can keep them together and find any of them from
+// its group. They are random in 46 bits shared by the group: unique, but
+// guessable from each other, so never use them as secrets.
+func NewIDGroup(n int) []string {
+	if n > 1<<16 {
+		panic("pushgate: NewIDGroup of more than 65536 ids")
+	}
+	b := idBytes(time.Now())
+	out := make([]string, n)
+	for i := range out {
+		binary.BigEndian.PutUint16(b[14:], uint16(i))
+		out[i] = formatID(&b)
+	}
+	return out
+}
+
+// IDGroup returns the part that the ids of one NewIDGroup share: the first
+// 32 characters of a canonical UUID (any other string is its own group).
+func IDGroup(id string) string {
+	if len(id) != 36 {
+		return id
+	}
+	return id[:32]
+}
+
+func idBytes(t time.Time) [16]byte {
 	var b [16]byte
 	stamp := nextStamp(uint64(t.UnixMilli()))
 	// 48-bit milliseconds, the version (7), then the 12-bit counter. A
@@ -43,6 +75,10 @@ func newIDAt(t time.Time) string {
 	binary.BigEndian.PutUint64(b[:8], (stamp>>12)<<16|0x7000|stamp&0xfff)
 	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails (Go 1.24+)
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return b
+}
+
+func formatID(b *[16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'

@@ -28,6 +28,26 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+func TestNewIDGroup(t *testing.T) {
+	a, b := NewIDGroup(1000), NewIDGroup(3)
+	seen := map[string]bool{}
+	for i, id := range append(a, b...) {
+		if !ValidID(id) || id[14] != '7' || seen[id] {
+			t.Fatalf("id %d %q is invalid or repeats", i, id)
+		}
+		seen[id] = true
+		if i > 0 && i != 1000 && id <= append(a, b...)[i-1] {
+			t.Fatalf("id %d %q does not sort after the one before", i, id)
+		}
+	}
+	if IDGroup(a[0]) != IDGroup(a[999]) || IDGroup(a[0]) == IDGroup(b[0]) || len(IDGroup(a[0])) != 32 {
+		t.Fatalf("groups: %q %q %q", IDGroup(a[0]), IDGroup(a[999]), IDGroup(b[0]))
+	}
+	if a[999][32:] != "03e7" || IDGroup(NewID()) == IDGroup(NewID()) || IDGroup("short") != "short" {
+		t.Fatalf("last id %q", a[999])
+	}
+}
+
 func TestNewIDIncreasesWithinAMillisecond(t *testing.T) {
 	at := time.UnixMilli(1_800_000_000_000)
 	prev := newIDAt(at)

@@ -120,6 +120,11 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		// ttl 0 means "now or never"; a worker must still get the chance.
 		expires = now.Add(zeroTTLWindow)
 	}
+	// Accepted receivers, grouped by credential in order of first use: each
+	// group is cut into the chunks that tasks will carry, and the ids of a
+	// chunk share their IDGroup, so storage can keep a chunk together.
+	byCred := map[string][]int{}
+	var creds []*buckets.Credential
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
@@ -134,13 +139,27 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 			results[i] = messages.SendResult{Errors: errs}
 			continue
 		}
-		m := &messages.Message{
-			ID: pushgate.NewID(), AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID,
-			Provider: string(cred.Type), ForeignID: r.ForeignID, Receiver: r, Status: messages.Queued,
-			CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, EnqueuedAt: now,
+		if _, ok := byCred[cred.ID]; !ok {
+			creds = append(creds, cred)
 		}
-		msgs = append(msgs, m)
-		results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
+		byCred[cred.ID] = append(byCred[cred.ID], i)
+	}
+	for _, cred := range creds {
+		accepted := byCred[cred.ID]
+		for start := 0; start < len(accepted); start += s.opts.ChunkSize {
+			chunk := accepted[start:min(start+s.opts.ChunkSize, len(accepted))]
+			ids := pushgate.NewIDGroup(len(chunk))
+			for k, i := range chunk {
+				r := receivers[i]
+				m := &messages.Message{
+					ID: ids[k], AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID,
+					Provider: string(cred.Type), ForeignID: r.ForeignID, Receiver: r, Status: messages.Queued,
+					CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, EnqueuedAt: now,
+				}
+				msgs = append(msgs, m)
+				results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
+			}
+		}
 	}
 	if err := s.store.Insert(ctx, msgs); err != nil {
 		return nil, fmt.Errorf("store messages: %w", err)

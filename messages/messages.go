@@ -93,7 +93,9 @@ type Ref struct {
 // Sending, and it is atomic: of concurrent claims of one message, exactly one
 // gets it. Finish only changes messages that are Sending.
 type Store interface {
-	// Insert stores new messages in one transaction.
+	// Insert stores new messages in one transaction. Messages whose ids
+	// share a pushgate.IDGroup are one chunk, which a task will claim
+	// together: storage may keep such a chunk as one record until then.
 	Insert(ctx context.Context, msgs []*Message) error
 	// Claim moves the queued messages among ids to Sending, leased until
 	// leaseUntil, and returns them.

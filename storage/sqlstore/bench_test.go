@@ -19,7 +19,7 @@ func BenchmarkInsert1000(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				msgs := newMessages(1000, appID, bucketID, credID, ctxID, time.Now())
+				msgs := inChunks(newMessages(1000, appID, bucketID, credID, ctxID, time.Now()), 500)
 				b.StartTimer()
 				if err := db.Messages().Insert(context.Background(), msgs); err != nil {
 					b.Fatal(err)
@@ -45,7 +45,7 @@ func benchClaimFinish(b *testing.B, db *sqlstore.DB) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		msgs := newMessages(500, appID, bucketID, credID, ctxID, time.Now())
+		msgs := inChunks(newMessages(500, appID, bucketID, credID, ctxID, time.Now()), 500)
 		db.Messages().Insert(ctx, msgs)
 		b.StartTimer()
 		now := time.Now()

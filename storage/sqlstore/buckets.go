@@ -95,6 +95,11 @@ func (s *BucketStore) deleteBuckets(ctx context.Context, tx *sql.Tx, ids []strin
 	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
 		return 0, err
 	}
+	if s.db.Dialect == Postgres {
+		if _, err := s.db.exec(ctx, tx, `DELETE FROM outbox WHERE bucket_id IN `+list, args...); err != nil {
+			return 0, err
+		}
+	}
 	now := time.Now().UTC()
 	for _, id := range ids {
 		if _, err := s.db.exec(ctx, tx, `INSERT INTO deleted_buckets (id, deleted_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at`, id, now); err != nil {
@@ -118,6 +123,14 @@ func (s *BucketStore) PurgeDeleted(ctx context.Context, forgetBefore time.Time) 
 		return 0, fmt.Errorf("purge messages of deleted buckets: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	if s.db.Dialect == Postgres {
+		var chunked sql.NullInt64
+		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size)
+			SELECT sum(size) FROM d`).Scan(&chunked); err != nil {
+			return int(n), fmt.Errorf("purge messages of deleted buckets: %w", err)
+		}
+		n += chunked.Int64
+	}
 	if _, err := s.db.exec(ctx, s.db, `DELETE FROM deleted_buckets WHERE deleted_at < ?`, forgetBefore.UTC()); err != nil {
 		return int(n), fmt.Errorf("forget deleted buckets: %w", err)
 	}

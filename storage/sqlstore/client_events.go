@@ -36,7 +36,15 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 	}
 	var err error
 	if s.db.Dialect == Postgres {
-		err = s.recordClientEventsPG(ctx, events, found)
+		// A report for a message still in the outbox (an app that reports
+		// before its push went out, or a test) needs its row in messages.
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = e.MessageID
+		}
+		if err = s.db.materialize(ctx, ids); err == nil {
+			err = s.recordClientEventsPG(ctx, events, found)
+		}
 	} else {
 		err = s.db.inTx(ctx, func(tx *sql.Tx) error { return s.recordClientEventsTx(ctx, tx, events, found) })
 	}

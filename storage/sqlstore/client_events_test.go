@@ -25,7 +25,7 @@ func TestRecordClientEvents(t *testing.T) {
 		s := db.Webhooks()
 		appID, bucketID, credID, ctxID := newBucket(t, db)
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		msgs := newMessages(2, appID, bucketID, credID, ctxID, now)
+		msgs := inChunks(newMessages(2, appID, bucketID, credID, ctxID, now), 2)
 		msgs[0].ForeignID = "user-1"
 
 		// A second bucket of the app, without a callback.
@@ -185,12 +185,7 @@ func TestLateMessagesOfDeletedBuckets(t *testing.T) {
 		if err := db.Messages().Insert(ctx, late); err != nil {
 			t.Fatal(err)
 		}
-		count := func() (n int) {
-			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		count := func() int { return countMessages(t, db) }
 		if n, err := db.Buckets().PurgeDeleted(ctx, now.Add(-time.Hour)); err != nil || n != 3 || count() != 0 {
 			t.Fatalf("PurgeDeleted = %d, %v; %d messages left", n, err, count())
 		}

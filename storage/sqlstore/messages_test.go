@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -48,6 +49,32 @@ func newMessages(n int, appID, bucketID, credID, ctxID string, now time.Time) []
 	return out
 }
 
+// countMessages counts all stored messages, claimed or still in the
+// PostgreSQL outbox.
+func countMessages(t testing.TB, db *sqlstore.DB) (n int) {
+	t.Helper()
+	q := `SELECT count(*) FROM messages`
+	if db.Dialect == sqlstore.Postgres {
+		q = `SELECT (SELECT count(*) FROM messages) + (SELECT coalesce(sum(size), 0) FROM outbox)`
+	}
+	if err := db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// inChunks gives msgs ids that share an IDGroup per chunk of size, as the
+// Sender does.
+func inChunks(msgs []*messages.Message, size int) []*messages.Message {
+	for start := 0; start < len(msgs); start += size {
+		chunk := msgs[start:min(start+size, len(msgs))]
+		for i, id := range pushgate.NewIDGroup(len(chunk)) {
+			chunk[i].ID = id
+		}
+	}
+	return msgs
+}
+
 func resultsFor(msgs []*messages.Message, at time.Time) []messages.Result {
 	out := make([]messages.Result, len(msgs))
 	for i, m := range msgs {
@@ -65,13 +92,26 @@ func ids(msgs []*messages.Message) []string {
 }
 
 func TestMessageStore(t *testing.T) {
-	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+	for _, chunk := range []int{1, 500} {
+		t.Run(fmt.Sprintf("chunks of %d", chunk), func(t *testing.T) {
+			testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) { testMessageStore(t, db, chunk) })
+		})
+	}
+}
+
+func testMessageStore(t *testing.T, db *sqlstore.DB, chunk int) {
+	{
 		ctx := context.Background()
 		s := db.Messages()
 		appID, bucketID, credID, ctxID := newBucket(t, db)
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		msgs := newMessages(1000, appID, bucketID, credID, ctxID, now)
-		msgs[0].ExpiresAt = now.Add(time.Hour)
+		for _, m := range msgs {
+			m.ExpiresAt = now.Add(time.Hour)
+		}
+		if chunk > 1 {
+			inChunks(msgs, chunk)
+		}
 		if err := s.Insert(ctx, msgs); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +210,7 @@ func TestMessageStore(t *testing.T) {
 		if i := sort.SearchStrings(stale, refs[0].ID); i < len(stale) && stale[i] == refs[0].ID {
 			t.Fatal("a message marked enqueued is still stale")
 		}
-	})
+	}
 }
 
 func TestDeletingABucketDeletesItsMessages(t *testing.T) {
@@ -219,6 +259,65 @@ func TestBucketExpiry(t *testing.T) {
 		}
 		if n, err := s.DeleteExpired(ctx, now.Add(3*time.Hour), 100); err != nil || n != 1 {
 			t.Fatalf("DeleteExpired = %d, %v", n, err)
+		}
+	})
+}
+
+// TestClaimingPartsOfChunks: a chunk is meant to be claimed whole by its
+// task, but a sweep or a retry may name any of its messages, alone or with
+// others' — each message is still claimed exactly once, and the rest wait
+// queued.
+func TestClaimingPartsOfChunks(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		msgs := inChunks(newMessages(30, appID, bucketID, credID, ctxID, now), 10)
+		msgs[3].Receiver.Endpoint, msgs[3].Receiver.P256dh, msgs[3].Receiver.Auth = "https://push.example/é", "p", "a"
+		msgs[3].ForeignID = "user-3"
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(ms []*messages.Message) []string {
+			t.Helper()
+			got, err := s.Claim(ctx, ids(ms), now, now.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := ids(got)
+			sort.Strings(out)
+			return out
+		}
+		// Part of the first chunk with part of the second.
+		part := append(append([]*messages.Message{}, msgs[2:5]...), msgs[15])
+		if got, want := claim(part), ids(part); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("claimed %v, want %v", got, want)
+		}
+		m, err := s.Get(ctx, appID, bucketID, msgs[3].ID)
+		if err != nil || m.Status != messages.Sending || m.ForeignID != "user-3" || m.Receiver.Endpoint != "https://push.example/é" || m.Receiver.Auth != "a" {
+			t.Fatalf("claimed message: %+v, %v", m, err)
+		}
+		for _, i := range []int{0, 9, 14, 25} {
+			if m, err := s.Get(ctx, appID, bucketID, msgs[i].ID); err != nil || m.Status != messages.Queued || m.Receiver.Token != "tok" {
+				t.Fatalf("message %d: %+v, %v", i, m, err)
+			}
+		}
+		if _, err := s.Get(ctx, appID, bucketID, msgs[0].ID[:32]+"ffff"); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("an id of the group that was never given: %v", err)
+		}
+		// The whole of both chunks: only the ones not yet claimed.
+		if got := claim(msgs[:20]); len(got) != 16 {
+			t.Fatalf("claimed %d of the first two chunks again, want 16", len(got))
+		}
+		if got := claim(msgs); len(got) != 10 {
+			t.Fatalf("claimed %d in all, want the third chunk's 10", len(got))
+		}
+		if got := claim(msgs); len(got) != 0 {
+			t.Fatalf("claimed %d twice", len(got))
+		}
+		if n := countMessages(t, db); n != 30 {
+			t.Fatalf("%d messages stored, want 30", n)
 		}
 	})
 }
