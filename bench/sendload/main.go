@@ -169,6 +169,16 @@ func run(t *tb, o options) {
 		{"type":"fcm_v1","payload":%s},
 		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],"callbackConfig":%s}`,
 		key.P8, key.KeyID, key.TeamID, fcmFake.ServiceAccountJSON("bench"), vapidPub, vapidPriv, callback), &bucket)
+	// The bucket goes at the end with whatever is still queued (with -roles
+	// api nothing is delivered), so that a later run on the same database
+	// does not find it stale and deliver it.
+	defer func() {
+		req, _ := http.NewRequest("DELETE", c.base+"/v1/bucket/"+bucket.BucketID, nil)
+		req.Header.Set("x-token", c.key)
+		if res, err := c.http.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
 	var ctxAnswer struct{ ContextID string }
 	c.post(t, "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
 

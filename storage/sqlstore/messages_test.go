@@ -321,3 +321,44 @@ func TestClaimingPartsOfChunks(t *testing.T) {
 		}
 	})
 }
+
+// TestStaleChunks: the sweep gets about as many messages as it asks for,
+// whole chunks at a time, and the next call the rest.
+func TestStaleChunks(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		then := time.Now().UTC().Add(-time.Hour)
+		if err := s.Insert(ctx, inChunks(newMessages(30, appID, bucketID, credID, ctxID, then), 10)); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		first, err := s.Stale(ctx, now, now.Add(-time.Minute), 15)
+		if err != nil || len(first) < 15 || len(first) > 20 {
+			t.Fatalf("Stale(15) = %d refs, %v", len(first), err)
+		}
+		if err := s.MarkEnqueued(ctx, refIDs(first), now); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := s.Stale(ctx, now, now.Add(-time.Minute), 100)
+		if err != nil || len(first)+len(rest) != 30 {
+			t.Fatalf("then Stale = %d refs, %v; want the other %d", len(rest), err, 30-len(first))
+		}
+		seen := map[string]bool{}
+		for _, r := range append(first, rest...) {
+			if seen[r.ID] || r.BucketID != bucketID || r.CredentialID != credID || r.ContextID != ctxID {
+				t.Fatalf("ref %+v repeated or wrong", r)
+			}
+			seen[r.ID] = true
+		}
+	})
+}
+
+func refIDs(refs []messages.Ref) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.ID
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -271,15 +272,20 @@ func (s *MessageStore) getOutbox(ctx context.Context, appID, bucketID, id string
 }
 
 // staleOutbox returns the messages of outbox rows due before dueBefore,
-// whole rows at a time, until at least limit are found.
+// whole rows, oldest first, about limit messages (the last row may go past
+// it); only those rows' receivers are read.
 func (s *MessageStore) staleOutbox(ctx context.Context, dueBefore time.Time, limit int) ([]messages.Ref, error) {
-	rows, err := s.db.query(ctx, s.db, `SELECT `+outboxColumns+` FROM outbox WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?`, dueBefore.UTC(), limit)
+	rows, err := s.db.query(ctx, s.db, `WITH due AS (
+			SELECT id, sum(size) OVER (ORDER BY enqueued_at, id) - size AS before FROM outbox
+			WHERE enqueued_at < ? ORDER BY enqueued_at, id LIMIT ?)
+		SELECT `+prefixColumns("o.", outboxColumns)+` FROM outbox o JOIN due d ON d.id = o.id
+		WHERE d.before < ? ORDER BY o.enqueued_at, o.id`, dueBefore.UTC(), limit, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var refs []messages.Ref
-	for rows.Next() && len(refs) < limit {
+	for rows.Next() {
 		var o outboxRow
 		if err := o.scan(rows); err != nil {
 			return nil, err
@@ -291,4 +297,13 @@ func (s *MessageStore) staleOutbox(ctx context.Context, dueBefore time.Time, lim
 		}
 	}
 	return refs, rows.Err()
+}
+
+// prefixColumns puts prefix before each of the comma-separated columns.
+func prefixColumns(prefix, columns string) string {
+	parts := strings.Split(columns, ", ")
+	for i, p := range parts {
+		parts[i] = prefix + p
+	}
+	return strings.Join(parts, ", ")
 }
