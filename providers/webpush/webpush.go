@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,15 +118,51 @@ func guardedClient(g *pushgate.SSRFGuard) *http.Client {
 	if g == nil {
 		g = &pushgate.SSRFGuard{}
 	}
+	t := g.Transport()
+	t.MaxConnsPerHost = maxConnsPerHost
 	return &http.Client{
-		Transport: g.Transport(),
+		Transport: t,
 		// A push service never redirects; a redirect from an endpoint is
 		// an attempt to send the request somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
+// maxConnsPerHost bounds the connections to one push service. Over HTTP/2
+// (FCM, Mozilla, Apple, Microsoft) a few connections carry every stream;
+// over HTTP/1.1 each push in flight takes a connection, and a node with
+// a thousand sends in flight would open a thousand: beyond this many they
+// wait for one to be free.
+const maxConnsPerHost = 128
+
 var errClosed = errors.New("webpush: provider closed")
+
+// encryptGate bounds how many pushes are encrypted and signed at once on
+// this node, whatever the number of tasks and senders. That work (two
+// ECDH operations, an ECDSA signature and deriving the VAPID public key on
+// every push, all inside webpush-go) is pure CPU: a thousand senders doing
+// it together only add scheduling and stacks, while the network wait that
+// follows needs no CPU and is not gated (docs/performance.md has the
+// figures).
+var encryptGate = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// gateSlot gives back one slot of encryptGate, once.
+type gateSlot struct{ once sync.Once }
+
+func (s *gateSlot) release() { s.once.Do(func() { <-encryptGate }) }
+
+type gateSlotKey struct{}
+
+// gatedClient is the client webpush-go sends through: the request it is
+// given is encrypted and signed, so the sender's slot goes back first.
+type gatedClient struct{ c *http.Client }
+
+func (g gatedClient) Do(req *http.Request) (*http.Response, error) {
+	if s, ok := req.Context().Value(gateSlotKey{}).(*gateSlot); ok {
+		s.release()
+	}
+	return g.c.Do(req)
+}
 
 // Send encrypts m for its receiver's subscription and posts it to the
 // subscription's endpoint.
@@ -154,10 +192,20 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	// A slot of the node's encryption gate, held while webpush-go encrypts
+	// and signs and given back when it hands the request to the client.
+	select {
+	case encryptGate <- struct{}{}:
+	case <-ctx.Done():
+		return classifyError(ctx.Err())
+	}
+	slot := new(gateSlot)
+	defer slot.release()
+	ctx = context.WithValue(ctx, gateSlotKey{}, slot)
 	// The full slice expression: webpush-go appends its padding to the
 	// message, which must never write into an array someone else reads.
 	resp, err := webpush.SendNotificationWithContext(ctx, body[:len(body):len(body)], sub, &webpush.Options{
-		HTTPClient:      p.client,
+		HTTPClient:      gatedClient{p.client},
 		Subscriber:      p.subscriber,
 		VAPIDPublicKey:  p.publicKey,
 		VAPIDPrivateKey: p.privateKey,
