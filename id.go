@@ -40,31 +40,41 @@ func newIDAt(t time.Time) string {
 	return formatID(&b)
 }
 
-// NewIDGroup returns n (at most 65536) new version 7 UUIDs that share their
-// first 32 characters (IDGroup) and count 0000..ffff in their last four hex
-// digits, so that storage can keep them together and find any of them from
-// its group. They are random in 46 bits shared by the group: unique, but
-// guessable from each other, so never use them as secrets.
+// NewIDGroup returns n (at most 65536) new version 7 UUIDs that share
+// their first 28 characters (IDGroup: the time, counter and 30 random bits),
+// so that storage can keep them together and find any of them from its
+// group. The last 32 bits are random for each id and distinct within the
+// group: knowing one id of a group does not tell the others (client event
+// reports name a message by its id and need no key).
 func NewIDGroup(n int) []string {
 	if n > 1<<16 {
 		panic("pushgate: NewIDGroup of more than 65536 ids")
 	}
 	b := idBytes(time.Now())
 	out := make([]string, n)
+	seen := make(map[uint32]bool, n)
+	var r [4]byte
 	for i := range out {
-		binary.BigEndian.PutUint16(b[14:], uint16(i))
+		for {
+			_, _ = rand.Read(r[:])
+			if v := binary.BigEndian.Uint32(r[:]); !seen[v] {
+				seen[v] = true
+				break
+			}
+		}
+		copy(b[12:], r[:])
 		out[i] = formatID(&b)
 	}
 	return out
 }
 
 // IDGroup returns the part that the ids of one NewIDGroup share: the first
-// 32 characters of a canonical UUID (any other string is its own group).
+// 28 characters of a canonical UUID (any other string is its own group).
 func IDGroup(id string) string {
 	if len(id) != 36 {
 		return id
 	}
-	return id[:32]
+	return id[:28]
 }
 
 func idBytes(t time.Time) [16]byte {

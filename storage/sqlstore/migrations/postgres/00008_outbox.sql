@@ -1,6 +1,6 @@
 -- +goose Up
 -- outbox keeps each chunk of accepted messages (the ids one send task
--- carries, which share their first 32 characters: pushgate.IDGroup) as one
+-- carries, which share their first 28 characters: pushgate.IDGroup) as one
 -- row until a worker claims it. The claim deletes the row and writes the
 -- messages into messages, so a message is written twice (claim, result)
 -- instead of three times, and accepting a send of 1000 receivers writes
