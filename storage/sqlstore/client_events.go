@@ -36,14 +36,9 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 	}
 	var err error
 	if s.db.Dialect == Postgres {
-		// A report for a message still in the outbox (an app that reports
-		// before its push went out, or a test) needs its row in messages.
-		ids := make([]string, len(events))
-		for i, e := range events {
-			ids[i] = e.MessageID
-		}
-		if err = s.db.materialize(ctx, ids); err == nil {
-			err = s.recordClientEventsPG(ctx, events, found)
+		err = s.recordClientEventsPG(ctx, events, found)
+		if err == nil {
+			err = s.recordOutboxReports(ctx, events, found)
 		}
 	} else {
 		err = s.db.inTx(ctx, func(tx *sql.Tx) error { return s.recordClientEventsTx(ctx, tx, events, found) })
@@ -52,6 +47,37 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 		return nil, fmt.Errorf("record client events: %w", err)
 	}
 	return found, nil
+}
+
+// recordOutboxReports handles the reports that found no message: those
+// whose message is still in the outbox (an app that reports before the
+// push went out, or a test) are moved into messages and recorded again.
+func (s *WebhookStore) recordOutboxReports(ctx context.Context, events []webhooks.ClientEvent, found []bool) error {
+	var missing []webhooks.ClientEvent
+	var at []int
+	for i, e := range events {
+		if !found[i] {
+			missing, at = append(missing, e), append(at, i)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	ids := make([]string, len(missing))
+	for i, e := range missing {
+		ids[i] = e.MessageID
+	}
+	if moved, err := s.db.materialize(ctx, ids); err != nil || moved == 0 {
+		return err
+	}
+	again := make([]bool, len(missing))
+	if err := s.recordClientEventsPG(ctx, missing, again); err != nil {
+		return err
+	}
+	for j, i := range at {
+		found[i] = again[j]
+	}
+	return nil
 }
 
 // recordClientEventsPG writes a batch in one statement per round. In one

@@ -166,10 +166,10 @@ func (db *DB) withPgx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // as sending, leased until leaseUntil, and returned; the rest queued.
 // Deleting a row is what makes this atomic: of two concurrent calls one
 // deletes it and the other, having waited for that commit, finds nothing.
-func takeOutbox(ctx context.Context, tx pgx.Tx, groups []string, claim map[string]bool, now, leaseUntil time.Time) ([]*messages.Message, error) {
+func takeOutbox(ctx context.Context, tx pgx.Tx, groups []string, claim map[string]bool, now, leaseUntil time.Time) ([]*messages.Message, int, error) {
 	rows, err := tx.Query(ctx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxColumns, groups)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
 	var claimed []*messages.Message
@@ -177,11 +177,11 @@ func takeOutbox(ctx context.Context, tx pgx.Tx, groups []string, claim map[strin
 	for rows.Next() {
 		var o outboxRow
 		if err := o.scan(rows); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		msgs, err := o.messages()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, m := range msgs {
 			var lease any
@@ -196,10 +196,10 @@ func takeOutbox(ctx context.Context, tx pgx.Tx, groups []string, claim map[strin
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(copyRows) == 0 {
-		return claimed, err
+		return claimed, 0, err
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"messages"}, claimCopyColumns, pgx.CopyFromRows(copyRows))
-	return claimed, err
+	return claimed, len(copyRows), err
 }
 
 // claimPostgres claims ids: those still in the outbox through takeOutbox,
@@ -212,7 +212,7 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 			want[id] = true
 		}
 		var err error
-		if out, err = takeOutbox(ctx, tx, idGroups(ids), want, now, leaseUntil); err != nil || len(want) == 0 {
+		if out, _, err = takeOutbox(ctx, tx, idGroups(ids), want, now, leaseUntil); err != nil || len(want) == 0 {
 			return err
 		}
 		rest := make([]string, 0, len(want))
@@ -241,12 +241,16 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 }
 
 // materialize moves the outbox chunks holding ids into messages, as queued
-// messages, so that statements on messages find them.
-func (db *DB) materialize(ctx context.Context, ids []string) error {
-	return db.withPgx(ctx, func(tx pgx.Tx) error {
-		_, err := takeOutbox(ctx, tx, idGroups(ids), nil, time.Time{}, time.Time{})
+// messages, so that statements on messages find them. It reports how many
+// messages it moved.
+func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
+	moved := 0
+	err := db.withPgx(ctx, func(tx pgx.Tx) error {
+		_, n, err := takeOutbox(ctx, tx, idGroups(ids), nil, time.Time{}, time.Time{})
+		moved = n
 		return err
 	})
+	return moved, err
 }
 
 // getOutbox finds a message still in the outbox.
