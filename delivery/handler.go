@@ -71,20 +71,20 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// then retries them. A second run of this task claims nothing.
 		return fmt.Errorf("store results: %w", err)
 	}
-	var retry []*messages.Message
+	// Retries are this task's messages again: one task, due after the
+	// longest wait any of them was told.
+	var retry []string
 	var delay time.Duration
-	byID := make(map[string]*messages.Message, len(msgs))
-	for _, m := range msgs {
-		byID[m.ID] = m
-	}
 	for _, r := range results {
 		if r.Status == messages.Queued {
-			retry = append(retry, byID[r.ID])
+			retry = append(retry, r.ID)
 			delay = max(delay, r.RetryAt.Sub(now))
 		}
 	}
 	if len(retry) > 0 {
-		d.sender.enqueue(context.WithoutCancel(ctx), retry, delay)
+		again := task
+		again.IDs = retry
+		d.sender.enqueueTask(context.WithoutCancel(ctx), again, delay)
 	}
 	return nil
 }

@@ -125,6 +125,7 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	// chunk share their IDGroup, so storage can keep a chunk together.
 	byCred := map[string][]int{}
 	var creds []*buckets.Credential
+	var tasks []sendTask
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
@@ -149,6 +150,7 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		for start := 0; start < len(accepted); start += s.opts.ChunkSize {
 			chunk := accepted[start:min(start+s.opts.ChunkSize, len(accepted))]
 			ids := pushgate.NewIDGroup(len(chunk))
+			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids})
 			for k, i := range chunk {
 				r := receivers[i]
 				m := &messages.Message{
@@ -164,19 +166,22 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	if err := s.store.Insert(ctx, msgs); err != nil {
 		return nil, fmt.Errorf("store messages: %w", err)
 	}
-	s.enqueue(ctx, msgs, 0)
+	for _, t := range tasks {
+		s.enqueueTask(ctx, t, 0)
+	}
 	return results, nil
 }
 
-// enqueue puts messages on the queue in chunks of one credential, due after
-// delay. Failures are logged, not returned: the messages are committed, and
-// the sweep enqueues them again.
-func (s *Sender) enqueue(ctx context.Context, msgs []*messages.Message, delay time.Duration) {
-	refs := make([]messages.Ref, len(msgs))
-	for i, m := range msgs {
-		refs[i] = messages.Ref{ID: m.ID, AppID: m.AppID, BucketID: m.BucketID, ContextID: m.ContextID, CredentialID: m.CredentialID}
+// enqueueTask puts one chunk on the queue, due after delay, and reports
+// whether it did. A failure is logged, not returned: the messages are
+// committed, and the sweep enqueues them again.
+func (s *Sender) enqueueTask(ctx context.Context, t sendTask, delay time.Duration) bool {
+	payload, _ := json.Marshal(t)
+	if _, err := s.queue.Enqueue(ctx, QueueDefault, asynq.NewTask(TypeSend, payload), s.taskOptions(delay)...); err != nil {
+		s.opts.Logger.Warn("enqueue failed; the recovery sweep will retry", "messages", len(t.IDs), "err", err)
+		return false
 	}
-	s.enqueueRefs(ctx, refs, delay)
+	return true
 }
 
 // taskOptions are the options of a send task due after delay.
@@ -188,6 +193,7 @@ func (s *Sender) taskOptions(delay time.Duration) []asynq.Option {
 	return opts
 }
 
+// enqueueRefs enqueues messages in chunks of one credential and context.
 func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay time.Duration) int {
 	type group struct{ app, bucket, context, credential string }
 	groups := map[group][]string{}
@@ -204,12 +210,9 @@ func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay tim
 		ids := groups[g]
 		for start := 0; start < len(ids); start += s.opts.ChunkSize {
 			chunk := ids[start:min(start+s.opts.ChunkSize, len(ids))]
-			payload, _ := json.Marshal(sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk})
-			if _, err := s.queue.Enqueue(ctx, QueueDefault, asynq.NewTask(TypeSend, payload), s.taskOptions(delay)...); err != nil {
-				s.opts.Logger.Warn("enqueue failed; the recovery sweep will retry", "messages", len(chunk), "err", err)
-				continue
+			if s.enqueueTask(ctx, sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk}, delay) {
+				enqueued += len(chunk)
 			}
-			enqueued += len(chunk)
 		}
 	}
 	return enqueued
