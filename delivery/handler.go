@@ -96,8 +96,8 @@ const imagesWait = time.Second
 // flushEvery and flushBatch bound how many delivered messages a crash can
 // leave recorded as unsent (and so send again after recovery).
 const (
-	flushEvery = 200 * time.Millisecond
-	flushBatch = 100
+	flushEvery = time.Second
+	flushBatch = 500
 )
 
 // deliver sends the claimed messages and stores their results as they
@@ -109,7 +109,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
 		at := d.opts.Now()
 		for i, m := range msgs {
-			results[i] = messages.Result{ID: m.ID, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at}
+			results[i] = messages.Result{ID: m.ID, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at, Message: m}
 		}
 		return all(results)
 	}
@@ -156,7 +156,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
-			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now}
+			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now, Message: m}
 			done <- i
 			continue
 		}
@@ -206,10 +206,10 @@ func (d *Deliverer) outcome(m *messages.Message, err error) messages.Result {
 	at := d.opts.Now()
 	attempts := m.Attempts + 1
 	if err == nil {
-		return messages.Result{ID: m.ID, Status: messages.Sent, Attempts: attempts, At: at}
+		return messages.Result{ID: m.ID, Status: messages.Sent, Attempts: attempts, At: at, Message: m}
 	}
 	o := providers.Classify(err)
-	r := messages.Result{ID: m.ID, Reason: string(o.Reason), Error: o.Error(), Attempts: attempts, At: at}
+	r := messages.Result{ID: m.ID, Reason: string(o.Reason), Error: o.Error(), Attempts: attempts, At: at, Message: m}
 	switch {
 	case o.Permanent:
 		r.Status = messages.Failed

@@ -92,13 +92,16 @@ func (s *BucketStore) deleteBuckets(ctx context.Context, tx *sql.Tx, ids []strin
 		return 0, nil
 	}
 	list, args := inList(ids)
-	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
-		return 0, err
-	}
+	// The outbox first: a worker storing results locks its chunk's row
+	// before it writes the chunk's messages, so this waits for it and then
+	// sees those messages.
 	if s.db.Dialect == Postgres {
 		if _, err := s.db.exec(ctx, tx, `DELETE FROM outbox WHERE bucket_id IN `+list, args...); err != nil {
 			return 0, err
 		}
+	}
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
+		return 0, err
 	}
 	now := time.Now().UTC()
 	for _, id := range ids {
@@ -125,8 +128,8 @@ func (s *BucketStore) PurgeDeleted(ctx context.Context, forgetBefore time.Time) 
 	n, _ := res.RowsAffected()
 	if s.db.Dialect == Postgres {
 		var chunked sql.NullInt64
-		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size)
-			SELECT sum(size) FROM d`).Scan(&chunked); err != nil {
+		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size - done AS n)
+			SELECT sum(n) FROM d`).Scan(&chunked); err != nil {
 			return int(n), fmt.Errorf("purge messages of deleted buckets: %w", err)
 		}
 		n += chunked.Int64

@@ -150,38 +150,13 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 	if len(results) == 0 {
 		return nil
 	}
-	if s.db.Dialect == Postgres {
-		n := len(results)
-		ids, statuses, reasons, errs, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempts := make([]int32, n)
-		ats, retries := make([]time.Time, n), make([]time.Time, n)
-		for i, r := range results {
-			ids[i], statuses[i], reasons[i], errs[i], attempts[i], ats[i] = r.ID, string(r.Status), r.Reason, truncate(r.Error, 1000), int32(r.Attempts), r.At.UTC()
-			retries[i] = r.RetryAt.UTC()
-			if r.RetryAt.IsZero() {
-				retries[i] = r.At.UTC()
-			}
-			if r.Status.Final() {
-				eventIDs[i] = pushgate.NewID()
-			}
+	for _, r := range results {
+		if r.Message == nil || r.Message.ID != r.ID {
+			return fmt.Errorf("finish messages: the result for %s does not carry its message", r.ID)
 		}
-		_, err := s.db.exec(ctx, s.db, `WITH done AS (
-				UPDATE messages AS m SET status = u.status, reason = u.reason, last_error = u.err, attempts = u.attempts,
-					updated_at = u.at, lease_until = NULL,
-					sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
-					finished_at = CASE WHEN u.status IN ('sent', 'failed', 'expired') THEN u.at ELSE NULL END,
-					enqueued_at = CASE WHEN u.status = 'queued' THEN u.retry_at ELSE m.enqueued_at END
-				FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::text[]) AS u(id, status, reason, err, attempts, at, retry_at, event_id)
-				WHERE m.id = u.id AND m.status = 'sending'
-				RETURNING m.id, m.app_id, m.bucket_id, m.foreign_id, u.status, u.reason, u.at, u.event_id
-			)
-			INSERT INTO webhook_events (`+eventColumns+`)
-			SELECT d.id, CASE WHEN d.status = 'sent' THEN 'sent' ELSE 'failed' END, d.event_id, d.app_id, d.bucket_id, d.foreign_id,
-				CASE WHEN d.status = 'sent' THEN '' ELSE d.reason END, '', d.at
-			FROM done d JOIN buckets b ON b.id = d.bucket_id AND b.has_callback
-			WHERE d.status IN ('sent', 'failed', 'expired')
-			ON CONFLICT DO NOTHING`, ids, statuses, reasons, errs, attempts, ats, retries, eventIDs)
-		if err != nil {
+	}
+	if s.db.Dialect == Postgres {
+		if err := s.finishPostgres(ctx, results); err != nil {
 			return fmt.Errorf("finish messages: %w", err)
 		}
 		return nil
@@ -290,8 +265,8 @@ func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limi
 			return nil, fmt.Errorf("stale messages: %w", err)
 		}
 	}
-	if len(refs) < limit && s.db.Dialect == Postgres {
-		more, err := s.staleOutbox(ctx, dueBefore, limit-len(refs))
+	if s.db.Dialect == Postgres {
+		more, err := s.staleOutbox(ctx, now, dueBefore, limit-len(refs))
 		if err != nil {
 			return nil, fmt.Errorf("stale messages: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/recipients"
 	"github.com/pushgate/pushgate/storage/sqlstore"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 // newBucket stores an app, a bucket with one credential and a context, and
@@ -78,7 +79,7 @@ func inChunks(msgs []*messages.Message, size int) []*messages.Message {
 func resultsFor(msgs []*messages.Message, at time.Time) []messages.Result {
 	out := make([]messages.Result, len(msgs))
 	for i, m := range msgs {
-		out[i] = messages.Result{ID: m.ID, Status: messages.Sent, Attempts: 1, At: at}
+		out[i] = messages.Result{ID: m.ID, Status: messages.Sent, Attempts: 1, At: at, Message: m}
 	}
 	return out
 }
@@ -159,10 +160,10 @@ func testMessageStore(t *testing.T, db *sqlstore.DB, chunk int) {
 
 		later := now.Add(time.Second)
 		results := []messages.Result{
-			{ID: msgs[0].ID, Status: messages.Sent, Attempts: 1, At: later},
-			{ID: msgs[1].ID, Status: messages.Failed, Reason: "unregistered", Error: "410", Attempts: 1, At: later},
-			{ID: msgs[2].ID, Status: messages.Queued, Reason: "unavailable", Attempts: 1, At: later, RetryAt: later.Add(time.Minute)},
-			{ID: msgs[600].ID, Status: messages.Sent, Attempts: 1, At: later}, // not claimed: must not change
+			{ID: msgs[0].ID, Message: msgs[0], Status: messages.Sent, Attempts: 1, At: later},
+			{ID: msgs[1].ID, Message: msgs[1], Status: messages.Failed, Reason: "unregistered", Error: "410", Attempts: 1, At: later},
+			{ID: msgs[2].ID, Message: msgs[2], Status: messages.Queued, Reason: "unavailable", Attempts: 1, At: later, RetryAt: later.Add(time.Minute)},
+			{ID: msgs[600].ID, Message: msgs[600], Status: messages.Sent, Attempts: 1, At: later}, // not claimed: must not change
 		}
 		if err := s.Finish(ctx, results); err != nil {
 			t.Fatal(err)
@@ -363,4 +364,99 @@ func refIDs(refs []messages.Ref) []string {
 		out[i] = r.ID
 	}
 	return out
+}
+
+// TestLeasedChunks follows a chunk claimed whole by one task: a result
+// must carry its message; the worker dies after storing some results, and
+// the sweep and the next claim give back only the others, with the unknown
+// attempt counted; a client report in the middle moves the rest into
+// messages and the results still land; in the end every message is stored
+// once; and results that come after their bucket was deleted store nothing.
+func TestLeasedChunks(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		msgs := inChunks(newMessages(10, appID, bucketID, credID, ctxID, now), 10)
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+		if err != nil || len(claimed) != 10 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		if m, err := s.Get(ctx, appID, bucketID, msgs[5].ID); err != nil || m.Status != messages.Sending || m.Attempts != 0 {
+			t.Fatalf("a claimed message reads %+v, %v", m, err)
+		}
+		bare := []messages.Result{{ID: claimed[0].ID, Status: messages.Sent, Attempts: 1, At: now}}
+		if err := s.Finish(ctx, bare); err == nil {
+			t.Fatal("Finish took a result without its message")
+		}
+		byID := map[string]*messages.Message{}
+		for _, m := range claimed {
+			byID[m.ID] = m
+		}
+		// Three results stored, then the worker dies.
+		if err := s.Finish(ctx, resultsFor([]*messages.Message{byID[msgs[0].ID], byID[msgs[1].ID], byID[msgs[2].ID]}, now.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(2 * time.Minute)
+		refs, err := s.Stale(ctx, later, now.Add(-time.Minute), 100)
+		if err != nil || len(refs) != 7 {
+			t.Fatalf("Stale after the lease ended = %d refs, %v; want the 7 without a result", len(refs), err)
+		}
+		again, err := s.Claim(ctx, ids(msgs), later, later.Add(time.Minute))
+		if err != nil || len(again) != 7 {
+			t.Fatalf("claim again: %d, %v; want 7", len(again), err)
+		}
+		for _, m := range again {
+			if m.Attempts != 1 {
+				t.Fatalf("re-claimed message has %d attempts, want 1", m.Attempts)
+			}
+		}
+		// An app reports message 9 delivered before its result is stored.
+		found, err := db.Webhooks().RecordClientEvents(ctx, []webhooks.ClientEvent{{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: msgs[9].ID,
+			Kind: webhooks.Delivered, At: later.Add(time.Second)}})
+		if err != nil || !found[0] {
+			t.Fatalf("report: %v, %v", found, err)
+		}
+		if err := s.Finish(ctx, resultsFor(again, later.Add(2*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			got, err := s.Get(ctx, appID, bucketID, m.ID)
+			if err != nil || got.Status != messages.Sent {
+				t.Fatalf("message %d: %+v, %v", i, got, err)
+			}
+			if i == 9 && got.DeliveredAt.IsZero() {
+				t.Fatal("the report was lost")
+			}
+		}
+		if n := countMessages(t, db); n != 10 {
+			t.Fatalf("%d messages stored, want 10", n)
+		}
+		if got, _ := s.Claim(ctx, ids(msgs), later, later.Add(time.Minute)); len(got) != 0 {
+			t.Fatalf("claimed %d finished messages", len(got))
+		}
+
+		// A bucket deleted while its chunk is out.
+		gone := inChunks(newMessages(5, appID, bucketID, credID, ctxID, now), 5)
+		if err := s.Insert(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Claim(ctx, ids(gone), now, now.Add(time.Minute))
+		if err != nil || len(out) != 5 {
+			t.Fatalf("claim: %d, %v", len(out), err)
+		}
+		if err := db.Buckets().DeleteBucket(ctx, appID, bucketID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, resultsFor(out, now.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		if n := countMessages(t, db); n != 0 {
+			t.Fatalf("%d messages of a deleted bucket stored", n)
+		}
+	})
 }

@@ -68,34 +68,104 @@ func unpackReceivers(b []byte, fn func(f *[outboxFields]string)) error {
 
 // outboxRow is a chunk read back from the outbox.
 type outboxRow struct {
+	id                                                 string
 	appID, bucketID, contextID, credentialID, provider string
 	createdAt, enqueuedAt                              time.Time
-	expiresAt                                          sql.NullTime
+	expiresAt, leaseUntil, claimedAt                   sql.NullTime
+	claims, done                                       int
 	receivers                                          []byte
 }
 
-const outboxColumns = `app_id, bucket_id, context_id, credential_id, provider, created_at, expires_at, enqueued_at, receivers`
+// outboxColumns are those Insert writes; outboxReadColumns all of them.
+const (
+	outboxColumns     = `app_id, bucket_id, context_id, credential_id, provider, created_at, expires_at, enqueued_at, receivers`
+	outboxReadColumns = `id, ` + outboxColumns + `, lease_until, claimed_at, claims, done`
+)
 
 func (o *outboxRow) scan(row interface{ Scan(...any) error }) error {
-	return row.Scan(&o.appID, &o.bucketID, &o.contextID, &o.credentialID, &o.provider, &o.createdAt, &o.expiresAt, &o.enqueuedAt, &o.receivers)
+	return row.Scan(&o.id, &o.appID, &o.bucketID, &o.contextID, &o.credentialID, &o.provider, &o.createdAt, &o.expiresAt, &o.enqueuedAt, &o.receivers,
+		&o.leaseUntil, &o.claimedAt, &o.claims, &o.done)
 }
 
-// messages returns the chunk's messages, as Insert was given them: queued,
-// no attempts yet.
+// messages returns the chunk's messages: sending, leased, if a worker holds
+// the chunk (the current claim is not an attempt yet), queued otherwise;
+// every ended claim counts as an attempt.
 func (o *outboxRow) messages() ([]*messages.Message, error) {
 	var out []*messages.Message
 	err := unpackReceivers(o.receivers, func(f *[outboxFields]string) {
 		m := &messages.Message{ID: f[0], AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID,
-			Provider: o.provider, ForeignID: f[1], Status: messages.Queued,
+			Provider: o.provider, ForeignID: f[1], Status: messages.Queued, Attempts: o.claims,
 			CreatedAt: o.createdAt.UTC(), UpdatedAt: o.createdAt.UTC(), EnqueuedAt: o.enqueuedAt.UTC()}
 		m.Receiver.CredentialID, m.Receiver.ForeignID = o.credentialID, f[1]
 		m.Receiver.Token, m.Receiver.Endpoint, m.Receiver.P256dh, m.Receiver.Auth = f[2], f[3], f[4], f[5]
 		if o.expiresAt.Valid {
 			m.ExpiresAt = o.expiresAt.Time.UTC()
 		}
+		if o.leaseUntil.Valid {
+			m.Status, m.Attempts, m.LeaseUntil = messages.Sending, o.claims-1, o.leaseUntil.Time.UTC()
+			if o.claimedAt.Valid {
+				m.UpdatedAt = o.claimedAt.Time.UTC()
+			}
+		}
 		out = append(out, m)
 	})
 	return out, err
+}
+
+// pending returns the chunk's messages that are not in messages yet (once
+// any are, done counts them).
+func (o *outboxRow) pending(ctx context.Context, tx pgx.Tx) ([]*messages.Message, error) {
+	msgs, err := o.messages()
+	if err != nil || o.done == 0 {
+		return msgs, err
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM messages WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	written := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		written[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if !written[m.ID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// readOutbox runs a statement that returns outbox rows (outboxReadColumns)
+// and reads them all.
+func readOutbox(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]outboxRow, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []outboxRow
+	for rows.Next() {
+		var o outboxRow
+		if err := o.scan(rows); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
 }
 
 // idGroups returns the distinct IDGroups of ids.
@@ -161,59 +231,76 @@ func (db *DB) withPgx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	})
 }
 
-// takeOutbox deletes the outbox rows of groups and writes all their
-// messages into messages: those in claim (which it deletes from the map)
-// as sending, leased until leaseUntil, and returned; the rest queued.
-// Deleting a row is what makes this atomic: of two concurrent calls one
-// deletes it and the other, having waited for that commit, finds nothing.
-func takeOutbox(ctx context.Context, tx pgx.Tx, groups []string, claim map[string]bool, now, leaseUntil time.Time) ([]*messages.Message, int, error) {
-	rows, err := tx.Query(ctx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxColumns, groups)
-	if err != nil {
-		return nil, 0, err
+// copyMessages writes msgs into messages as they are (status, attempts,
+// lease).
+func copyMessages(ctx context.Context, tx pgx.Tx, msgs []*messages.Message) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	defer rows.Close()
-	var claimed []*messages.Message
-	var copyRows [][]any
-	for rows.Next() {
-		var o outboxRow
-		if err := o.scan(rows); err != nil {
-			return nil, 0, err
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
+		var lease any
+		if !m.LeaseUntil.IsZero() {
+			lease = m.LeaseUntil.UTC()
 		}
-		msgs, err := o.messages()
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, m := range msgs {
-			var lease any
-			if claim[m.ID] {
-				delete(claim, m.ID)
-				m.Status, m.UpdatedAt, m.LeaseUntil = messages.Sending, now.UTC(), leaseUntil.UTC()
-				lease = m.LeaseUntil
-				claimed = append(claimed, m)
-			}
-			copyRows = append(copyRows, append(insertRow(m), lease))
-		}
+		rows[i] = append(insertRow(m), lease)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(copyRows) == 0 {
-		return claimed, 0, err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"messages"}, claimCopyColumns, pgx.CopyFromRows(copyRows))
-	return claimed, len(copyRows), err
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, claimCopyColumns, pgx.CopyFromRows(rows))
+	return err
 }
 
-// claimPostgres claims ids: those still in the outbox through takeOutbox,
-// the others (retries, and the rest of chunks taken before) in messages.
+// claimPostgres claims ids. A chunk in the outbox that no worker holds is
+// leased whole when ids name all its messages still to send (what a task
+// made by the Sender does): nothing is written for its messages until
+// their results. A chunk named in part (a sweep's or a retry's mix) moves
+// into messages, the named messages sending and the rest queued. The ids
+// not in the outbox (retries, chunks moved before) are claimed in messages.
 func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
 	var out []*messages.Message
 	err := s.db.withPgx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
 		want := make(map[string]bool, len(ids))
 		for _, id := range ids {
 			want[id] = true
 		}
-		var err error
-		if out, _, err = takeOutbox(ctx, tx, idGroups(ids), want, now, leaseUntil); err != nil || len(want) == 0 {
+		leased, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = $1, claimed_at = $2, claims = claims + 1
+			WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, leaseUntil.UTC(), now.UTC(), idGroups(ids))
+		if err != nil {
 			return err
+		}
+		var split []string
+		var moved []*messages.Message
+		for i := range leased {
+			msgs, err := leased[i].pending(ctx, tx)
+			if err != nil {
+				return err
+			}
+			whole := true
+			for _, m := range msgs {
+				whole = whole && want[m.ID]
+			}
+			for _, m := range msgs {
+				if want[m.ID] {
+					delete(want, m.ID)
+					out = append(out, m)
+				} else {
+					m.Status, m.LeaseUntil, m.UpdatedAt = messages.Queued, time.Time{}, m.CreatedAt
+				}
+			}
+			if !whole {
+				split, moved = append(split, leased[i].id), append(moved, msgs...)
+			}
+		}
+		if len(split) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, split); err != nil {
+				return err
+			}
+			if err := copyMessages(ctx, tx, moved); err != nil {
+				return err
+			}
+		}
+		if len(want) == 0 {
+			return nil
 		}
 		rest := make([]string, 0, len(want))
 		for id := range want {
@@ -240,15 +327,27 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 	return out, nil
 }
 
-// materialize moves the outbox chunks holding ids into messages, as queued
-// messages, so that statements on messages find them. It reports how many
-// messages it moved.
+// materialize moves the outbox chunks holding ids into messages, as they
+// are (queued, or sending if a worker holds the chunk: its results then
+// update them), so that statements on messages find them. It reports how
+// many messages it moved.
 func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 	moved := 0
 	err := db.withPgx(ctx, func(tx pgx.Tx) error {
-		_, n, err := takeOutbox(ctx, tx, idGroups(ids), nil, time.Time{}, time.Time{})
-		moved = n
-		return err
+		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, idGroups(ids))
+		if err != nil {
+			return err
+		}
+		var all []*messages.Message
+		for i := range rows {
+			msgs, err := rows[i].pending(ctx, tx)
+			if err != nil {
+				return err
+			}
+			all = append(all, msgs...)
+		}
+		moved = len(all)
+		return copyMessages(ctx, tx, all)
 	})
 	return moved, err
 }
@@ -256,7 +355,7 @@ func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 // getOutbox finds a message still in the outbox.
 func (s *MessageStore) getOutbox(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
 	var o outboxRow
-	err := o.scan(s.db.queryRow(ctx, s.db, `SELECT `+outboxColumns+` FROM outbox WHERE id = ? AND app_id = ? AND bucket_id = ?`, pushgate.IDGroup(id), appID, bucketID))
+	err := o.scan(s.db.queryRow(ctx, s.db, `SELECT `+outboxReadColumns+` FROM outbox WHERE id = ? AND app_id = ? AND bucket_id = ?`, pushgate.IDGroup(id), appID, bucketID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pushgate.NotFound("message")
 	}
@@ -275,32 +374,48 @@ func (s *MessageStore) getOutbox(ctx context.Context, appID, bucketID, id string
 	return nil, pushgate.NotFound("message")
 }
 
-// staleOutbox returns the messages of outbox rows due before dueBefore,
-// whole rows, oldest first, about limit messages (the last row may go past
-// it); only those rows' receivers are read.
-func (s *MessageStore) staleOutbox(ctx context.Context, dueBefore time.Time, limit int) ([]messages.Ref, error) {
-	rows, err := s.db.query(ctx, s.db, `WITH due AS (
-			SELECT id, sum(size) OVER (ORDER BY enqueued_at, id) - size AS before FROM outbox
-			WHERE enqueued_at < ? ORDER BY enqueued_at, id LIMIT ?)
-		SELECT `+prefixColumns("o.", outboxColumns)+` FROM outbox o JOIN due d ON d.id = o.id
-		WHERE d.before < ? ORDER BY o.enqueued_at, o.id`, dueBefore.UTC(), limit, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// staleOutbox hands back the chunks whose worker's lease ended before now
+// (the unknown attempt counts: claims already did) and returns their
+// messages still to send, then those of chunks due before dueBefore, whole
+// rows, oldest first, about limit messages (the last row may go past it).
+func (s *MessageStore) staleOutbox(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
 	var refs []messages.Ref
-	for rows.Next() {
-		var o outboxRow
-		if err := o.scan(rows); err != nil {
-			return nil, err
+	err := s.db.withPgx(ctx, func(tx pgx.Tx) error {
+		refs = refs[:0]
+		ended, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 RETURNING `+outboxReadColumns, now.UTC())
+		if err != nil {
+			return err
 		}
-		if err := unpackReceivers(o.receivers, func(f *[outboxFields]string) {
-			refs = append(refs, messages.Ref{ID: f[0], AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID})
-		}); err != nil {
-			return nil, err
+		var due []outboxRow
+		if limit > 0 {
+			endedIDs := make([]string, len(ended))
+			for i := range ended {
+				endedIDs[i] = ended[i].id
+			}
+			due, err = readOutbox(ctx, tx, `WITH due AS (
+					SELECT id, sum(size - done) OVER (ORDER BY enqueued_at, id) - (size - done) AS before FROM outbox
+					WHERE lease_until IS NULL AND enqueued_at < $1 AND NOT (id = ANY($3)) ORDER BY enqueued_at, id LIMIT $2)
+				SELECT `+prefixColumns("o.", outboxReadColumns)+` FROM outbox o JOIN due d ON d.id = o.id
+				WHERE d.before < $2 ORDER BY o.enqueued_at, o.id`, dueBefore.UTC(), limit, endedIDs)
+			if err != nil {
+				return err
+			}
 		}
-	}
-	return refs, rows.Err()
+		for _, rows := range [][]outboxRow{ended, due} {
+			for i := range rows {
+				o := &rows[i]
+				msgs, err := o.pending(ctx, tx)
+				if err != nil {
+					return err
+				}
+				for _, m := range msgs {
+					refs = append(refs, messages.Ref{ID: m.ID, AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID})
+				}
+			}
+		}
+		return nil
+	})
+	return refs, err
 }
 
 // prefixColumns puts prefix before each of the comma-separated columns.
@@ -310,4 +425,91 @@ func prefixColumns(prefix, columns string) string {
 		parts[i] = prefix + p
 	}
 	return strings.Join(parts, ", ")
+}
+
+// finishPostgres writes results in one statement. A message of a leased
+// outbox chunk is inserted whole, with its result, and counted done on its
+// chunk (which goes once all its messages are in messages); one already in
+// messages is updated. Either way only a message still sending changes,
+// and a final result of a bucket with a callback records its webhook event
+// in the same statement. The chunks' rows are locked first, so a client
+// report that moves a chunk into messages (materialize) waits for this, or
+// this for it.
+func (s *MessageStore) finishPostgres(ctx context.Context, results []messages.Result) error {
+	n := len(results)
+	ids, groups, statuses, reasons, errs, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	apps, buckets, contexts, creds, providers := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	foreign, tokens, endpoints, p256dhs, auths := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	ats, retries, created := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	expires := make([]*time.Time, n)
+	for i, r := range results {
+		m := r.Message
+		ids[i], groups[i], statuses[i], reasons[i], errs[i] = r.ID, pushgate.IDGroup(r.ID), string(r.Status), r.Reason, truncate(r.Error, 1000)
+		attempts[i], ats[i], retries[i] = int32(r.Attempts), r.At.UTC(), r.RetryAt.UTC()
+		if r.RetryAt.IsZero() {
+			retries[i] = r.At.UTC()
+		}
+		if r.Status.Final() {
+			eventIDs[i] = pushgate.NewID()
+		}
+		apps[i], buckets[i], contexts[i], creds[i], providers[i] = m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider
+		foreign[i], tokens[i], endpoints[i], p256dhs[i], auths[i] = m.ForeignID, m.Receiver.Token, m.Receiver.Endpoint, m.Receiver.P256dh, m.Receiver.Auth
+		created[i] = m.CreatedAt.UTC()
+		if !m.ExpiresAt.IsZero() {
+			e := m.ExpiresAt.UTC()
+			expires[i] = &e
+		}
+	}
+	return s.db.withPgx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE`, idGroups(ids))
+		b.Queue(`WITH u AS (
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[],
+					$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+					$20::timestamptz[], $21::timestamptz[])
+				AS u(id, grp, status, reason, err, attempts, at, retry_at, event_id,
+					app_id, bucket_id, context_id, credential_id, provider, foreign_id, token, endpoint, p256dh, auth, created_at, expires_at)
+			), done AS (
+				INSERT INTO messages AS m (id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, token, endpoint, p256dh, auth,
+					status, reason, last_error, attempts, created_at, updated_at, expires_at, enqueued_at, sent_at, finished_at)
+				SELECT u.id, u.app_id, u.bucket_id, u.context_id, u.credential_id, u.provider, u.foreign_id, u.token, u.endpoint, u.p256dh, u.auth,
+					u.status, u.reason, u.err, u.attempts, u.created_at, u.at, u.expires_at, u.retry_at,
+					CASE WHEN u.status = 'sent' THEN u.at END,
+					CASE WHEN u.status IN ('sent', 'failed', 'expired') THEN u.at END
+				FROM u
+				WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = u.grp AND o.lease_until IS NOT NULL)
+					OR EXISTS (SELECT 1 FROM messages x WHERE x.id = u.id)
+				ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason, last_error = excluded.last_error,
+					attempts = excluded.attempts, updated_at = excluded.updated_at, lease_until = NULL,
+					sent_at = coalesce(excluded.sent_at, m.sent_at), finished_at = excluded.finished_at,
+					enqueued_at = CASE WHEN excluded.status = 'queued' THEN excluded.enqueued_at ELSE m.enqueued_at END
+				WHERE m.status = 'sending'
+				RETURNING m.id, m.app_id, m.bucket_id, m.foreign_id, m.status, m.reason, m.updated_at, m.xmax = 0 AS inserted
+			), counts AS (
+				SELECT u.grp, count(*)::int AS n FROM done d JOIN u ON u.id = d.id WHERE d.inserted GROUP BY u.grp
+			), emptied AS (
+				DELETE FROM outbox o USING counts c WHERE o.id = c.grp AND o.done + c.n >= o.size
+			), counted AS (
+				UPDATE outbox o SET done = o.done + c.n FROM counts c WHERE o.id = c.grp AND o.done + c.n < o.size
+			)
+			INSERT INTO webhook_events (`+eventColumns+`)
+			SELECT d.id, CASE WHEN d.status = 'sent' THEN 'sent' ELSE 'failed' END, u.event_id, d.app_id, d.bucket_id, d.foreign_id,
+				CASE WHEN d.status = 'sent' THEN '' ELSE d.reason END, '', d.updated_at
+			FROM done d JOIN u ON u.id = d.id JOIN buckets b ON b.id = d.bucket_id AND b.has_callback
+			WHERE d.status IN ('sent', 'failed', 'expired')
+			ON CONFLICT DO NOTHING`,
+			ids, groups, statuses, reasons, errs, attempts, ats, retries, eventIDs,
+			apps, buckets, contexts, creds, providers, foreign, tokens, endpoints, p256dhs, auths, created, expires)
+		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		return br.Close()
+	})
 }
