@@ -18,11 +18,14 @@ import (
 
 // On PostgreSQL an accepted chunk of messages (the ids one send task
 // carries, which share a pushgate.IDGroup) is one row of the outbox table
-// until a worker claims it; the claim deletes the row and writes its
-// messages into messages (migration 00008). Accepting a send of 1000
-// receivers then writes two rows, not a thousand, and a message is written
-// twice in its life (claim, result) instead of three times. SQLite, with one
-// writer and no network between, keeps writing messages directly.
+// (migrations 00008, 00009). A task's claim of the whole chunk leases the
+// row; each result is then inserted into messages with the message whole,
+// and the row goes once all its messages are there. A message is written
+// once in its life, and accepting a send of 1000 receivers writes two rows,
+// not a thousand. A claim that names part of a chunk, and a client report
+// for a message still in the outbox, move the chunk into messages first.
+// SQLite, with one writer and no network between, keeps writing messages
+// directly and updates them with their results.
 //
 // A chunk's receivers are packed into one bytea: for each message, six
 // strings (id, foreign id, token, endpoint, p256dh, auth), each an unsigned
