@@ -77,7 +77,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var delay time.Duration
 	for _, r := range results {
 		if r.Status == messages.Queued {
-			retry = append(retry, r.ID)
+			retry = append(retry, r.Message.ID)
 			delay = max(delay, r.RetryAt.Sub(now))
 		}
 	}
@@ -109,7 +109,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
 		at := d.opts.Now()
 		for i, m := range msgs {
-			results[i] = messages.Result{ID: m.ID, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at, Message: m}
+			results[i] = messages.Result{Message: m, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at}
 		}
 		return all(results)
 	}
@@ -156,7 +156,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
-			results[i] = messages.Result{ID: m.ID, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now, Message: m}
+			results[i] = messages.Result{Message: m, Status: messages.Expired, Reason: string(providers.ReasonExpired), Attempts: m.Attempts, At: now}
 			done <- i
 			continue
 		}
@@ -206,10 +206,10 @@ func (d *Deliverer) outcome(m *messages.Message, err error) messages.Result {
 	at := d.opts.Now()
 	attempts := m.Attempts + 1
 	if err == nil {
-		return messages.Result{ID: m.ID, Status: messages.Sent, Attempts: attempts, At: at, Message: m}
+		return messages.Result{Message: m, Status: messages.Sent, Attempts: attempts, At: at}
 	}
 	o := providers.Classify(err)
-	r := messages.Result{ID: m.ID, Reason: string(o.Reason), Error: o.Error(), Attempts: attempts, At: at, Message: m}
+	r := messages.Result{Message: m, Reason: string(o.Reason), Error: o.Error(), Attempts: attempts, At: at}
 	switch {
 	case o.Permanent:
 		r.Status = messages.Failed

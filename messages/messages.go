@@ -63,7 +63,10 @@ type Message struct {
 
 // Result is what a worker learned about one message.
 type Result struct {
-	ID       string
+	// Message is the message as Claim returned it. A store may keep a
+	// claimed message outside its table until the result, and then writes
+	// it whole from this.
+	Message  *Message
 	Status   Status // Sent, Failed, Expired, or Queued for a retry
 	Reason   string
 	Error    string
@@ -71,10 +74,6 @@ type Result struct {
 	At       time.Time
 	// RetryAt is when a Queued result's next attempt is due.
 	RetryAt time.Time
-	// Message is the message as Claim returned it. Required: a store may
-	// keep a claimed message outside its table until the result, and then
-	// writes it whole from this.
-	Message *Message
 }
 
 // SendResult is the answer for one receiver of a send: the new message's

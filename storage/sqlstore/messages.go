@@ -151,8 +151,8 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 		return nil
 	}
 	for _, r := range results {
-		if r.Message == nil || r.Message.ID != r.ID {
-			return fmt.Errorf("finish messages: the result for %s does not carry its message", r.ID)
+		if r.Message == nil {
+			return errors.New("finish messages: a result does not carry its message")
 		}
 	}
 	if s.db.Dialect == Postgres {
@@ -180,7 +180,7 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			}
 			var appID, bucketID, foreignID string
 			err := stmt.QueryRowContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
-				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.ID).Scan(&appID, &bucketID, &foreignID)
+				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.Message.ID).Scan(&appID, &bucketID, &foreignID)
 			if errors.Is(err, sql.ErrNoRows) || err == nil && !r.Status.Final() {
 				continue
 			}
@@ -203,7 +203,7 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 				kind, reason = "failed", r.Reason
 			}
 			if _, err := s.db.exec(ctx, tx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
-				r.ID, kind, pushgate.NewID(), appID, bucketID, foreignID, reason, r.At.UTC()); err != nil {
+				r.Message.ID, kind, pushgate.NewID(), appID, bucketID, foreignID, reason, r.At.UTC()); err != nil {
 				return fmt.Errorf("finish messages: %w", err)
 			}
 		}

@@ -79,7 +79,7 @@ func inChunks(msgs []*messages.Message, size int) []*messages.Message {
 func resultsFor(msgs []*messages.Message, at time.Time) []messages.Result {
 	out := make([]messages.Result, len(msgs))
 	for i, m := range msgs {
-		out[i] = messages.Result{ID: m.ID, Status: messages.Sent, Attempts: 1, At: at, Message: m}
+		out[i] = messages.Result{Message: m, Status: messages.Sent, Attempts: 1, At: at}
 	}
 	return out
 }
@@ -160,10 +160,10 @@ func testMessageStore(t *testing.T, db *sqlstore.DB, chunk int) {
 
 		later := now.Add(time.Second)
 		results := []messages.Result{
-			{ID: msgs[0].ID, Message: msgs[0], Status: messages.Sent, Attempts: 1, At: later},
-			{ID: msgs[1].ID, Message: msgs[1], Status: messages.Failed, Reason: "unregistered", Error: "410", Attempts: 1, At: later},
-			{ID: msgs[2].ID, Message: msgs[2], Status: messages.Queued, Reason: "unavailable", Attempts: 1, At: later, RetryAt: later.Add(time.Minute)},
-			{ID: msgs[600].ID, Message: msgs[600], Status: messages.Sent, Attempts: 1, At: later}, // not claimed: must not change
+			{Message: msgs[0], Status: messages.Sent, Attempts: 1, At: later},
+			{Message: msgs[1], Status: messages.Failed, Reason: "unregistered", Error: "410", Attempts: 1, At: later},
+			{Message: msgs[2], Status: messages.Queued, Reason: "unavailable", Attempts: 1, At: later, RetryAt: later.Add(time.Minute)},
+			{Message: msgs[600], Status: messages.Sent, Attempts: 1, At: later}, // not claimed: must not change
 		}
 		if err := s.Finish(ctx, results); err != nil {
 			t.Fatal(err)
@@ -389,7 +389,7 @@ func TestLeasedChunks(t *testing.T) {
 		if m, err := s.Get(ctx, appID, bucketID, msgs[5].ID); err != nil || m.Status != messages.Sending || m.Attempts != 0 {
 			t.Fatalf("a claimed message reads %+v, %v", m, err)
 		}
-		bare := []messages.Result{{ID: claimed[0].ID, Status: messages.Sent, Attempts: 1, At: now}}
+		bare := []messages.Result{{Status: messages.Sent, Attempts: 1, At: now}}
 		if err := s.Finish(ctx, bare); err == nil {
 			t.Fatal("Finish took a result without its message")
 		}

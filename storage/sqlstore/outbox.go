@@ -280,13 +280,11 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 			}
 			whole := true
 			for _, m := range msgs {
-				whole = whole && want[m.ID]
-			}
-			for _, m := range msgs {
 				if want[m.ID] {
 					delete(want, m.ID)
 					out = append(out, m)
-				} else {
+				} else { // stays queued, and so the chunk moves
+					whole = false
 					m.Status, m.LeaseUntil, m.UpdatedAt = messages.Queued, time.Time{}, m.CreatedAt
 				}
 			}
@@ -448,7 +446,7 @@ func (s *MessageStore) finishPostgres(ctx context.Context, results []messages.Re
 	expires := make([]*time.Time, n)
 	for i, r := range results {
 		m := r.Message
-		ids[i], groups[i], statuses[i], reasons[i], errs[i] = r.ID, pushgate.IDGroup(r.ID), string(r.Status), r.Reason, truncate(r.Error, 1000)
+		ids[i], groups[i], statuses[i], reasons[i], errs[i] = m.ID, pushgate.IDGroup(m.ID), string(r.Status), r.Reason, truncate(r.Error, 1000)
 		attempts[i], ats[i], retries[i] = int32(r.Attempts), r.At.UTC(), r.RetryAt.UTC()
 		if r.RetryAt.IsZero() {
 			retries[i] = r.At.UTC()
