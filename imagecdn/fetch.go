@@ -237,6 +237,12 @@ func (f *Fetcher) requestError(parent context.Context, err error) error {
 	if perr := parent.Err(); perr != nil {
 		return fmt.Errorf("imagecdn: fetch: %w", perr)
 	}
+	var ae *pushgate.AddressError
+	if errors.As(err, &ae) {
+		// The guard refused the address the URL (or a redirect) led to:
+		// final, and said as such rather than as a failed fetch.
+		return &pushgate.Error{Code: pushgate.EFORBIDDEN, Message: "image URL: " + ae.Error(), Err: err}
+	}
 	var pe *pushgate.Error
 	if errors.As(err, &pe) {
 		return &pushgate.Error{Code: pe.Code, Message: "image URL: " + pe.Message, Err: err}

@@ -123,7 +123,7 @@ func TestFetchChecksEveryRedirectHop(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			_, err := f.FetchFresh(context.Background(), srv.URL+path)
 			e := wantCode(t, err, code)
-			if code == pushgate.EFORBIDDEN && !strings.Contains(e.Message, "internal address") {
+			if code == pushgate.EFORBIDDEN && !strings.Contains(e.Message, "is a forbidden address") {
 				t.Fatalf("message %q", e.Message)
 			}
 		})

@@ -45,6 +45,9 @@ const (
 	ReasonInvalidPayload  Reason = "invalid_payload"   // the vendor refused the payload's shape
 	ReasonUnavailable     Reason = "unavailable"       // transient failures outlasted the retries
 	ReasonRateLimited     Reason = "rate_limited"      // transient: the vendor asked us to slow down
+	// ReasonForbiddenAddress: an address the tenant named (a push endpoint,
+	// a token_uri) resolved to one the SSRF guard refuses; no retry helps.
+	ReasonForbiddenAddress Reason = "forbidden_address"
 )
 
 // Outcome is an adapter's classified failure.

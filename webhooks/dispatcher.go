@@ -206,6 +206,13 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 
 	resp, err := d.client.Do(req)
 	if err != nil {
+		var ae *pushgate.AddressError
+		if errors.As(err, &ae) {
+			// The callback's name resolved to an address the SSRF guard
+			// refuses: no retry will reach it. The refusal names the
+			// address, never the URL, which may carry secrets.
+			return dead("the callback URL leads to a forbidden address: %s", ae.Error())
+		}
 		if rctx.Err() != nil && ctx.Err() == nil {
 			return d.retry(o, b, 0, fmt.Sprintf("no answer within %s", d.opts.Timeout))
 		}

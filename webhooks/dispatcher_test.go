@@ -286,6 +286,37 @@ func TestCallbackURLCheckedAtSendTime(t *testing.T) {
 	})
 }
 
+// TestForbiddenAddressIsFinal: a callback whose name resolves to an address
+// the SSRF guard refuses fails at once, saying so, instead of being retried
+// for a day as if the consumer were down.
+func TestForbiddenAddressIsFinal(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		strict, err := pushgate.NewSSRFGuard("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.disp, err = webhooks.NewDispatcher(db.Webhooks(), webhooks.TargetsFunc(e.target), &http.Client{Transport: strict.Transport()},
+			webhooks.DispatcherOptions{Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// By name, as a callback that resolves inward would be.
+		e.setTarget(e.bucketID, &webhooks.Target{URL: strings.Replace(e.cons.srv.URL, "127.0.0.1", "localhost", 1) + "/hook?token=secret", Secret: e.cons.secret})
+		e.record(sent(1)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		e.dispatch()
+		b := e.batches()[0]
+		if b.Status != webhooks.StatusDead || !strings.Contains(b.LastError, "is a forbidden address") || strings.Contains(b.LastError, "secret") {
+			t.Fatalf("batch to a loopback callback = %+v, want dead with a forbidden address and no URL", b)
+		}
+		if n := len(e.cons.all()); n != 0 {
+			t.Fatalf("the consumer got %d requests", n)
+		}
+	})
+}
+
 func TestRedirectIsNotFollowed(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, envOptions{})

@@ -53,11 +53,12 @@ func classifyResponse(resp *http.Response, now time.Time) error {
 // instead of an answer. What it leaves unclassified (network errors,
 // timeouts) providers.Classify treats as transient.
 func classifyError(err error) error {
-	var pe *pushgate.Error
+	var ae *pushgate.AddressError
 	switch {
-	case errors.As(err, &pe) && pe.Code == pushgate.EFORBIDDEN:
-		// The SSRF guard refused the endpoint's address: no retry can reach it.
-		return providers.Permanent(providers.ReasonInvalidToken, 0, err)
+	case errors.As(err, &ae):
+		// The SSRF guard refused the address the endpoint's name resolved
+		// to: the subscription may be fine, but no retry can reach it.
+		return providers.Permanent(providers.ReasonForbiddenAddress, 0, err)
 	case errors.Is(err, webpush.ErrMaxPadExceeded):
 		return providers.Permanent(providers.ReasonPayloadTooLarge, 0, err)
 	}

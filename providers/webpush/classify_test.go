@@ -105,14 +105,14 @@ func FuzzRetryAfter(f *testing.F) {
 }
 
 func TestClassifyError(t *testing.T) {
-	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &pushgate.Error{Code: pushgate.EFORBIDDEN, Message: "refusing to connect to 127.0.0.1"}}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &pushgate.AddressError{Host: "127.0.0.1", Kind: "loopback"}}
 	tests := []struct {
 		name      string
 		err       error
 		reason    providers.Reason
 		permanent bool
 	}{
-		{"ssrf guard", fmt.Errorf("post: %w", refused), providers.ReasonInvalidToken, true},
+		{"ssrf guard", fmt.Errorf("post: %w", refused), providers.ReasonForbiddenAddress, true},
 		{"too long for webpush-go", webpush.ErrMaxPadExceeded, providers.ReasonPayloadTooLarge, true},
 		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, providers.ReasonUnavailable, false},
 	}

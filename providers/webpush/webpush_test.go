@@ -298,8 +298,9 @@ func TestSSRFGuardRefusesLoopback(t *testing.T) {
 	c := &contexts.Context{ID: "ctx", Kind: contexts.KindData, Data: &contexts.Data{Title: "t"}}
 	p := newProvider(t, newCredential(t, "mailto:ops@pushgate.test"), webpush.Options{})
 	o := providers.Classify(p.Send(t.Context(), message(c, fake.NewSubscription())))
-	if o == nil || o.Reason != providers.ReasonInvalidToken || !o.Permanent {
-		t.Errorf("loopback endpoint without an allow-list: %+v, want permanent invalid_token", o)
+	// The endpoint is not a bad token: the address is what is refused.
+	if o == nil || o.Reason != providers.ReasonForbiddenAddress || !o.Permanent || !strings.Contains(o.Error(), "127.0.0.1 is a forbidden address") {
+		t.Errorf("loopback endpoint without an allow-list: %+v, want permanent forbidden_address", o)
 	}
 	if n := fake.Counts().Requests; n != 0 {
 		t.Errorf("the fake received %d requests through the guard", n)
