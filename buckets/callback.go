@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/pushgate/pushgate"
 )
 
 const (
@@ -40,7 +42,7 @@ func reservedHeader(lower string) bool {
 // parseCallback reads CORE's callbackConfig. Its payload may also carry
 // pushgate's batching knobs (batchSize, flushIntervalMs); other members it
 // does not know are ignored, as CORE clients may send them.
-func parseCallback(path string, raw json.RawMessage, p *problems) Callback {
+func parseCallback(path string, raw json.RawMessage, guard *pushgate.SSRFGuard, p *problems) Callback {
 	if isAbsent(raw) {
 		p.add(path, "is required (type http with a url, or type none)")
 		return Callback{}
@@ -78,6 +80,8 @@ func parseCallback(path string, raw json.RawMessage, p *problems) Callback {
 	if s, ok := po.requiredString("url"); ok {
 		if problem := checkCallbackURL(s); problem != "" {
 			p.add(po.at("url"), "%s", problem)
+		} else if err := guard.CheckURL(s); err != nil {
+			p.add(po.at("url"), "%s", err)
 		}
 		cb.URL = s
 	}

@@ -156,7 +156,7 @@ func TestParseCreateRequestAcceptsEveryForm(t *testing.T) {
 		{
 			name:  "fcm_v1 with http token_uri when allowed",
 			cred:  cred("fcm_v1", f.serviceAccount(obj{"token_uri": "http://127.0.0.1:8080/token"})),
-			opts:  func(o *ParseOptions) { o.AllowHTTPTokenURI = true },
+			opts:  func(o *ParseOptions) { o.AllowHTTPTokenURI = true; o.Guard = guard(t, "127.0.0.0/8") },
 			check: func(t *testing.T, c *Credential) {},
 		},
 		{

@@ -38,6 +38,10 @@ type ParseOptions struct {
 	// account, so tests can point it at a local fake. Never in production:
 	// the service account's signed assertion would travel in clear.
 	AllowHTTPTokenURI bool
+	// Guard refuses callback URLs and token_uris whose host is a literal
+	// internal address (an IP it refuses, localhost); names are judged
+	// when connecting. nil is a guard with an empty allow-list.
+	Guard *pushgate.SSRFGuard
 	// Now is the time certificates are checked against; zero means the
 	// current time.
 	Now time.Time
@@ -136,7 +140,7 @@ func (r *CreateRequest) parse(opts ParseOptions, malformed []bool, p *problems) 
 			}
 		}
 	}
-	cb := parseCallback("callbackConfig", r.CallbackConfig, p)
+	cb := parseCallback("callbackConfig", r.CallbackConfig, opts.Guard, p)
 	return creds, cb
 }
 

@@ -202,6 +202,11 @@ func TestParseCreateRequestRefuses(t *testing.T) {
 			want: []string{p0 + ".token_uri: must be an absolute https URL"}},
 		{name: "fcm_v1 ftp token_uri", body: body(t, noCallback, cred("fcm_v1", f.serviceAccount(obj{"token_uri": "ftp://example.com/token"}))),
 			want: []string{p0 + ".token_uri: must be an absolute https URL"}},
+		{name: "fcm_v1 token_uri on loopback", body: body(t, noCallback, cred("fcm_v1", f.serviceAccount(obj{"token_uri": "http://127.0.0.1:8080/token"}))),
+			opts: func(o *ParseOptions) { o.AllowHTTPTokenURI = true },
+			want: []string{p0 + ".token_uri: 127.0.0.1 is a forbidden address (loopback)"}},
+		{name: "fcm_v1 token_uri on the metadata service", body: body(t, noCallback, cred("fcm_v1", f.serviceAccount(obj{"token_uri": "https://169.254.169.254/token"}))),
+			want: []string{p0 + ".token_uri: 169.254.169.254 is a forbidden address"}},
 		{name: "fcm_v1 without token_uri", body: body(t, noCallback, cred("fcm_v1", f.serviceAccount(obj{"token_uri": nil}))),
 			want: []string{p0 + ".token_uri: is required"}},
 		{name: "fcm_v1 wrapped problem names the wrapper", body: body(t, noCallback, cred("fcm_v1", obj{"serviceAccount": f.serviceAccount(obj{"private_key": "x"})})),
@@ -265,6 +270,19 @@ func TestParseCreateRequestRefuses(t *testing.T) {
 			want: []string{cb + ".payload.url: must be an absolute http(s) URL"}},
 		{name: "callback url without host", body: body(t, hook("https:///hooks", nil), f.vapid(nil)),
 			want: []string{cb + ".payload.url: must be an absolute http(s) URL"}},
+		{name: "callback to loopback", body: body(t, hook("http://127.0.0.1:8080/hook", nil), f.vapid(nil)),
+			want: []string{cb + ".payload.url: 127.0.0.1 is a forbidden address (loopback)"}},
+		{name: "callback to the metadata service", body: body(t, hook("http://169.254.169.254/latest/meta-data/", nil), f.vapid(nil)),
+			want: []string{cb + ".payload.url: 169.254.169.254 is a forbidden address (link-local"}},
+		{name: "callback to metadata through NAT64", body: body(t, hook("http://[64:ff9b::a9fe:a9fe]/", nil), f.vapid(nil)),
+			want: []string{cb + ".payload.url: 64:ff9b::a9fe:a9fe is a forbidden address (NAT64 of 169.254.169.254"}},
+		{name: "callback to localhost", body: body(t, hook("https://localhost:8443/hook", nil), f.vapid(nil)),
+			want: []string{cb + ".payload.url: localhost is a forbidden address (loopback)"}},
+		{name: "callback to a private address", body: body(t, hook("https://10.0.0.5/hook", nil), f.vapid(nil)),
+			want: []string{cb + ".payload.url: 10.0.0.5 is a forbidden address (private)"}},
+		{name: "callback to loopback outside the allow-list", body: body(t, hook("http://127.0.0.1:8080/hook", nil), f.vapid(nil)),
+			opts: func(o *ParseOptions) { o.Guard = guard(t, "10.0.0.0/8") },
+			want: []string{cb + ".payload.url: 127.0.0.1 is a forbidden address (loopback)"}},
 		{name: "callback url too long", body: body(t, hook("https://x.example/"+strings.Repeat("a", MaxCallbackURLLength), nil), f.vapid(nil)),
 			want: []string{cb + ".payload.url: must be at most 2048 characters"}},
 		{name: "callback headers not an object", body: body(t, hook("https://x.example", []string{"a"}), f.vapid(nil)),
@@ -308,6 +326,16 @@ func TestParseCreateRequestRefuses(t *testing.T) {
 			wantProblems(t, err, tc.want...)
 		})
 	}
+}
+
+// guard is an SSRF guard that allows the comma-separated prefixes.
+func guard(t *testing.T, allow string) *pushgate.SSRFGuard {
+	t.Helper()
+	g, err := pushgate.NewSSRFGuard(allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func at(now time.Time) func(*ParseOptions) {
@@ -385,6 +413,12 @@ func TestCallbackAcceptsItsForms(t *testing.T) {
 	_, got, err := ParseCreateRequest(body(t, hook("https://x.example", twenty), f.vapid(nil)), testOptions())
 	if err != nil || len(got.Headers) != MaxCallbackHeaders {
 		t.Errorf("%d headers: err %v, got %d", MaxCallbackHeaders, err, len(got.Headers))
+	}
+	// An allow-listed internal callback is accepted.
+	opts := testOptions()
+	opts.Guard = guard(t, "127.0.0.0/8")
+	if _, got, err := ParseCreateRequest(body(t, hook("http://127.0.0.1:8080/hooks", nil), f.vapid(nil)), opts); err != nil || got.URL != "http://127.0.0.1:8080/hooks" {
+		t.Errorf("allow-listed loopback callback: %v", err)
 	}
 }
 

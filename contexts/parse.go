@@ -28,7 +28,32 @@ import (
 // would also take "TITLE" for "title"), and unknown keys are ignored because
 // CORE's SDKs may send fields this version does not know.
 func Parse(kind Kind, body []byte, now time.Time) (*Context, error) {
-	return parse(kind, body, now, "", "body")
+	return Options{}.Parse(kind, body, now)
+}
+
+// Options tune Parse and ParseMetadata.
+type Options struct {
+	// Guard refuses image URLs whose host is a literal internal address
+	// (an IP it refuses, localhost): the CDN would fetch them. Names are
+	// judged when fetching. nil is a guard with an empty allow-list.
+	Guard *pushgate.SSRFGuard
+}
+
+// Parse is the package's Parse with o's checks.
+func (o Options) Parse(kind Kind, body []byte, now time.Time) (*Context, error) {
+	return parse(kind, body, now, "", "body", o)
+}
+
+// ParseMetadata is the package's ParseMetadata with o's checks.
+func (o Options) ParseMetadata(kind Kind, metadata json.RawMessage, now time.Time) (*Context, error) {
+	trimmed := bytes.TrimSpace(metadata)
+	if kind == KindSilent && (len(trimmed) == 0 || string(trimmed) == "null") {
+		return &Context{Kind: KindSilent, Silent: &Silent{}, CreatedAt: now}, nil
+	}
+	if kind.Valid() && (len(trimmed) == 0 || string(trimmed) == "null") {
+		return nil, pushgate.Invalid("invalid metadata", "metadata: is required")
+	}
+	return parse(kind, metadata, now, "metadata", "metadata", o)
 }
 
 // ParseMetadata decodes the "metadata" object of a transactional send
@@ -37,19 +62,12 @@ func Parse(kind Kind, body []byte, now time.Time) (*Context, error) {
 // "metadata.". Data and raw sends need it; for silent sends it may be absent,
 // null or {}, and then yields an empty silent context.
 func ParseMetadata(kind Kind, metadata json.RawMessage, now time.Time) (*Context, error) {
-	trimmed := bytes.TrimSpace(metadata)
-	if kind == KindSilent && (len(trimmed) == 0 || string(trimmed) == "null") {
-		return &Context{Kind: KindSilent, Silent: &Silent{}, CreatedAt: now}, nil
-	}
-	if kind.Valid() && (len(trimmed) == 0 || string(trimmed) == "null") {
-		return nil, pushgate.Invalid("invalid metadata", "metadata: is required")
-	}
-	return parse(kind, metadata, now, "metadata", "metadata")
+	return Options{}.ParseMetadata(kind, metadata, now)
 }
 
 // parse decodes body under prefix (the JSON path of the object, "" at the
 // top of a request); root names the object itself in errors about its shape.
-func parse(kind Kind, body []byte, now time.Time, prefix, root string) (*Context, error) {
+func parse(kind Kind, body []byte, now time.Time, prefix, root string, o Options) (*Context, error) {
 	message := "invalid " + string(kind) + " context"
 	if prefix != "" {
 		message = "invalid " + prefix
@@ -82,7 +100,7 @@ func parse(kind Kind, body []byte, now time.Time, prefix, root string) (*Context
 	if len(d.errs) > 0 {
 		return nil, pushgate.Invalid(message, d.errs...)
 	}
-	if errs := c.problems(now, prefix, root); len(errs) > 0 {
+	if errs := c.problems(now, prefix, root, o.Guard); len(errs) > 0 {
 		return nil, pushgate.Invalid(message, errs...)
 	}
 	return c, nil

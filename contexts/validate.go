@@ -89,7 +89,7 @@ func (c *Context) Validate(now time.Time) error {
 		c.Kind == KindSilent && c.Silent == nil:
 		errs = append(errs, "kind: exactly one of Data, Raw and Silent must be set, matching kind "+string(c.Kind))
 	default:
-		errs = c.problems(now, "", "context")
+		errs = c.problems(now, "", "context", nil)
 	}
 	if len(errs) > 0 {
 		return pushgate.Invalid("invalid "+string(c.Kind)+" context", errs...)
@@ -99,8 +99,8 @@ func (c *Context) Validate(now time.Time) error {
 
 // problems lists what is wrong with c's payload, with paths under prefix;
 // root names the payload object itself.
-func (c *Context) problems(now time.Time, prefix, root string) []string {
-	ch := &checker{now: now}
+func (c *Context) problems(now time.Time, prefix, root string, guard *pushgate.SSRFGuard) []string {
+	ch := &checker{now: now, guard: guard}
 	switch c.Kind {
 	case KindData:
 		ch.data(prefix, c.Data)
@@ -115,8 +115,10 @@ func (c *Context) problems(now time.Time, prefix, root string) []string {
 // checker collects problems. Every check ignores an empty value: CORE's
 // fields are all optional, and the few required ones are checked apart.
 type checker struct {
-	now  time.Time
-	errs []string
+	now time.Time
+	// guard judges the hosts of image URLs (nil: an empty allow-list).
+	guard *pushgate.SSRFGuard
+	errs  []string
 }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -386,8 +388,8 @@ func (c *checker) bytes(p, s string, max int) {
 	}
 }
 
-// httpURL checks a URL that something will fetch (an image, an icon): the
-// image CDN and browsers only fetch http(s).
+// httpURL checks a URL that the image CDN will fetch (an image, an icon):
+// it fetches only http(s), and never from a literal internal address.
 func (c *checker) httpURL(p, s string) {
 	if s == "" {
 		return
@@ -398,6 +400,10 @@ func (c *checker) httpURL(p, s string) {
 	}
 	if !isHTTPURL(s) {
 		c.add(p, "must be an absolute http(s) URL")
+		return
+	}
+	if err := c.guard.CheckURL(s); err != nil {
+		c.add(p, "%s", err)
 	}
 }
 

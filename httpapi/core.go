@@ -54,7 +54,10 @@ type CoreOptions struct {
 	Images ImageService
 	// Webhooks serves a bucket's webhook batches when set.
 	Webhooks WebhookBatches
-	Now      func() time.Time
+	// Parse checks new contexts (its guard refuses images on literal
+	// internal addresses).
+	Parse contexts.Options
+	Now   func() time.Time
 }
 
 func (h *Handler) routeCore(v1 *gin.RouterGroup) {
@@ -201,7 +204,7 @@ func (h *Handler) createContext(kind contexts.Kind) gin.HandlerFunc {
 			h.writeError(c, err)
 			return
 		}
-		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) { return contexts.Parse(kind, body, now) })
+		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) { return h.opts.Core.Parse.Parse(kind, body, now) })
 		if err != nil {
 			h.writeError(c, err)
 			return
@@ -348,7 +351,7 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 			return
 		}
 		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) {
-			return contexts.ParseMetadata(kind, req.Metadata, now)
+			return h.opts.Core.Parse.ParseMetadata(kind, req.Metadata, now)
 		})
 		if err != nil {
 			h.writeError(c, err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 )
 
@@ -28,6 +29,10 @@ type Receiver struct {
 type Options struct {
 	// AllowHTTPEndpoints accepts http:// push endpoints (test setups only).
 	AllowHTTPEndpoints bool
+	// Guard refuses Web Push endpoints whose host is a literal internal
+	// address (an IP it refuses, localhost); names are judged when
+	// sending. nil is a guard with an empty allow-list.
+	Guard *pushgate.SSRFGuard
 }
 
 // Key identifies the device a receiver reaches, for de-duplication.
@@ -113,6 +118,9 @@ func checkEndpoint(s string, opts Options) string {
 	case u.Scheme == "http" && opts.AllowHTTPEndpoints:
 	default:
 		return "must be an https:// URL"
+	}
+	if err := opts.Guard.CheckURL(s); err != nil {
+		return err.Error()
 	}
 	return ""
 }

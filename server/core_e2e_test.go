@@ -42,7 +42,7 @@ func newFakes(t *testing.T) *fakes {
 	f.apns.TrustKey(f.apnsKey.KeyID, f.apnsKey.TeamID, f.apnsKey.Public())
 	f.apnsCert = providertest.APNSTestCert(t, topic)
 	f.apns.TrustClientCert(f.apnsCert.Cert)
-	f.fcmAccount = f.fcm.ServiceAccountJSON("shop-project")
+	f.fcmAccount = documentedServiceAccount(t, f.fcm.ServiceAccountJSON("shop-project"))
 	k, _ := ecdh.P256().GenerateKey(rand.Reader)
 	f.vapidPub = base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes())
 	f.vapidPriv = base64.RawURLEncoding.EncodeToString(k.Bytes())
@@ -65,11 +65,36 @@ func (f *fakes) config(t *testing.T, dbURL string) Config {
 	cfg.FCMEndpoint = f.fcm.URL + "/v1"
 	cfg.WebPushAllowHTTP = true
 	cfg.SSRFAllow = "127.0.0.0/8"
-	cfg.VAPIDSubject = "mailto:push@shop.example"
+	// No vapid_subject: CORE's clients send vapid credentials without a
+	// subject, and a fresh install must take them.
 	cfg.AccessLog = false
 	return cfg
 }
 
+// documentedServiceAccount completes the fake's service account to the
+// key file Google issues, every member CORE's documentation lists for the
+// fcm_v1 payload.
+func documentedServiceAccount(t *testing.T, sa []byte) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(sa, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["auth_uri"] = "https://accounts.google.com/o/oauth2/auth"
+	m["auth_provider_x509_cert_url"] = "https://www.googleapis.com/oauth2/v1/certs"
+	m["client_x509_cert_url"] = "https://www.googleapis.com/robot/v1/metadata/x509/" + m["client_email"].(string)
+	for _, k := range []string{"type", "project_id", "private_key_id", "private_key", "client_email", "client_id", "token_uri"} {
+		if m[k] == nil {
+			t.Fatalf("the fake's service account has no %s", k)
+		}
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return b
+}
+
+// bucketBody is a create-bucket request with each credential type exactly
+// as CORE documents its payload (reference/ppg-core-openapi.json and the
+// CORE SDK's README): apns_token's production as a string, apns_cert's as
+// a boolean, fcm_v1 as the service account file, vapid as the two keys.
 func (f *fakes) bucketBody() string {
 	return fmt.Sprintf(`{"providerCredentials":[
 		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":%q,"production":"false"}},
@@ -291,7 +316,7 @@ func TestCoreEndToEnd(t *testing.T) {
 			if ctxState.Status != "ready" || ctxState.Images[f.images.URL+"/sale.jpg"]["large"] != wp.Image {
 				t.Errorf("context after processing: %+v", ctxState)
 			}
-			if d := deliveries[0]; d.VAPIDKey != f.vapidPub || d.Subject != "mailto:push@shop.example" || d.TTL <= 0 || d.TTL > 86400 || d.Urgency != "high" || d.Topic != "sale" {
+			if d := deliveries[0]; d.VAPIDKey != f.vapidPub || d.Subject != fallbackVAPIDSubject || d.TTL <= 0 || d.TTL > 86400 || d.Urgency != "high" || d.Topic != "sale" {
 				t.Errorf("Web Push headers: key %s, sub %s, TTL %d, urgency %q, topic %q", d.VAPIDKey, d.Subject, d.TTL, d.Urgency, d.Topic)
 			}
 

@@ -121,17 +121,21 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.Queue = delivery.NewQueue(delivery.QueueOptions{Redis: redisOpt, Namespace: cfg.QueueNamespace})
 
+	// The one guard of every connection a tenant can steer. The push hosts
+	// the operator configured are not tenant input: they are let through.
 	guard, _ := pushgate.NewSSRFGuard(cfg.SSRFAllow) // checked by Validate
+	guard = guard.Trusting(cfg.APNSHost, cfg.FCMEndpoint)
+	vapidSubject, _ := cfg.vapidSubject()
 	s.Providers = providers.NewRegistry()
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
-	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint})
-	webpush.Register(s.Providers, webpush.Options{Guard: guard, DefaultSubject: cfg.VAPIDSubject})
+	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: guard})
+	webpush.Register(s.Providers, webpush.Options{Guard: guard, DefaultSubject: vapidSubject})
 	s.Buckets = buckets.NewService(s.DB.Buckets(), keyring, buckets.ServiceOptions{
 		IdleTTL:   cfg.BucketIdleTTL,
 		Supported: s.Providers.Has,
 		// A replaced FCM endpoint means a test or on-premise setup, whose
 		// token endpoint may be plain HTTP too.
-		Parse: buckets.ParseOptions{DefaultVAPIDSubject: cfg.VAPIDSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != ""},
+		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "", Guard: guard},
 	})
 	dopts := delivery.Options{
 		ChunkSize:   cfg.DeliveryChunkSize,
@@ -139,7 +143,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Concurrency: cfg.DeliveryConcurrency,
 		Lease:       cfg.DeliveryLease,
 		StaleAfter:  cfg.DeliveryStaleAfter,
-		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP},
+		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP, Guard: guard},
 		Logger:      log,
 	}
 	imagesDir := cfg.ImagesDir
@@ -226,6 +230,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			Messages: s.DB.Messages(),
 			Webhooks: s.dispatcher,
 			Images:   s.images,
+			Parse:    contexts.Options{Guard: guard},
 		},
 		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies: cfg.TrustedProxies,
@@ -287,6 +292,7 @@ func (s *Server) Start(ctx context.Context) error {
 		"queue", queue,
 		"roles", strings.Join(s.cfg.Roles, ","),
 		"version", pushgate.Version)
+	s.logVAPIDSubject()
 	return nil
 }
 

@@ -67,18 +67,18 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.FirstAppName = v; return nil }},
 	{key: "auth_cache_ttl", def: "10s", help: "how long a node remembers an accepted API key (a key revoked on another node stops working within this time)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.AuthCacheTTL) }},
-	{key: "apns_host", help: "replaces both Apple push hosts (a proxy or test server); its certificate is checked against the system roots (SSL_CERT_FILE)",
+	{key: "apns_host", help: "replaces both Apple push hosts (a proxy or test server); its certificate is checked against the system roots (SSL_CERT_FILE); trusted configuration, reached whatever its address",
 		apply: func(c *server.Config, v string) error { c.APNSHost = v; return nil }},
-	{key: "fcm_endpoint", help: "replaces the FCM v1 base URL (default https://fcm.googleapis.com/v1); also lets service accounts use an http token_uri",
+	{key: "fcm_endpoint", help: "replaces the FCM v1 base URL (default https://fcm.googleapis.com/v1); also lets service accounts use any http(s) token_uri, which still passes the SSRF guard unless it is this host and port",
 		apply: func(c *server.Config, v string) error { c.FCMEndpoint = v; return nil }},
 	{key: "webpush_allow_http", def: "false", help: "accept http:// Web Push endpoints (test setups only)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.WebPushAllowHTTP, err = strconv.ParseBool(v)
 			return err
 		}},
-	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that push endpoints, webhooks and image fetches may reach although they are internal (loopback, private, link-local)",
+	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that tenant-given URLs (push endpoints, FCM token_uri, callbacks, images) may reach although the SSRF guard refuses them (loopback, private, link-local, this host's addresses, ...)",
 		apply: func(c *server.Config, v string) error { c.SSRFAllow = v; return nil }},
-	{key: "vapid_subject", help: "VAPID contact (mailto:you@example.com or an https: URL) for vapid credentials that name none",
+	{key: "vapid_subject", help: "VAPID contact (mailto:you@example.com or an https: URL of a public name) for vapid credentials that name none; empty uses https://HOST of an https public_url, else https://github.com/pushgate/pushgate (with a warning at start)",
 		apply: func(c *server.Config, v string) error { c.VAPIDSubject = v; return nil }},
 	{key: "bucket_idle_ttl", def: "720h", help: "how long an unused bucket lives before it expires with its contexts and messages",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.BucketIdleTTL) }},

@@ -132,6 +132,9 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	p.client.HTTPClient = &http.Client{
 		Transport: &retryAfterTransport{base: p.pool, now: p.now},
 		Timeout:   timeout,
+		// Apple never redirects; a redirect (from a proxy at apns_host)
+		// is a failed send, not somewhere else to post the notification.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return p, nil
 }

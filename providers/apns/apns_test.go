@@ -2,11 +2,15 @@ package apns_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -467,5 +471,31 @@ func TestSendAfterClose(t *testing.T) {
 	}
 	if f.Accepted() != 1 {
 		t.Errorf("fake accepted %d, want only the send before Close", f.Accepted())
+	}
+}
+
+// TestRedirectIsNotFollowed: Apple never redirects; a redirect from the
+// APNS host (a proxy gone wrong) is an answer, not an instruction.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var followed atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/3/device/") {
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+			return
+		}
+		followed.Add(1)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	k := providertest.APNSTestKey(t)
+	p := newProvider(t, tokenCredential(k, topic), apns.Options{Host: srv.URL, RootCAs: pool, Timeout: 10 * time.Second})
+	if err := p.Send(context.Background(), message(t, &contexts.Context{ID: "c", Kind: contexts.KindData, Data: &contexts.Data{Title: "t"}})); err == nil {
+		t.Error("a send answered with a redirect succeeded")
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }

@@ -96,11 +96,16 @@ func classifyTokenError(err error) error {
 	wrapped := fmt.Errorf("fcm: getting an access token: %w", err)
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
+		if ae, ok := refusalOf(re.Response); ok {
+			// The token_uri leads to an address the SSRF guard refuses.
+			return providers.Permanent(providers.ReasonForbiddenAddress, 0, fmt.Errorf("fcm: the service account's token_uri: %w", ae))
+		}
 		status := re.Response.StatusCode
 		switch {
 		case status == http.StatusTooManyRequests:
 			return providers.Transient(providers.ReasonRateLimited, status, 0, wrapped)
-		case status >= 400 && status < 500:
+		case status >= 300 && status < 500:
+			// A refused assertion, or a redirect, which is not followed.
 			return providers.Permanent(providers.ReasonBadCredentials, status, wrapped)
 		}
 		return providers.Transient(providers.ReasonUnavailable, status, 0, wrapped)

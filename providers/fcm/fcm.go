@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/oauth2/jwt"
 	"google.golang.org/api/option"
 
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/providers"
 )
@@ -30,9 +32,16 @@ type Options struct {
 	// service account's token_uri must be Google's too, so a credential
 	// cannot make pushgate post signed assertions to an address it names.
 	Endpoint string
-	// HTTPClient, if set, carries the requests (its Transport and Timeout
-	// are used; authentication is added on top). By default each provider
-	// has its own connection pool and a 30 s timeout per request.
+	// Guard screens every connection to a service account's token_uri,
+	// which is tenant input: with Endpoint set any token_uri is accepted,
+	// and without the guard a service account could make the node post to
+	// an internal address. Endpoint's own host and port are trusted (the
+	// operator chose them). nil is a guard with an empty allow-list.
+	Guard *pushgate.SSRFGuard
+	// HTTPClient, if set, carries the requests to Endpoint (its Transport
+	// and Timeout are used; authentication is added on top), never those
+	// to the token_uri. By default each provider has its own connection
+	// pool and a 30 s timeout per request.
 	HTTPClient *http.Client
 }
 
@@ -44,7 +53,10 @@ type Provider struct {
 	// owned is the transport New created, closed by Close; nil when the
 	// caller supplied the HTTP client.
 	owned *http.Transport
-	now   func() time.Time
+	// tokenTransport carries the requests to the token_uri, through the
+	// guard.
+	tokenTransport *http.Transport
+	now            func() time.Time
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -99,7 +111,13 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	if tokenTimeout <= 0 {
 		tokenTimeout = defaultTimeout
 	}
-	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: tokenTimeout})
+	p.tokenTransport = opts.Guard.Trusting(opts.Endpoint).Transport()
+	tokenClient := &http.Client{
+		Transport:     refusalTransport{p.tokenTransport},
+		Timeout:       tokenTimeout,
+		CheckRedirect: noRedirects,
+	}
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient)
 	conf := &jwt.Config{
 		Email:        sa.ClientEmail,
 		PrivateKey:   []byte(sa.PrivateKey),
@@ -108,7 +126,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		TokenURL:     sa.TokenURI,
 	}
 	p.tokens = conf.TokenSource(tokenCtx)
-	hc := &http.Client{Transport: &oauth2.Transport{Source: p.tokens, Base: base}, Timeout: timeout}
+	hc := &http.Client{Transport: &oauth2.Transport{Source: p.tokens, Base: base}, Timeout: timeout, CheckRedirect: noRedirects}
 
 	// The SDK gets a ready, authenticated client rather than the JSON:
 	// its own credential loading accepts any credential type, and its
@@ -238,7 +256,46 @@ func (p *Provider) Close() error {
 	if p.owned != nil {
 		p.owned.CloseIdleConnections()
 	}
+	p.tokenTransport.CloseIdleConnections()
 	return nil
+}
+
+// noRedirects keeps a client from following redirects: neither FCM nor a
+// token endpoint redirects, and a redirect would carry the send or the
+// signed assertion somewhere else.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// refusalTransport turns the guard's refusal of a token_uri into an answer.
+// golang.org/x/oauth2's JWT flow flattens a transport error into text, but
+// hands a non-2xx answer back whole (oauth2.RetrieveError), so the refusal
+// survives as that answer. Its request carries the refusal in its context,
+// where refusalOf finds it and no server could have put it.
+type refusalTransport struct{ base http.RoundTripper }
+
+type refusalKey struct{}
+
+func (t refusalTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	var ae *pushgate.AddressError
+	if err != nil && errors.As(err, &ae) {
+		return &http.Response{
+			StatusCode: http.StatusForbidden, Status: "403 Forbidden",
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:  http.Header{},
+			Body:    io.NopCloser(strings.NewReader(ae.Error())),
+			Request: req.WithContext(context.WithValue(req.Context(), refusalKey{}, ae)),
+		}, nil
+	}
+	return res, err
+}
+
+// refusalOf returns the guard's refusal that res stands for, if it does.
+func refusalOf(res *http.Response) (*pushgate.AddressError, bool) {
+	if res == nil || res.Request == nil {
+		return nil, false
+	}
+	ae, ok := res.Request.Context().Value(refusalKey{}).(*pushgate.AddressError)
+	return ae, ok
 }
 
 // Register makes r build FCM providers with opts and check contexts for
