@@ -66,10 +66,11 @@ type Config struct {
 	// WebPushAllowHTTP accepts http:// push endpoints.
 	WebPushAllowHTTP bool
 	// SSRFAllow lists CIDR prefixes that outgoing requests to addresses
-	// taken from API input (push endpoints, webhooks, images) may reach
-	// although they are internal.
+	// taken from API input (push endpoints, token_uris, webhooks, images)
+	// may reach although the SSRF guard refuses them.
 	SSRFAllow string
-	// VAPIDSubject is the VAPID contact of credentials that name none.
+	// VAPIDSubject is the VAPID contact of credentials that name none; ""
+	// derives one from an https PublicURL, else uses the project's page.
 	VAPIDSubject string
 	// BucketIdleTTL is how long an unused bucket lives.
 	BucketIdleTTL time.Duration

@@ -121,10 +121,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.Queue = delivery.NewQueue(delivery.QueueOptions{Redis: redisOpt, Namespace: cfg.QueueNamespace})
 
-	// The one guard of every connection a tenant can steer. The push hosts
-	// the operator configured are not tenant input: they are let through.
+	// The one guard of every connection a tenant can steer. The FCM
+	// endpoint the operator configured is not tenant input, and a service
+	// account may name it as its token_uri (a fake, a proxy): it is let
+	// through. APNS connections go only to apns_host or Apple, unguarded.
 	guard, _ := pushgate.NewSSRFGuard(cfg.SSRFAllow) // checked by Validate
-	guard = guard.Trusting(cfg.APNSHost, cfg.FCMEndpoint)
+	guard = guard.Trusting(cfg.FCMEndpoint)
 	vapidSubject, _ := cfg.vapidSubject()
 	s.Providers = providers.NewRegistry()
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})

@@ -7,5 +7,7 @@
 // inside one Send; everything else is delivery's decision), never reads the
 // environment, and never loads a credential of any type but a Google service
 // account: credentials come from API clients, and other credential types make
-// Google's libraries fetch URLs or run programs they name.
+// Google's libraries fetch URLs or run programs they name. The service
+// account's token_uri is such a URL: every request to it goes through a
+// pushgate.SSRFGuard, and neither it nor FCM is followed through a redirect.
 package fcm
