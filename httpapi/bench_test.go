@@ -112,3 +112,27 @@ func BenchmarkSend1000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckNUL is the door's NUL check on the body of a send to 1000
+// receivers that holds none (the common case) and on one whose last
+// receiver's foreignId holds one (the error path, which names the field).
+func BenchmarkCheckNUL(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"receivers":[`)
+	for i := range 1000 {
+		fmt.Fprintf(&sb, `{"credentialId":"01a23b51-5321-7001-8bd3-10ae1504b518","foreignId":"C:\\u0000-%d","endpoint":"https://fcm.googleapis.com/fcm/send/dev-%d:APA91bH","p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"},`, i, i)
+	}
+	clean := []byte(sb.String() + `{"credentialId":"x"}]}`)
+	dirty := []byte(sb.String() + `{"credentialId":"x","foreignId":"\u0000"}]}`)
+	for name, body := range map[string][]byte{"clean": clean, "nul": dirty} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := httpapi.CheckNUL(body); (err != nil) != (name == "nul") {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

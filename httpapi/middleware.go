@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +119,46 @@ func (h *Handler) recover(c *gin.Context) {
 	}()
 	c.Next()
 }
+
+// refuseNUL refuses a request whose path or query holds a NUL character,
+// before any handler can pass it to storage (PostgreSQL cannot store one).
+// JSON bodies are checked where they are read (readBody); headers never
+// hold one, as net/http refuses such requests itself.
+func (h *Handler) refuseNUL(c *gin.Context) {
+	u := c.Request.URL
+	if strings.IndexByte(u.Path, 0) >= 0 {
+		h.writeError(c, pushgate.Invalid(errNUL, "path: must not hold a NUL character (%00)"))
+		return
+	}
+	// The escape is the only way a NUL reaches a query; most requests
+	// stop at this search.
+	if !strings.Contains(u.RawQuery, "%00") {
+		c.Next()
+		return
+	}
+	q, _ := url.ParseQuery(u.RawQuery) // what it cannot parse, handlers never see
+	var problems []string
+	for k, vs := range q {
+		if strings.IndexByte(k, 0) >= 0 {
+			problems = append(problems, "query: a parameter name must not hold a NUL character (%00)")
+			continue
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				problems = append(problems, k+": must not hold a NUL character (%00)")
+				break
+			}
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		h.writeError(c, pushgate.Invalid(errNUL, problems...))
+		return
+	}
+	c.Next()
+}
+
+const errNUL = "the request holds a NUL character, which pushgate does not accept"
 
 // limitBody refuses bodies declared larger than the limit at once and cuts
 // off the ones that grow past it while being read.
