@@ -72,6 +72,19 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// methodLabel is the method as a metric label: any method a client makes
+// up is one value, OTHER, as each label value is a series kept until the
+// node restarts. (Routes are a closed set too: registered paths, or
+// "unmatched"; statuses are the few handlers write.)
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 // observe records metrics and the access log line of every request.
 func (h *Handler) observe(c *gin.Context) {
 	start := time.Now()
@@ -82,8 +95,9 @@ func (h *Handler) observe(c *gin.Context) {
 		route = "unmatched" // never the raw path: it would make label values unbounded
 	}
 	status := c.Writer.Status()
-	h.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-	h.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	method := methodLabel(c.Request.Method)
+	h.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	h.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 	if !h.opts.AccessLog {
 		return
 	}
