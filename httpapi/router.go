@@ -87,6 +87,10 @@ func New(opts Options) *Handler {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.RemoveExtraSlash = false
+	// A path with a stray trailing slash is a 404 in the error shape, not
+	// gin's redirect (an HTML 301 or 307): pushgate never hands out such
+	// paths, and a redirect hides the client's mistake.
+	e.RedirectTrailingSlash = false
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		// Checked by the configuration; a bad list must not trust everyone.
 		_ = e.SetTrustedProxies(nil)
