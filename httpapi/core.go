@@ -243,7 +243,7 @@ func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
 		if err := json.Unmarshal(r, &out[i]); err != nil {
 			// Each result stands for its receiver, so fields are named
 			// within it ("foreignId: ..."), as recipients.Validate does.
-			problem := "receiver: must be an object"
+			problem := "receiver: expected object"
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) {
 				problem = typeProblem("receiver", te)

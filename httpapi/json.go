@@ -114,37 +114,35 @@ func decodeJSONBytes(b []byte, v any) error {
 	}
 }
 
-// typeProblem describes a JSON type error in the words of the API, never
-// Go's ("json: cannot unmarshal string into Go value of type
-// recipients.Receiver"): "foreignId: must be a string, not a number".
-// whole names the decoded value itself, for an error about all of it.
+// typeProblem describes a JSON type error in the API's words, as the
+// contexts and buckets parsers do ("foreignId: expected string, got
+// number"), never Go's ("json: cannot unmarshal string into Go value of type
+// recipients.Receiver"). whole names the decoded value itself, for an
+// error about all of it.
 func typeProblem(whole string, e *json.UnmarshalTypeError) string {
 	field := e.Field
 	if field == "" {
 		field = whole
 	}
-	return fmt.Sprintf("%s: must be %s, not %s", field, jsonTypeOf(e.Type), jsonValueWord(e.Value))
+	return fmt.Sprintf("%s: expected %s, got %s", field, jsonTypeOf(e.Type), jsonValueType(e.Value))
 }
 
 // jsonTypeOf names the JSON type a Go type is decoded from.
 func jsonTypeOf(t reflect.Type) string {
-	if t == reflect.TypeOf(json.RawMessage(nil)) {
-		return "a JSON value"
-	}
 	switch t.Kind() {
 	case reflect.String:
-		return "a string"
+		return "string"
 	case reflect.Bool:
-		return "true or false"
+		return "boolean"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "a whole number"
+		return "integer"
 	case reflect.Float32, reflect.Float64:
-		return "a number"
+		return "number"
 	case reflect.Slice, reflect.Array:
-		return "an array"
+		return "array"
 	case reflect.Map, reflect.Struct:
-		return "an object"
+		return "object"
 	case reflect.Pointer:
 		return jsonTypeOf(t.Elem())
 	default:
@@ -152,30 +150,14 @@ func jsonTypeOf(t reflect.Type) string {
 	}
 }
 
-// jsonValueWord turns encoding/json's description of the value it found
-// ("string", "number", "number 1.5", "object", "array", "bool") into words.
-func jsonValueWord(v string) string {
-	switch {
-	case v == "string":
-		return "a string"
-	case v == "bool":
-		return "true or false"
-	case v == "object":
-		return "an object"
-	case v == "array":
-		return "an array"
-	case v == "null":
-		return "null"
-	case strings.HasPrefix(v, "number"):
-		// "number 1.5" for a fraction or an overflow where a whole number
-		// was wanted: the value itself helps the caller most.
-		if n := strings.TrimSpace(strings.TrimPrefix(v, "number")); n != "" {
-			return n
-		}
-		return "a number"
-	default:
-		return v
+// jsonValueType names the JSON type of the value encoding/json found: it
+// says "bool" for boolean, and "number 1.5" for a fraction or an overflow
+// where an integer was wanted, which is worth showing as it is.
+func jsonValueType(v string) string {
+	if v == "bool" {
+		return "boolean"
 	}
+	return v
 }
 
 // nulEscape is the only way a NUL character can be in valid JSON: a raw

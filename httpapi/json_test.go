@@ -117,9 +117,9 @@ func TestNULInPathOrQueryIsRefused(t *testing.T) {
 	}
 }
 
-// A value of the wrong JSON type is named by its field and the type it
-// must have, in the API's words: never a Go type ("recipients.Receiver",
-// "struct", "int64").
+// A value of the wrong JSON type is named by its field and the JSON type
+// it must have, as the contexts parser words it: never a Go type
+// ("recipients.Receiver", "struct", "int64").
 func TestTypeErrorsNameFieldAndJSONType(t *testing.T) {
 	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
 	c, _ := newCore(t, db)
@@ -159,21 +159,21 @@ func TestTypeErrorsNameFieldAndJSONType(t *testing.T) {
 		}
 		return out
 	}
-	check("receiver that is a string", errsOf(0), "receiver: must be an object, not a string")
-	check("credentialId that is a number", errsOf(1), "credentialId: must be a string, not a number")
-	check("foreignId that is an array", errsOf(2), "foreignId: must be a string, not an array")
-	check("receiver that is a number", errsOf(3), "receiver: must be an object, not a number")
-	check("credentialId that is an object", errsOf(4), "credentialId: must be a string, not an object")
+	check("receiver that is a string", errsOf(0), "receiver: expected object, got string")
+	check("credentialId that is a number", errsOf(1), "credentialId: expected string, got number")
+	check("foreignId that is an array", errsOf(2), "foreignId: expected string, got array")
+	check("receiver that is a number", errsOf(3), "receiver: expected object, got number")
+	check("credentialId that is an object", errsOf(4), "credentialId: expected string, got object")
 
 	c.sc.badRequests = true
 	defer func() { c.sc.badRequests = false }()
 	for _, tc := range []struct {
 		name, path, body, want string
 	}{
-		{"receivers that is a string", send, `{"receivers":"x"}`, "receivers: must be an array, not a string"},
-		{"a body that is an array", "/v1/app/keys", `[1]`, "body: must be an object, not an array"},
-		{"a key name that is true", "/v1/app/keys", `{"name":true}`, "name: must be a string, not true or false"},
-		{"a message id that is a number", "/v1/context/" + ctxID + "/events/clicked", `{"messageId":1.5}`, "messageId: must be a string, not a number"},
+		{"receivers that is a string", send, `{"receivers":"x"}`, "receivers: expected array, got string"},
+		{"a body that is an array", "/v1/app/keys", `[1]`, "body: expected object, got array"},
+		{"a key name that is true", "/v1/app/keys", `{"name":true}`, "name: expected string, got boolean"},
+		{"a message id that is a number", "/v1/context/" + ctxID + "/events/clicked", `{"messageId":1.5}`, "messageId: expected string, got number"},
 		{"transactional receiver that is a string", "/v1/bucket/" + bucket + "/send", `{"receiver":"x","metadata":{"title":"Hi"}}`, ""},
 	} {
 		rec := c.do("POST", tc.path, tc.body, "x-token", c.key)
@@ -182,7 +182,7 @@ func TestTypeErrorsNameFieldAndJSONType(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &one); err != nil {
 				t.Fatalf("%s: %d %s", tc.name, rec.Code, rec.Body)
 			}
-			check(tc.name, one.Errors, "receiver: must be an object, not a string")
+			check(tc.name, one.Errors, "receiver: expected object, got string")
 			continue
 		}
 		if rec.Code != 400 {
