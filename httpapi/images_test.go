@@ -243,7 +243,9 @@ func TestCDNRangesAndErrors(t *testing.T) {
 	req.Header.Set("x-token", c.key)
 	rec := httptest.NewRecorder()
 	c.h.ServeHTTP(rec, req)
-	var res struct{ Variants []struct{ Variant, URL string } }
+	var res struct {
+		Variants []struct{ Variant, URL string }
+	}
 	decodeInto(t, rec, &res)
 	path := strings.TrimPrefix(res.Variants[0].URL, "https://push.example.com")
 	get := func(path string, header ...string) *httptest.ResponseRecorder {
