@@ -178,7 +178,7 @@ func checkNUL(b []byte) error {
 		// Not valid JSON around it: decoding will say what is wrong.
 		return nil
 	}
-	return pushgate.Invalid(errNUL, field)
+	return pushgate.Invalid(msgNUL, field)
 }
 
 // hasNULEscape reports whether b holds \u0000 as an escape rather than as

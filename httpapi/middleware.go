@@ -141,7 +141,7 @@ func (h *Handler) recover(c *gin.Context) {
 func (h *Handler) refuseNUL(c *gin.Context) {
 	u := c.Request.URL
 	if strings.IndexByte(u.Path, 0) >= 0 {
-		h.writeError(c, pushgate.Invalid(errNUL, "path: must not hold a NUL character (%00)"))
+		h.writeError(c, pushgate.Invalid(msgNUL, "path: must not hold a NUL character (%00)"))
 		return
 	}
 	// The escape is the only way a NUL reaches a query; most requests
@@ -159,20 +159,21 @@ func (h *Handler) refuseNUL(c *gin.Context) {
 		}
 		for _, v := range vs {
 			if strings.IndexByte(v, 0) >= 0 {
-				problems = append(problems, k+": must not hold a NUL character (%00)")
+				problems = append(problems, shorten(k)+": must not hold a NUL character (%00)")
 				break
 			}
 		}
 	}
 	if len(problems) > 0 {
 		slices.Sort(problems)
-		h.writeError(c, pushgate.Invalid(errNUL, problems...))
+		h.writeError(c, pushgate.Invalid(msgNUL, problems...))
 		return
 	}
 	c.Next()
 }
 
-const errNUL = "the request holds a NUL character, which pushgate does not accept"
+// msgNUL is the message of every refusal of a NUL character.
+const msgNUL = "the request holds a NUL character, which pushgate does not accept"
 
 // limitBody refuses bodies declared larger than the limit at once and cuts
 // off the ones that grow past it while being read.
