@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -216,7 +217,7 @@ func TestBadBodies(t *testing.T) {
 	}{
 		{"", 400, "empty"},
 		{`{"name":`, 400, "not valid JSON"},
-		{`{"name":5}`, 400, "name: expected string"},
+		{`{"name":5}`, 400, "name: expected string, got number"},
 		{`{"name":"a"} {}`, 400, "one JSON value"},
 		{`{"name":"` + strings.Repeat("x", 101) + `"}`, 400, "name"},
 		{`{"name":"` + strings.Repeat("x", 2000) + `"}`, 413, "limit"},
@@ -317,5 +318,42 @@ func TestWorkerOnlyNode(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("GET %s = %d, want %d", path, rec.Code, want)
 		}
+	}
+}
+
+// Labels come from closed sets, so no request can add a series: made-up
+// methods are one value, unmatched paths another.
+func TestMetricsLabelsAreBounded(t *testing.T) {
+	h, _ := newTestAPI(t)
+	series := func() (n int, body string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if strings.HasPrefix(line, "pushgate_http_") {
+				n++
+			}
+		}
+		return n, rec.Body.String()
+	}
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
+		for _, p := range []string{"/healthz", "/v1/app", "/nope"} {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(m, p, nil))
+		}
+	}
+	before, _ := series()
+	for i := range 300 {
+		m := fmt.Sprintf("M%d%s", i, strings.Repeat("X", i))
+		for _, p := range []string{"/healthz", "/v1/app", fmt.Sprintf("/nope/%d", i)} {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(m, p, nil))
+		}
+	}
+	after, body := series()
+	// The made-up methods share one label value: at most the series of
+	// one more method (three routes, their statuses, a histogram each).
+	if after-before > 60 {
+		t.Errorf("300 made-up methods added %d series (from %d to %d)", after-before, before, after)
+	}
+	if !strings.Contains(body, `method="OTHER"`) || strings.Contains(body, `method="M1X"`) {
+		t.Errorf("made-up methods are not counted as OTHER:\n%s", body)
 	}
 }

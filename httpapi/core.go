@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -83,22 +81,6 @@ func (h *Handler) now() time.Time {
 		return h.opts.Core.Now()
 	}
 	return time.Now()
-}
-
-// readBody reads the whole (size-limited) body.
-func readBody(c *gin.Context) ([]byte, error) {
-	b, err := io.ReadAll(c.Request.Body)
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return nil, tooLarge(maxErr.Limit)
-	}
-	if err != nil {
-		return nil, pushgate.Invalid("request body cannot be read", err.Error())
-	}
-	if len(b) == 0 {
-		return nil, pushgate.Invalid("request body is empty; a JSON object is required")
-	}
-	return b, nil
 }
 
 func (h *Handler) createBucket(c *gin.Context) {
@@ -262,12 +244,14 @@ func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
 	errs := make([][]string, len(slow.Receivers))
 	for i, r := range slow.Receivers {
 		if err := json.Unmarshal(r, &out[i]); err != nil {
-			field := "receiver"
-			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
-				field = te.Field
-				err = fmt.Errorf("expected %s, got %s", te.Type.Kind(), te.Value)
+			// Each result stands for its receiver, so fields are named
+			// within it ("foreignId: ..."), as recipients.Validate does.
+			problem := "receiver: expected object"
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				problem = typeProblem("receiver", te)
 			}
-			errs[i] = []string{field + ": " + err.Error()}
+			errs[i] = []string{problem}
 		}
 	}
 	return out, errs, nil

@@ -68,7 +68,7 @@ func newDispatcher(t testing.TB, db *sqlstore.DB) *webhooks.Dispatcher {
 }
 
 // vapidPayload returns a valid vapid credential payload.
-func vapidPayload(t *testing.T) string {
+func vapidPayload(t testing.TB) string {
 	k, _ := ecdh.P256().GenerateKey(rand.Reader)
 	return fmt.Sprintf(`{"publicKey":%q,"privateKey":%q,"subject":"mailto:ops@example.com"}`,
 		base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(k.Bytes()))

@@ -28,6 +28,7 @@ var statusOf = map[string]int{
 	pushgate.EUNAVAILABLE:   http.StatusServiceUnavailable,
 	pushgate.EINTERNAL:      http.StatusInternalServerError,
 	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
+	codeBodyTimeout:         http.StatusRequestTimeout,
 }
 
 // ErrorBody is the one shape of every error answer.
@@ -54,6 +55,10 @@ func (h *Handler) writeError(c *gin.Context, err error) {
 		if e.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 		}
+	}
+	if status == http.StatusRequestTimeout {
+		// The rest of the body will not come in time either.
+		c.Header("Connection", "close")
 	}
 	if status >= 500 && code != pushgate.EUNAVAILABLE {
 		h.log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",

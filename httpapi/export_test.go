@@ -7,3 +7,6 @@ import "github.com/gin-gonic/gin"
 func (h *Handler) HandleForTest(method, path string, fn gin.HandlerFunc) {
 	h.engine.Handle(method, path, fn)
 }
+
+// CheckNUL is checkNUL, for its benchmark.
+var CheckNUL = checkNUL

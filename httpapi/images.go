@@ -37,7 +37,7 @@ func (h *Handler) routeImages(e *gin.Engine, v1 *gin.RouterGroup) {
 	cdn := gin.WrapH(h.opts.Core.Images.Handler())
 	e.GET("/cdn/:key", cdn)
 	e.HEAD("/cdn/:key", cdn)
-	v1.POST("/images", h.uploadImage)
+	v1.POST("/images", h.allowLargeBody, h.uploadImage)
 	// A multipart body carries its boundaries and headers besides the image.
 	h.bodyLimits["/v1/images"] = h.opts.Core.Images.MaxBytes() + 64<<10
 }
@@ -124,12 +124,8 @@ func firstFile(r *http.Request, boundary string) (io.ReadCloser, error) {
 		if err == io.EOF {
 			return nil, pushgate.Invalid("the multipart body has no file", "image: is required")
 		}
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return nil, tooLarge(maxErr.Limit)
-		}
 		if err != nil {
-			return nil, pushgate.Invalid("the multipart body cannot be read", err.Error())
+			return nil, bodyReadError(err)
 		}
 		if p.FormName() == "image" || p.FileName() != "" {
 			return p, nil

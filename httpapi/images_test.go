@@ -233,3 +233,64 @@ func decodeInto(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 		t.Fatalf("%d %s: %v", rec.Code, b, err)
 	}
 }
+
+// The CDN answers ranges without amplification, and its errors (and the
+// router's) in the one error shape, never Go's plain text or a redirect.
+func TestCDNRangesAndErrors(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	c, _ := newCore(t, db)
+	req := httptest.NewRequest("POST", "/v1/images", bytes.NewReader(testJPEG(t, 800, 600)))
+	req.Header.Set("x-token", c.key)
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, req)
+	var res struct {
+		Variants []struct{ Variant, URL string }
+	}
+	decodeInto(t, rec, &res)
+	path := strings.TrimPrefix(res.Variants[0].URL, "https://push.example.com")
+	get := func(path string, header ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		return c.do("GET", path, "", header...)
+	}
+	size := get(path).Body.Len()
+
+	// 2,000 one-byte ranges would make an answer many times the image.
+	var many []string
+	for i := range 2000 {
+		many = append(many, fmt.Sprintf("%d-%d", i%size, i%size))
+	}
+	rec = get(path, "Range", "bytes="+strings.Join(many, ","))
+	if rec.Body.Len() > size {
+		t.Errorf("2000 ranges: %d %d bytes for an image of %d", rec.Code, rec.Body.Len(), size)
+	}
+	if rec := get(path, "Range", "bytes=0-9,20-29"); rec.Code != 206 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "multipart/byteranges") {
+		t.Errorf("two ranges: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+
+	for _, tc := range []struct {
+		name, path string
+		header     []string
+		status     int
+	}{
+		{"range past the end", path, []string{"Range", fmt.Sprintf("bytes=%d-", size+10)}, 416},
+		{"failed If-Match", path, []string{"If-Match", `"something-else"`}, 412},
+		{"trailing slash on the CDN", path + "/", nil, 404},
+		{"trailing slash on the API", "/v1/app/", []string{"x-token", c.key}, 404},
+	} {
+		rec := get(tc.path, tc.header...)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %v %q, want %d", tc.name, rec.Code, rec.Header(), rec.Body, tc.status)
+			continue
+		}
+		e := decodeError(t, rec)
+		if rec.Header().Get("Content-Type") != "application/json; charset=utf-8" || rec.Header().Get("Location") != "" {
+			t.Errorf("%s: headers %v", tc.name, rec.Header())
+		}
+		if tc.status >= 400 && strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
+			t.Errorf("%s: an error cached like an image: %v", tc.name, rec.Header())
+		}
+		if tc.status == 416 && (rec.Header().Get("Content-Range") != fmt.Sprintf("bytes */%d", size) || len(e.Errors) == 0 || !strings.HasPrefix(e.Errors[0], "Range: ")) {
+			t.Errorf("%s: %v %+v", tc.name, rec.Header(), e)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +72,19 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// methodLabel is the method as a metric label: any method a client makes
+// up is one value, OTHER, as each label value is a series kept until the
+// node restarts. (Routes are a closed set too: registered paths, or
+// "unmatched"; statuses are the few handlers write.)
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 // observe records metrics and the access log line of every request.
 func (h *Handler) observe(c *gin.Context) {
 	start := time.Now()
@@ -80,8 +95,9 @@ func (h *Handler) observe(c *gin.Context) {
 		route = "unmatched" // never the raw path: it would make label values unbounded
 	}
 	status := c.Writer.Status()
-	h.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-	h.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	method := methodLabel(c.Request.Method)
+	h.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	h.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 	if !h.opts.AccessLog {
 		return
 	}
@@ -117,6 +133,47 @@ func (h *Handler) recover(c *gin.Context) {
 	}()
 	c.Next()
 }
+
+// refuseNUL refuses a request whose path or query holds a NUL character,
+// before any handler can pass it to storage (PostgreSQL cannot store one).
+// JSON bodies are checked where they are read (readBody); headers never
+// hold one, as net/http refuses such requests itself.
+func (h *Handler) refuseNUL(c *gin.Context) {
+	u := c.Request.URL
+	if strings.IndexByte(u.Path, 0) >= 0 {
+		h.writeError(c, pushgate.Invalid(msgNUL, "path: must not hold a NUL character (%00)"))
+		return
+	}
+	// The escape is the only way a NUL reaches a query; most requests
+	// stop at this search.
+	if !strings.Contains(u.RawQuery, "%00") {
+		c.Next()
+		return
+	}
+	q, _ := url.ParseQuery(u.RawQuery) // what it cannot parse, handlers never see
+	var problems []string
+	for k, vs := range q {
+		if strings.IndexByte(k, 0) >= 0 {
+			problems = append(problems, "query: a parameter name must not hold a NUL character (%00)")
+			continue
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				problems = append(problems, shorten(k)+": must not hold a NUL character (%00)")
+				break
+			}
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		h.writeError(c, pushgate.Invalid(msgNUL, problems...))
+		return
+	}
+	c.Next()
+}
+
+// msgNUL is the message of every refusal of a NUL character.
+const msgNUL = "the request holds a NUL character, which pushgate does not accept"
 
 // limitBody refuses bodies declared larger than the limit at once and cuts
 // off the ones that grow past it while being read.

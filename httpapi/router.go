@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,8 @@ type Options struct {
 	// Events serves CORE's public client event endpoints when its
 	// Recorder is set.
 	Events EventOptions
+	// BodyTimeout bounds the time to receive a request body (default 30 s).
+	BodyTimeout time.Duration
 	// TrustedProxies are the CIDR prefixes of proxies whose
 	// X-Forwarded-For names the client (for per-client rate limits); with
 	// none the client is the connection's peer.
@@ -71,6 +74,9 @@ func New(opts Options) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = 30 * time.Second
+	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
@@ -81,12 +87,16 @@ func New(opts Options) *Handler {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.RemoveExtraSlash = false
+	// A path with a stray trailing slash is a 404 in the error shape, not
+	// gin's redirect (an HTML 301 or 307): pushgate never hands out such
+	// paths, and a redirect hides the client's mistake.
+	e.RedirectTrailingSlash = false
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		// Checked by the configuration; a bad list must not trust everyone.
 		_ = e.SetTrustedProxies(nil)
 		h.log.Error("trusted proxies ignored", "err", err)
 	}
-	e.Use(h.requestID, h.observe, h.recover, h.limitBody)
+	e.Use(h.requestID, h.observe, h.recover, h.refuseNUL, h.boundBody, h.limitBody)
 	e.NoRoute(func(c *gin.Context) { h.writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { h.writeError(c, errNoMethod) })
 	h.engine = e

@@ -46,6 +46,15 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
 	AccessLog    bool
+
+	// HTTPBodyTimeout bounds the time to receive a request body of up to
+	// MaxBodyBytes; routes that take larger bodies (uploads) get
+	// proportionally more. It covers the body only: requests without one
+	// (streams, WebSocket upgrades) are not bounded by it.
+	HTTPBodyTimeout time.Duration
+	// HTTPIdleTimeout is how long an idle keep-alive connection stays open.
+	HTTPIdleTimeout time.Duration
+
 	// WorkerConcurrency is how many tasks a worker runs at once.
 	WorkerConcurrency int
 	// QueueNamespace prefixes queue names, so installations can share a Redis.
@@ -132,6 +141,8 @@ func Defaults() Config {
 		Roles:                []string{RoleAPI, RoleWorker},
 		ShutdownGrace:        15 * time.Second,
 		MaxBodyBytes:         1 << 20,
+		HTTPBodyTimeout:      30 * time.Second,
+		HTTPIdleTimeout:      2 * time.Minute,
 		AccessLog:            true,
 		WorkerConcurrency:    20,
 		QueueNamespace:       "pushgate",
@@ -189,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes: must be at least 1024"))
+	}
+	if c.HTTPBodyTimeout < 100*time.Millisecond {
+		errs = append(errs, errors.New("http_body_timeout: must be at least 100ms"))
+	}
+	if c.HTTPIdleTimeout < time.Second {
+		errs = append(errs, errors.New("http_idle_timeout: must be at least 1s"))
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 10000 {
 		errs = append(errs, errors.New("worker_concurrency: must be between 1 and 10000"))

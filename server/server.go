@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Registry:     s.Registry,
 		Apps:         s.Apps,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyTimeout:  cfg.HTTPBodyTimeout,
 		AccessLog:    cfg.AccessLog,
 		API:          cfg.Has(RoleAPI),
 		Core: httpapi.CoreOptions{
@@ -251,11 +252,21 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// No ReadTimeout or WriteTimeout: they would cut streams and
+		// WebSockets. The body is bounded per request (http_body_timeout).
+		IdleTimeout:    cfg.HTTPIdleTimeout,
+		MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
+
+// maxHeaderBytes bounds a request's line and headers (net/http's default
+// is 1 MiB). pushgate's clients send an API key and a few standard
+// headers; 64 KiB leaves room for cookies and tracing headers that
+// proxies add. A request over it is answered 431 by net/http, in plain
+// text: it is refused before any handler runs.
+const maxHeaderBytes = 64 << 10
 
 // FirstApp returns the credentials of the app this start created, if it
 // created the installation's first app.

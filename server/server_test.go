@@ -40,6 +40,8 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"roles":              func(c *Config) { c.Roles = nil },
 		"shutdown_grace":     func(c *Config) { c.ShutdownGrace = 0 },
 		"max_body_bytes":     func(c *Config) { c.MaxBodyBytes = 10 },
+		"http_body_timeout":  func(c *Config) { c.HTTPBodyTimeout = 0 },
+		"http_idle_timeout":  func(c *Config) { c.HTTPIdleTimeout = time.Millisecond },
 		"worker_concurrency": func(c *Config) { c.WorkerConcurrency = 0 },
 		"queue_namespace":    func(c *Config) { c.QueueNamespace = "a:b" },
 	} {

@@ -57,6 +57,10 @@ var settings = []setting{
 			c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64)
 			return err
 		}},
+	{key: "http_body_timeout", def: "30s", help: "time a client has to send a request body of up to max_body_bytes; larger uploads get proportionally more; a body not received in time is answered 408 and its connection closed",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.HTTPBodyTimeout) }},
+	{key: "http_idle_timeout", def: "2m", help: "how long an idle keep-alive connection stays open (keep it above the idle timeout of a load balancer in front)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.HTTPIdleTimeout) }},
 	{key: "access_log", def: "true", help: "log one line per HTTP request",
 		apply: func(c *server.Config, v string) (err error) { c.AccessLog, err = strconv.ParseBool(v); return err }},
 	{key: "worker_concurrency", def: "20", help: "tasks a worker runs at once",
