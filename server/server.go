@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	} else if n > 0 {
 		log.Info("applied database migrations", "count", n)
 	}
-	s.Apps = apps.NewService(s.DB.Apps(), keyring, apps.Options{AuthCacheTTL: cfg.AuthCacheTTL})
+	s.Apps = apps.NewService(s.DB.Apps(), keyring, apps.Options{AuthCacheTTL: cfg.AuthCacheTTL, Logger: log})
 	if cfg.FirstAppName != "" {
 		s.firstApp, s.firstAppNew, err = s.Apps.CreateFirst(ctx, cfg.FirstAppName)
 		if err != nil {
@@ -261,6 +261,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("http_addr: %w", err)
 	}
 	s.ln = ln
+	// Remembered API keys are used only while this runs: it is what makes
+	// a revocation anywhere reach this node within a second.
+	s.Apps.Start()
 	s.recorder.Start()
 	if s.worker != nil {
 		if err := s.worker.Start(); err != nil {
@@ -336,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.recorder.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		errs = append(errs, s.Apps.Shutdown(ctx))
 		if s.flusher != nil {
 			errs = append(errs, s.flusher.Shutdown(ctx), s.dispatcher.Shutdown(ctx))
 		}

@@ -65,7 +65,7 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.QueueNamespace = v; return nil }},
 	{key: "first_app_name", def: "default", help: "name of the app created on the very first start; empty creates none",
 		apply: func(c *server.Config, v string) error { c.FirstAppName = v; return nil }},
-	{key: "auth_cache_ttl", def: "10s", help: "how long a node remembers an accepted API key (a key revoked on another node stops working within this time)",
+	{key: "auth_cache_ttl", def: "10s", help: "how long a node may remember an accepted API key (a revoked key stops working on every node within a second regardless)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.AuthCacheTTL) }},
 	{key: "apns_host", help: "replaces both Apple push hosts (a proxy or test server); its certificate is checked against the system roots (SSL_CERT_FILE)",
 		apply: func(c *server.Config, v string) error { c.APNSHost = v; return nil }},
