@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pushgate/pushgate/internal/testenv"
 )
 
@@ -71,6 +73,42 @@ func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 			t.Fatal("key never expired")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The embedded Redis listens on a loopback port that every local user can
+// reach, so it takes a password only the node knows.
+func TestEmbeddedRedisRequiresItsPassword(t *testing.T) {
+	e, err := startEmbeddedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	stranger := redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
+	defer stranger.Close()
+	if err := stranger.Set(ctx, "k", "v", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("write without the password: %v, want NOAUTH", err)
+	}
+	if err := stranger.Do(ctx, "AUTH", "guess").Err(); err == nil {
+		t.Fatal("a wrong password was accepted")
+	}
+	opt, err := redis.ParseURL(e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opt.Password) < 32 {
+		t.Fatalf("password %q is too short to be unguessable", opt.Password)
+	}
+	node := redis.NewClient(opt)
+	defer node.Close()
+	if err := node.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("the node's own client: %v", err)
+	}
+	other, _ := startEmbeddedRedis()
+	defer other.Close()
+	if oo, _ := redis.ParseURL(other.URL()); oo.Password == opt.Password {
+		t.Fatal("two starts made the same password")
 	}
 }
 
