@@ -138,7 +138,9 @@ func (h *Handler) getBucket(c *gin.Context) {
 	b := currentBucket(c)
 	cb := gin.H{"type": b.Callback.Type}
 	if b.Callback.URL != "" {
-		cb["url"] = b.Callback.URL
+		// Where callbacks go, without the tokens its user-info or query
+		// may carry (they are write-only, like the headers).
+		cb["url"] = pushgate.RedactURL(b.Callback.URL)
 	}
 	c.JSON(http.StatusOK, gin.H{
 		"bucketId": b.ID, "createdAt": b.CreatedAt, "lastUsedAt": b.LastUsedAt, "expiresAt": b.ExpiresAt(),

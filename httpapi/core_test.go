@@ -258,3 +258,28 @@ func TestCoreRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A callback URL's user-info, query and fragment often carry secrets: a
+// bucket's answers show where callbacks go, never those.
+func TestBucketCallbackURLIsRedacted(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	c, _ := newCore(t, db)
+	code, b := c.post("/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":`+vapidPayload(t)+`}],
+		"callbackConfig":{"type":"http","payload":{"url":"https://hookuser:pa55word@hooks.example.com/ppg/in?token=s3cr3t&tenant=acme#frag-secret"}}}`)
+	if code != 200 {
+		t.Fatalf("create bucket: %d %v", code, b)
+	}
+	code, got := c.get("/v1/bucket/" + b["bucketId"].(string))
+	if code != 200 {
+		t.Fatalf("GET bucket: %d %v", code, got)
+	}
+	u, _ := got["callbackConfig"].(map[string]any)["url"].(string)
+	for _, secret := range []string{"hookuser", "pa55word", "s3cr3t", "acme", "frag-secret"} {
+		if strings.Contains(u, secret) {
+			t.Errorf("callback url %q shows %q", u, secret)
+		}
+	}
+	if !strings.HasPrefix(u, "https://") || !strings.Contains(u, "hooks.example.com/ppg/in") || !strings.Contains(u, "token=") {
+		t.Errorf("callback url %q no longer says where callbacks go", u)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -368,11 +367,7 @@ func redactRedis(raw string) string {
 	if raw == "" {
 		return "(embedded)"
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
+	return pushgate.RedactURL(raw)
 }
 
 // OpenApps opens just the database (migrating it) and the app service, for
