@@ -28,7 +28,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 	opts.Apps = svc
 	opts.API = true
 	if opts.Core.Buckets == nil {
+		rate := opts.Core.BucketCreateRate
 		opts.Core = coreOptions(t, db, kr)
+		opts.Core.BucketCreateRate = rate
 	}
 	if opts.Events.Recorder == nil {
 		opts.Events.Recorder = webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,11 +56,16 @@ type CoreOptions struct {
 	Images ImageService
 	// Webhooks serves a bucket's webhook batches when set.
 	Webhooks WebhookBatches
-	Now      func() time.Time
+	// BucketCreateRate is how many buckets one API key may create a second
+	// on this node (0: no limit), in bursts of up to five seconds' worth.
+	// Checking a bucket's credentials is the costliest thing a request can
+	// ask for.
+	BucketCreateRate float64
+	Now              func() time.Time
 }
 
 func (h *Handler) routeCore(v1 *gin.RouterGroup) {
-	v1.POST("/bucket", h.createBucket)
+	v1.POST("/bucket", h.limitBucketCreates(), h.createBucket)
 	v1.GET("/bucket/:bucketId", h.withBucket(h.getBucket))
 	v1.DELETE("/bucket/:bucketId", h.deleteBucket)
 	for _, kind := range []contexts.Kind{contexts.KindData, contexts.KindRaw, contexts.KindSilent} {
@@ -114,6 +121,24 @@ func (h *Handler) createBucket(c *gin.Context) {
 		creds[i] = gin.H{"id": cr.ID, "type": cr.Type}
 	}
 	c.JSON(http.StatusOK, gin.H{"bucketId": b.ID, "credentials": creds, "webhookSecret": b.WebhookSecret})
+}
+
+// limitBucketCreates bounds the buckets each API key creates, before the
+// body is read.
+func (h *Handler) limitBucketCreates() gin.HandlerFunc {
+	rate := h.opts.Core.BucketCreateRate
+	if rate <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	l := newIPLimiter(rate, int(math.Ceil(rate*5)))
+	return func(c *gin.Context) {
+		if ok, wait := l.allow(currentKey(c).ID, time.Now()); !ok {
+			h.writeError(c, &pushgate.Error{Code: pushgate.ERATELIMITED, RetryAfter: wait,
+				Message: fmt.Sprintf("this API key creates buckets too fast; at most %s a second", strconv.FormatFloat(rate, 'f', -1, 64))})
+			return
+		}
+		c.Next()
+	}
 }
 
 const ctxBucket = "pushgate.bucket"

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
@@ -125,8 +127,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
 	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint})
 	webpush.Register(s.Providers, webpush.Options{Guard: guard, DefaultSubject: cfg.VAPIDSubject})
+	checks := cfg.CredentialCheckConcurrency
+	if checks == 0 {
+		// Half the CPUs: the rest serve every other request.
+		checks = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	s.Buckets = buckets.NewService(s.DB.Buckets(), keyring, buckets.ServiceOptions{
 		IdleTTL:   cfg.BucketIdleTTL,
+		Checks:    semaphore.NewWeighted(int64(checks)),
 		Supported: s.Providers.Has,
 		// A replaced FCM endpoint means a test or on-premise setup, whose
 		// token endpoint may be plain HTTP too.
@@ -225,6 +233,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			Messages: s.DB.Messages(),
 			Webhooks: s.dispatcher,
 			Images:   s.images,
+
+			BucketCreateRate: cfg.BucketCreateRate,
 		},
 		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies: cfg.TrustedProxies,

@@ -36,14 +36,16 @@ func TestEmbeddedMasterKeyIsKeptPrivately(t *testing.T) {
 
 func TestValidateNamesTheSetting(t *testing.T) {
 	for setting, mutate := range map[string]func(*Config){
-		"http_addr":          func(c *Config) { c.HTTPAddr = "8080" },
-		"data_dir":           func(c *Config) { c.DataDir = "" },
-		"redis_url":          func(c *Config) { c.RedisURL = "localhost:6379" },
-		"roles":              func(c *Config) { c.Roles = nil },
-		"shutdown_grace":     func(c *Config) { c.ShutdownGrace = 0 },
-		"max_body_bytes":     func(c *Config) { c.MaxBodyBytes = 10 },
-		"worker_concurrency": func(c *Config) { c.WorkerConcurrency = 0 },
-		"queue_namespace":    func(c *Config) { c.QueueNamespace = "a:b" },
+		"http_addr":                    func(c *Config) { c.HTTPAddr = "8080" },
+		"data_dir":                     func(c *Config) { c.DataDir = "" },
+		"redis_url":                    func(c *Config) { c.RedisURL = "localhost:6379" },
+		"roles":                        func(c *Config) { c.Roles = nil },
+		"shutdown_grace":               func(c *Config) { c.ShutdownGrace = 0 },
+		"max_body_bytes":               func(c *Config) { c.MaxBodyBytes = 10 },
+		"worker_concurrency":           func(c *Config) { c.WorkerConcurrency = 0 },
+		"queue_namespace":              func(c *Config) { c.QueueNamespace = "a:b" },
+		"bucket_create_rate":           func(c *Config) { c.BucketCreateRate = -1 },
+		"credential_check_concurrency": func(c *Config) { c.CredentialCheckConcurrency = -1 },
 	} {
 		c := Defaults()
 		mutate(&c)
