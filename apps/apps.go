@@ -20,6 +20,23 @@ type App struct {
 	CreatedAt    time.Time `json:"createdAt"`
 }
 
+// Role is what an API key may do. An admin key may do everything a
+// standard key does and also create, list and revoke the app's API keys.
+type Role string
+
+const (
+	// RoleAdmin keys manage API keys (and do everything else). The first
+	// app's key and the key `pushgate apps create` prints are admin keys.
+	RoleAdmin Role = "admin"
+	// RoleStandard keys use the API (buckets, contexts, sends, images...)
+	// but cannot see or change the app's API keys, so a leaked one cannot
+	// mint keys that outlive it or revoke the keys of others.
+	RoleStandard Role = "standard"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleStandard }
+
 // APIKey authorises calls to the REST API for one app.
 type APIKey struct {
 	ID    string `json:"id"`
@@ -27,6 +44,7 @@ type APIKey struct {
 	Name  string `json:"name"`
 	// Prefix is the start of the key, enough to recognise it in a list.
 	Prefix    string    `json:"prefix"`
+	Role      Role      `json:"role"`
 	Hash      string    `json:"-"`
 	CreatedAt time.Time `json:"createdAt"`
 }
@@ -43,6 +61,11 @@ type Credentials struct {
 // Store persists apps and API keys. Implementations must make CreateFirst
 // atomic across processes sharing the database: of any number of concurrent
 // calls, at most one ever returns true.
+//
+// The store keeps an installation-wide auth epoch, a number that DeleteAPIKey,
+// DeleteApp and SetAppSecret advance in the same transaction as their
+// change, so every process sharing the database can tell, by reading one
+// row, that a key it remembers may no longer open its app.
 type Store interface {
 	CreateApp(ctx context.Context, app *App, key *APIKey) error
 	// CreateFirst creates app and key only if no first app was ever created
@@ -51,16 +74,27 @@ type Store interface {
 	GetApp(ctx context.Context, id string) (*App, error)
 	GetAppByKey(ctx context.Context, publicKey string) (*App, error)
 	ListApps(ctx context.Context) ([]*App, error)
+	// SetAppSecret replaces the app's sealed secret and advances the auth
+	// epoch.
 	SetAppSecret(ctx context.Context, id, sealed string) error
-	// DeleteApp deletes the app and everything that belongs to it.
+	// DeleteApp deletes the app and everything that belongs to it, and
+	// advances the auth epoch.
 	DeleteApp(ctx context.Context, id string) error
 
 	CreateAPIKey(ctx context.Context, key *APIKey) error
 	ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error)
-	// DeleteAPIKey fails with ENOTFOUND unless the key belongs to appID.
-	DeleteAPIKey(ctx context.Context, appID, keyID string) error
-	// AppByAPIKeyHash returns the app a key hash opens and the key's id.
-	AppByAPIKeyHash(ctx context.Context, hash string) (app *App, keyID string, err error)
+	// DeleteAPIKey deletes a key of appID and advances the auth epoch. It
+	// fails with ENOTFOUND unless the key belongs to appID, and with
+	// ECONFLICT when the key is the app's last admin key unless
+	// allowLastAdmin is set. The check and the delete are one atomic step:
+	// of two concurrent calls deleting an app's last two admin keys, one
+	// fails, whatever the dialect.
+	DeleteAPIKey(ctx context.Context, appID, keyID string, allowLastAdmin bool) error
+	// AppByAPIKeyHash returns the app a key hash opens and the key (without
+	// its hash).
+	AppByAPIKeyHash(ctx context.Context, hash string) (*App, *APIKey, error)
+	// AuthEpoch returns the current auth epoch.
+	AuthEpoch(ctx context.Context) (int64, error)
 }
 
 // HashAPIKey is how API keys are stored. Keys carry 192 random bits, so a

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -17,12 +19,19 @@ const APIKeyPrefix = "pgk_"
 
 // Options tune a Service.
 type Options struct {
-	// AuthCacheTTL is how long a successful API-key look-up is remembered.
-	// A key revoked through another node stops working within this time;
-	// through this node, at once. Zero means 10 s; negative disables.
+	// AuthCacheTTL is the longest a successful API-key look-up is
+	// remembered. Zero means 10 s; negative disables the cache.
 	AuthCacheTTL time.Duration
+	// EpochPoll is how often a started Service reads the store's auth epoch
+	// (default 500 ms). A remembered key is used only while the epoch has
+	// been read within the last two polls and has not moved since the key
+	// was looked up, so a key revoked anywhere (another node, the CLI)
+	// stops working here within 2*EpochPoll.
+	EpochPoll time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logger reports failures to read the auth epoch.
+	Logger *slog.Logger
 }
 
 // Service manages apps and authenticates API keys.
@@ -31,27 +40,122 @@ type Service struct {
 	keyring *pushgate.Keyring
 	now     func() time.Time
 	ttl     time.Duration
+	poll    time.Duration
+	log     *slog.Logger
 
 	mu    sync.RWMutex
-	cache map[string]cachedApp // by API key hash; only keys that opened an app
+	cache map[string]cachedKey // by API key hash; only keys that opened an app
+
+	// epoch is the auth epoch last read; confirmed is when (unix ns) the
+	// read that last confirmed it started, 0 before the first.
+	epoch     atomic.Int64
+	confirmed atomic.Int64
+	// refreshMu keeps epoch reads in order, so an older read never
+	// overwrites a newer one.
+	refreshMu sync.Mutex
+	stop      chan struct{}
+	done      chan struct{}
 }
 
-type cachedApp struct {
+type cachedKey struct {
 	app     *App
-	keyID   string
+	key     *APIKey
+	epoch   int64
 	expires time.Time
 }
 
 // NewService returns a Service over store, sealing secrets with keyring.
+// Authenticate remembers keys only after Start.
 func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
-	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, cache: map[string]cachedApp{}}
+	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, cache: map[string]cachedKey{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.ttl == 0 {
 		s.ttl = 10 * time.Second
 	}
+	if s.poll <= 0 {
+		s.poll = 500 * time.Millisecond
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	return s
+}
+
+// Start reads the auth epoch every EpochPoll until Shutdown, which is what
+// lets Authenticate remember keys. Without a cache it does nothing.
+func (s *Service) Start() {
+	if s.ttl < 0 || s.stop != nil {
+		return
+	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.watch()
+}
+
+// Shutdown stops the epoch reads started by Start.
+func (s *Service) Shutdown(ctx context.Context) error {
+	if s.stop == nil {
+		return nil
+	}
+	close(s.stop)
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) watch() {
+	defer close(s.done)
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	failing := false
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*s.poll)
+		err := s.refresh(ctx)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			// Until a read succeeds again every key is looked up in the
+			// database, which is as safe as before and only slower.
+			s.log.Warn("cannot read the auth epoch; API keys are looked up on every request", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.log.Info("auth epoch readable again")
+			failing = false
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refresh reads the auth epoch and forgets every remembered key when it
+// moved.
+func (s *Service) refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	start := s.now()
+	e, err := s.store.AuthEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	if s.epoch.Swap(e) != e {
+		s.forget(func(cachedKey) bool { return true })
+	}
+	s.confirmed.Store(start.UnixNano())
+	return nil
+}
+
+// trusting reports whether remembered keys may be used: the epoch they are
+// checked against was read recently enough to keep the 2*EpochPoll promise.
+func (s *Service) trusting(now time.Time) bool {
+	c := s.confirmed.Load()
+	return c != 0 && now.Sub(time.Unix(0, c)) <= 2*s.poll
 }
 
 func validateName(what, name string, required bool) error {
@@ -82,7 +186,9 @@ func (s *Service) newApp(name string) (*App, *APIKey, Credentials, error) {
 		CreatedAt: s.now().UTC(),
 	}
 	app.SealedSecret = s.sealSecret(app.ID, app.Secret)
-	key, plain := s.newKey(app.ID, "default")
+	// The app's first key manages the others: there is no other way in
+	// through the API.
+	key, plain := s.newKey(app.ID, "default", RoleAdmin)
 	return app, key, Credentials{AppID: app.ID, Name: app.Name, Key: app.Key, Secret: app.Secret, APIKey: plain}, nil
 }
 
@@ -90,13 +196,14 @@ func (s *Service) sealSecret(appID, secret string) string {
 	return s.keyring.Seal([]byte(secret), []byte("app-secret:"+appID))
 }
 
-func (s *Service) newKey(appID, name string) (*APIKey, string) {
+func (s *Service) newKey(appID, name string, role Role) (*APIKey, string) {
 	plain := APIKeyPrefix + pushgate.RandomToken(24)
 	return &APIKey{
 		ID:        pushgate.NewID(),
 		AppID:     appID,
 		Name:      name,
 		Prefix:    plain[:len(APIKeyPrefix)+6],
+		Role:      role,
 		Hash:      HashAPIKey(plain),
 		CreatedAt: s.now().UTC(),
 	}, plain
@@ -166,6 +273,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	if err := s.store.SetAppSecret(ctx, id, s.sealSecret(id, secret)); err != nil {
 		return "", err
 	}
+	_ = s.refresh(ctx) // the watcher catches up if this fails
 	return secret, nil
 }
 
@@ -174,17 +282,24 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err := s.store.DeleteApp(ctx, id); err != nil {
 		return err
 	}
-	s.forget(func(c cachedApp) bool { return c.app.ID == id })
+	s.forget(func(c cachedKey) bool { return c.app.ID == id })
+	_ = s.refresh(ctx)
 	return nil
 }
 
-// CreateKey adds an API key to an app and returns it with its plaintext,
-// which is not shown again.
-func (s *Service) CreateKey(ctx context.Context, appID, name string) (*APIKey, string, error) {
+// CreateKey adds an API key with the given role ("" is RoleStandard) to an
+// app and returns it with its plaintext, which is not shown again.
+func (s *Service) CreateKey(ctx context.Context, appID, name string, role Role) (*APIKey, string, error) {
 	if err := validateName("API key", name, false); err != nil {
 		return nil, "", err
 	}
-	key, plain := s.newKey(appID, name)
+	if role == "" {
+		role = RoleStandard
+	}
+	if !role.Valid() {
+		return nil, "", pushgate.Invalid("API key is invalid", `role: must be "admin" or "standard"`)
+	}
+	key, plain := s.newKey(appID, name, role)
 	if err := s.store.CreateAPIKey(ctx, key); err != nil {
 		return nil, "", err
 	}
@@ -196,53 +311,78 @@ func (s *Service) ListKeys(ctx context.Context, appID string) ([]*APIKey, error)
 	return s.store.ListAPIKeys(ctx, appID)
 }
 
-// RevokeKey deletes an API key of appID; a key of another app is ENOTFOUND.
+// RevokeKey deletes an API key of appID; a key of another app is
+// ENOTFOUND, and the app's last admin key is ECONFLICT (an app always keeps
+// a key that can manage the others). A key may revoke itself.
 func (s *Service) RevokeKey(ctx context.Context, appID, keyID string) error {
-	if err := s.store.DeleteAPIKey(ctx, appID, keyID); err != nil {
+	return s.revoke(ctx, appID, keyID, false)
+}
+
+// ForceRevokeKey is RevokeKey that also revokes the app's last admin key.
+// Only the operator's CLI offers it: the operator can always create another.
+func (s *Service) ForceRevokeKey(ctx context.Context, appID, keyID string) error {
+	return s.revoke(ctx, appID, keyID, true)
+}
+
+var errLastAdmin = pushgate.Errorf(pushgate.ECONFLICT, "this is the app's last admin key: create another admin key first")
+
+func (s *Service) revoke(ctx context.Context, appID, keyID string, allowLastAdmin bool) error {
+	err := s.store.DeleteAPIKey(ctx, appID, keyID, allowLastAdmin)
+	if pushgate.ErrorCode(err) == pushgate.ECONFLICT {
+		return errLastAdmin
+	}
+	if err != nil {
 		return err
 	}
-	s.forget(func(c cachedApp) bool { return c.keyID == keyID })
+	s.forget(func(c cachedKey) bool { return c.key.ID == keyID })
+	// A look-up that raced the delete may have remembered the key after
+	// the forget; reading the moved epoch now drops it too.
+	_ = s.refresh(ctx)
 	return nil
 }
 
-// Authenticate returns the app an API key opens, or EUNAUTHORIZED. The
-// returned app has no secret.
-func (s *Service) Authenticate(ctx context.Context, apiKey string) (*App, error) {
+// Authenticate returns the app an API key opens and the key (without its
+// hash), or EUNAUTHORIZED. The returned app has no secret.
+func (s *Service) Authenticate(ctx context.Context, apiKey string) (*App, *APIKey, error) {
 	if !strings.HasPrefix(apiKey, APIKeyPrefix) || len(apiKey) > 100 {
-		return nil, errUnauthorized
+		return nil, nil, errUnauthorized
 	}
 	hash := HashAPIKey(apiKey)
 	now := s.now()
-	if s.ttl > 0 {
+	if s.ttl > 0 && s.trusting(now) {
 		s.mu.RLock()
 		c, ok := s.cache[hash]
 		s.mu.RUnlock()
-		if ok && now.Before(c.expires) {
-			return c.app, nil
+		if ok && now.Before(c.expires) && c.epoch == s.epoch.Load() {
+			return c.app, c.key, nil
 		}
 	}
-	app, keyID, err := s.store.AppByAPIKeyHash(ctx, hash)
+	// Read before the look-up: should a revocation commit in between, the
+	// entry is tagged with the epoch it precedes and is never used.
+	epoch := s.epoch.Load()
+	app, key, err := s.store.AppByAPIKeyHash(ctx, hash)
 	if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
-		return nil, errUnauthorized
+		return nil, nil, errUnauthorized
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app.SealedSecret = ""
-	if s.ttl > 0 {
+	key.Hash = ""
+	if s.ttl > 0 && s.trusting(now) {
 		s.mu.Lock()
 		if len(s.cache) > 100_000 { // only real keys get here; this is a backstop
 			clear(s.cache)
 		}
-		s.cache[hash] = cachedApp{app: app, keyID: keyID, expires: now.Add(s.ttl)}
+		s.cache[hash] = cachedKey{app: app, key: key, epoch: epoch, expires: now.Add(s.ttl)}
 		s.mu.Unlock()
 	}
-	return app, nil
+	return app, key, nil
 }
 
 var errUnauthorized = &pushgate.Error{Code: pushgate.EUNAUTHORIZED, Message: "missing or invalid API key"}
 
-func (s *Service) forget(match func(cachedApp) bool) {
+func (s *Service) forget(match func(cachedKey) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for h, c := range s.cache {

@@ -25,10 +25,13 @@ const (
 	// keeps hostile input small.
 	maxP12Size = 64 << 10
 	// maxP12Iterations bounds each key derivation a .p12 may ask for.
-	// Exporters use 2,000 to 10,000 (OpenSSL, Keychain, Windows, Java); a
-	// file asking for billions would hold a request for hours, and even a
-	// million costs about a second per derivation.
-	maxP12Iterations = 100_000
+	// Exporters use 2,000 to 10,000 (OpenSSL and Keychain 2,048, Windows
+	// 2,000, Java's keytool 10,000). Opening a file takes up to seven
+	// derivations, about 10 ms of CPU at this bound, so a bucket of
+	// MaxCredentials certificates costs a fifth of a second; at 100,000 it
+	// was seconds, and a file asking for billions would hold a core for
+	// hours.
+	maxP12Iterations = 10_000
 )
 
 func parseAPNSCert(o *object, opts ParseOptions) *APNSCertCredential {
@@ -98,7 +101,20 @@ func (c *APNSCertCredential) fromP12(o *object) *x509.Certificate {
 		return nil
 	}
 	if n := p12Iterations(der); n.Cmp(big.NewInt(maxP12Iterations)) > 0 {
-		o.p.add(o.at("p12"), "asks for %s key-derivation iterations; at most %d are accepted", n, maxP12Iterations)
+		o.p.add(o.at("p12"), "asks for %s key-derivation iterations; at most %d are accepted (export it again, e.g. `openssl pkcs12 -export -iter 2048`)", n, maxP12Iterations)
+		return nil
+	}
+	// Every count go-pkcs12 will use must have been seen above.
+	der, err = exposeP12Key(der, pass)
+	switch {
+	case errors.Is(err, errP12HiddenKey):
+		o.p.add(o.at("p12"), "keeps its private key inside an encrypted part, whose cost cannot be checked before decrypting it; export it with the key in a shrouded key bag of its own (as openssl, Keychain, Windows and Java do)")
+		return nil
+	case errors.Is(err, errP12Passphrase):
+		o.p.add(o.at("passphrase"), "does not open the p12 file")
+		return nil
+	case err != nil:
+		o.p.add(o.at("p12"), "is not a PKCS#12 file holding a certificate and its private key")
 		return nil
 	}
 	key, leaf, chain, err := pkcs12.DecodeChain(der, pass)
@@ -230,94 +246,5 @@ func parsePrivateKey(s string) (any, string) {
 			return key, ""
 		}
 		return nil, want
-	}
-}
-
-// p12Iterations returns the largest key-derivation iteration count a PFX
-// shows before anything is decrypted: its MAC's and those of its encrypted
-// parts. go-pkcs12 honours any count, so this is checked first. A key bag
-// nested inside an encrypted part shows its count only once decrypted, and
-// is not covered.
-func p12Iterations(der []byte) *big.Int {
-	highest := new(big.Int)
-	var pfx struct {
-		Version  int
-		AuthSafe asn1.RawValue
-		MacData  struct {
-			Mac        asn1.RawValue
-			Salt       []byte
-			Iterations *big.Int `asn1:"optional"`
-		} `asn1:"optional"`
-	}
-	if _, err := asn1.Unmarshal(der, &pfx); err != nil {
-		return highest // not a PFX: the decoder refuses it cheaply
-	}
-	if n := pfx.MacData.Iterations; n != nil && n.Cmp(highest) > 0 {
-		highest = n
-	}
-	walkIterations(pfx.AuthSafe.FullBytes, 0, highest)
-	return highest
-}
-
-var (
-	oidPKCS12PBE = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1}
-	oidPBKDF2    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
-)
-
-// walkIterations raises highest to every iteration count found in a
-// PKCS#12 PBE or PBKDF2 algorithm identifier within der, looking into
-// OCTET STRINGs too since PKCS#12 wraps its structures in them. The
-// decoder reads algorithm identifiers at most 13 levels down, so the
-// depth limit loses nothing; it bounds the walk to a few passes over der.
-func walkIterations(der []byte, depth int, highest *big.Int) {
-	if depth > 20 {
-		return
-	}
-	for len(der) > 0 {
-		var v asn1.RawValue
-		rest, err := asn1.Unmarshal(der, &v)
-		if err != nil {
-			return
-		}
-		der = rest
-		switch {
-		case v.Class == asn1.ClassUniversal && v.Tag == asn1.TagSequence && v.IsCompound:
-			checkAlgorithm(v.Bytes, highest)
-			walkIterations(v.Bytes, depth+1, highest)
-		case v.IsCompound:
-			walkIterations(v.Bytes, depth+1, highest)
-		case v.Class == asn1.ClassUniversal && v.Tag == asn1.TagOctetString && len(v.Bytes) > 0 && v.Bytes[0] == 0x30:
-			walkIterations(v.Bytes, depth+1, highest)
-		}
-	}
-}
-
-// checkAlgorithm looks at the members of a SEQUENCE that may be an
-// AlgorithmIdentifier whose parameters start with (salt, iterations).
-func checkAlgorithm(seq []byte, highest *big.Int) {
-	var oid asn1.ObjectIdentifier
-	rest, err := asn1.Unmarshal(seq, &oid)
-	if err != nil {
-		return
-	}
-	pbe := len(oid) == len(oidPKCS12PBE)+1 && oid[:len(oidPKCS12PBE)].Equal(oidPKCS12PBE)
-	if !pbe && !oid.Equal(oidPBKDF2) {
-		return
-	}
-	var params asn1.RawValue
-	if _, err := asn1.Unmarshal(rest, &params); err != nil || params.Tag != asn1.TagSequence {
-		return
-	}
-	var salt asn1.RawValue
-	rest, err = asn1.Unmarshal(params.Bytes, &salt)
-	if err != nil {
-		return
-	}
-	n := new(big.Int)
-	if _, err := asn1.Unmarshal(rest, &n); err != nil {
-		return
-	}
-	if n.Cmp(highest) > 0 {
-		highest.Set(n)
 	}
 }

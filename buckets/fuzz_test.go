@@ -1,7 +1,10 @@
 package buckets
 
 import (
+	"bytes"
 	"errors"
+	"math/big"
+	"os"
 	"testing"
 
 	"github.com/pushgate/pushgate"
@@ -53,6 +56,32 @@ func FuzzParseCreateRequest(f *testing.F) {
 			if _, err := UnmarshalSecret(c.Type, sealed); err != nil {
 				t.Fatalf("accepted %s credential does not unmarshal: %v", c.Type, err)
 			}
+		}
+	})
+}
+
+// FuzzExposeP12Key: whatever a .p12 holds, exposeP12Key never panics, and
+// what it hands to go-pkcs12 asks for no more work than the file showed.
+func FuzzExposeP12Key(f *testing.F) {
+	for _, name := range []string{"openssl3.p12", "openssl-legacy.p12"} {
+		der, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(der, testPassphrase)
+		f.Add(der, "")
+	}
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x03}, "")
+	f.Fuzz(func(t *testing.T, der []byte, pass string) {
+		if p12Iterations(der).Cmp(big.NewInt(maxP12Iterations)) > 0 {
+			return // refused before exposeP12Key runs
+		}
+		out, err := exposeP12Key(der, pass)
+		if err != nil || bytes.Equal(out, der) {
+			return
+		}
+		if n := p12Iterations(out); n.Cmp(big.NewInt(maxP12Iterations)) > 0 {
+			t.Fatalf("rewritten file asks for %s iterations", n)
 		}
 	})
 }

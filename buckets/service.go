@@ -21,6 +21,20 @@ type ServiceOptions struct {
 	Supported func(CredentialType) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Checks bounds how many create requests have their credentials
+	// checked at once on this node: opening a certificate or parsing a
+	// key costs milliseconds of CPU, and a flood of them must leave CPU
+	// for everything else. A request waits up to CheckWait (default 5 s)
+	// for a slot and is then refused as unavailable. Nil means no bound.
+	Checks    Semaphore
+	CheckWait time.Duration
+}
+
+// Semaphore hands out a bounded number of slots. *semaphore.Weighted from
+// golang.org/x/sync is one; the node shares one across its requests.
+type Semaphore interface {
+	Acquire(ctx context.Context, n int64) error
+	Release(n int64)
 }
 
 // Service creates buckets, seals their secrets, and opens them again.
@@ -38,6 +52,9 @@ func NewService(store Store, keyring *pushgate.Keyring, opts ServiceOptions) *Se
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CheckWait <= 0 {
+		opts.CheckWait = 5 * time.Second
+	}
 	return &Service{store: store, keyring: keyring, opts: opts}
 }
 
@@ -52,7 +69,7 @@ const touchEvery = time.Minute
 func (s *Service) Create(ctx context.Context, appID string, body []byte) (*Bucket, error) {
 	opts := s.opts.Parse
 	opts.Now = s.opts.Now()
-	creds, callback, err := ParseCreateRequest(body, opts)
+	creds, callback, err := s.check(ctx, body, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +118,25 @@ func (s *Service) Create(ctx context.Context, appID string, body []byte) (*Bucke
 		return nil, err
 	}
 	return b, nil
+}
+
+// check parses and checks a create request in one of the node's check
+// slots.
+func (s *Service) check(ctx context.Context, body []byte, opts ParseOptions) ([]*Credential, Callback, error) {
+	if s.opts.Checks != nil {
+		wctx, cancel := context.WithTimeout(ctx, s.opts.CheckWait)
+		err := s.opts.Checks.Acquire(wctx, 1)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, Callback{}, ctx.Err()
+			}
+			return nil, Callback{}, &pushgate.Error{Code: pushgate.EUNAVAILABLE, RetryAfter: time.Second,
+				Message: "this node is checking as many bucket requests as it may at once; try again"}
+		}
+		defer s.opts.Checks.Release(1)
+	}
+	return ParseCreateRequest(body, opts)
 }
 
 // Get returns an app's live bucket with its callback, credential ids and

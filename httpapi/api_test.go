@@ -29,7 +29,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 	opts.Apps = svc
 	opts.API = true
 	if opts.Core.Buckets == nil {
+		rate := opts.Core.BucketCreateRate
 		opts.Core = coreOptions(t, db, kr)
+		opts.Core.BucketCreateRate = rate
 	}
 	if opts.Events.Recorder == nil {
 		opts.Events.Recorder = webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})
@@ -356,4 +358,80 @@ func TestMetricsLabelsAreBounded(t *testing.T) {
 	if !strings.Contains(body, `method="OTHER"`) || strings.Contains(body, `method="M1X"`) {
 		t.Errorf("made-up methods are not counted as OTHER:\n%s", body)
 	}
+}
+
+// Only admin keys manage keys; standard keys (the default) use the rest of
+// the API; an app keeps its last admin key.
+func TestKeyRoles(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		h, svc := newTestAPIOn(t, db, httpapi.Options{})
+		c := newClient(t, h)
+		creds, _ := svc.Create(context.Background(), "a")
+		admin := []string{"x-token", creds.APIKey}
+
+		type keyDTO struct{ ID, Name, Prefix, Role, Key string }
+		create := func(body string, auth []string) (int, keyDTO) {
+			rec := c.do("POST", "/v1/app/keys", body, auth...)
+			var k keyDTO
+			json.Unmarshal(rec.Body.Bytes(), &k)
+			return rec.Code, k
+		}
+		code, std := create(`{"name":"backend"}`, admin)
+		if code != 201 || std.Role != "standard" || !strings.HasPrefix(std.Key, apps.APIKeyPrefix) {
+			t.Fatalf("create without a role: %d %+v", code, std)
+		}
+		code, ops := create(`{"name":"ops","role":"admin"}`, admin)
+		if code != 201 || ops.Role != "admin" {
+			t.Fatalf("create admin: %d %+v", code, ops)
+		}
+		rec := c.do("POST", "/v1/app/keys", `{"name":"x","role":"root"}`, admin...)
+		if e := decodeError(t, rec); rec.Code != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], "role:") {
+			t.Fatalf("unknown role: %d %+v", rec.Code, e)
+		}
+
+		// A standard key uses the API but cannot touch keys.
+		stdAuth := []string{"x-token", std.Key}
+		if rec := c.do("GET", "/v1/app", "", stdAuth...); rec.Code != 200 {
+			t.Fatalf("standard key GET /v1/app: %d", rec.Code)
+		}
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/v1/app/keys", ""},
+			{"POST", "/v1/app/keys", `{"name":"mine","role":"admin"}`},
+			{"POST", "/v1/app/keys", `{"name":"mine"}`},
+			{"DELETE", "/v1/app/keys/" + ops.ID, ""},
+			{"DELETE", "/v1/app/keys/" + std.ID, ""},
+		} {
+			rec := c.do(r.method, r.path, r.body, stdAuth...)
+			if e := decodeError(t, rec); rec.Code != 403 || e.Code != pushgate.EFORBIDDEN {
+				t.Errorf("standard key %s %s: %d %+v, want 403 forbidden", r.method, r.path, rec.Code, e)
+			}
+		}
+
+		var list struct{ Keys []keyDTO }
+		json.Unmarshal(c.do("GET", "/v1/app/keys", "", admin...).Body.Bytes(), &list)
+		roles := map[string]string{}
+		for _, k := range list.Keys {
+			roles[k.Name] = k.Role
+		}
+		if len(list.Keys) != 3 || roles["default"] != "admin" || roles["backend"] != "standard" || roles["ops"] != "admin" {
+			t.Fatalf("key list: %+v", list.Keys)
+		}
+
+		// An admin key may revoke itself while another admin key remains;
+		// the last one stays.
+		keys, _ := svc.ListKeys(context.Background(), creds.AppID)
+		if rec := c.do("DELETE", "/v1/app/keys/"+keys[0].ID, "", admin...); rec.Code != 204 {
+			t.Fatalf("self-revoke with another admin left: %d %s", rec.Code, rec.Body)
+		}
+		if rec := c.do("GET", "/v1/app", "", admin...); rec.Code != 401 {
+			t.Fatalf("self-revoked key still works: %d", rec.Code)
+		}
+		rec = c.do("DELETE", "/v1/app/keys/"+ops.ID, "", "x-token", ops.Key)
+		if e := decodeError(t, rec); rec.Code != 409 || e.Code != pushgate.ECONFLICT {
+			t.Fatalf("revoking the last admin key: %d %+v, want 409 conflict", rec.Code, e)
+		}
+		if rec := c.do("DELETE", "/v1/app/keys/"+std.ID, "", "x-token", ops.Key); rec.Code != 204 {
+			t.Fatalf("admin revoking a standard key: %d", rec.Code)
+		}
+	})
 }

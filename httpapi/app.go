@@ -12,9 +12,11 @@ import (
 
 func (h *Handler) routeApp(v1 *gin.RouterGroup) {
 	v1.GET("/app", h.getApp)
-	v1.GET("/app/keys", h.listKeys)
-	v1.POST("/app/keys", h.createKey)
-	v1.DELETE("/app/keys/:keyId", h.revokeKey)
+	// Only admin keys manage keys, so a leaked standard key cannot mint
+	// keys that outlive it or lock the owner out.
+	v1.GET("/app/keys", h.requireAdmin, h.listKeys)
+	v1.POST("/app/keys", h.requireAdmin, h.createKey)
+	v1.DELETE("/app/keys/:keyId", h.requireAdmin, h.revokeKey)
 }
 
 type appDTO struct {
@@ -33,13 +35,14 @@ type apiKeyDTO struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Prefix    string    `json:"prefix"`
+	Role      apps.Role `json:"role"`
 	CreatedAt time.Time `json:"createdAt"`
 	// Key is the plaintext, present only in the answer that created it.
 	Key string `json:"key,omitempty"`
 }
 
 func toKeyDTO(k *apps.APIKey) apiKeyDTO {
-	return apiKeyDTO{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt}
+	return apiKeyDTO{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, CreatedAt: k.CreatedAt}
 }
 
 func (h *Handler) listKeys(c *gin.Context) {
@@ -57,13 +60,14 @@ func (h *Handler) listKeys(c *gin.Context) {
 
 func (h *Handler) createKey(c *gin.Context) {
 	var req struct {
-		Name string `json:"name"`
+		Name string    `json:"name"`
+		Role apps.Role `json:"role"` // "" is standard: least power by default
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		h.writeError(c, err)
 		return
 	}
-	k, plain, err := h.opts.Apps.CreateKey(c.Request.Context(), currentApp(c).ID, req.Name)
+	k, plain, err := h.opts.Apps.CreateKey(c.Request.Context(), currentApp(c).ID, req.Name, req.Role)
 	if err != nil {
 		h.writeError(c, err)
 		return

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -55,11 +58,16 @@ type CoreOptions struct {
 	// Parse checks new contexts (its guard refuses images on literal
 	// internal addresses).
 	Parse contexts.Options
-	Now   func() time.Time
+	// BucketCreateRate is how many buckets one API key may create a second
+	// on this node (0: no limit), in bursts of up to five seconds' worth.
+	// Checking a bucket's credentials is the costliest thing a request can
+	// ask for.
+	BucketCreateRate float64
+	Now              func() time.Time
 }
 
 func (h *Handler) routeCore(v1 *gin.RouterGroup) {
-	v1.POST("/bucket", h.createBucket)
+	v1.POST("/bucket", h.limitBucketCreates(), h.createBucket)
 	v1.GET("/bucket/:bucketId", h.withBucket(h.getBucket))
 	v1.DELETE("/bucket/:bucketId", h.deleteBucket)
 	for _, kind := range []contexts.Kind{contexts.KindData, contexts.KindRaw, contexts.KindSilent} {
@@ -101,6 +109,24 @@ func (h *Handler) createBucket(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"bucketId": b.ID, "credentials": creds, "webhookSecret": b.WebhookSecret})
 }
 
+// limitBucketCreates bounds the buckets each API key creates, before the
+// body is read.
+func (h *Handler) limitBucketCreates() gin.HandlerFunc {
+	rate := h.opts.Core.BucketCreateRate
+	if rate <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	l := newIPLimiter(rate, int(math.Ceil(rate*5)))
+	return func(c *gin.Context) {
+		if ok, wait := l.allow(currentKey(c).ID, time.Now()); !ok {
+			h.writeError(c, &pushgate.Error{Code: pushgate.ERATELIMITED, RetryAfter: wait,
+				Message: fmt.Sprintf("this API key creates buckets too fast; at most %s a second", strconv.FormatFloat(rate, 'f', -1, 64))})
+			return
+		}
+		c.Next()
+	}
+}
+
 const ctxBucket = "pushgate.bucket"
 
 // withBucket loads the app's bucket named in the path (404 if it is not
@@ -123,7 +149,9 @@ func (h *Handler) getBucket(c *gin.Context) {
 	b := currentBucket(c)
 	cb := gin.H{"type": b.Callback.Type}
 	if b.Callback.URL != "" {
-		cb["url"] = b.Callback.URL
+		// Where callbacks go, without the tokens its user-info or query
+		// may carry (they are write-only, like the headers).
+		cb["url"] = pushgate.RedactURL(b.Callback.URL)
 	}
 	c.JSON(http.StatusOK, gin.H{
 		"bucketId": b.ID, "createdAt": b.CreatedAt, "lastUsedAt": b.LastUsedAt, "expiresAt": b.ExpiresAt(),

@@ -7,15 +7,20 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -256,5 +261,90 @@ func TestCoreRefusals(t *testing.T) {
 		if rec.Code != tc.status || !strings.Contains(strings.Join(e.Errors, " ")+e.Message, tc.want) {
 			t.Errorf("%s: %d %+v", name, rec.Code, e)
 		}
+	}
+}
+
+// A callback URL's user-info, query and fragment often carry secrets: a
+// bucket's answers show where callbacks go, never those.
+func TestBucketCallbackURLIsRedacted(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	c, _ := newCore(t, db)
+	code, b := c.post("/v1/bucket", `{"providerCredentials":[{"type":"vapid","payload":`+vapidPayload(t)+`}],
+		"callbackConfig":{"type":"http","payload":{"url":"https://hookuser:pa55word@hooks.example.com/ppg/in?token=s3cr3t&tenant=acme#frag-secret"}}}`)
+	if code != 200 {
+		t.Fatalf("create bucket: %d %v", code, b)
+	}
+	code, got := c.get("/v1/bucket/" + b["bucketId"].(string))
+	if code != 200 {
+		t.Fatalf("GET bucket: %d %v", code, got)
+	}
+	u, _ := got["callbackConfig"].(map[string]any)["url"].(string)
+	for _, secret := range []string{"hookuser", "pa55word", "s3cr3t", "acme", "frag-secret"} {
+		if strings.Contains(u, secret) {
+			t.Errorf("callback url %q shows %q", u, secret)
+		}
+	}
+	if !strings.HasPrefix(u, "https://") || !strings.Contains(u, "hooks.example.com/ppg/in") || !strings.Contains(u, "token=") {
+		t.Errorf("callback url %q no longer says where callbacks go", u)
+	}
+}
+
+// One request's work is bounded: a .p12 asking for more key derivations
+// than any exporter does, and more credentials than a bucket may hold, are
+// refused naming the field; and each API key may create only so many
+// buckets a second.
+func TestBucketCreationIsBounded(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	h, svc := newTestAPIOn(t, db, httpapi.Options{Core: httpapi.CoreOptions{BucketCreateRate: 0.1}})
+	c := newClient(t, h)
+	creds, _ := svc.Create(context.Background(), "a")
+	keyFor := func() string {
+		_, plain, err := svc.CreateKey(context.Background(), creds.AppID, "k", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plain
+	}
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "c"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	certDER, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, _ := x509.ParseCertificate(certDER)
+	p12, err := pkcs12.Modern.WithIterations(20_000).Encode(key, cert, nil, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := c.do("POST", "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[{"type":"apns_cert","payload":{"p12":%q,"passphrase":"pw","appBundleId":"com.example.app"}}],"callbackConfig":{"type":"none"}}`,
+		base64.StdEncoding.EncodeToString(p12)), "x-token", keyFor())
+	if e := decodeError(t, rec); rec.Code != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], "providerCredentials[0].payload.p12: asks for 20000 key-derivation iterations") {
+		t.Fatalf("p12 over the iteration cap: %d %+v", rec.Code, e)
+	}
+
+	many := strings.TrimSuffix(strings.Repeat(`{"type":"websocket"},`, buckets.MaxCredentials+1), ",")
+	rec = c.do("POST", "/v1/bucket", `{"providerCredentials":[`+many+`],"callbackConfig":{"type":"none"}}`, "x-token", keyFor())
+	if e := decodeError(t, rec); rec.Code != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], fmt.Sprintf("providerCredentials: at most %d credentials", buckets.MaxCredentials)) {
+		t.Fatalf("%d credentials: %d %+v", buckets.MaxCredentials+1, rec.Code, e)
+	}
+
+	// 0.1 a second lets one through, then none for ten seconds.
+	limited := keyFor()
+	bucket := `{"providerCredentials":[{"type":"vapid","payload":` + vapidPayload(t) + `}],"callbackConfig":{"type":"none"}}`
+	if rec := c.do("POST", "/v1/bucket", bucket, "x-token", limited); rec.Code != 200 {
+		t.Fatalf("first bucket: %d %s", rec.Code, rec.Body)
+	}
+	rec = c.do("POST", "/v1/bucket", bucket, "x-token", limited)
+	if e := decodeError(t, rec); rec.Code != 429 || e.Code != pushgate.ERATELIMITED || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("second bucket at once: %d %+v, Retry-After %q; want 429 with Retry-After", rec.Code, e, rec.Header().Get("Retry-After"))
+	}
+	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); ra < 1 || ra > 10 {
+		t.Errorf("Retry-After %q, want 1 to 10 seconds", rec.Header().Get("Retry-After"))
+	}
+	// The limit is the key's: another key of the app is not held back,
+	// and the limited key still does everything else.
+	if rec := c.do("POST", "/v1/bucket", bucket, "x-token", keyFor()); rec.Code != 200 {
+		t.Fatalf("another key: %d %s", rec.Code, rec.Body)
+	}
+	if rec := c.do("GET", "/v1/app", "", "x-token", limited); rec.Code != 200 {
+		t.Fatalf("limited key on another route: %d", rec.Code)
 	}
 }

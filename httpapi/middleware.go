@@ -192,10 +192,16 @@ func (h *Handler) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-const ctxApp = "pushgate.app"
+const (
+	ctxApp = "pushgate.app"
+	ctxKey = "pushgate.api_key"
+)
 
 // currentApp is the app the request's API key opened.
 func currentApp(c *gin.Context) *apps.App { return c.MustGet(ctxApp).(*apps.App) }
+
+// currentKey is the API key the request came with (no hash).
+func currentKey(c *gin.Context) *apps.APIKey { return c.MustGet(ctxKey).(*apps.APIKey) }
 
 // apiKeyOf finds the API key in the three places CORE clients put it:
 // "authorization: token=<key>", "x-token: <key>" and "Authorization: Bearer <key>".
@@ -214,11 +220,24 @@ func apiKeyOf(r *http.Request) string {
 }
 
 func (h *Handler) authenticate(c *gin.Context) {
-	app, err := h.opts.Apps.Authenticate(c.Request.Context(), apiKeyOf(c.Request))
+	app, key, err := h.opts.Apps.Authenticate(c.Request.Context(), apiKeyOf(c.Request))
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
 	c.Set(ctxApp, app)
+	c.Set(ctxKey, key)
+	c.Next()
+}
+
+var errNotAdmin = pushgate.Errorf(pushgate.EFORBIDDEN,
+	"this API key cannot manage API keys: use an admin key, or `pushgate apps keys` on the server")
+
+// requireAdmin lets only admin keys through.
+func (h *Handler) requireAdmin(c *gin.Context) {
+	if currentKey(c).Role != apps.RoleAdmin {
+		h.writeError(c, errNotAdmin)
+		return
+	}
 	c.Next()
 }

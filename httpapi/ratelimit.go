@@ -8,8 +8,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ipLimiter is a token bucket per client address, kept in memory on each
-// node (a client behind a load balancer that spreads it over n nodes gets
+// ipLimiter is a token bucket per client address (or other key, such as
+// an API key's id), kept in memory on each node (a client behind a load balancer that spreads it over n nodes gets
 // up to n times the rate). Buckets idle for longer than it takes to refill
 // are forgotten, so memory follows the number of active clients.
 type ipLimiter struct {

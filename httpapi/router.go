@@ -15,8 +15,8 @@ import (
 
 // AppService is what the API needs of apps.
 type AppService interface {
-	Authenticate(ctx context.Context, apiKey string) (*apps.App, error)
-	CreateKey(ctx context.Context, appID, name string) (*apps.APIKey, string, error)
+	Authenticate(ctx context.Context, apiKey string) (*apps.App, *apps.APIKey, error)
+	CreateKey(ctx context.Context, appID, name string, role apps.Role) (*apps.APIKey, string, error)
 	ListKeys(ctx context.Context, appID string) ([]*apps.APIKey, error)
 	RevokeKey(ctx context.Context, appID, keyID string) error
 }

@@ -83,6 +83,12 @@ type Config struct {
 	VAPIDSubject string
 	// BucketIdleTTL is how long an unused bucket lives.
 	BucketIdleTTL time.Duration
+	// BucketCreateRate is how many buckets one API key may create a second
+	// on this node (0: no limit).
+	BucketCreateRate float64
+	// CredentialCheckConcurrency is how many bucket requests a node checks
+	// the credentials of at once (0: half the CPUs, at least 1).
+	CredentialCheckConcurrency int
 	// DeliveryMaxAttempts bounds tries per message.
 	DeliveryMaxAttempts int
 	// DeliveryChunkSize is how many messages one queue task carries.
@@ -149,6 +155,7 @@ func Defaults() Config {
 		FirstAppName:         "default",
 		AuthCacheTTL:         10 * time.Second,
 		BucketIdleTTL:        30 * 24 * time.Hour,
+		BucketCreateRate:     2,
 		DeliveryMaxAttempts:  8,
 		DeliveryChunkSize:    500,
 		DeliveryConcurrency:  64,
@@ -229,6 +236,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BucketIdleTTL < time.Minute {
 		errs = append(errs, errors.New("bucket_idle_ttl: must be at least 1m"))
+	}
+	if c.BucketCreateRate < 0 {
+		errs = append(errs, errors.New("bucket_create_rate: must not be negative"))
+	}
+	if c.CredentialCheckConcurrency < 0 {
+		errs = append(errs, errors.New("credential_check_concurrency: must not be negative"))
 	}
 	if c.DeliveryMaxAttempts < 1 || c.DeliveryMaxAttempts > 100 {
 		errs = append(errs, errors.New("delivery_max_attempts: must be between 1 and 100"))

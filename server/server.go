@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
@@ -94,7 +95,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	} else if n > 0 {
 		log.Info("applied database migrations", "count", n)
 	}
-	s.Apps = apps.NewService(s.DB.Apps(), keyring, apps.Options{AuthCacheTTL: cfg.AuthCacheTTL})
+	s.Apps = apps.NewService(s.DB.Apps(), keyring, apps.Options{AuthCacheTTL: cfg.AuthCacheTTL, Logger: log})
 	if cfg.FirstAppName != "" {
 		s.firstApp, s.firstAppNew, err = s.Apps.CreateFirst(ctx, cfg.FirstAppName)
 		if err != nil {
@@ -132,8 +133,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
 	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: guard})
 	webpush.Register(s.Providers, webpush.Options{Guard: guard, DefaultSubject: vapidSubject})
+	checks := cfg.CredentialCheckConcurrency
+	if checks == 0 {
+		// Half the CPUs: the rest serve every other request.
+		checks = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	s.Buckets = buckets.NewService(s.DB.Buckets(), keyring, buckets.ServiceOptions{
 		IdleTTL:   cfg.BucketIdleTTL,
+		Checks:    semaphore.NewWeighted(int64(checks)),
 		Supported: s.Providers.Has,
 		// A replaced FCM endpoint means a test or on-premise setup, whose
 		// token endpoint may be plain HTTP too.
@@ -226,14 +233,15 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		AccessLog:    cfg.AccessLog,
 		API:          cfg.Has(RoleAPI),
 		Core: httpapi.CoreOptions{
-			Buckets:  s.Buckets,
-			Contexts: s.DB.Buckets(),
-			Checker:  s.Providers,
-			Sender:   s.Sender,
-			Messages: s.DB.Messages(),
-			Webhooks: s.dispatcher,
-			Images:   s.images,
-			Parse:    contexts.Options{Guard: guard},
+			Buckets:          s.Buckets,
+			Contexts:         s.DB.Buckets(),
+			Checker:          s.Providers,
+			Sender:           s.Sender,
+			Messages:         s.DB.Messages(),
+			Webhooks:         s.dispatcher,
+			Images:           s.images,
+			Parse:            contexts.Options{Guard: guard},
+			BucketCreateRate: cfg.BucketCreateRate,
 		},
 		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies: cfg.TrustedProxies,
@@ -279,6 +287,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("http_addr: %w", err)
 	}
 	s.ln = ln
+	// Remembered API keys are used only while this runs: it is what makes
+	// a revocation anywhere reach this node within a second.
+	s.Apps.Start()
 	s.recorder.Start()
 	if s.worker != nil {
 		if err := s.worker.Start(); err != nil {
@@ -355,6 +366,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.recorder.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		errs = append(errs, s.Apps.Shutdown(ctx))
 		if s.flusher != nil {
 			errs = append(errs, s.flusher.Shutdown(ctx), s.dispatcher.Shutdown(ctx))
 		}
@@ -383,11 +395,7 @@ func redactRedis(raw string) string {
 	if raw == "" {
 		return "(embedded)"
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
+	return pushgate.RedactURL(raw)
 }
 
 // OpenApps opens just the database (migrating it) and the app service, for

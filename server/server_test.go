@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pushgate/pushgate/internal/testenv"
 )
 
@@ -34,16 +36,18 @@ func TestEmbeddedMasterKeyIsKeptPrivately(t *testing.T) {
 
 func TestValidateNamesTheSetting(t *testing.T) {
 	for setting, mutate := range map[string]func(*Config){
-		"http_addr":          func(c *Config) { c.HTTPAddr = "8080" },
-		"data_dir":           func(c *Config) { c.DataDir = "" },
-		"redis_url":          func(c *Config) { c.RedisURL = "localhost:6379" },
-		"roles":              func(c *Config) { c.Roles = nil },
-		"shutdown_grace":     func(c *Config) { c.ShutdownGrace = 0 },
-		"max_body_bytes":     func(c *Config) { c.MaxBodyBytes = 10 },
-		"http_body_timeout":  func(c *Config) { c.HTTPBodyTimeout = 0 },
-		"http_idle_timeout":  func(c *Config) { c.HTTPIdleTimeout = time.Millisecond },
-		"worker_concurrency": func(c *Config) { c.WorkerConcurrency = 0 },
-		"queue_namespace":    func(c *Config) { c.QueueNamespace = "a:b" },
+		"http_addr":                    func(c *Config) { c.HTTPAddr = "8080" },
+		"data_dir":                     func(c *Config) { c.DataDir = "" },
+		"redis_url":                    func(c *Config) { c.RedisURL = "localhost:6379" },
+		"roles":                        func(c *Config) { c.Roles = nil },
+		"shutdown_grace":               func(c *Config) { c.ShutdownGrace = 0 },
+		"max_body_bytes":               func(c *Config) { c.MaxBodyBytes = 10 },
+		"http_body_timeout":            func(c *Config) { c.HTTPBodyTimeout = 0 },
+		"http_idle_timeout":            func(c *Config) { c.HTTPIdleTimeout = time.Millisecond },
+		"worker_concurrency":           func(c *Config) { c.WorkerConcurrency = 0 },
+		"queue_namespace":              func(c *Config) { c.QueueNamespace = "a:b" },
+		"bucket_create_rate":           func(c *Config) { c.BucketCreateRate = -1 },
+		"credential_check_concurrency": func(c *Config) { c.CredentialCheckConcurrency = -1 },
 	} {
 		c := Defaults()
 		mutate(&c)
@@ -73,6 +77,42 @@ func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 			t.Fatal("key never expired")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The embedded Redis listens on a loopback port that every local user can
+// reach, so it takes a password only the node knows.
+func TestEmbeddedRedisRequiresItsPassword(t *testing.T) {
+	e, err := startEmbeddedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	stranger := redis.NewClient(&redis.Options{Addr: e.mr.Addr()})
+	defer stranger.Close()
+	if err := stranger.Set(ctx, "k", "v", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("write without the password: %v, want NOAUTH", err)
+	}
+	if err := stranger.Do(ctx, "AUTH", "guess").Err(); err == nil {
+		t.Fatal("a wrong password was accepted")
+	}
+	opt, err := redis.ParseURL(e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opt.Password) < 32 {
+		t.Fatalf("password %q is too short to be unguessable", opt.Password)
+	}
+	node := redis.NewClient(opt)
+	defer node.Close()
+	if err := node.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("the node's own client: %v", err)
+	}
+	other, _ := startEmbeddedRedis()
+	defer other.Close()
+	if oo, _ := redis.ParseURL(other.URL()); oo.Password == opt.Password {
+		t.Fatal("two starts made the same password")
 	}
 }
 

@@ -190,7 +190,7 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return dead("the callback URL is not usable: %v", err)
+		return dead("the callback URL is not usable: %s", withoutURLSecrets(err))
 	}
 	req.Header.Set("User-Agent", "pushgate-webhooks")
 	for k, v := range t.Headers {
@@ -216,7 +216,7 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 		if rctx.Err() != nil && ctx.Err() == nil {
 			return d.retry(o, b, 0, fmt.Sprintf("no answer within %s", d.opts.Timeout))
 		}
-		return d.retry(o, b, 0, err.Error())
+		return d.retry(o, b, 0, withoutURLSecrets(err))
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	// Drained so the connection is reused; a consumer that sends more is
@@ -252,6 +252,16 @@ func (d *Dispatcher) retry(o Outcome, b *Batch, code int, msg string) Outcome {
 		o.NextAttemptAt = deadline
 	}
 	return o
+}
+
+// withoutURLSecrets describes err, which batch listings show, with the
+// callback URL it names redacted: net/http hides only the password.
+func withoutURLSecrets(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Sprintf("%s %q: %v", ue.Op, pushgate.RedactURL(ue.URL), ue.Err)
+	}
+	return err.Error()
 }
 
 func validURL(s string) bool {

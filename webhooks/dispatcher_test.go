@@ -389,3 +389,28 @@ func TestNewDispatcherNeedsAClient(t *testing.T) {
 		t.Fatal("NewDispatcher without an http.Client succeeded")
 	}
 }
+
+// A failed attempt's error is shown in batch listings: it must not carry
+// the credentials of the callback URL.
+func TestAttemptErrorsHideURLCredentials(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		gone := httptest.NewServer(http.NotFoundHandler())
+		gone.Close() // nothing listens there any more
+		u := strings.Replace(gone.URL, "http://", "http://hookuser:pa55word@", 1) + "/in?token=s3cr3t#frag"
+		e.setTarget(e.bucketID, &webhooks.Target{URL: u, Secret: e.cons.secret})
+		e.record(sent(1)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		e.dispatch()
+		b := e.batches()[0]
+		if b.LastError == "" || b.Status != webhooks.StatusPending {
+			t.Fatalf("batch %+v, want a failed attempt", b)
+		}
+		for _, secret := range []string{"hookuser", "pa55word", "s3cr3t", "frag"} {
+			if strings.Contains(b.LastError, secret) {
+				t.Errorf("last error %q shows %q", b.LastError, secret)
+			}
+		}
+	})
+}

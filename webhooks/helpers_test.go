@@ -285,7 +285,7 @@ func createBucket(t testing.TB, db *sqlstore.DB) (appID, bucketID string) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	a := &apps.App{ID: pushgate.NewID(), Name: "a", Key: pushgate.RandomToken(10), SealedSecret: "sealed", CreatedAt: now}
-	k := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Name: "k", Prefix: "pgk_x", Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: now}
+	k := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Name: "k", Prefix: "pgk_x", Role: apps.RoleAdmin, Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: now}
 	if err := db.Apps().CreateApp(ctx, a, k); err != nil {
 		t.Fatal(err)
 	}

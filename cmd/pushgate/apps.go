@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
 	"github.com/pushgate/pushgate/server"
 )
@@ -94,19 +95,25 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 	var nargs int
 	switch sub {
 	case "create":
-		synopsis, nargs = "apps keys create APP_ID [--name NAME] [--json] [flags]", 1
+		synopsis, nargs = "apps keys create APP_ID [--name NAME] [--role standard|admin] [--json] [flags]", 1
 	case "list":
 		synopsis, nargs = "apps keys list APP_ID [--json] [flags]", 1
 	case "revoke":
-		synopsis, nargs = "apps keys revoke APP_ID KEY_ID [flags]", 2
+		synopsis, nargs = "apps keys revoke APP_ID KEY_ID [--force] [flags]", 2
 	default:
 		return fmt.Errorf("%w: unknown apps keys subcommand %q", errUsage, sub)
 	}
 	fs := e.newFlagSet("apps keys "+sub, synopsis)
 	sf := addSettingFlags(fs)
-	name := ""
-	if sub == "create" {
+	name, role, force := "", "", false
+	switch sub {
+	case "create":
 		fs.StringVar(&name, "name", "", "a label for the key")
+		// Standard, as in the API: the key a backend needs. Admin keys
+		// (which manage keys) are asked for by name.
+		fs.StringVar(&role, "role", string(apps.RoleStandard), "standard (use the API) or admin (also manage the app's API keys)")
+	case "revoke":
+		fs.BoolVar(&force, "force", false, "revoke even the app's last admin key")
 	}
 	asJSON := fs.Bool("json", false, "print JSON")
 	svc, done, rest, err := e.openApps(ctx, fs, sf, args[1:], nargs, synopsis)
@@ -118,14 +125,17 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 
 	switch sub {
 	case "create":
-		k, plain, err := svc.CreateKey(ctx, appID, name)
+		if !apps.Role(role).Valid() {
+			return fmt.Errorf("%w: --role must be standard or admin, got %q", errUsage, role)
+		}
+		k, plain, err := svc.CreateKey(ctx, appID, name, apps.Role(role))
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return e.printJSON(map[string]string{"id": k.ID, "appId": appID, "name": k.Name, "apiKey": plain})
+			return e.printJSON(map[string]string{"id": k.ID, "appId": appID, "name": k.Name, "role": string(k.Role), "apiKey": plain})
 		}
-		fmt.Fprintf(e.stdout, "API key %s of app %s (not shown again): %s\n", k.ID, appID, plain)
+		fmt.Fprintf(e.stdout, "%s API key %s of app %s (not shown again): %s\n", k.Role, k.ID, appID, plain)
 	case "list":
 		if _, err := svc.Get(ctx, appID); err != nil {
 			return err
@@ -138,13 +148,21 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 			return e.printJSON(keys)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY ID\tNAME\tSTARTS WITH\tCREATED")
+		fmt.Fprintln(tw, "KEY ID\tNAME\tROLE\tSTARTS WITH\tCREATED")
 		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\n", k.ID, k.Name, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\n", k.ID, k.Name, k.Role, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := svc.RevokeKey(ctx, appID, rest[1]); err != nil {
+		revoke := svc.RevokeKey
+		if force {
+			revoke = svc.ForceRevokeKey
+		}
+		err := revoke(ctx, appID, rest[1])
+		if pushgate.ErrorCode(err) == pushgate.ECONFLICT {
+			return fmt.Errorf("API key %s is the last admin key of app %s: nothing could manage its keys through the API after it; revoke it anyway with --force (`pushgate apps keys create %[2]s --role admin` makes another)", rest[1], appID)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Revoked API key %s of app %s\n", rest[1], appID)

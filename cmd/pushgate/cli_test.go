@@ -54,15 +54,43 @@ func TestAppsCommands(t *testing.T) {
 			if code != 0 || json.Unmarshal([]byte(out), &key) != nil || !strings.HasPrefix(key["apiKey"], "pgk_") {
 				t.Fatalf("keys create: %d %s %s", code, out, stderr)
 			}
+			if key["role"] != "standard" {
+				t.Fatalf("keys create without --role made a %q key", key["role"])
+			}
 			code, out, _ = pushgateCmd(t, env, "apps", "keys", "list", creds.AppID, "--json")
-			if code != 0 || strings.Count(out, `"id"`) != 2 || strings.Contains(out, key["apiKey"]) {
+			if code != 0 || strings.Count(out, `"id"`) != 2 || strings.Contains(out, key["apiKey"]) || strings.Count(out, `"role": "admin"`) != 1 {
 				t.Fatalf("keys list: %s", out)
+			}
+			if code, out, _ = pushgateCmd(t, env, "apps", "keys", "list", creds.AppID); code != 0 || !strings.Contains(out, "ROLE") || !strings.Contains(out, "standard") {
+				t.Fatalf("keys list (text): %s", out)
 			}
 			if code, _, _ = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, key["id"]); code != 0 {
 				t.Fatal("keys revoke failed")
 			}
 			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, key["id"]); code != 1 || !strings.Contains(stderr, "not found") {
 				t.Fatalf("second revoke: %d %s", code, stderr)
+			}
+
+			// The app's own key is its last admin key: revoking it takes --force.
+			var listed []map[string]any
+			_, out, _ = pushgateCmd(t, env, "apps", "keys", "list", creds.AppID, "--json")
+			json.Unmarshal([]byte(out), &listed)
+			adminID := listed[0]["id"].(string)
+			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, adminID); code != 1 || !strings.Contains(stderr, "last admin key") || !strings.Contains(stderr, "--force") {
+				t.Fatalf("revoking the last admin key: %d %s", code, stderr)
+			}
+			code, out, stderr = pushgateCmd(t, env, "apps", "keys", "create", creds.AppID, "--role", "admin", "--json")
+			if code != 0 || json.Unmarshal([]byte(out), &key) != nil || key["role"] != "admin" {
+				t.Fatalf("keys create --role admin: %d %s %s", code, out, stderr)
+			}
+			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, adminID); code != 0 {
+				t.Fatalf("revoking one of two admin keys: %d %s", code, stderr)
+			}
+			if code, _, stderr = pushgateCmd(t, env, "apps", "keys", "revoke", creds.AppID, key["id"], "--force"); code != 0 {
+				t.Fatalf("forced revoke of the last admin key: %d %s", code, stderr)
+			}
+			if code, _, _ = pushgateCmd(t, env, "apps", "keys", "create", creds.AppID, "--role", "root"); code != 2 {
+				t.Fatalf("keys create --role root: exit %d, want 2", code)
 			}
 
 			code, out, _ = pushgateCmd(t, env, "apps", "rotate-secret", creds.AppID, "--json")

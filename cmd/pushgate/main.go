@@ -55,13 +55,15 @@ const usage = `pushgate: a self-hosted push gateway (APNS, FCM, Web Push, WebSoc
 Usage:
   pushgate serve [flags]                      run a node (API and worker)
   pushgate migrate [up|status] [flags]        apply or list database migrations
-  pushgate apps create --name NAME [--json]   create an app, print its credentials once
+  pushgate apps create --name NAME [--json]   create an app, print its credentials (an admin API key) once
   pushgate apps list [--json]                 list apps
   pushgate apps rotate-secret APP_ID [--json] give an app a new secret
   pushgate apps delete APP_ID                 delete an app and everything it owns
-  pushgate apps keys create APP_ID [--name N] [--json]  add an API key
-  pushgate apps keys list APP_ID [--json]     list an app's API keys
-  pushgate apps keys revoke APP_ID KEY_ID     revoke an API key
+  pushgate apps keys create APP_ID [--name N] [--role standard|admin] [--json]
+                                              add an API key (standard unless --role admin)
+  pushgate apps keys list APP_ID [--json]     list an app's API keys and their roles
+  pushgate apps keys revoke APP_ID KEY_ID [--force]
+                                              revoke an API key (--force: even the last admin key)
   pushgate vapid-keys [--json]                print a fresh VAPID key pair
   pushgate version                            print the version
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -142,6 +143,33 @@ func parseCredentials(t *testing.T, out string) credentials {
 	return c
 }
 
+// credentialsFile reads the first app's credentials where a node in JSON
+// log mode writes them, and checks they are kept from everything else:
+// readable by the owner only, named in the log but never in a stream that
+// log collectors read.
+func credentialsFile(t *testing.T, dataDir string, n *node) credentials {
+	t.Helper()
+	path := filepath.Join(dataDir, "first-app-credentials.json")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no credentials file: %v\nstdout:\n%s", err, n.stdout)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v, want 0600", st.Mode().Perm())
+	}
+	b, _ := os.ReadFile(path)
+	creds := parseCredentials(t, string(b))
+	for name, out := range map[string]string{"stdout": n.stdout.String(), "logs": n.stderr.String()} {
+		if strings.Contains(out, creds.Secret) || strings.Contains(out, creds.APIKey) {
+			t.Errorf("%s shows the first app's secret or API key:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(n.stderr.String(), path) {
+		t.Errorf("the log does not say where the credentials are:\n%s", n.stderr)
+	}
+	return creds
+}
+
 // backends lists the storage and queue a node runs on in this test run:
 // always embedded, and PostgreSQL + Redis when CI provides them.
 func backends(t *testing.T) map[string]map[string]string {
@@ -176,7 +204,7 @@ func TestServe(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env := withBase(be)
 			n := startNode(t, env)
-			creds := parseCredentials(t, n.stdout.String())
+			creds := credentialsFile(t, env["PUSHGATE_DATA_DIR"], n)
 			if !pushgate.ValidID(creds.AppID) || creds.Key == "" || creds.Secret == "" {
 				t.Fatalf("credentials %+v", creds)
 			}
@@ -248,7 +276,7 @@ func TestTwoNodesShareStorage(t *testing.T) {
 	env2["PUSHGATE_ROLES"] = "worker"
 	a := startNode(t, env1)
 	b := startNode(t, env2)
-	creds := parseCredentials(t, a.stdout.String())
+	creds := credentialsFile(t, env1["PUSHGATE_DATA_DIR"], a)
 	if strings.Contains(b.stdout.String(), "apiKey") {
 		t.Fatal("second node created another first app")
 	}

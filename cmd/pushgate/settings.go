@@ -69,7 +69,7 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.QueueNamespace = v; return nil }},
 	{key: "first_app_name", def: "default", help: "name of the app created on the very first start; empty creates none",
 		apply: func(c *server.Config, v string) error { c.FirstAppName = v; return nil }},
-	{key: "auth_cache_ttl", def: "10s", help: "how long a node remembers an accepted API key (a key revoked on another node stops working within this time)",
+	{key: "auth_cache_ttl", def: "10s", help: "how long a node may remember an accepted API key (a revoked key stops working on every node within a second regardless)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.AuthCacheTTL) }},
 	{key: "apns_host", help: "replaces both Apple push hosts (a proxy or test server); its certificate is checked against the system roots (SSL_CERT_FILE); trusted configuration, reached whatever its address",
 		apply: func(c *server.Config, v string) error { c.APNSHost = v; return nil }},
@@ -86,6 +86,16 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.VAPIDSubject = v; return nil }},
 	{key: "bucket_idle_ttl", def: "720h", help: "how long an unused bucket lives before it expires with its contexts and messages",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.BucketIdleTTL) }},
+	{key: "bucket_create_rate", def: "2", help: "buckets one API key may create a second on a node, in bursts of up to five seconds' worth (0: no limit); each bucket's credentials are checked, which costs CPU",
+		apply: func(c *server.Config, v string) (err error) {
+			c.BucketCreateRate, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+	{key: "credential_check_concurrency", def: "0", help: "bucket requests a node checks the credentials of at once (0: half the CPUs, at least 1); others wait up to 5s, then get 503",
+		apply: func(c *server.Config, v string) (err error) {
+			c.CredentialCheckConcurrency, err = strconv.Atoi(v)
+			return err
+		}},
 	{key: "delivery_max_attempts", def: "8", help: "tries per message before a transient failure becomes final (reason unavailable)",
 		apply: func(c *server.Config, v string) (err error) { c.DeliveryMaxAttempts, err = strconv.Atoi(v); return err }},
 	{key: "delivery_chunk_size", def: "500", help: "messages one queue task carries",

@@ -43,8 +43,8 @@ func (s *AppStore) insertApp(ctx context.Context, tx *sql.Tx, a *apps.App, k *ap
 }
 
 func (s *AppStore) insertKey(ctx context.Context, q querier, k *apps.APIKey) error {
-	_, err := s.db.exec(ctx, q, `INSERT INTO api_keys (id, app_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.AppID, k.Name, k.Prefix, k.Hash, k.CreatedAt)
+	_, err := s.db.exec(ctx, q, `INSERT INTO api_keys (id, app_id, name, prefix, role, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AppID, k.Name, k.Prefix, string(k.Role), k.Hash, k.CreatedAt)
 	return err
 }
 
@@ -111,11 +111,31 @@ func (s *AppStore) ListApps(ctx context.Context) ([]*apps.App, error) {
 }
 
 func (s *AppStore) SetAppSecret(ctx context.Context, id, sealed string) error {
-	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET secret_sealed = ? WHERE id = ?`, sealed, id)
-	if err != nil {
-		return err
-	}
-	return mustAffect(res, "app")
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.db.exec(ctx, tx, `UPDATE apps SET secret_sealed = ? WHERE id = ?`, sealed, id)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res, "app"); err != nil {
+			return err
+		}
+		return s.advanceEpoch(ctx, tx)
+	})
+}
+
+// advanceEpoch moves the auth epoch on. On PostgreSQL it also locks the
+// epoch's row until the transaction ends, which serialises every
+// transaction that calls it (SQLite transactions here are serialised
+// anyway: they take the write lock when they begin).
+func (s *AppStore) advanceEpoch(ctx context.Context, tx *sql.Tx) error {
+	_, err := s.db.exec(ctx, tx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1`)
+	return err
+}
+
+func (s *AppStore) AuthEpoch(ctx context.Context) (int64, error) {
+	var e int64
+	err := s.db.queryRow(ctx, s.db, `SELECT epoch FROM auth_epoch WHERE id = 1`).Scan(&e)
+	return e, err
 }
 
 func (s *AppStore) DeleteApp(ctx context.Context, id string) error {
@@ -146,7 +166,11 @@ func (s *AppStore) DeleteApp(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, "app")
+		if err := mustAffect(res, "app"); err != nil {
+			return err
+		}
+		// Last, so the epoch's row is locked only briefly.
+		return s.advanceEpoch(ctx, tx)
 	})
 }
 
@@ -159,7 +183,7 @@ func (s *AppStore) CreateAPIKey(ctx context.Context, k *apps.APIKey) error {
 }
 
 func (s *AppStore) ListAPIKeys(ctx context.Context, appID string) ([]*apps.APIKey, error) {
-	rows, err := s.db.query(ctx, s.db, `SELECT id, app_id, name, prefix, hash, created_at FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
+	rows, err := s.db.query(ctx, s.db, `SELECT id, app_id, name, prefix, role, hash, created_at FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +191,7 @@ func (s *AppStore) ListAPIKeys(ctx context.Context, appID string) ([]*apps.APIKe
 	out := []*apps.APIKey{}
 	for rows.Next() {
 		var k apps.APIKey
-		if err := rows.Scan(&k.ID, &k.AppID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt); err != nil {
+		if err := rows.Scan(&k.ID, &k.AppID, &k.Name, &k.Prefix, &k.Role, &k.Hash, &k.CreatedAt); err != nil {
 			return nil, err
 		}
 		k.CreatedAt = k.CreatedAt.UTC()
@@ -176,26 +200,58 @@ func (s *AppStore) ListAPIKeys(ctx context.Context, appID string) ([]*apps.APIKe
 	return out, rows.Err()
 }
 
-func (s *AppStore) DeleteAPIKey(ctx context.Context, appID, keyID string) error {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID)
-	if err != nil {
-		return err
-	}
-	return mustAffect(res, "API key")
+// errLastAdmin rolls back a delete of an app's last admin key.
+var errLastAdmin = pushgate.Errorf(pushgate.ECONFLICT, "the app's last admin key cannot be revoked")
+
+func (s *AppStore) DeleteAPIKey(ctx context.Context, appID, keyID string, allowLastAdmin bool) error {
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		// First, so that of two transactions revoking an app's last two
+		// admin keys the second waits here until the first commits, and its
+		// count below (a new statement, so a new snapshot under READ
+		// COMMITTED) sees that the first key is gone.
+		if err := s.advanceEpoch(ctx, tx); err != nil {
+			return err
+		}
+		var role apps.Role
+		err := s.db.queryRow(ctx, tx, `SELECT role FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID).Scan(&role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pushgate.NotFound("API key")
+		}
+		if err != nil {
+			return err
+		}
+		if role == apps.RoleAdmin && !allowLastAdmin {
+			var admins int
+			if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM api_keys WHERE app_id = ? AND role = ?`, appID, string(apps.RoleAdmin)).Scan(&admins); err != nil {
+				return err
+			}
+			if admins <= 1 {
+				return errLastAdmin
+			}
+		}
+		res, err := s.db.exec(ctx, tx, `DELETE FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "API key")
+	})
 }
 
-func (s *AppStore) AppByAPIKeyHash(ctx context.Context, hash string) (*apps.App, string, error) {
-	row := s.db.queryRow(ctx, s.db, `SELECT a.id, a.name, a.public_key, a.secret_sealed, a.created_at, k.id
+func (s *AppStore) AppByAPIKeyHash(ctx context.Context, hash string) (*apps.App, *apps.APIKey, error) {
+	row := s.db.queryRow(ctx, s.db, `SELECT a.id, a.name, a.public_key, a.secret_sealed, a.created_at,
+		k.id, k.app_id, k.name, k.prefix, k.role, k.created_at
 		FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = ?`, hash)
 	var a apps.App
-	var keyID string
-	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &keyID)
+	var k apps.APIKey
+	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt,
+		&k.ID, &k.AppID, &k.Name, &k.Prefix, &k.Role, &k.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", pushgate.NotFound("API key")
+		return nil, nil, pushgate.NotFound("API key")
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
-	return &a, keyID, nil
+	k.CreatedAt = k.CreatedAt.UTC()
+	return &a, &k, nil
 }

@@ -15,7 +15,7 @@ import (
 func newApp(name string) (*apps.App, *apps.APIKey) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	a := &apps.App{ID: pushgate.NewID(), Name: name, Key: pushgate.RandomToken(10), SealedSecret: "pgs1:x:" + name, CreatedAt: now}
-	k := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Name: "k", Prefix: "pgk_abc", Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: now}
+	k := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Name: "k", Prefix: "pgk_abc", Role: apps.RoleAdmin, Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: now}
 	return a, k
 }
 
@@ -52,9 +52,9 @@ func TestAppStore(t *testing.T) {
 			t.Fatal("API key of a rejected app was stored")
 		}
 
-		app, keyID, err := s.AppByAPIKeyHash(ctx, k.Hash)
-		if err != nil || app.ID != a.ID || keyID != k.ID {
-			t.Fatalf("AppByAPIKeyHash = %v, %q, %v", app, keyID, err)
+		app, key, err := s.AppByAPIKeyHash(ctx, k.Hash)
+		if err != nil || app.ID != a.ID || key.ID != k.ID || key.AppID != a.ID || key.Role != apps.RoleAdmin || key.Name != "k" || key.Hash != "" {
+			t.Fatalf("AppByAPIKeyHash = %v, %+v, %v", app, key, err)
 		}
 
 		b, bk := newApp("two")
@@ -67,23 +67,23 @@ func TestAppStore(t *testing.T) {
 		}
 
 		// Keys are scoped: b cannot delete a's key.
-		if err := s.DeleteAPIKey(ctx, b.ID, k.ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+		if err := s.DeleteAPIKey(ctx, b.ID, k.ID, true); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("cross-app key delete: err = %v", err)
 		}
-		extra := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Prefix: "pgk_x", Hash: apps.HashAPIKey("x"), CreatedAt: time.Now()}
+		extra := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Prefix: "pgk_x", Role: apps.RoleAdmin, Hash: apps.HashAPIKey("x"), CreatedAt: time.Now()}
 		if err := s.CreateAPIKey(ctx, extra); err != nil {
 			t.Fatal(err)
 		}
-		if keys, _ := s.ListAPIKeys(ctx, a.ID); len(keys) != 2 {
-			t.Fatalf("ListAPIKeys = %d keys, want 2", len(keys))
+		if keys, _ := s.ListAPIKeys(ctx, a.ID); len(keys) != 2 || keys[0].Role != apps.RoleAdmin {
+			t.Fatalf("ListAPIKeys = %d keys, want 2 admin keys", len(keys))
 		}
-		if err := s.DeleteAPIKey(ctx, a.ID, k.ID); err != nil {
+		if err := s.DeleteAPIKey(ctx, a.ID, k.ID, false); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.AppByAPIKeyHash(ctx, k.Hash); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("revoked key still opens: %v", err)
 		}
-		orphan := &apps.APIKey{ID: pushgate.NewID(), AppID: pushgate.NewID(), Prefix: "p", Hash: "h", CreatedAt: time.Now()}
+		orphan := &apps.APIKey{ID: pushgate.NewID(), AppID: pushgate.NewID(), Prefix: "p", Role: apps.RoleStandard, Hash: "h", CreatedAt: time.Now()}
 		if err := s.CreateAPIKey(ctx, orphan); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("key for a missing app: err = %v", err)
 		}
@@ -107,6 +107,119 @@ func TestAppStore(t *testing.T) {
 		}
 		if err := s.DeleteApp(ctx, a.ID); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("second delete: err = %v", err)
+		}
+	})
+}
+
+// An app keeps at least one admin key: deleting the last one is a
+// conflict unless asked for, and every change that can stop a key from
+// opening its app advances the auth epoch.
+func TestAppStoreLastAdminAndEpoch(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Apps()
+		epoch := func() int64 {
+			t.Helper()
+			e, err := s.AuthEpoch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		a, admin := newApp("a")
+		if err := s.CreateApp(ctx, a, admin); err != nil {
+			t.Fatal(err)
+		}
+		std := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Prefix: "pgk_s", Role: apps.RoleStandard, Hash: apps.HashAPIKey("s"), CreatedAt: time.Now()}
+		if err := s.CreateAPIKey(ctx, std); err != nil {
+			t.Fatal(err)
+		}
+		e0 := epoch()
+		if err := s.DeleteAPIKey(ctx, a.ID, admin.ID, false); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
+			t.Fatalf("deleting the last admin key: %v, want a conflict", err)
+		}
+		if _, _, err := s.AppByAPIKeyHash(ctx, admin.Hash); err != nil {
+			t.Fatalf("refused delete removed the key: %v", err)
+		}
+		if err := s.DeleteAPIKey(ctx, a.ID, pushgate.NewID(), false); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("unknown key: %v", err)
+		}
+		if epoch() != e0 {
+			t.Fatal("a refused delete advanced the epoch")
+		}
+		if err := s.DeleteAPIKey(ctx, a.ID, std.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		e1 := epoch()
+		if e1 <= e0 {
+			t.Fatalf("epoch %d after a delete, was %d", e1, e0)
+		}
+		if err := s.SetAppSecret(ctx, a.ID, "pgs1:z"); err != nil {
+			t.Fatal(err)
+		}
+		e2 := epoch()
+		if e2 <= e1 {
+			t.Fatal("rotating the secret did not advance the epoch")
+		}
+		if err := s.DeleteAPIKey(ctx, a.ID, admin.ID, true); err != nil {
+			t.Fatalf("forced delete of the last admin key: %v", err)
+		}
+		e3 := epoch()
+		if e3 <= e2 {
+			t.Fatal("forced delete did not advance the epoch")
+		}
+		if err := s.DeleteApp(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if epoch() <= e3 {
+			t.Fatal("deleting the app did not advance the epoch")
+		}
+	})
+}
+
+// Two admins revoking each other at the same moment cannot leave the app
+// without an admin key.
+func TestAppStoreConcurrentRevokesKeepAnAdmin(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Apps()
+		for round := 0; round < 10; round++ {
+			a, k1 := newApp("a")
+			if err := s.CreateApp(ctx, a, k1); err != nil {
+				t.Fatal(err)
+			}
+			k2 := &apps.APIKey{ID: pushgate.NewID(), AppID: a.ID, Prefix: "pgk_2", Role: apps.RoleAdmin, Hash: apps.HashAPIKey(pushgate.RandomToken(24)), CreatedAt: time.Now()}
+			if err := s.CreateAPIKey(ctx, k2); err != nil {
+				t.Fatal(err)
+			}
+			start := make(chan struct{})
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, k := range []*apps.APIKey{k1, k2} {
+				wg.Go(func() {
+					<-start
+					errs[i] = s.DeleteAPIKey(ctx, a.ID, k.ID, false)
+				})
+			}
+			close(start)
+			wg.Wait()
+			keys, err := s.ListAPIKeys(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conflicts := 0
+			for _, err := range errs {
+				switch pushgate.ErrorCode(err) {
+				case "":
+				case pushgate.ECONFLICT:
+					conflicts++
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			if len(keys) != 1 || conflicts != 1 {
+				t.Fatalf("round %d: %d keys left, %d conflicts (errors %v); want 1 and 1", round, len(keys), conflicts, errs)
+			}
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,13 +118,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redact keeps credentials, which a database URL may carry in its
+// user-info or its query (password=...), out of logs and errors.
+func redact(raw string) string { return pushgate.RedactURL(raw) }
 
 // rebind turns ? placeholders into $1, $2... for PostgreSQL. Queries in this
 // package never contain a literal question mark.

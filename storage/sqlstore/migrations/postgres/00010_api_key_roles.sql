@@ -1,0 +1,23 @@
+-- +goose Up
+-- API keys carry a role: admin keys also manage the app's API keys,
+-- standard keys do everything else. Every key that exists was made when any
+-- key could do anything, so existing keys become admin keys: nothing an
+-- installation relies on stops working. Operators can list the keys
+-- (`pushgate apps keys list`) and replace the ones that need no key
+-- management with standard keys.
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'standard'));
+
+-- auth_epoch is advanced in the transaction of every change that can make a
+-- remembered API key stop opening its app (a key revoked, an app deleted,
+-- its secret rotated). Each node reads it every half second and forgets the
+-- keys it remembers when it moves. Its one row is also the lock that makes
+-- "never revoke the last admin key" hold against concurrent revokes.
+CREATE TABLE auth_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch BIGINT NOT NULL
+);
+INSERT INTO auth_epoch (id, epoch) VALUES (1, 0);
+
+-- +goose Down
+DROP TABLE auth_epoch;
+ALTER TABLE api_keys DROP COLUMN role;
