@@ -288,7 +288,7 @@ func fixtures(w *world) map[string]*routeFx {
 		{route: "GET /v1/app", key: a.key, ok: []int{200}},
 		{route: "GET /v1/app/keys", key: a.key, ok: []int{200}},
 		{route: "POST /v1/app/keys", key: a.key, ok: []int{201},
-			body: func() []byte { return []byte(`{"name":"ci"}`) }},
+			body: func() []byte { return []byte(`{"name":"ci","role":"standard"}`) }},
 		{route: "DELETE /v1/app/keys/{keyId}", key: a.key, ok: []int{204},
 			params: func() map[string]string { return map[string]string{"keyId": w.throwawayKey()} },
 			other:  map[string]string{"keyId": b.keyID}},
@@ -385,7 +385,7 @@ func receiverOf(path string) func(answer) bool {
 // throwawayKey creates an API key of app A for a case to revoke.
 func (w *world) throwawayKey() string {
 	var k struct{ ID string }
-	a := w.call(w.a.key, "POST", "/v1/app/keys", `{"name":"throwaway"}`, &k)
+	a := w.call(w.a.key, "POST", "/v1/app/keys", `{"name":"throwaway","role":"standard"}`, &k)
 	if a.status != 201 {
 		return "no-key-" + a.String()
 	}

@@ -485,14 +485,13 @@ var pending = map[string]string{
 	"authz: POST /v1/app/keys as standard":           "defect 10",
 	"authz: a new key answers its role":              "defect 10",
 	"authz: the last admin key stays":                "defect 10",
+	"malformed: POST /v1/app/keys | nul at role":     "defect 10",
 	"malformed: POST /v1/app/keys | unknown role":    "defect 10",
 	// Defect 11: the CDN's 416 is plain text and 2,000 ranges make a 31x answer; per-receiver errors show Go type names.
 	"malformed: GET /cdn/{key} | 2,000 ranges":                                                                    "defect 11",
 	"malformed: GET /cdn/{key} | Range of junk":                                                                   "defect 11",
 	"malformed: GET /cdn/{key} | Range past the end":                                                              "defect 11",
 	"malformed: POST /v1/bucket/{bucketId}/context/{contextId}/send | receiver that is a number names no Go type": "defect 11",
-	// new: a truncated multipart upload answers 500
-	"malformed: POST /v1/images | multipart that never ends": "new (not in issue 11): a truncated multipart upload answers 500",
 }
 
 // judged records the pending entries a run has decided, so entries whose
@@ -520,6 +519,18 @@ func judge(t *testing.T, backend, name string, problems []string) {
 	case len(problems) > 0:
 		t.Errorf("case %q:\n\t%s", name, strings.Join(problems, "\n\t"))
 	}
+}
+
+// skipCases skips t, whose cases are named with prefix, and counts their
+// pending entries as judged: they are not stale, just not run here.
+func skipCases(t *testing.T, prefix, format string, args ...any) {
+	t.Helper()
+	for key := range pending {
+		if strings.HasPrefix(key, prefix) {
+			judged.Store(key, true)
+		}
+	}
+	t.Skipf(format, args...)
 }
 
 // TestMain runs the suite and, when every test ran, fails it if a pending

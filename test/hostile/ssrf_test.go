@@ -71,7 +71,7 @@ type ssrfNode struct {
 func newSSRFNode(t *testing.T, backend string, roles []string) *ssrfNode {
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
-		t.Skipf("no second loopback address to serve the allowed origin from: %v", err)
+		skipCases(t, "ssrf: ", "no second loopback address to serve the allowed origin from: %v", err)
 	}
 	png := testPNG(32, 32)
 	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
