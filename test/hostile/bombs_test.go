@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
-	_ "image/gif"
+	"image/gif"
 	_ "image/jpeg"
-	_ "image/png"
+	"image/png"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -209,34 +210,61 @@ func slug(s string) string {
 }
 
 // pngBomb is a grayscale PNG of w×h at 1 bit a pixel: with zeros, its
-// rows compressed whole (a valid image the size it claims); without, a
-// few bytes of pixel data behind the header.
+// rows whole (a valid image the size it claims); without, a few bytes of
+// pixel data behind the header.
 func pngBomb(w, h int, zeros bool) []byte {
-	var idat bytes.Buffer
-	z, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
+	n := 64
 	if zeros {
-		row := make([]byte, 1+(w+7)/8)
-		for y := 0; y < h; y++ {
-			z.Write(row)
-		}
-	} else {
-		z.Write(make([]byte, 64))
+		n = h * (1 + (w+7)/8)
 	}
-	z.Close()
-	return pngFile(w, h, 1, idat.Bytes())
+	return pngFile(w, h, 1, zlibZeros(n))
 }
 
 // pngOverflow is a 1,000×1,000 grayscale PNG whose compressed pixel data
 // inflates to 256 MiB, 268 times what the image needs.
-func pngOverflow() []byte {
-	var idat bytes.Buffer
-	z, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
-	block := make([]byte, 1<<20)
-	for i := 0; i < 256; i++ {
-		z.Write(block)
+func pngOverflow() []byte { return pngFile(1000, 1000, 8, zlibZeros(256<<20)) }
+
+// zlibZeros is a zlib stream of n zero bytes (n > 0), written by hand: one
+// literal, then copies of 258 bytes at distance 1, in fixed Huffman codes.
+// A compressor would take seconds (minutes under -race) to find the same.
+func zlibZeros(n int) []byte {
+	var out []byte
+	var acc uint64
+	var bits uint
+	put := func(v uint64, width uint) { // LSB first
+		acc |= v << bits
+		bits += width
+		for bits >= 8 {
+			out = append(out, byte(acc))
+			acc >>= 8
+			bits -= 8
+		}
 	}
-	z.Close()
-	return pngFile(1000, 1000, 8, idat.Bytes())
+	code := func(c uint64, width uint) { // Huffman codes go MSB first
+		var r uint64
+		for i := uint(0); i < width; i++ {
+			r = r<<1 | (c>>i)&1
+		}
+		put(r, width)
+	}
+	out = append(out, 0x78, 0x01)
+	put(1, 1)     // the final block
+	put(1, 2)     // of fixed Huffman codes
+	code(0x30, 8) // literal 0
+	left := n - 1
+	for ; left >= 258; left -= 258 {
+		code(0xC5, 8) // length 258 (symbol 285)
+		code(0, 5)    // distance 1
+	}
+	for ; left > 0; left-- {
+		code(0x30, 8)
+	}
+	code(0, 7) // end of block
+	if bits > 0 {
+		put(0, 8-bits)
+	}
+	adler := uint32(n%65521)<<16 | 1 // of n zeros: a = 1, b = n
+	return binary.BigEndian.AppendUint32(out, adler)
 }
 
 func pngFile(w, h int, depth byte, idat []byte) []byte {
@@ -317,4 +345,26 @@ func webpBomb(w, h int) []byte {
 	binary.Write(&b, binary.LittleEndian, uint32(5))
 	b.Write(vp8l)
 	return b.Bytes()
+}
+
+// The bombs are what they claim: the hand-written stream inflates to its
+// zeros, checksum and all, and a PNG made of it decodes.
+func TestBombsAreWellFormed(t *testing.T) {
+	for _, n := range []int{1, 257, 258, 259, 1000, 258*100 + 7} {
+		r, err := zlib.NewReader(bytes.NewReader(zlibZeros(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || len(got) != n || bytes.Count(got, []byte{0}) != n {
+			t.Fatalf("zlibZeros(%d) inflates to %d bytes (%v)", n, len(got), err)
+		}
+	}
+	img, err := png.Decode(bytes.NewReader(pngBomb(100, 30, true)))
+	if err != nil || img.Bounds().Dx() != 100 || img.Bounds().Dy() != 30 {
+		t.Fatalf("a small PNG of zeros: %v, %v", img, err)
+	}
+	if _, err := gif.Decode(bytes.NewReader(gifBomb(40, 20, 40, 20, 20, 3))); err != nil {
+		t.Fatalf("a small GIF of zeros: %v", err)
+	}
 }

@@ -183,8 +183,11 @@ func (n *node) do(r request) answer {
 	for k, vs := range r.header {
 		req.Header[k] = vs
 	}
-	if r.body != nil && req.Header.Get("Content-Type") == "" && r.header["Content-Type"] == nil {
+	if _, named := r.header["Content-Type"]; r.body != nil && !named {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Del("Content-Type") // named as nil: sent without one
 	}
 	if r.key != "" && req.Header.Get("Authorization") == "" && req.Header.Get("X-Token") == "" {
 		req.Header.Set("Authorization", "token="+r.key)
