@@ -178,10 +178,16 @@ func (p *Processor) Process(ctx context.Context, sourceURL string) (*Result, err
 func (p *Processor) Upload(ctx context.Context, body io.Reader) (*Result, error) {
 	data, _, err := readImage(body, p.limits.MaxBytes, -1)
 	if err != nil {
-		if pushgate.ErrorCode(err) == pushgate.EINTERNAL {
+		if pushgate.ErrorCode(err) != pushgate.EINTERNAL {
+			return nil, err
+		}
+		if ctx.Err() != nil {
 			return nil, fmt.Errorf("imagecdn: reading upload: %w", err)
 		}
-		return nil, err
+		// The body is the client's: one that breaks off (a multipart part
+		// that never ends) is its error. A body over the HTTP limit stays
+		// recognisable to the caller through Err.
+		return nil, &pushgate.Error{Code: pushgate.EINVALID, Message: "the image upload could not be read: " + err.Error(), Err: err}
 	}
 	sum := sha256.Sum256(data)
 	return p.build(ctx, data, hex.EncodeToString(sum[:]))
