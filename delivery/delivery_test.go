@@ -381,3 +381,38 @@ func TestSweepRecoversAbandonedClaims(t *testing.T) {
 		}
 	})
 }
+
+// Two nodes can make the same IDGroup in the same millisecond: a send
+// whose group (or an id) is taken makes new ids and is stored all the same.
+func TestSendMakesNewIDsWhenTheyAreTaken(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		var taken []string
+		calls := 0
+		r := newRig(t, db, delivery.Options{NewIDGroup: func(n int) []string {
+			calls++
+			if calls == 2 { // the second send's first try meets the first send's ids
+				return taken[:n]
+			}
+			return pushgate.NewIDGroup(n)
+		}})
+		taken = r.send("a", "b", "c")
+		again := r.send("d", "e")
+		if calls != 3 {
+			t.Fatalf("%d groups made, want 3 (one taken)", calls)
+		}
+		ids := append(append([]string{}, taken...), again...)
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %s given twice", id)
+			}
+			seen[id] = true
+		}
+		r.startWorker()
+		for _, m := range r.waitFinal(ids, 30*time.Second) {
+			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
+				t.Fatalf("message %s (%s): %s, sent %d times", m.ID, m.ForeignID, m.Status, r.provider.count(m.ID))
+			}
+		}
+	})
+}

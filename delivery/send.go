@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -57,6 +58,9 @@ type Options struct {
 	// still processing (the task then waits a second and runs again), so
 	// that a processing job lost with Redis can be enqueued again.
 	ImagesPending func(ctx context.Context, c *contexts.Context)
+	// NewIDGroup makes the ids of one chunk (default pushgate.NewIDGroup);
+	// tests make it return ids already in use.
+	NewIDGroup func(n int) []string
 }
 
 func (o *Options) defaults() {
@@ -87,7 +91,16 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.NewIDGroup == nil {
+		o.NewIDGroup = pushgate.NewIDGroup
+	}
 }
+
+// idTries bounds how often a send makes new ids because the ones it made
+// were taken. A group is taken only by another node's group of the same
+// millisecond and counter (about 1 in 256 of those): a third meeting in a
+// row means something else is wrong.
+const idTries = 3
 
 // Sender accepts sends: it checks receivers, commits the messages to the
 // outbox and enqueues them in chunks.
@@ -113,7 +126,6 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	}
 	now := s.opts.Now().UTC()
 	results := make([]messages.SendResult, len(receivers))
-	msgs := make([]*messages.Message, 0, len(receivers))
 	seen := make(map[string]int, len(receivers))
 	expires := c.ExpiresAt()
 	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
@@ -125,7 +137,6 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	// chunk share their IDGroup, so storage can keep a chunk together.
 	byCred := map[string][]int{}
 	var creds []*buckets.Credential
-	var tasks []sendTask
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
@@ -145,11 +156,26 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		}
 		byCred[cred.ID] = append(byCred[cred.ID], i)
 	}
+	// The chunks that tasks will carry: each credential's receivers, cut.
+	var chunks [][]int
+	var chunkCreds []*buckets.Credential
 	for _, cred := range creds {
 		accepted := byCred[cred.ID]
 		for start := 0; start < len(accepted); start += s.opts.ChunkSize {
-			chunk := accepted[start:min(start+s.opts.ChunkSize, len(accepted))]
-			ids := pushgate.NewIDGroup(len(chunk))
+			chunks = append(chunks, accepted[start:min(start+s.opts.ChunkSize, len(accepted))])
+			chunkCreds = append(chunkCreds, cred)
+		}
+	}
+	if len(chunks) == 0 {
+		return results, nil // nothing accepted, nothing stored
+	}
+	var tasks []sendTask
+	for try := 1; ; try++ {
+		tasks = tasks[:0]
+		msgs := make([]*messages.Message, 0, len(receivers))
+		for n, chunk := range chunks {
+			cred := chunkCreds[n]
+			ids := s.opts.NewIDGroup(len(chunk))
 			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids})
 			for k, i := range chunk {
 				r := receivers[i]
@@ -162,9 +188,14 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 				results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
 			}
 		}
-	}
-	if err := s.store.Insert(ctx, msgs); err != nil {
-		return nil, fmt.Errorf("store messages: %w", err)
+		err := s.store.Insert(ctx, msgs)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, messages.ErrIDTaken) || try == idTries {
+			return nil, fmt.Errorf("store messages: %w", err)
+		}
+		s.opts.Logger.Info("message ids already in use; making new ones", "try", try, "err", err)
 	}
 	for _, t := range tasks {
 		s.enqueueTask(ctx, t, 0)

@@ -54,6 +54,9 @@ func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) err
 		defer stmt.Close()
 		for _, m := range msgs {
 			if _, err := stmt.ExecContext(ctx, insertRow(m)...); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("store messages: %w: %v", messages.ErrIDTaken, err)
+				}
 				return err
 			}
 		}
@@ -280,7 +283,7 @@ func (s *MessageStore) MarkEnqueued(ctx context.Context, ids []string, at time.T
 		return nil
 	}
 	if s.db.Dialect == Postgres {
-		if _, err := s.db.exec(ctx, s.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), idGroups(ids)); err != nil {
+		if _, err := s.db.exec(ctx, s.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), outboxKeys(ids)); err != nil {
 			return err
 		}
 		_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id = ANY(?) AND status = 'queued'`, at.UTC(), ids)
