@@ -84,6 +84,8 @@ type rig struct {
 	redis    asynq.RedisConnOpt
 	ns       string
 	opts     delivery.Options
+	// store is what the worker stores results in (default the database's).
+	store messages.Store
 }
 
 func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
@@ -120,7 +122,11 @@ func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
 func (r *rig) startWorker() {
 	registry := providers.NewRegistry()
 	registry.Register(buckets.WebSocket, func(*buckets.Credential) (providers.Provider, error) { return r.provider, nil }, nil)
-	d := delivery.NewDeliverer(r.sender, r.db.Messages(), r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
+	store := r.store
+	if store == nil {
+		store = r.db.Messages()
+	}
+	d := delivery.NewDeliverer(r.sender, store, r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
 	r.worker = delivery.NewWorker(delivery.WorkerOptions{Redis: r.redis, Namespace: r.ns, Concurrency: 4})
 	r.worker.Handle(delivery.TypeSend, d)
 	if err := r.worker.Start(); err != nil {

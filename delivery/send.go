@@ -225,6 +225,10 @@ func (s *Sender) taskOptions(delay time.Duration) []asynq.Option {
 }
 
 // enqueueRefs enqueues messages in chunks of one credential and context.
+// A chunk ends only where the IDGroup changes, so the messages a send made
+// together (refs list them together) go out together again: storage that
+// keeps them as one record claims it whole, instead of writing it out
+// first (about ChunkSize a task still, one group more at most).
 func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay time.Duration) int {
 	type group struct{ app, bucket, context, credential string }
 	groups := map[group][]string{}
@@ -239,11 +243,16 @@ func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay tim
 	enqueued := 0
 	for _, g := range order {
 		ids := groups[g]
-		for start := 0; start < len(ids); start += s.opts.ChunkSize {
-			chunk := ids[start:min(start+s.opts.ChunkSize, len(ids))]
+		for start := 0; start < len(ids); {
+			end := min(start+s.opts.ChunkSize, len(ids))
+			for end < len(ids) && pushgate.IDGroup(ids[end]) == pushgate.IDGroup(ids[end-1]) {
+				end++
+			}
+			chunk := ids[start:end]
 			if s.enqueueTask(ctx, sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk}, delay) {
 				enqueued += len(chunk)
 			}
+			start = end
 		}
 	}
 	return enqueued

@@ -3,7 +3,9 @@ package messages
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate/recipients"
 )
@@ -135,4 +137,13 @@ type Store interface {
 	Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]Ref, error)
 	// MarkEnqueued records that tasks for ids were enqueued, due at.
 	MarkEnqueued(ctx context.Context, ids []string, at time.Time) error
+}
+
+// StorableText returns s as every store can hold it: invalid UTF-8 and
+// NUL characters (which PostgreSQL refuses in text) become U+FFFD.
+func StorableText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

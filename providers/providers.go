@@ -45,6 +45,10 @@ const (
 	ReasonInvalidPayload  Reason = "invalid_payload"   // the vendor refused the payload's shape
 	ReasonUnavailable     Reason = "unavailable"       // transient failures outlasted the retries
 	ReasonRateLimited     Reason = "rate_limited"      // transient: the vendor asked us to slow down
+	// ReasonUnstorable: the database refused the message's result as it
+	// was (text it cannot hold, such as a NUL): it was stored with its text
+	// sanitized, and will not be sent again.
+	ReasonUnstorable Reason = "unstorable"
 )
 
 // Outcome is an adapter's classified failure.

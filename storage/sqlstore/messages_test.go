@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -577,6 +579,52 @@ func TestIDGroupCollision(t *testing.T) {
 		}
 		if n := countMessages(t, db); n != 3 {
 			t.Fatalf("%d messages stored, want only the first send's 3", n)
+		}
+	})
+}
+
+// TestFinishRefusedData: a vendor's error text is stored whatever it holds
+// (cut on a character boundary, NUL and invalid UTF-8 replaced), and a
+// result the database refuses for its data says so with ErrUnstorable, so
+// the worker can store the others without it.
+func TestFinishRefusedData(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC()
+		msgs := inChunks(newMessages(3, appID, bucketID, credID, ctxID, now), 3)
+		msgs[2].ForeignID, msgs[2].Receiver.ForeignID = "bad\x00id", "bad\x00id"
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+		if err != nil || len(claimed) != 3 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		byID := map[string]*messages.Message{}
+		for _, m := range claimed {
+			byID[m.ID] = m
+		}
+		results := []messages.Result{
+			{Message: byID[msgs[0].ID], Status: messages.Failed, Reason: "invalid_payload", Error: "a" + strings.Repeat("é", 600), Attempts: 1, At: now},
+			{Message: byID[msgs[1].ID], Status: messages.Failed, Reason: "invalid_payload", Error: "vendor said \x00 and \xff", Attempts: 1, At: now},
+		}
+		if err := s.Finish(ctx, results); err != nil {
+			t.Fatalf("results with odd error texts: %v", err)
+		}
+		for i, m := range msgs[:2] {
+			got, err := s.Get(ctx, appID, bucketID, m.ID)
+			if err != nil || got.Status != messages.Failed || !utf8.ValidString(got.LastError) || strings.ContainsRune(got.LastError, 0) || len(got.LastError) > 1000 {
+				t.Fatalf("message %d: %+v, %v", i, got, err)
+			}
+		}
+		err = s.Finish(ctx, resultsFor([]*messages.Message{byID[msgs[2].ID]}, now))
+		if db.Dialect == sqlstore.Postgres && !errors.Is(err, messages.ErrUnstorable) {
+			t.Fatalf("a foreign id with a NUL on PostgreSQL: %v, want ErrUnstorable", err)
+		}
+		if db.Dialect == sqlstore.SQLite && err != nil { // SQLite holds a NUL
+			t.Fatal(err)
 		}
 	})
 }

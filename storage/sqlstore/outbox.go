@@ -494,7 +494,7 @@ func (s *MessageStore) finishPostgres(ctx context.Context, results []messages.Re
 	expires := make([]*time.Time, n)
 	for i, r := range results {
 		m := r.Message
-		ids[i], groups[i], statuses[i], reasons[i], errs[i] = m.ID, m.Chunk, string(r.Status), r.Reason, truncate(r.Error, 1000)
+		ids[i], groups[i], statuses[i], reasons[i], errs[i] = m.ID, m.Chunk, string(r.Status), r.Reason, errorText(r.Error)
 		if groups[i] == "" { // not claimed from a row (or by a caller that kept its own copy)
 			groups[i] = pushgate.IDGroup(m.ID)
 		}
