@@ -105,7 +105,10 @@ const (
 func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) ([]messages.Result, error) {
 	results := make([]messages.Result, len(msgs))
 	store := context.WithoutCancel(ctx)
-	all := func(rs []messages.Result) ([]messages.Result, error) { return rs, d.store.Finish(store, rs) }
+	all := func(rs []messages.Result) ([]messages.Result, error) {
+		_, err := d.write(store, rs)
+		return rs, err
+	}
 	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
 		at := d.opts.Now()
 		for i, m := range msgs {

@@ -116,25 +116,26 @@ func NewSender(store messages.Store, queue *Queue, opts Options) *Sender {
 	return &Sender{store: store, queue: queue, opts: opts}
 }
 
-// Send accepts one message per valid receiver of bucket b with context c.
-// It returns a result per receiver, in order, once the accepted messages are
-// committed; enqueuing failures after that only delay delivery (the sweep
-// enqueues what was missed).
-func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
-	if len(receivers) > recipients.MaxPerSend {
-		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
-	}
-	now := s.opts.Now().UTC()
+// Check returns what Send would answer for receivers of bucket b without
+// storing anything: a result per receiver, in order, with the problems of
+// each refused one (the accepted ones have no errors and no id yet).
+func (s *Sender) Check(b *buckets.Bucket, receivers []recipients.Receiver) []messages.SendResult {
 	results := make([]messages.SendResult, len(receivers))
-	seen := make(map[string]int, len(receivers))
-	expires := c.ExpiresAt()
-	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
-		// ttl 0 means "now or never"; a worker must still get the chance.
-		expires = now.Add(zeroTTLWindow)
+	s.accept(b, receivers, results)
+	for i := range results {
+		if results[i].Errors == nil {
+			results[i].Errors = []string{}
+		}
 	}
-	// Accepted receivers, grouped by credential in order of first use: each
-	// group is cut into the chunks that tasks will carry, and the ids of a
-	// chunk share their IDGroup, so storage can keep a chunk together.
+	return results
+}
+
+// accept checks each receiver against its credential and the receivers
+// before it, writes the problems of the refused ones into results, and
+// returns the accepted ones' indexes by credential id, with the
+// credentials in order of first use.
+func (s *Sender) accept(b *buckets.Bucket, receivers []recipients.Receiver, results []messages.SendResult) (map[string][]int, []*buckets.Credential) {
+	seen := make(map[string]int, len(receivers))
 	byCred := map[string][]int{}
 	var creds []*buckets.Credential
 	for i, r := range receivers {
@@ -156,6 +157,28 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		}
 		byCred[cred.ID] = append(byCred[cred.ID], i)
 	}
+	return byCred, creds
+}
+
+// Send accepts one message per valid receiver of bucket b with context c.
+// It returns a result per receiver, in order, once the accepted messages are
+// committed; enqueuing failures after that only delay delivery (the sweep
+// enqueues what was missed). When it accepts none it stores nothing.
+func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
+	if len(receivers) > recipients.MaxPerSend {
+		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
+	}
+	now := s.opts.Now().UTC()
+	results := make([]messages.SendResult, len(receivers))
+	expires := c.ExpiresAt()
+	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
+		// ttl 0 means "now or never"; a worker must still get the chance.
+		expires = now.Add(zeroTTLWindow)
+	}
+	// Accepted receivers, grouped by credential in order of first use: each
+	// group is cut into the chunks that tasks will carry, and the ids of a
+	// chunk share their IDGroup, so storage can keep a chunk together.
+	byCred, creds := s.accept(b, receivers, results)
 	// The chunks that tasks will carry: each credential's receivers, cut.
 	var chunks [][]int
 	var chunkCreds []*buckets.Credential
