@@ -153,3 +153,10 @@ func TestErrorHelpers(t *testing.T) {
 type errPlain string
 
 func (e errPlain) Error() string { return string(e) }
+
+// BenchmarkNewIDGroup500 makes the ids of one full chunk, as a send does.
+func BenchmarkNewIDGroup500(b *testing.B) {
+	for b.Loop() {
+		NewIDGroup(500)
+	}
+}
