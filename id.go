@@ -27,14 +27,14 @@ func NewID() string {
 var lastStamp atomic.Uint64
 
 // nextStamp returns a stamp after every earlier one of this process. A new
-// millisecond starts its counter at random in its lower half (start), so
-// that two nodes making a group in the same millisecond seldom meet, and
-// at least 128 groups a millisecond fit before the count carries into the
-// milliseconds (still ordered, a little ahead of the clock).
+// millisecond starts its counter at random (start), so that two nodes
+// making a group in the same millisecond meet once in 256 times; a count
+// past 255 carries into the milliseconds (still ordered, a little ahead of
+// the clock).
 func nextStamp(ms uint64, start byte) uint64 {
 	for {
 		prev := lastStamp.Load()
-		next := ms<<8 | uint64(start&0x7f)
+		next := ms<<8 | uint64(start)
 		if ms<<8 <= prev {
 			next = prev + 1 // same (or an earlier) millisecond: count on
 		}
