@@ -8,83 +8,114 @@ import (
 	"time"
 )
 
-// NewID returns a new UUID version 7 (RFC 9562) in its canonical text form.
-// Version 7 IDs start with a millisecond timestamp, so they sort by creation
-// time and keep B-tree inserts local. Within one process they are strictly
-// increasing: the 12 bits after the timestamp count IDs made in the same
-// millisecond (RFC 9562, method 1), so "ordered by id" is "ordered by
-// creation" even for rows made together.
+// Every id is a UUID version 7 (RFC 9562): 48 bits of Unix milliseconds,
+// the version (7), 12 bits rand_a, the variant and 62 bits rand_b. The
+// first 8 bits of rand_a count groups made in the same millisecond
+// (RFC 9562, method 1, from a random start), so ids sort by creation and
+// keep B-tree inserts local; the last 4 bits of rand_a and all of rand_b
+// are random for each id: 66 bits that no other id tells.
+
+// NewID returns a new id in its canonical text form. Within one process
+// ids are strictly increasing, so "ordered by id" is "ordered by creation"
+// even for rows made in the same millisecond. It is a group of one.
 func NewID() string {
 	return newIDAt(time.Now())
 }
 
-// lastID is the millisecond and counter of the last ID, as ms<<12 | counter.
-// Process-wide on purpose, like the clock it extends.
-var lastID atomic.Uint64
+// lastStamp is the millisecond and group counter of the last group, as
+// ms<<8 | counter. Process-wide on purpose, like the clock it extends.
+var lastStamp atomic.Uint64
 
-func nextStamp(ms uint64) uint64 {
+// nextStamp returns a stamp after every earlier one of this process. A new
+// millisecond starts its counter at random (start), so that two nodes
+// making a group in the same millisecond meet once in 256 times; a count
+// past 255 carries into the milliseconds (still ordered, a little ahead of
+// the clock).
+func nextStamp(ms uint64, start byte) uint64 {
 	for {
-		prev := lastID.Load()
-		next := ms << 12
-		if next <= prev {
+		prev := lastStamp.Load()
+		next := ms<<8 | uint64(start)
+		if ms<<8 <= prev {
 			next = prev + 1 // same (or an earlier) millisecond: count on
 		}
-		if lastID.CompareAndSwap(prev, next) {
+		if lastStamp.CompareAndSwap(prev, next) {
 			return next
 		}
 	}
 }
 
 func newIDAt(t time.Time) string {
-	b := idBytes(t)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	setStamp(&b, nextStamp(uint64(t.UnixMilli()), b[0]))
 	return formatID(&b)
 }
 
-// NewIDGroup returns n (at most 65536) new version 7 UUIDs that share
-// their first 28 characters (IDGroup: the time, counter and 30 random bits),
-// so that storage can keep them together and find any of them from its
-// group. The last 32 bits are random for each id and distinct within the
-// group: knowing one id of a group does not tell the others (client event
-// reports name a message by its id and need no key).
+// setStamp writes the milliseconds, version and counter of stamp over the
+// first 7.5 bytes of b, keeping the random nibble of rand_a, and the
+// variant.
+func setStamp(b *[16]byte, stamp uint64) {
+	nibble := uint64(b[7] & 0x0f)
+	binary.BigEndian.PutUint64(b[:8], (stamp>>8)<<16|0x7000|(stamp&0xff)<<4|nibble)
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+}
+
+// idGroupLen is how many characters the ids of one group share: the
+// milliseconds (12 hex digits and a dash), a dash, the version digit and
+// the 8-bit counter.
+const idGroupLen = 17
+
+// NewIDGroup returns n (at most 65536) new ids that share their first 17
+// characters (IDGroup: the time and the counter), so that storage can keep
+// them together and find any of them from its group. Each id has 66 more
+// random bits of its own, distinct within the group: knowing one id of a
+// group does not tell the others (client event reports name a message by
+// its id and need no key). Groups of one process never share an IDGroup;
+// groups of two processes can, when both are made in the same millisecond
+// and draw the same counter, so storage that keys by group must check.
 func NewIDGroup(n int) []string {
 	if n > 1<<16 {
 		panic("pushgate: NewIDGroup of more than 65536 ids")
 	}
-	b := idBytes(time.Now())
+	// One read for the group and every id: 9 random bytes an id (the
+	// nibble of rand_a and rand_b), the first 16 for the group's stamp.
+	random := make([]byte, 16+9*n)
+	_, _ = rand.Read(random)
+	var b [16]byte
+	copy(b[:], random[:16])
+	setStamp(&b, nextStamp(uint64(time.Now().UnixMilli()), b[0]))
 	out := make([]string, n)
-	seen := make(map[uint32]bool, n)
-	tails := make([]byte, 4*n)
-	_, _ = rand.Read(tails)
+	var seen map[[9]byte]bool
+	if n > 1 {
+		seen = make(map[[9]byte]bool, n)
+	}
 	for i := range out {
-		tail := tails[4*i : 4*i+4]
-		for seen[binary.BigEndian.Uint32(tail)] {
-			_, _ = rand.Read(tail) // about once in 20,000 groups of 500
+		var own [9]byte
+		copy(own[:], random[16+9*i:])
+		own[0] &= 0x0f
+		own[1] = own[1]&0x3f | 0x80
+		for seen != nil && seen[own] { // about once in 2^35 groups of 65536
+			_, _ = rand.Read(own[:])
+			own[0] &= 0x0f
+			own[1] = own[1]&0x3f | 0x80
 		}
-		seen[binary.BigEndian.Uint32(tail)] = true
-		copy(b[12:], tail)
+		if seen != nil {
+			seen[own] = true
+		}
+		b[7] = b[7]&0xf0 | own[0]
+		copy(b[8:], own[1:])
 		out[i] = formatID(&b)
 	}
 	return out
 }
 
 // IDGroup returns the part that the ids of one NewIDGroup share: the first
-// 28 characters of a canonical UUID (any other string is its own group).
+// 17 characters of a canonical UUID (any other string is its own group).
 func IDGroup(id string) string {
 	if len(id) != 36 {
 		return id
 	}
-	return id[:28]
-}
-
-func idBytes(t time.Time) [16]byte {
-	var b [16]byte
-	stamp := nextStamp(uint64(t.UnixMilli()))
-	// 48-bit milliseconds, the version (7), then the 12-bit counter. A
-	// counter that overflows carries into the milliseconds: still ordered.
-	binary.BigEndian.PutUint64(b[:8], (stamp>>12)<<16|0x7000|stamp&0xfff)
-	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	return b
+	return id[:idGroupLen]
 }
 
 func formatID(b *[16]byte) string {

@@ -84,6 +84,8 @@ type rig struct {
 	redis    asynq.RedisConnOpt
 	ns       string
 	opts     delivery.Options
+	// store is what the worker stores results in (default the database's).
+	store messages.Store
 }
 
 func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
@@ -120,7 +122,11 @@ func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
 func (r *rig) startWorker() {
 	registry := providers.NewRegistry()
 	registry.Register(buckets.WebSocket, func(*buckets.Credential) (providers.Provider, error) { return r.provider, nil }, nil)
-	d := delivery.NewDeliverer(r.sender, r.db.Messages(), r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
+	store := r.store
+	if store == nil {
+		store = r.db.Messages()
+	}
+	d := delivery.NewDeliverer(r.sender, store, r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
 	r.worker = delivery.NewWorker(delivery.WorkerOptions{Redis: r.redis, Namespace: r.ns, Concurrency: 4})
 	r.worker.Handle(delivery.TypeSend, d)
 	if err := r.worker.Start(); err != nil {
@@ -377,6 +383,41 @@ func TestSweepRecoversAbandonedClaims(t *testing.T) {
 		for _, m := range r.waitFinal(ids, 30*time.Second) {
 			if m.Status != messages.Sent || m.Attempts != 2 {
 				t.Fatalf("message %s: %s after %d attempts, want sent after 2", m.ID, m.Status, m.Attempts)
+			}
+		}
+	})
+}
+
+// Two nodes can make the same IDGroup in the same millisecond: a send
+// whose group (or an id) is taken makes new ids and is stored all the same.
+func TestSendMakesNewIDsWhenTheyAreTaken(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		var taken []string
+		calls := 0
+		r := newRig(t, db, delivery.Options{NewIDGroup: func(n int) []string {
+			calls++
+			if calls == 2 { // the second send's first try meets the first send's ids
+				return taken[:n]
+			}
+			return pushgate.NewIDGroup(n)
+		}})
+		taken = r.send("a", "b", "c")
+		again := r.send("d", "e")
+		if calls != 3 {
+			t.Fatalf("%d groups made, want 3 (one taken)", calls)
+		}
+		ids := append(append([]string{}, taken...), again...)
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %s given twice", id)
+			}
+			seen[id] = true
+		}
+		r.startWorker()
+		for _, m := range r.waitFinal(ids, 30*time.Second) {
+			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
+				t.Fatalf("message %s (%s): %s, sent %d times", m.ID, m.ForeignID, m.Status, r.provider.count(m.ID))
 			}
 		}
 	})

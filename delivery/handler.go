@@ -105,7 +105,10 @@ const (
 func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) ([]messages.Result, error) {
 	results := make([]messages.Result, len(msgs))
 	store := context.WithoutCancel(ctx)
-	all := func(rs []messages.Result) ([]messages.Result, error) { return rs, d.store.Finish(store, rs) }
+	all := func(rs []messages.Result) ([]messages.Result, error) {
+		_, err := d.write(store, rs)
+		return rs, err
+	}
 	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
 		at := d.opts.Now()
 		for i, m := range msgs {
@@ -153,6 +156,7 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 	}
 	flushed := make(chan error, 1)
 	go func() { flushed <- d.flushResults(store, results, done) }()
+	var givenUp []string
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
@@ -160,7 +164,20 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 			done <- i
 			continue
 		}
+		if m.Attempts >= d.opts.MaxAttempts {
+			// Every earlier claim ended without a result: its worker died,
+			// or could not store what it learned. Sending again could go on
+			// for ever; this is the bound.
+			results[i] = d.givenUp(m, now)
+			givenUp = append(givenUp, m.ID)
+			done <- i
+			continue
+		}
 		work <- i
+	}
+	if len(givenUp) > 0 {
+		d.opts.Logger.Error("messages claimed delivery_max_attempts times without a stored result: failed, not sent again",
+			"messages", givenUp, "attempts", d.opts.MaxAttempts, "context", task.ContextID, "credential", task.CredentialID)
 	}
 	close(work)
 	wg.Wait()
@@ -169,8 +186,8 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 }
 
 // flushResults stores results as their indexes arrive on done, in batches
-// of flushBatch or every flushEvery, until done closes. A failed batch is
-// tried again with the next one.
+// of flushBatch or every flushEvery, until done closes. A batch that failed
+// for a reason that may pass is tried again with the next one.
 func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
 	var pending []messages.Result
 	var err error
@@ -178,9 +195,9 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 		if len(pending) == 0 {
 			return
 		}
-		if err = d.store.Finish(ctx, pending); err == nil {
-			pending = pending[:0]
-		}
+		var rest []messages.Result
+		rest, err = d.write(ctx, pending)
+		pending = append(pending[:0], rest...)
 	}
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
@@ -199,6 +216,83 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 			flush()
 		}
 	}
+}
+
+// write stores rs. When the database refuses a batch for its data (text
+// it cannot hold, say), it halves the batch until each refused result is
+// alone, so the others are stored as they are, and stores that one made
+// storable (see unstorable). It returns the results it could not store for
+// a reason that may pass (a lost connection), to be tried again; a result
+// that cannot be stored even sanitized is logged and left claimed: its
+// lease ends, and the claim bound (MaxAttempts) ends its sending.
+func (d *Deliverer) write(ctx context.Context, rs []messages.Result) ([]messages.Result, error) {
+	err := d.store.Finish(ctx, rs)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, messages.ErrUnstorable) {
+		return rs, err
+	}
+	if len(rs) > 1 {
+		half := len(rs) / 2
+		restA, errA := d.write(ctx, rs[:half])
+		restB, errB := d.write(ctx, rs[half:])
+		rest := make([]messages.Result, 0, len(restA)+len(restB))
+		return append(append(rest, restA...), restB...), errors.Join(errA, errB)
+	}
+	r := rs[0]
+	fixed := unstorable(r, err)
+	if err2 := d.store.Finish(ctx, []messages.Result{fixed}); err2 != nil {
+		if !errors.Is(err2, messages.ErrUnstorable) {
+			return rs, err2
+		}
+		d.opts.Logger.Error("a message's result cannot be stored, not even sanitized; it stays claimed until its lease ends",
+			"message", r.Message.ID, "status", r.Status, "attempts", r.Attempts, "err", err2)
+		return nil, nil
+	}
+	d.opts.Logger.Error("a message's result could not be stored as it was; stored with its text sanitized",
+		"message", r.Message.ID, "status", fixed.Status, "reason", fixed.Reason, "err", err)
+	return nil, nil
+}
+
+// unstorable returns r as a store can hold it: every text of its message
+// (foreign id, receiver) and of the result made storable, and final (a
+// retry would send the altered text: it fails instead), with reason
+// unstorable unless it failed for a reason of its own, and why in its
+// error.
+func unstorable(r messages.Result, refused error) messages.Result {
+	ownReason := (r.Status == messages.Failed || r.Status == messages.Expired) && r.Reason != ""
+	r.Message = storableMessage(r.Message)
+	if !r.Status.Final() {
+		r.Status, r.RetryAt = messages.Failed, time.Time{}
+	}
+	if !ownReason {
+		r.Reason = string(providers.ReasonUnstorable)
+	}
+	why := "stored with its text sanitized: the database refused it as it was (" + refused.Error() + ")"
+	if r.Error != "" {
+		why += "; " + r.Error
+	}
+	r.Reason, r.Error = messages.StorableText(r.Reason), messages.StorableText(why)
+	return r
+}
+
+// storableMessage returns a copy of m whose texts a store can hold.
+func storableMessage(m *messages.Message) *messages.Message {
+	c := *m
+	c.ForeignID = messages.StorableText(c.ForeignID)
+	rv := &c.Receiver
+	rv.ForeignID, rv.Token, rv.Endpoint = messages.StorableText(rv.ForeignID), messages.StorableText(rv.Token), messages.StorableText(rv.Endpoint)
+	rv.P256dh, rv.Auth = messages.StorableText(rv.P256dh), messages.StorableText(rv.Auth)
+	return &c
+}
+
+// givenUp is the result of a message claimed MaxAttempts times without a
+// result: failed, unavailable, with its texts made storable (what kept its
+// results from being stored may be in them).
+func (d *Deliverer) givenUp(m *messages.Message, at time.Time) messages.Result {
+	return messages.Result{Message: storableMessage(m), Status: messages.Failed, Reason: string(providers.ReasonUnavailable), Attempts: m.Attempts, At: at,
+		Error: fmt.Sprintf("claimed %d times without a stored result (its workers stopped, or could not store it): not sent again", m.Attempts)}
 }
 
 // outcome turns one send's error into the message's result.

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -57,6 +58,9 @@ type Options struct {
 	// still processing (the task then waits a second and runs again), so
 	// that a processing job lost with Redis can be enqueued again.
 	ImagesPending func(ctx context.Context, c *contexts.Context)
+	// NewIDGroup makes the ids of one chunk (default pushgate.NewIDGroup);
+	// tests make it return ids already in use.
+	NewIDGroup func(n int) []string
 }
 
 func (o *Options) defaults() {
@@ -87,7 +91,16 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.NewIDGroup == nil {
+		o.NewIDGroup = pushgate.NewIDGroup
+	}
 }
+
+// idTries bounds how often a send makes new ids because the ones it made
+// were taken. A group is taken only by another node's group of the same
+// millisecond and counter (about 1 in 256 of those): a third meeting in a
+// row means something else is wrong.
+const idTries = 3
 
 // Sender accepts sends: it checks receivers, commits the messages to the
 // outbox and enqueues them in chunks.
@@ -103,29 +116,28 @@ func NewSender(store messages.Store, queue *Queue, opts Options) *Sender {
 	return &Sender{store: store, queue: queue, opts: opts}
 }
 
-// Send accepts one message per valid receiver of bucket b with context c.
-// It returns a result per receiver, in order, once the accepted messages are
-// committed; enqueuing failures after that only delay delivery (the sweep
-// enqueues what was missed).
-func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
-	if len(receivers) > recipients.MaxPerSend {
-		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
-	}
-	now := s.opts.Now().UTC()
+// Check returns what Send would answer for receivers of bucket b without
+// storing anything: a result per receiver, in order, with the problems of
+// each refused one (the accepted ones have no errors and no id yet).
+func (s *Sender) Check(b *buckets.Bucket, receivers []recipients.Receiver) []messages.SendResult {
 	results := make([]messages.SendResult, len(receivers))
-	msgs := make([]*messages.Message, 0, len(receivers))
-	seen := make(map[string]int, len(receivers))
-	expires := c.ExpiresAt()
-	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
-		// ttl 0 means "now or never"; a worker must still get the chance.
-		expires = now.Add(zeroTTLWindow)
+	s.accept(b, receivers, results)
+	for i := range results {
+		if results[i].Errors == nil {
+			results[i].Errors = []string{}
+		}
 	}
-	// Accepted receivers, grouped by credential in order of first use: each
-	// group is cut into the chunks that tasks will carry, and the ids of a
-	// chunk share their IDGroup, so storage can keep a chunk together.
+	return results
+}
+
+// accept checks each receiver against its credential and the receivers
+// before it, writes the problems of the refused ones into results, and
+// returns the accepted ones' indexes by credential id, with the
+// credentials in order of first use.
+func (s *Sender) accept(b *buckets.Bucket, receivers []recipients.Receiver, results []messages.SendResult) (map[string][]int, []*buckets.Credential) {
+	seen := make(map[string]int, len(receivers))
 	byCred := map[string][]int{}
 	var creds []*buckets.Credential
-	var tasks []sendTask
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
@@ -145,11 +157,48 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		}
 		byCred[cred.ID] = append(byCred[cred.ID], i)
 	}
+	return byCred, creds
+}
+
+// Send accepts one message per valid receiver of bucket b with context c.
+// It returns a result per receiver, in order, once the accepted messages are
+// committed; enqueuing failures after that only delay delivery (the sweep
+// enqueues what was missed). When it accepts none it stores nothing.
+func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
+	if len(receivers) > recipients.MaxPerSend {
+		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
+	}
+	now := s.opts.Now().UTC()
+	results := make([]messages.SendResult, len(receivers))
+	expires := c.ExpiresAt()
+	if !expires.IsZero() && expires.Sub(now) < zeroTTLWindow {
+		// ttl 0 means "now or never"; a worker must still get the chance.
+		expires = now.Add(zeroTTLWindow)
+	}
+	// Accepted receivers, grouped by credential in order of first use: each
+	// group is cut into the chunks that tasks will carry, and the ids of a
+	// chunk share their IDGroup, so storage can keep a chunk together.
+	byCred, creds := s.accept(b, receivers, results)
+	// The chunks that tasks will carry: each credential's receivers, cut.
+	var chunks [][]int
+	var chunkCreds []*buckets.Credential
 	for _, cred := range creds {
 		accepted := byCred[cred.ID]
 		for start := 0; start < len(accepted); start += s.opts.ChunkSize {
-			chunk := accepted[start:min(start+s.opts.ChunkSize, len(accepted))]
-			ids := pushgate.NewIDGroup(len(chunk))
+			chunks = append(chunks, accepted[start:min(start+s.opts.ChunkSize, len(accepted))])
+			chunkCreds = append(chunkCreds, cred)
+		}
+	}
+	if len(chunks) == 0 {
+		return results, nil // nothing accepted, nothing stored
+	}
+	var tasks []sendTask
+	for try := 1; ; try++ {
+		tasks = tasks[:0]
+		msgs := make([]*messages.Message, 0, len(receivers))
+		for n, chunk := range chunks {
+			cred := chunkCreds[n]
+			ids := s.opts.NewIDGroup(len(chunk))
 			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids})
 			for k, i := range chunk {
 				r := receivers[i]
@@ -162,9 +211,14 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 				results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
 			}
 		}
-	}
-	if err := s.store.Insert(ctx, msgs); err != nil {
-		return nil, fmt.Errorf("store messages: %w", err)
+		err := s.store.Insert(ctx, msgs)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, messages.ErrIDTaken) || try == idTries {
+			return nil, fmt.Errorf("store messages: %w", err)
+		}
+		s.opts.Logger.Info("message ids already in use; making new ones", "try", try, "err", err)
 	}
 	for _, t := range tasks {
 		s.enqueueTask(ctx, t, 0)
@@ -194,6 +248,10 @@ func (s *Sender) taskOptions(delay time.Duration) []asynq.Option {
 }
 
 // enqueueRefs enqueues messages in chunks of one credential and context.
+// A chunk ends only where the IDGroup changes, so the messages a send made
+// together (refs list them together) go out together again: storage that
+// keeps them as one record claims it whole, instead of writing it out
+// first (about ChunkSize a task still, one group more at most).
 func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay time.Duration) int {
 	type group struct{ app, bucket, context, credential string }
 	groups := map[group][]string{}
@@ -208,11 +266,16 @@ func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay tim
 	enqueued := 0
 	for _, g := range order {
 		ids := groups[g]
-		for start := 0; start < len(ids); start += s.opts.ChunkSize {
-			chunk := ids[start:min(start+s.opts.ChunkSize, len(ids))]
+		for start := 0; start < len(ids); {
+			end := min(start+s.opts.ChunkSize, len(ids))
+			for end < len(ids) && pushgate.IDGroup(ids[end]) == pushgate.IDGroup(ids[end-1]) {
+				end++
+			}
+			chunk := ids[start:end]
 			if s.enqueueTask(ctx, sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk}, delay) {
 				enqueued += len(chunk)
 			}
+			start = end
 		}
 	}
 	return enqueued

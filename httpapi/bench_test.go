@@ -53,6 +53,14 @@ func (stubSender) Send(_ context.Context, _ *buckets.Bucket, _ *contexts.Context
 	return out, nil
 }
 
+func (stubSender) Check(_ *buckets.Bucket, rs []recipients.Receiver) []messages.SendResult {
+	out := make([]messages.SendResult, len(rs))
+	for i := range rs {
+		out[i] = messages.SendResult{Errors: []string{}}
+	}
+	return out
+}
+
 // BenchmarkSend1000 sends to a context with 1000 Web Push receivers, the
 // largest send CORE allows: the HTTP layer alone (stub sender) and with the
 // real sender on SQLite.

@@ -29,6 +29,8 @@ type BucketService interface {
 // Sender accepts sends into the outbox.
 type Sender interface {
 	Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error)
+	// Check answers as Send would for the receivers, storing nothing.
+	Check(b *buckets.Bucket, receivers []recipients.Receiver) []messages.SendResult
 }
 
 // ContextChecker checks that a context renders within the limits of a
@@ -184,6 +186,16 @@ func (h *Handler) checkContext(b *buckets.Bucket, ctx *contexts.Context) error {
 }
 
 func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now time.Time) (*contexts.Context, error)) (*contexts.Context, error) {
+	ctx, err := h.parseContext(c, kind, parse)
+	if err != nil {
+		return nil, err
+	}
+	return ctx, h.storeContext(c, ctx)
+}
+
+// parseContext makes a context of the current bucket from the request and
+// checks it against the bucket's credentials, storing nothing.
+func (h *Handler) parseContext(c *gin.Context, kind contexts.Kind, parse func(now time.Time) (*contexts.Context, error)) (*contexts.Context, error) {
 	b := currentBucket(c)
 	now := h.now().UTC()
 	ctx, err := parse(now)
@@ -194,8 +206,13 @@ func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now 
 	if err := h.prepareImages(b, ctx); err != nil {
 		return nil, err
 	}
+	return ctx, nil
+}
+
+// storeContext stores a parsed context and asks for its images.
+func (h *Handler) storeContext(c *gin.Context, ctx *contexts.Context) error {
 	if err := h.opts.Core.Contexts.CreateContext(c.Request.Context(), ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if ctx.State() == contexts.Processing {
 		// Should this fail (Redis down), the context's first send task
@@ -204,7 +221,7 @@ func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now 
 			h.log.Warn("image processing not enqueued; the context's first send will ask again", "context", ctx.ID, "err", err)
 		}
 	}
-	return ctx, nil
+	return nil
 }
 
 func (h *Handler) createContext(kind contexts.Kind) gin.HandlerFunc {
@@ -348,6 +365,13 @@ func (h *Handler) sendToContext(c *gin.Context) {
 }
 
 // sendOne is CORE's transactional send: a receiver and the context inline.
+// The context is checked first (a bad one is the request's error, 400),
+// then the receiver; the context is stored only once its receiver is
+// accepted, so a refused receiver answers its errors and leaves nothing
+// behind (no context, no message, no image work). A send has one
+// receiver, so it stores both or neither, except when storing the message
+// fails after the context (an internal error): that context stays, unused,
+// until its bucket goes.
 func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req struct {
@@ -362,7 +386,7 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 			h.writeError(c, pushgate.Invalid("nothing to send", "receiver: is required"))
 			return
 		}
-		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) {
+		ctx, err := h.parseContext(c, kind, func(now time.Time) (*contexts.Context, error) {
 			return h.opts.Core.Parse.ParseMetadata(kind, req.Metadata, now)
 		})
 		if err != nil {
@@ -371,6 +395,18 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 		}
 		receivers, decodeErrs, err := decodeReceivers([]byte(`{"receivers":[` + string(req.Receiver) + `]}`))
 		if err != nil {
+			h.writeError(c, err)
+			return
+		}
+		if decodeErrs[0] != nil {
+			c.JSON(http.StatusOK, messages.SendResult{Errors: decodeErrs[0]})
+			return
+		}
+		if checked := h.opts.Core.Sender.Check(currentBucket(c), receivers); len(checked[0].Errors) > 0 {
+			c.JSON(http.StatusOK, checked[0])
+			return
+		}
+		if err := h.storeContext(c, ctx); err != nil {
 			h.writeError(c, err)
 			return
 		}

@@ -348,3 +348,57 @@ func TestBucketCreationIsBounded(t *testing.T) {
 		t.Fatalf("limited key on another route: %d", rec.Code)
 	}
 }
+
+// A transactional send stores its context only with its message: a
+// receiver that is refused (or does not decode) answers its errors and
+// leaves nothing behind.
+func TestTransactionalSendWithRefusedReceiverStoresNothing(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		c, _ := newCore(t, db)
+		code, b := c.post("/v1/bucket", `{"providerCredentials":[{"type":"apns_token","payload":`+apnsTokenPayload(t)+`}],"callbackConfig":{"type":"none"}}`)
+		if code != 200 {
+			t.Fatalf("create bucket: %d %v", code, b)
+		}
+		bucket := b["bucketId"].(string)
+		cred := b["credentials"].([]any)[0].(map[string]any)["id"].(string)
+		stored := func() (contexts, msgs int) {
+			t.Helper()
+			q := `SELECT (SELECT count(*) FROM contexts), (SELECT count(*) FROM messages)`
+			if db.Dialect == sqlstore.Postgres {
+				q = `SELECT (SELECT count(*) FROM contexts), (SELECT count(*) FROM messages) + (SELECT coalesce(sum(size), 0) FROM outbox)`
+			}
+			if err := db.QueryRowContext(context.Background(), q).Scan(&contexts, &msgs); err != nil {
+				t.Fatal(err)
+			}
+			return contexts, msgs
+		}
+		for _, path := range []string{"/send", "/send/silent", "/send/raw"} {
+			for name, receiver := range map[string]string{
+				"bad token":          fmt.Sprintf(`{"credentialId":%q,"token":"zz"}`, cred),
+				"unknown credential": fmt.Sprintf(`{"credentialId":%q,"token":"%s"}`, pushgate.NewID(), strings.Repeat("cd", 32)),
+				"wrong shape":        `{"credentialId":5}`,
+			} {
+				metadata := `{"title":"Hi"}`
+				if path == "/send/raw" {
+					metadata = `{"common":{"title":"x"}}`
+				}
+				c.sc.badRequests = name == "wrong shape" // on purpose
+				code, one := c.post("/v1/bucket/"+bucket+path, `{"receiver":`+receiver+`,"metadata":`+metadata+`}`)
+				c.sc.badRequests = false
+				if code != 200 || one["messageId"] != nil || len(one["errors"].([]any)) == 0 {
+					t.Fatalf("%s, %s: %d %v", path, name, code, one)
+				}
+				if ctxs, msgs := stored(); ctxs != 0 || msgs != 0 {
+					t.Fatalf("%s, %s: %d contexts and %d messages stored for a refused receiver", path, name, ctxs, msgs)
+				}
+			}
+		}
+		code, one := c.post("/v1/bucket/"+bucket+"/send", fmt.Sprintf(`{"receiver":{"credentialId":%q,"token":"%s"},"metadata":{"title":"Hi"}}`, cred, strings.Repeat("cd", 32)))
+		if code != 200 || one["messageId"] == nil {
+			t.Fatalf("send one: %d %v", code, one)
+		}
+		if ctxs, msgs := stored(); ctxs != 1 || msgs != 1 {
+			t.Fatalf("an accepted transactional send stored %d contexts and %d messages, want 1 and 1", ctxs, msgs)
+		}
+	})
+}

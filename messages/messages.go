@@ -2,7 +2,10 @@ package messages
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate/recipients"
 )
@@ -40,6 +43,10 @@ type Message struct {
 	Provider  string
 	ForeignID string
 	Receiver  recipients.Receiver
+	// Chunk is the store's own name for the record it claimed the message
+	// from, if it keeps claimed messages together (set by Claim, read by
+	// Finish; empty otherwise).
+	Chunk string
 
 	Status    Status
 	Reason    string // why it failed (providers.Reason words)
@@ -92,6 +99,20 @@ type Ref struct {
 	CredentialID string
 }
 
+// ErrIDTaken is wrapped by Insert's error when an id, or an IDGroup a
+// store keys a chunk by, is already in use: nothing was stored, and the
+// same messages with new ids can be inserted again. (IDGroups made in one
+// process never meet; two nodes can make the same one in the same
+// millisecond.)
+var ErrIDTaken = errors.New("message ids already in use")
+
+// ErrUnstorable is wrapped by Finish's error when the database refused the
+// data itself (text it cannot hold, such as a NUL character, a value too
+// long, a broken constraint), as opposed to a connection or load problem:
+// the same results would be refused again, and results without them may
+// be stored.
+var ErrUnstorable = errors.New("the database refused the data")
+
 // Store persists messages. Claim is the only way to move a message to
 // Sending, and it is atomic: of concurrent claims of one message, exactly one
 // gets it. Finish only changes messages that are Sending.
@@ -116,4 +137,13 @@ type Store interface {
 	Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]Ref, error)
 	// MarkEnqueued records that tasks for ids were enqueued, due at.
 	MarkEnqueued(ctx context.Context, ids []string, at time.Time) error
+}
+
+// StorableText returns s as every store can hold it: invalid UTF-8 and
+// NUL characters (which PostgreSQL refuses in text) become U+FFFD.
+func StorableText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

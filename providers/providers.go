@@ -48,6 +48,10 @@ const (
 	// ReasonForbiddenAddress: an address the tenant named (a push endpoint,
 	// a token_uri) resolved to one the SSRF guard refuses; no retry helps.
 	ReasonForbiddenAddress Reason = "forbidden_address"
+	// ReasonUnstorable: the database refused the message's result as it
+	// was (text it cannot hold, such as a NUL): it was stored with its text
+	// sanitized, and will not be sent again.
+	ReasonUnstorable Reason = "unstorable"
 )
 
 // Outcome is an adapter's classified failure.

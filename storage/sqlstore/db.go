@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"modernc.org/sqlite"               // registers "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pushgate/pushgate"
 )
@@ -197,4 +199,29 @@ func isUniqueViolation(err error) bool {
 // error type, and both put the constraint kind in the message.
 func errorsContains(err error, s string) bool {
 	return err != nil && strings.Contains(err.Error(), s)
+}
+
+// refusedData reports whether the database refused a statement for the
+// data it carried, which the same data would meet again: PostgreSQL's data
+// exceptions (class 22: a NUL or invalid UTF-8 in text, a value out of
+// range), integrity violations (23) and program limits (54: a row too
+// big); SQLite's too big, constraint and type mismatch. Lost connections,
+// deadlocks, timeouts and the like are not: they may pass.
+func refusedData(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:min(2, len(pgErr.Code))] {
+		case "22", "23", "54":
+			return true
+		}
+		return false
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() & 0xff {
+		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH:
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/messages"
@@ -54,6 +55,9 @@ func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) err
 		defer stmt.Close()
 		for _, m := range msgs {
 			if _, err := stmt.ExecContext(ctx, insertRow(m)...); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("store messages: %w: %v", messages.ErrIDTaken, err)
+				}
 				return err
 			}
 		}
@@ -157,11 +161,11 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 	}
 	if s.db.Dialect == Postgres {
 		if err := s.finishPostgres(ctx, results); err != nil {
-			return fmt.Errorf("finish messages: %w", err)
+			return finishError(err)
 		}
 		return nil
 	}
-	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?, reason = ?, last_error = ?, attempts = ?, updated_at = ?, lease_until = NULL,
 			sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
 			finished_at = CASE WHEN ? IN ('sent', 'failed', 'expired') THEN ? ELSE NULL END,
@@ -179,19 +183,19 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 				retry = r.At
 			}
 			var appID, bucketID, foreignID string
-			err := stmt.QueryRowContext(ctx, string(r.Status), r.Reason, truncate(r.Error, 1000), r.Attempts, r.At.UTC(),
+			err := stmt.QueryRowContext(ctx, string(r.Status), r.Reason, errorText(r.Error), r.Attempts, r.At.UTC(),
 				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.Message.ID).Scan(&appID, &bucketID, &foreignID)
 			if errors.Is(err, sql.ErrNoRows) || err == nil && !r.Status.Final() {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("finish messages: %w", err)
+				return err
 			}
 			wants, known := hasCallback[bucketID]
 			if !known {
 				err := s.db.queryRow(ctx, tx, `SELECT has_callback FROM buckets WHERE id = ?`, bucketID).Scan(&wants)
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return fmt.Errorf("finish messages: %w", err)
+					return err
 				}
 				hasCallback[bucketID] = wants
 			}
@@ -204,18 +208,41 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			}
 			if _, err := s.db.exec(ctx, tx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
 				r.Message.ID, kind, pushgate.NewID(), appID, bucketID, foreignID, reason, r.At.UTC()); err != nil {
-				return fmt.Errorf("finish messages: %w", err)
+				return err
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return finishError(err)
+	}
+	return nil
 }
 
+// truncate cuts s to at most n bytes, on a character boundary: half a
+// character is invalid UTF-8, which PostgreSQL refuses.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n]
+}
+
+// errorText is a vendor's error as last_error keeps it: text for people,
+// so what a database cannot hold is replaced rather than refused.
+func errorText(s string) string { return truncate(messages.StorableText(s), 1000) }
+
+// finishError wraps err with messages.ErrUnstorable when the database
+// refused the results' data, so a worker can tell them from a lost
+// connection.
+func finishError(err error) error {
+	if refusedData(err) {
+		return fmt.Errorf("finish messages: %w: %w", messages.ErrUnstorable, err)
+	}
+	return fmt.Errorf("finish messages: %w", err)
 }
 
 func (s *MessageStore) Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
@@ -280,7 +307,7 @@ func (s *MessageStore) MarkEnqueued(ctx context.Context, ids []string, at time.T
 		return nil
 	}
 	if s.db.Dialect == Postgres {
-		if _, err := s.db.exec(ctx, s.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), idGroups(ids)); err != nil {
+		if _, err := s.db.exec(ctx, s.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), outboxKeys(ids)); err != nil {
 			return err
 		}
 		_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id = ANY(?) AND status = 'queued'`, at.UTC(), ids)

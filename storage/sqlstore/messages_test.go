@@ -2,11 +2,14 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -306,7 +309,7 @@ func TestClaimingPartsOfChunks(t *testing.T) {
 				t.Fatalf("message %d: %+v, %v", i, m, err)
 			}
 		}
-		if _, err := s.Get(ctx, appID, bucketID, pushgate.IDGroup(msgs[0].ID)+"00000000"); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+		if _, err := s.Get(ctx, appID, bucketID, pushgate.IDGroup(msgs[0].ID)+"0-8000-000000000000"); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("an id of the group that was never given: %v", err)
 		}
 		// The whole of both chunks: only the ones not yet claimed.
@@ -457,6 +460,171 @@ func TestLeasedChunks(t *testing.T) {
 		}
 		if n := countMessages(t, db); n != 0 {
 			t.Fatalf("%d messages of a deleted bucket stored", n)
+		}
+	})
+}
+
+// onPostgres runs fn on a fresh PostgreSQL database, or skips: the outbox
+// exists only there.
+func onPostgres(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	u, ok := testenv.PostgresURL(t)
+	if !ok {
+		t.Skip("PUSHGATE_TEST_DATABASE_URL is not set")
+	}
+	fn(t, testenv.OpenDB(t, u))
+}
+
+// oldSchemeIDs returns n ids as nodes made them before ids kept 66 bits of
+// their own: one group shares the first 28 characters, the last 8 differ.
+func oldSchemeIDs(n int) []string {
+	base := pushgate.NewID()
+	out := make([]string, n)
+	for i := range out {
+		out[i] = base[:28] + pushgate.NewID()[28:]
+	}
+	return out
+}
+
+// TestOldSchemeChunks: chunks an older node left in the outbox (keyed by
+// 28 characters) are still read, reported on, swept, claimed, finished and
+// deleted with their bucket by an upgraded node.
+func TestOldSchemeChunks(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		then := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+		chunk := func(bucketID string, n int) []*messages.Message {
+			t.Helper()
+			msgs := newMessages(n, appID, bucketID, credID, ctxID, then)
+			for i, id := range oldSchemeIDs(n) {
+				msgs[i].ID, msgs[i].ForeignID, msgs[i].Receiver.ForeignID = id, fmt.Sprintf("user-%d", i), fmt.Sprintf("user-%d", i)
+			}
+			if err := sqlstore.InsertOldSchemeChunk(ctx, db, msgs); err != nil {
+				t.Fatal(err)
+			}
+			return msgs
+		}
+		a, b := chunk(bucketID, 5), chunk(bucketID, 5)
+		if m, err := s.Get(ctx, appID, bucketID, a[2].ID); err != nil || m.Status != messages.Queued || m.ForeignID != "user-2" {
+			t.Fatalf("status of an old-scheme message: %+v, %v", m, err)
+		}
+		found, err := db.Webhooks().RecordClientEvents(ctx, []webhooks.ClientEvent{{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: b[1].ID,
+			Kind: webhooks.Delivered, At: time.Now().UTC()}})
+		if err != nil || !found[0] {
+			t.Fatalf("report on an old-scheme message: %v, %v", found, err)
+		}
+		now := time.Now().UTC()
+		refs, err := s.Stale(ctx, now, now.Add(-time.Minute), 100)
+		if err != nil || len(refs) != 10 {
+			t.Fatalf("Stale = %d refs, %v; want the 10 old-scheme messages", len(refs), err)
+		}
+		if err := s.MarkEnqueued(ctx, ids(a), now); err != nil {
+			t.Fatal(err)
+		}
+		if refs, _ := s.Stale(ctx, now, now.Add(-time.Minute), 100); len(refs) != 5 {
+			t.Fatalf("Stale after marking a chunk enqueued = %d refs, want 5", len(refs))
+		}
+		for _, msgs := range [][]*messages.Message{a, b} {
+			claimed, err := s.Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+			if err != nil || len(claimed) != len(msgs) {
+				t.Fatalf("claim of an old-scheme chunk: %d, %v", len(claimed), err)
+			}
+			if err := s.Finish(ctx, resultsFor(claimed, now.Add(time.Second))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, m := range append(a, b...) {
+			got, err := s.Get(ctx, appID, bucketID, m.ID)
+			if err != nil || got.Status != messages.Sent || got.ForeignID != m.ForeignID {
+				t.Fatalf("message %d after its result: %+v, %v", i, got, err)
+			}
+		}
+		if n := countMessages(t, db); n != 10 {
+			t.Fatalf("%d messages stored, want 10", n)
+		}
+		// A bucket deleted with an old-scheme chunk out.
+		_, other, _, _ := newBucket(t, db)
+		chunk(other, 3)
+		if err := db.Buckets().DeleteBucket(ctx, appID, bucketID); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&left); err != nil || left != 1 {
+			t.Fatalf("outbox rows after deleting the bucket: %d, %v; want the other bucket's 1", left, err)
+		}
+	})
+}
+
+// TestIDGroupCollision: a chunk whose IDGroup is already in the outbox (two
+// nodes made a group in the same millisecond with the same counter) is
+// refused whole with ErrIDTaken, so the sender can make new ids.
+func TestIDGroupCollision(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC()
+		first := inChunks(newMessages(3, appID, bucketID, credID, ctxID, now), 3)
+		if err := s.Insert(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		second := inChunks(newMessages(4, appID, bucketID, credID, ctxID, now), 2)
+		for _, m := range second[2:] {
+			m.ID = pushgate.IDGroup(first[0].ID) + m.ID[len(pushgate.IDGroup(m.ID)):]
+		}
+		if err := s.Insert(ctx, second); !errors.Is(err, messages.ErrIDTaken) {
+			t.Fatalf("insert of a group already in the outbox: %v, want ErrIDTaken", err)
+		}
+		if n := countMessages(t, db); n != 3 {
+			t.Fatalf("%d messages stored, want only the first send's 3", n)
+		}
+	})
+}
+
+// TestFinishRefusedData: a vendor's error text is stored whatever it holds
+// (cut on a character boundary, NUL and invalid UTF-8 replaced), and a
+// result the database refuses for its data says so with ErrUnstorable, so
+// the worker can store the others without it.
+func TestFinishRefusedData(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC()
+		msgs := inChunks(newMessages(3, appID, bucketID, credID, ctxID, now), 3)
+		msgs[2].ForeignID, msgs[2].Receiver.ForeignID = "bad\x00id", "bad\x00id"
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+		if err != nil || len(claimed) != 3 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		byID := map[string]*messages.Message{}
+		for _, m := range claimed {
+			byID[m.ID] = m
+		}
+		results := []messages.Result{
+			{Message: byID[msgs[0].ID], Status: messages.Failed, Reason: "invalid_payload", Error: "a" + strings.Repeat("é", 600), Attempts: 1, At: now},
+			{Message: byID[msgs[1].ID], Status: messages.Failed, Reason: "invalid_payload", Error: "vendor said \x00 and \xff", Attempts: 1, At: now},
+		}
+		if err := s.Finish(ctx, results); err != nil {
+			t.Fatalf("results with odd error texts: %v", err)
+		}
+		for i, m := range msgs[:2] {
+			got, err := s.Get(ctx, appID, bucketID, m.ID)
+			if err != nil || got.Status != messages.Failed || !utf8.ValidString(got.LastError) || strings.ContainsRune(got.LastError, 0) || len(got.LastError) > 1000 {
+				t.Fatalf("message %d: %+v, %v", i, got, err)
+			}
+		}
+		err = s.Finish(ctx, resultsFor([]*messages.Message{byID[msgs[2].ID]}, now))
+		if db.Dialect == sqlstore.Postgres && !errors.Is(err, messages.ErrUnstorable) {
+			t.Fatalf("a foreign id with a NUL on PostgreSQL: %v, want ErrUnstorable", err)
+		}
+		if db.Dialect == sqlstore.SQLite && err != nil { // SQLite holds a NUL
+			t.Fatal(err)
 		}
 	})
 }

@@ -18,7 +18,9 @@ import (
 
 // On PostgreSQL an accepted chunk of messages (the ids one send task
 // carries, which share a pushgate.IDGroup) is one row of the outbox table
-// (migrations 00008, 00009). A task's claim of the whole chunk leases the
+// (migrations 00008, 00009), keyed by that IDGroup. Rows written before
+// ids kept 66 bits of their own are keyed by the first 28 characters of
+// their ids instead (oldSchemeGroup): every look-up by id tries both keys. A task's claim of the whole chunk leases the
 // row; each result is then inserted into messages with the message whole,
 // and the row goes once all its messages are there. A message is written
 // once in its life, and accepting a send of 1000 receivers writes two rows,
@@ -171,14 +173,47 @@ func readOutbox(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]ou
 	return out, rows.Err()
 }
 
-// idGroups returns the distinct IDGroups of ids.
-func idGroups(ids []string) []string {
-	seen := make(map[string]bool, 4)
-	var out []string
+// oldSchemeGroupLen is the length of the outbox keys of rows written when
+// the ids of a chunk shared their first 28 characters. Nodes of that
+// version may still run beside this one, and their rows wait in the outbox
+// after an upgrade; the key lengths differ, so the two kinds never meet.
+const oldSchemeGroupLen = 28
+
+// outboxKeys returns the distinct outbox keys a row holding any of ids may
+// have: each id's IDGroup, and the key an older node would have given it.
+// (A key of the other kind that matches by chance names a row without the
+// id: claiming or moving it does no harm, see claimPostgres.)
+func outboxKeys(ids []string) []string {
+	seen := make(map[string]bool, 8)
+	out := make([]string, 0, 8)
 	for _, id := range ids {
-		if g := pushgate.IDGroup(id); !seen[g] {
-			seen[g] = true
-			out = append(out, g)
+		for _, g := range [2]string{pushgate.IDGroup(id), oldSchemeGroup(id)} {
+			if g != "" && !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// oldSchemeGroup is the outbox key an older node gave id's chunk ("" if id
+// is not a canonical UUID).
+func oldSchemeGroup(id string) string {
+	if len(id) != 36 {
+		return ""
+	}
+	return id[:oldSchemeGroupLen]
+}
+
+// uniqueKeys returns keys without repeats, in their first order.
+func uniqueKeys(keys []string) []string {
+	seen := make(map[string]bool, 4)
+	out := make([]string, 0, 4)
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
 		}
 	}
 	return out
@@ -217,6 +252,11 @@ func (s *MessageStore) insertOutbox(ctx context.Context, msgs []*messages.Messag
 	_, err := s.db.exec(ctx, s.db, `INSERT INTO outbox (id, `+outboxColumns+`, size)
 		SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::bytea[], ?::int[])`,
 		keys, apps, buckets, contexts, creds, providers, created, expires, enqueued, packed, sizes)
+	if isUniqueViolation(err) {
+		// Another node's chunk made in the same millisecond has the key
+		// (or this insert names one group twice): nothing was stored.
+		return fmt.Errorf("%w: %v", messages.ErrIDTaken, err)
+	}
 	return err
 }
 
@@ -267,7 +307,7 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 			want[id] = true
 		}
 		leased, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = $1, claimed_at = $2, claims = claims + 1
-			WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, leaseUntil.UTC(), now.UTC(), idGroups(ids))
+			WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, leaseUntil.UTC(), now.UTC(), outboxKeys(ids))
 		if err != nil {
 			return err
 		}
@@ -282,6 +322,7 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 			for _, m := range msgs {
 				if want[m.ID] {
 					delete(want, m.ID)
+					m.Chunk = leased[i].id // its result finds the row by it
 					out = append(out, m)
 				} else { // stays queued, and so the chunk moves
 					whole = false
@@ -335,7 +376,7 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 	moved := 0
 	err := db.withPgx(ctx, func(tx pgx.Tx) error {
-		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, idGroups(ids))
+		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, outboxKeys(ids))
 		if err != nil {
 			return err
 		}
@@ -355,22 +396,29 @@ func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 
 // getOutbox finds a message still in the outbox.
 func (s *MessageStore) getOutbox(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
-	var o outboxRow
-	err := o.scan(s.db.queryRow(ctx, s.db, `SELECT `+outboxReadColumns+` FROM outbox WHERE id = ? AND app_id = ? AND bucket_id = ?`, pushgate.IDGroup(id), appID, bucketID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pushgate.NotFound("message")
-	}
+	rows, err := s.db.query(ctx, s.db, `SELECT `+outboxReadColumns+` FROM outbox WHERE id IN (?, ?) AND app_id = ? AND bucket_id = ?`,
+		pushgate.IDGroup(id), oldSchemeGroup(id), appID, bucketID)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := o.messages()
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range msgs {
-		if m.ID == id {
-			return m, nil
+	defer rows.Close()
+	for rows.Next() {
+		var o outboxRow
+		if err := o.scan(rows); err != nil {
+			return nil, err
 		}
+		msgs, err := o.messages()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if m.ID == id {
+				return m, nil
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	return nil, pushgate.NotFound("message")
 }
@@ -446,7 +494,10 @@ func (s *MessageStore) finishPostgres(ctx context.Context, results []messages.Re
 	expires := make([]*time.Time, n)
 	for i, r := range results {
 		m := r.Message
-		ids[i], groups[i], statuses[i], reasons[i], errs[i] = m.ID, pushgate.IDGroup(m.ID), string(r.Status), r.Reason, truncate(r.Error, 1000)
+		ids[i], groups[i], statuses[i], reasons[i], errs[i] = m.ID, m.Chunk, string(r.Status), r.Reason, errorText(r.Error)
+		if groups[i] == "" { // not claimed from a row (or by a caller that kept its own copy)
+			groups[i] = pushgate.IDGroup(m.ID)
+		}
 		attempts[i], ats[i], retries[i] = int32(r.Attempts), r.At.UTC(), r.RetryAt.UTC()
 		if r.RetryAt.IsZero() {
 			retries[i] = r.At.UTC()
@@ -464,7 +515,7 @@ func (s *MessageStore) finishPostgres(ctx context.Context, results []messages.Re
 	}
 	return s.db.withPgx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE`, idGroups(ids))
+		b.Queue(`SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE`, uniqueKeys(groups))
 		b.Queue(`WITH u AS (
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[],
 					$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
