@@ -137,7 +137,7 @@ func BenchmarkCheckNUL(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := httpapi.CheckNUL(body); (err != nil) != (name == "nul") {
+				if err := httpapi.CheckText(body); (err != nil) != (name == "nul") {
 					b.Fatal(err)
 				}
 			}

@@ -31,7 +31,7 @@ func readBody(c *gin.Context) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, pushgate.Invalid("request body is empty; a JSON object is required")
 	}
-	if err := checkNUL(b); err != nil {
+	if err := checkText(b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -164,21 +164,48 @@ func jsonValueType(v string) string {
 // 0x00 byte is a syntax error inside and outside strings.
 var nulEscape = []byte(`\u0000`)
 
-// checkNUL refuses a JSON body whose strings or keys hold a NUL character,
-// which PostgreSQL can store in neither text nor jsonb (SQLite can, so
-// without this the backends would disagree). The common case costs one
-// vectorised search of the body; only a body that holds the escape is
-// walked, to name the field.
-func checkNUL(b []byte) error {
-	if !hasNULEscape(b) {
-		return nil
-	}
-	field, ok := nulField(b)
-	if !ok {
+// checkText refuses a JSON body that storage could not hold alike on
+// every backend: strings or keys with a NUL character, which PostgreSQL
+// can store in neither text nor jsonb, and bytes that are not UTF-8, which
+// JSON forbids and which reach PostgreSQL verbatim through the raw vendor
+// sections (SQLite takes both, so without this the backends would
+// disagree). The common case costs one vectorised search and one UTF-8
+// scan of the body; only a body with a problem is walked, to name the
+// field.
+func checkText(b []byte) error {
+	if hasNULEscape(b) {
+		if path, isKey, ok := badString(b, func(s string, _ int64) bool { return strings.IndexByte(s, 0) >= 0 }); ok {
+			if isKey {
+				return pushgate.Invalid(msgNUL, path+": holds a key with a NUL character (\\u0000)")
+			}
+			return pushgate.Invalid(msgNUL, path+": must not hold a NUL character (\\u0000)")
+		}
 		// Not valid JSON around it: decoding will say what is wrong.
-		return nil
 	}
-	return pushgate.Invalid(msgNUL, field)
+	if !utf8.Valid(b) {
+		off := int64(firstInvalidUTF8(b))
+		if path, isKey, ok := badString(b, func(_ string, end int64) bool { return end > off }); ok {
+			if isKey {
+				return pushgate.Invalid(msgNotUTF8, path+": holds a key that is not valid UTF-8")
+			}
+			return pushgate.Invalid(msgNotUTF8, path+": is not valid UTF-8")
+		}
+		return pushgate.Invalid(msgNotUTF8, fmt.Sprintf("body: byte %d is not valid UTF-8", off))
+	}
+	return nil
+}
+
+const msgNotUTF8 = "the request body is not valid UTF-8, which JSON requires"
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // hasNULEscape reports whether b holds \u0000 as an escape rather than as
@@ -201,10 +228,11 @@ func hasNULEscape(b []byte) bool {
 	}
 }
 
-// nulField walks the JSON document b and describes the first string or
-// key that holds a NUL, as "path: problem". ok is false if b is not valid
-// JSON before such a string is found.
-func nulField(b []byte) (problem string, ok bool) {
+// badString walks the JSON document b and names the first string or key
+// for which bad (given the decoded text and the offset just past it)
+// holds: its path (for a key, the path of its object). ok is false if b is
+// not valid JSON before such a string is found.
+func badString(b []byte, bad func(s string, end int64) bool) (path string, isKey, ok bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var stack []jsonLevel
@@ -221,7 +249,7 @@ func nulField(b []byte) (problem string, ok bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", false, false
 		}
 		switch t := tok.(type) {
 		case json.Delim:
@@ -238,12 +266,12 @@ func nulField(b []byte) (problem string, ok bool) {
 			n := len(stack)
 			isKey := n > 0 && !stack[n-1].array && stack[n-1].wantKey
 			switch {
-			case isKey && strings.IndexByte(t, 0) >= 0:
-				return jsonPath(stack[:n-1]) + ": holds a key with a NUL character (\\u0000)", true
+			case isKey && bad(t, dec.InputOffset()):
+				return jsonPath(stack[:n-1]), true, true
 			case isKey:
 				stack[n-1].key, stack[n-1].wantKey = t, false
-			case strings.IndexByte(t, 0) >= 0:
-				return jsonPath(stack) + ": must not hold a NUL character (\\u0000)", true
+			case bad(t, dec.InputOffset()):
+				return jsonPath(stack), false, true
 			default:
 				next()
 			}

@@ -92,6 +92,35 @@ func TestNULIsRefusedAtTheDoor(t *testing.T) {
 	})
 }
 
+// Bytes that are not UTF-8 are refused at the door too: JSON requires
+// UTF-8, and the raw vendor sections of a context reach PostgreSQL
+// verbatim, which refuses them (SQLite does not).
+func TestInvalidUTF8IsRefusedAtTheDoor(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		c, _ := newCore(t, db)
+		bucket, _, _ := sentMessages(t, c, `{"type":"none"}`, 1)
+		contexts := countRows(t, db, "contexts")
+		for _, tc := range []struct{ name, path, body, field string }{
+			{"raw ios section", "/v1/bucket/" + bucket + "/context/raw",
+				"{\"ios\":{\"aps\":{\"alert\":{\"title\":\"Sale \xff\xfe\"}}}}", "ios.aps.alert.title"},
+			{"raw android data key", "/v1/bucket/" + bucket + "/context/raw",
+				"{\"android\":{\"data\":{\"k\xc3\":\"v\"}}}", "android.data"},
+			{"data context body", "/v1/bucket/" + bucket + "/context/data", "{\"title\":\"Hi\",\"body\":\"\xe2\x82\"}", "body"},
+		} {
+			c.sc.badRequests = true
+			rec := c.do("POST", tc.path, tc.body, "x-token", c.key)
+			c.sc.badRequests = false
+			e := decodeError(t, rec)
+			if rec.Code != 400 || e.Code != pushgate.EINVALID || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], tc.field+": ") || !strings.Contains(e.Errors[0], "UTF-8") {
+				t.Errorf("%s: %d %+v, want 400 naming %s and UTF-8", tc.name, rec.Code, e, tc.field)
+			}
+		}
+		if n := countRows(t, db, "contexts"); n != contexts {
+			t.Errorf("refused requests stored %d contexts", n-contexts)
+		}
+	})
+}
+
 // A NUL in the path or the query is refused before any handler sees it, so
 // routes whose path holds free text (user ids, channel names) are covered.
 func TestNULInPathOrQueryIsRefused(t *testing.T) {

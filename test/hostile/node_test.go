@@ -66,6 +66,9 @@ func nodeConfig(t *testing.T, backend string) server.Config {
 	cfg.VAPIDSubject = "mailto:push@shop.example"
 	// The suite floods the public event routes on purpose.
 	cfg.EventsRatePerIP = 0
+	// and creates buckets faster than one key may (the limit has its own
+	// test in httpapi).
+	cfg.BucketCreateRate = 0
 	return cfg
 }
 
@@ -309,17 +312,20 @@ func errorShape(a answer) []string {
 // codeStatus is the documented status of every error code (openapi.yaml's
 // Error schema).
 var codeStatus = map[string]int{
-	"validation_failed":  400,
-	"unauthorized":       401,
-	"forbidden":          403,
-	"not_found":          404,
-	"method_not_allowed": 405,
-	"conflict":           409,
-	"too_large":          413,
-	"unprocessable":      422,
-	"rate_limited":       429,
-	"internal":           500,
-	"unavailable":        503,
+	"validation_failed":     400,
+	"unauthorized":          401,
+	"forbidden":             403,
+	"not_found":             404,
+	"method_not_allowed":    405,
+	"request_timeout":       408,
+	"conflict":              409,
+	"precondition_failed":   412,
+	"too_large":             413,
+	"unprocessable":         422,
+	"range_not_satisfiable": 416,
+	"rate_limited":          429,
+	"internal":              500,
+	"unavailable":           503,
 }
 
 // errorOf decodes an error answer.
