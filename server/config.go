@@ -155,7 +155,7 @@ func Defaults() Config {
 		FirstAppName:         "default",
 		AuthCacheTTL:         10 * time.Second,
 		BucketIdleTTL:        30 * 24 * time.Hour,
-		BucketCreateRate:     2,
+		BucketCreateRate:     5,
 		DeliveryMaxAttempts:  8,
 		DeliveryChunkSize:    500,
 		DeliveryConcurrency:  64,
