@@ -216,7 +216,7 @@ func TestBadBodies(t *testing.T) {
 	}{
 		{"", 400, "empty"},
 		{`{"name":`, 400, "not valid JSON"},
-		{`{"name":5}`, 400, "name: expected string"},
+		{`{"name":5}`, 400, "name: expected a string, got number"},
 		{`{"name":"a"} {}`, 400, "one JSON value"},
 		{`{"name":"` + strings.Repeat("x", 101) + `"}`, 400, "name"},
 		{`{"name":"` + strings.Repeat("x", 2000) + `"}`, 413, "limit"},

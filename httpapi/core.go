@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -90,10 +89,10 @@ func readBody(c *gin.Context) ([]byte, error) {
 		return nil, tooLarge(maxErr.Limit)
 	}
 	if err != nil {
-		return nil, pushgate.Invalid("request body cannot be read", err.Error())
+		return nil, &pushgate.Error{Code: pushgate.EINVALID, Message: "request body cannot be read", Fields: []string{"body: cannot be read"}, Err: err}
 	}
 	if len(b) == 0 {
-		return nil, pushgate.Invalid("request body is empty; a JSON object is required")
+		return nil, pushgate.Invalid("request body is empty; a JSON object is required", "body: is required")
 	}
 	return b, nil
 }
@@ -259,12 +258,13 @@ func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
 	errs := make([][]string, len(slow.Receivers))
 	for i, r := range slow.Receivers {
 		if err := json.Unmarshal(r, &out[i]); err != nil {
-			field := "receiver"
-			if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
-				field = te.Field
-				err = fmt.Errorf("expected %s, got %s", te.Type.Kind(), te.Value)
+			// The body decoded as a whole, so only types can be wrong.
+			problem := "receiver: must be an object with credentialId and a token or a subscription"
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				problem = typeProblem(te, "receiver")
 			}
-			errs[i] = []string{field + ": " + err.Error()}
+			errs[i] = []string{problem}
 		}
 	}
 	return out, errs, nil
