@@ -298,7 +298,7 @@ func parseFCM(o *object, raw json.RawMessage, opts ParseOptions) *FCMCredential 
 		// must not travel in clear.
 		u, err := url.Parse(s)
 		switch {
-		case err != nil || u.Host == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http"):
+		case err != nil || u.Hostname() == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http"):
 			sa.p.add(sa.at("token_uri"), "must be an absolute https URL")
 		case u.Scheme == "http" && !opts.AllowHTTPTokenURI:
 			sa.p.add(sa.at("token_uri"), "must be an https URL")

@@ -81,3 +81,15 @@ func TestFCMServiceAccountMustBeUTF8(t *testing.T) {
 		}
 	}
 }
+
+// A token_uri with a port and no host name has a Host (":443"), and the
+// provider would post the signed assertion to the node itself.
+func TestFCMTokenURINeedsAHostName(t *testing.T) {
+	f := mustFixtures(t)
+	for _, u := range []string{"https://:443/token", "https://:/token"} {
+		_, _, err := ParseCreateRequest(body(t, noCallback, cred("fcm_v1", f.serviceAccount(obj{"token_uri": u}))), testOptions())
+		if err == nil || !strings.Contains(err.Error(), "providerCredentials[0].payload.token_uri: must be an absolute https URL") {
+			t.Errorf("token_uri %q: %v, want it refused", u, err)
+		}
+	}
+}

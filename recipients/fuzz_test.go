@@ -125,7 +125,7 @@ func checkAccepted(t *testing.T, r recipients.Receiver, cred *buckets.Credential
 		}
 	case buckets.VAPID:
 		u, err := url.Parse(r.Endpoint)
-		if err != nil || u.Scheme != "https" || u.Host == "" || r.Token != "" {
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || r.Token != "" {
 			t.Fatalf("Web Push receiver %+v accepted: %v", r, err)
 		}
 		if _, err := http.NewRequest("POST", r.Endpoint, nil); err != nil {

@@ -108,7 +108,9 @@ func checkEndpoint(s string, opts Options) string {
 		return "must be at most 2048 characters"
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	// Hostname, not Host: "https://:443" has a Host, and would be dialled
+	// on the node itself.
+	if err != nil || u.Hostname() == "" {
 		return "must be an absolute URL"
 	}
 	switch {

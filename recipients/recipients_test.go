@@ -34,3 +34,16 @@ func TestValidateRefusesWhatCannotBeStored(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint with a port and no host name ("https://:443/push") parses
+// with a Host, and would be dialled on the node itself.
+func TestValidateRefusesAnEndpointWithoutAHostName(t *testing.T) {
+	vapid := &buckets.Credential{ID: "v", Type: buckets.VAPID}
+	p256dh := "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+	for _, endpoint := range []string{"https://:443/push", "https://:/push", "https://user@:8443/push"} {
+		r := recipients.Receiver{CredentialID: "v", Endpoint: endpoint, P256dh: p256dh, Auth: "BTBZMqHH6r4Tts7J_aSIgg"}
+		if got := recipients.Validate(r, vapid, recipients.Options{}); !slices.Equal(got, []string{"endpoint: must be an absolute URL"}) {
+			t.Errorf("endpoint %q: %q, want it refused", endpoint, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -112,6 +113,10 @@ func FuzzServiceAccount(f *testing.F) {
 		got, err := parseServiceAccount(back.FCM.ServiceAccountJSON, false)
 		if err != nil {
 			t.Fatalf("the bucket accepted a service account the provider refuses: %v\n%s", err, back.FCM.ServiceAccountJSON)
+		}
+		// The signed assertion goes to token_uri: a host must be named.
+		if u, err := url.Parse(got.TokenURI); err != nil || u.Hostname() == "" {
+			t.Fatalf("token_uri %q accepted", got.TokenURI)
 		}
 		if got.ClientEmail != c.FCM.ClientEmail || first(c.FCM.ProjectID, got.ProjectID) == "" {
 			t.Fatalf("provider reads client_email %q project %q; the bucket read %q %q", got.ClientEmail, got.ProjectID, c.FCM.ClientEmail, c.FCM.ProjectID)
