@@ -96,7 +96,9 @@ func checkCallbackURL(s string) string {
 		return fmt.Sprintf("must be at most %d characters", MaxCallbackURLLength)
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+	// Hostname, not Host: "https://:443" has a Host, and would be dialled
+	// on the node itself.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "" {
 		return "must be an absolute http(s) URL"
 	}
 	return ""

@@ -13,10 +13,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/url"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 const allowedTypes = "apns_token, apns_cert, fcm_v1, vapid, websocket"
@@ -257,6 +259,12 @@ func parseFCM(o *object, raw json.RawMessage, opts ParseOptions) *FCMCredential 
 		sa = &object{path: path, fields: fields, p: o.p}
 		raw = v
 	}
+	if !utf8.Valid(raw) {
+		// It is sealed as a JSON string, which would replace the bytes that
+		// are not UTF-8: what was checked would not be what is stored.
+		o.p.add(sa.path, "must be UTF-8 text")
+		return nil
+	}
 	c := &FCMCredential{ServiceAccountJSON: bytes.Clone(bytes.TrimSpace(raw))}
 	if t, ok := sa.requiredString("type"); ok && t != "service_account" {
 		sa.p.add(sa.at("type"), "must be \"service_account\", got %s", quoted(t))
@@ -274,8 +282,15 @@ func parseFCM(o *object, raw json.RawMessage, opts ParseOptions) *FCMCredential 
 		c.ClientEmail = s
 	}
 	if s, ok := sa.requiredString("private_key"); ok {
-		if problem := checkRSAKey(s); problem != "" {
+		key, problem := checkRSAKey(s)
+		switch {
+		case problem != "":
 			sa.p.add(sa.at("private_key"), "%s", problem)
+		case key != s:
+			// The provider, like Google's libraries, reads the key with
+			// pem.Decode: a form only pemText understands is stored as the
+			// PEM it holds, or every send would fail as bad_credentials.
+			c.ServiceAccountJSON = withMember(sa.fields, "private_key", key)
 		}
 	}
 	if s, ok := sa.requiredString("token_uri"); ok {
@@ -283,7 +298,7 @@ func parseFCM(o *object, raw json.RawMessage, opts ParseOptions) *FCMCredential 
 		// must not travel in clear.
 		u, err := url.Parse(s)
 		switch {
-		case err != nil || u.Host == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http"):
+		case err != nil || u.Hostname() == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http"):
 			sa.p.add(sa.at("token_uri"), "must be an absolute https URL")
 		case u.Scheme == "http" && !opts.AllowHTTPTokenURI:
 			sa.p.add(sa.at("token_uri"), "must be an https URL")
@@ -317,27 +332,38 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s && len(s) <= 320
 }
 
-func checkRSAKey(s string) string {
+// checkRSAKey returns the PEM text of the RSA key in s: s itself when
+// pem.Decode reads it as it is, or a problem to report.
+func checkRSAKey(s string) (string, string) {
 	const want = "a PEM RSA private key"
 	text, ok := pemText(s)
 	if !ok {
-		return "is not " + want
+		return "", "is not " + want
 	}
 	block, _ := pem.Decode(text)
 	if block == nil {
-		return "is not " + want
+		return "", "is not " + want
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-			return ""
+	if key, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		if _, ok := key.(*rsa.PrivateKey); !ok {
+			return "", "is not " + want + " (it is " + describeKey(key) + ")"
 		}
-		return "is not " + want
+	} else if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+		return "", "is not " + want
 	}
-	if _, ok := key.(*rsa.PrivateKey); !ok {
-		return "is not " + want + " (it is " + describeKey(key) + ")"
+	if b, _ := pem.Decode([]byte(s)); b != nil && bytes.Equal(b.Bytes, block.Bytes) {
+		return s, ""
 	}
-	return ""
+	return string(pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: block.Bytes})), ""
+}
+
+// withMember returns the JSON object of fields with member name set to the
+// string value. The other members are kept as they were sent.
+func withMember(fields map[string]json.RawMessage, name, value string) []byte {
+	m := maps.Clone(fields)
+	m[name], _ = json.Marshal(value)
+	b, _ := json.Marshal(m) // only RawMessages that are valid JSON
+	return b
 }
 
 func parseVAPID(o *object, opts ParseOptions) *VAPIDCredential {

@@ -66,7 +66,7 @@ func ParseCreateRequest(body []byte, opts ParseOptions) ([]*Credential, Callback
 	var p problems
 	top, ok := jsonObject(body)
 	if !ok {
-		return nil, Callback{}, pushgate.Invalid("the request body must be a JSON object")
+		return nil, Callback{}, pushgate.Invalid("the bucket request is invalid", "body: must be a JSON object")
 	}
 	var req CreateRequest
 	// malformed marks entries already reported, which parse then skips.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/internal/fuzzcheck"
 )
 
 var fuzzKinds = []contexts.Kind{contexts.KindData, contexts.KindRaw, contexts.KindSilent, "bogus"}
@@ -52,6 +53,12 @@ func check(t *testing.T, kind contexts.Kind, c *contexts.Context, err error, pre
 			if !strings.Contains(f, ": ") || (prefix != "" && !strings.HasPrefix(f, prefix) && !strings.HasPrefix(f, "kind: ")) {
 				t.Fatalf("field problem %q has no path", f)
 			}
+			if s := fuzzcheck.Problem(f); s != "" {
+				t.Fatal(s)
+			}
+		}
+		if s := fuzzcheck.GoSpelling(pe.Message); s != "" {
+			t.Fatalf("message %q shows Go's %q", pe.Message, s)
 		}
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,19 +48,26 @@ func (h *Handler) routeEvents(e *gin.Engine) {
 		limit = h.rateLimit(newIPLimiter(h.opts.Events.RatePerIP, h.opts.Events.Burst))
 	}
 	for _, p := range clientEventPaths {
-		path := "/v1/context/:contextId/events/" + p.path
-		e.OPTIONS(path, allowCORS, preflight)
-		e.POST(path, allowCORS, limit, h.clientEvent(p.kind))
+		path := clientEventPrefix + p.path
+		e.OPTIONS(path, preflight)
+		e.POST(path, limit, h.clientEvent(p.kind))
 	}
 }
 
-// allowCORS lets any origin call: the endpoints take no cookies and no
-// credentials, so there is nothing for another origin to abuse that a
-// plain HTTP client could not.
+// allowCORS lets any origin call the client event endpoints: they take no
+// cookies and no credentials, so there is nothing for another origin to
+// abuse that a plain HTTP client could not. It runs before the middleware
+// that may refuse a request (NUL in the path, body limits and deadlines),
+// so a browser sees those answers too.
 func allowCORS(c *gin.Context) {
-	c.Header("Access-Control-Allow-Origin", "*")
-	c.Header("Vary", "Origin")
+	if strings.HasPrefix(c.FullPath(), clientEventPrefix) {
+		c.Header("Access-Control-Allow-Origin", "*")
+		c.Header("Vary", "Origin")
+	}
+	c.Next()
 }
+
+const clientEventPrefix = "/v1/context/:contextId/events/"
 
 func preflight(c *gin.Context) {
 	c.Header("Access-Control-Allow-Methods", "POST, OPTIONS")

@@ -96,7 +96,7 @@ func decodeJSONBytes(b []byte, v any) error {
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
-			return pushgate.Invalid("request body must hold one JSON value")
+			return pushgate.Invalid("request body must hold one JSON value", "body: must hold one JSON value and nothing after it")
 		}
 		return nil
 	}
@@ -104,13 +104,15 @@ func decodeJSONBytes(b []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return pushgate.Invalid("request body is empty; a JSON object is required")
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return pushgate.Invalid("request body is not valid JSON", err.Error())
+		return pushgate.Invalid("request body is empty; a JSON object is required", "body: is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return pushgate.Invalid("request body is not valid JSON", "body: unexpected end of JSON input")
+	case errors.As(err, &syntaxErr):
+		return pushgate.Invalid("request body is not valid JSON", "body: "+syntaxErr.Error())
 	case errors.As(err, &typeErr):
 		return pushgate.Invalid("request body has a field of the wrong type", typeProblem("body", typeErr))
 	default:
-		return pushgate.Invalid("request body cannot be read", err.Error())
+		return &pushgate.Error{Code: pushgate.EINVALID, Message: "request body cannot be read", Fields: []string{"body: cannot be read"}, Err: err}
 	}
 }
 

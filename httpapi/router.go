@@ -96,7 +96,7 @@ func New(opts Options) *Handler {
 		_ = e.SetTrustedProxies(nil)
 		h.log.Error("trusted proxies ignored", "err", err)
 	}
-	e.Use(h.requestID, h.observe, h.recover, h.refuseNUL, h.boundBody, h.limitBody)
+	e.Use(h.requestID, h.observe, h.recover, allowCORS, h.refuseNUL, h.boundBody, h.limitBody)
 	e.NoRoute(func(c *gin.Context) { h.writeError(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { h.writeError(c, errNoMethod) })
 	h.engine = e

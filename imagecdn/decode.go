@@ -137,27 +137,9 @@ type Decoded struct {
 // fixed cost: x/image/vp8l allocates the prefix-code tables a lossless WebP
 // names before reading them, up to about 170 MB for a file of a few bytes.
 func Decode(data []byte, limits Limits) (*Decoded, error) {
-	limits = limits.withDefaults()
-	if int64(len(data)) > limits.MaxBytes {
-		return nil, tooLarge(limits.MaxBytes)
-	}
-	format, err := checkFormat(data[:min(len(data), sniffLen)])
+	format, cfg, err := decodeHeader(data, limits.withDefaults())
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := decodeConfig(format, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkDimensions(cfg.Width, cfg.Height, limits); err != nil {
-		return nil, err
-	}
-	if format == FormatNameWebP {
-		// The x/image decoder sizes its buffers from the frame inside the
-		// container, which need not match the canvas DecodeConfig reports.
-		if err := checkWebPFrame(data, cfg, limits); err != nil {
-			return nil, err
-		}
 	}
 	img, err := decodeImage(format, data)
 	if err != nil {
@@ -171,6 +153,34 @@ func Decode(data []byte, limits Limits) (*Decoded, error) {
 		d.Orientation = jpegOrientation(data)
 	}
 	return d, nil
+}
+
+// decodeHeader names the format of data and reads its dimensions from the
+// header, refusing it if they are over limits: nothing the size of the
+// image is allocated before this has passed.
+func decodeHeader(data []byte, limits Limits) (string, image.Config, error) {
+	if int64(len(data)) > limits.MaxBytes {
+		return "", image.Config{}, tooLarge(limits.MaxBytes)
+	}
+	format, err := checkFormat(data[:min(len(data), sniffLen)])
+	if err != nil {
+		return "", image.Config{}, err
+	}
+	cfg, err := decodeConfig(format, data)
+	if err != nil {
+		return "", image.Config{}, err
+	}
+	if err := checkDimensions(cfg.Width, cfg.Height, limits); err != nil {
+		return "", image.Config{}, err
+	}
+	if format == FormatNameWebP {
+		// The x/image decoder sizes its buffers from the frame inside the
+		// container, which need not match the canvas DecodeConfig reports.
+		if err := checkWebPFrame(data, cfg, limits); err != nil {
+			return "", image.Config{}, err
+		}
+	}
+	return format, cfg, nil
 }
 
 func checkDimensions(w, h int, limits Limits) error {

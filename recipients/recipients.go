@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -52,6 +53,8 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 	}
 	if len(r.ForeignID) > 255 {
 		add("foreignId", "must be at most 255 characters")
+	} else if !storable(r.ForeignID) {
+		add("foreignId", "must be UTF-8 text without NUL characters")
 	}
 	switch {
 	case r.CredentialID == "":
@@ -93,8 +96,8 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 			add("auth", "must be the subscription's auth secret (16 bytes, base64url)")
 		}
 	case buckets.WebSocket:
-		if r.Token == "" || len(r.Token) > 255 {
-			add("token", "must be the user id of a WebSocket receiver (1 to 255 characters)")
+		if r.Token == "" || len(r.Token) > 255 || !storable(r.Token) {
+			add("token", "must be the user id of a WebSocket receiver (1 to 255 characters of UTF-8 text without NUL)")
 		}
 	default:
 		add("credentialId", "credential type %s cannot receive messages", cred.Type)
@@ -110,7 +113,9 @@ func checkEndpoint(s string, opts Options) string {
 		return "must be at most 2048 characters"
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	// Hostname, not Host: "https://:443" has a Host, and would be dialled
+	// on the node itself.
+	if err != nil || u.Hostname() == "" {
 		return "must be an absolute URL"
 	}
 	switch {
@@ -123,6 +128,13 @@ func checkEndpoint(s string, opts Options) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// storable reports whether every backend can store s as text: PostgreSQL
+// refuses NUL and invalid UTF-8, and a message it cannot store could never
+// have its result written. The other fields are held to narrower syntax.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func isHex(s string) bool {

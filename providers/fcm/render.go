@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -168,7 +169,7 @@ func buildRaw(r *contexts.Raw, id identity, ttl time.Duration) (*messaging.Messa
 		dec := json.NewDecoder(bytes.NewReader(r.Android))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&ra); err != nil {
-			return nil, fmt.Errorf("must be an object with notification, data (string values) and android as FCM v1 defines them: %v", err)
+			return nil, fmt.Errorf("must be an object with notification, data (string values) and android as FCM v1 defines them: %s", jsonProblem(err))
 		}
 	}
 	common := r.Common
@@ -343,4 +344,40 @@ func first(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// jsonProblem words an error of decoding a raw section for the client who
+// wrote it, in JSON's terms: encoding/json's own text names Go types
+// ("Go struct field rawAndroid.data of type string").
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	want := "another JSON value"
+	switch te.Type.Kind() {
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		want = "a number"
+	}
+	// The SDK decodes its types through aliases (androidInternal, ...),
+	// which show in the path as if they were fields.
+	var path []string
+	for _, name := range strings.Split(te.Field, ".") {
+		if name != "" && !strings.HasSuffix(name, "Internal") {
+			path = append(path, name)
+		}
+	}
+	if len(path) == 0 {
+		return fmt.Sprintf("expected %s, got %s", want, te.Value)
+	}
+	return fmt.Sprintf("%s: expected %s, got %s", strings.Join(path, "."), want, te.Value)
 }

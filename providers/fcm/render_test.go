@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/internal/fuzzcheck"
 	"github.com/pushgate/pushgate/providers"
 )
 
@@ -117,6 +118,8 @@ func FuzzBuildRaw(f *testing.F) {
 	f.Add(`{"android":{"ttl":"1.5s","notification":{"event_time":"2030-01-01T00:00:00.000000000Z"}}}`, "x")
 	f.Add(`null`, "t")
 	f.Add(`{"data":{"n":1}}`, "")
+	f.Add(`{"priority":"high"}`, "")
+	f.Add(`{"android":{"priority":5,"ttl":[]},"notification":"x"}`, "")
 	f.Fuzz(func(t *testing.T, android, title string) {
 		c := &contexts.Context{ID: "ctx", Kind: contexts.KindRaw, Raw: &contexts.Raw{
 			Common:  &contexts.RawCommon{Title: title, CollapseKey: "ck"},
@@ -124,6 +127,10 @@ func FuzzBuildRaw(f *testing.F) {
 		}}
 		msg, err := build(c, identity{messageID: "m", contextID: "ctx"}, "tok", time.Hour)
 		if err != nil {
+			// It reaches the client as the problem of the android field.
+			if s := fuzzcheck.GoSpelling(err.Error()); s != "" {
+				t.Fatalf("problem %q shows Go's %q", err, s)
+			}
 			return
 		}
 		if msg.Data["messageId"] != "m" || msg.Data["contextId"] != "ctx" {
