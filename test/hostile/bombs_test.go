@@ -44,7 +44,10 @@ var bombs = sync.OnceValue(func() []bomb {
 		{name: "JPEG declaring 65,500 x 65,500", data: jpegBomb(65_500, 65_500)},
 		{name: "GIF with a 65,535 x 65,535 screen", data: gifBomb(65_535, 65_535, 1, 1, 1, 1)},
 		{name: "GIF with a frame larger than its screen", data: gifBomb(16, 16, 10_000, 10_000, 1, 1)},
-		{name: "GIF of 1,000 frames of 3,000 x 3,000", data: gifBomb(3_000, 3_000, 3_000, 3_000, 3_000, 1_000), harmless: true},
+		// Harmless only because the first frame alone is decoded: all of them
+		// would be a gigapixel of work. Small frames keep the one decode quick
+		// under -race on a busy machine.
+		{name: "GIF of 1,000 frames of 1,000 x 1,000", data: gifBomb(1_000, 1_000, 1_000, 1_000, 1_000, 1_000), harmless: true},
 		{name: "WebP declaring 16,384 x 16,384", data: webpBomb(16_384, 16_384)},
 	}
 })
