@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/contexts"
@@ -71,6 +72,9 @@ func check(t *testing.T, kind contexts.Kind, c *contexts.Context, err error, pre
 	stored, err := c.Body()
 	if err != nil {
 		t.Fatalf("Body: %v", err)
+	}
+	if !utf8.Valid(stored) {
+		t.Fatalf("stored body %q is not UTF-8: PostgreSQL cannot store it", stored)
 	}
 	again, err := contexts.Parse(kind, stored, now)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 )
@@ -77,6 +78,11 @@ func parse(kind Kind, body []byte, now time.Time, prefix, root string, o Options
 	}
 	if !json.Valid(body) {
 		return nil, pushgate.Invalid(message, root+": is not valid JSON: "+syntaxError(body))
+	}
+	if !utf8.Valid(body) {
+		// Vendor sections are kept byte for byte, and PostgreSQL cannot
+		// store text that is not UTF-8; JSON must be UTF-8 anyway.
+		return nil, pushgate.Invalid(message, root+": must be UTF-8 text")
 	}
 	if got := jsonType(body); got != "object" {
 		return nil, pushgate.Invalid(message, root+": must be a JSON object, got "+got)

@@ -47,7 +47,8 @@ func Problem(p string, fieldPrefixes ...string) string {
 	if !ok || strings.TrimSpace(field) == "" || strings.TrimSpace(text) == "" {
 		return "problem " + quote(p) + " is not \"field: problem\""
 	}
-	if s := GoSpelling(p); s != "" {
+	// The field is a JSON path, whose keys the client chose ("data.G").
+	if s := GoSpelling(text); s != "" {
 		return "problem " + quote(p) + " shows Go's " + quote(s)
 	}
 	if len(fieldPrefixes) == 0 {

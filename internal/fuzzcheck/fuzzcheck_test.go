@@ -58,6 +58,8 @@ func TestRefused(t *testing.T) {
 		{pushgate.Invalid("", "a: x"), nil, false},
 		{pushgate.Invalid("bad", "no field here"), nil, false},
 		{pushgate.Invalid("bad", "a: json: cannot unmarshal array into Go value of type x.Y"), nil, false},
+		{pushgate.Invalid("bad", "android.data.G: must be a string"), nil, true},
+		{pushgate.Invalid("bad", "receiver: cannot read recipients.Receiver"), nil, false},
 		{&pushgate.Error{Code: pushgate.EINTERNAL, Message: "x", Fields: []string{"a: b"}}, nil, false},
 		{errors.New("a: b"), nil, false},
 		{nil, nil, false},

@@ -21,6 +21,7 @@ func TestRawAndroidProblemsSpeakJSON(t *testing.T) {
 		`{"notification":"x"}`:           "notification: expected an object, got string",
 		`{"android":{"ttl":[]}}`:         "android.ttl: expected a string, got array",
 		`{"data":{"a":"b"},"x":{"y":1}}`: `unknown field "x"`,
+		`{"android":{"ttl":"s"}}`:        `a value is not in the form FCM v1 defines (durations such as "3.5s", colors as "#rrggbb", times in RFC 3339)`,
 	} {
 		c := &contexts.Context{ID: "ctx", Kind: contexts.KindRaw, Raw: &contexts.Raw{Android: json.RawMessage(section)}}
 		_, err := build(c, identity{messageID: "m", contextID: "ctx"}, "tok", time.Hour)

@@ -351,8 +351,13 @@ func first(s ...string) string {
 // ("Go struct field rawAndroid.data of type string").
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
+	switch {
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return strings.TrimPrefix(err.Error(), "json: ")
+	case !errors.As(err, &te):
+		// The SDK's own decoders of durations, colors and times answer in
+		// Go's words ("failed to parse s: strconv.ParseInt: ...").
+		return `a value is not in the form FCM v1 defines (durations such as "3.5s", colors as "#rrggbb", times in RFC 3339)`
 	}
 	want := "another JSON value"
 	switch te.Type.Kind() {
