@@ -95,7 +95,10 @@ func FuzzClientEvent(f *testing.F) {
 		if s := errorShape(rec); s != "" {
 			t.Fatalf("%s %q: %s", path, body, s)
 		}
-		if rec.Code != http.StatusNotFound && rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+		// A context id with a slash (or a dot segment) makes another path,
+		// which is no client event route and owes no CORS.
+		route := contextID != "" && contextID != "." && contextID != ".." && !strings.Contains(contextID, "/")
+		if route && rec.Code != http.StatusNotFound && rec.Header().Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("%s %q: %d without CORS: a browser would not see why", path, body, rec.Code)
 		}
 	})
