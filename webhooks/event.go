@@ -3,6 +3,7 @@ package webhooks
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 )
@@ -73,7 +74,13 @@ func (e *Event) normalize(path string, now time.Time) []string {
 	if e.Kind != Failed {
 		e.Reason = ""
 	} else if len(e.Reason) > MaxReason {
-		e.Reason = e.Reason[:MaxReason]
+		// Cut on a character boundary: half a character is text
+		// PostgreSQL refuses.
+		n := MaxReason
+		for n > 0 && !utf8.RuneStart(e.Reason[n]) {
+			n--
+		}
+		e.Reason = e.Reason[:n]
 	}
 	if e.Kind != Clicked {
 		e.Action = ""
