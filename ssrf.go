@@ -168,21 +168,31 @@ func (g *SSRFGuard) Check(ip netip.Addr) error {
 }
 
 // CheckURL reports, without resolving any name, whether the guard will
-// refuse the host of rawURL: an IP literal it refuses (IPv4 in any of the
-// forms resolvers accept, such as 2130706433 or 0x7f.1, included) or
-// localhost and names under .localhost, which resolve to loopback
-// everywhere. It returns an *AddressError, or nil for every other name
-// (judged when connecting), for trusted endpoints, and for what is not a
-// URL with a host (the caller's own checks report that).
+// refuse the host of rawURL: see CheckHost. It returns nil for what is not
+// a URL with a host (the caller's own checks report that).
 func (g *SSRFGuard) CheckURL(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil
 	}
+	return g.CheckHost(u)
+}
+
+// CheckHost reports, without resolving any name, whether the guard will
+// refuse the host of a parsed URL: an IP literal it refuses (IPv4 in any
+// of the forms resolvers accept, such as 2130706433 or 0x7f.1, included),
+// localhost and names under .localhost, which resolve to loopback
+// everywhere, and a port with no host name ("https://:443"), which is
+// dialled on the node itself. It returns an *AddressError, or nil for
+// every other name (judged when connecting) and for trusted endpoints.
+func (g *SSRFGuard) CheckHost(u *url.URL) error {
 	if g.trustedAddr(authority(u)) {
 		return nil
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return &AddressError{Host: u.Host, Kind: "no host name, so this node itself"}
+	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return g.Check(ip)
 	}
@@ -207,8 +217,16 @@ func (g *SSRFGuard) CheckURL(rawURL string) error {
 // (0x), the last filling the remaining bytes ("127.1", "2130706433",
 // "0x7f.0.0.1"). Dotted-quad decimal is netip's job.
 func legacyIPv4(host string) (netip.Addr, bool) {
+	// Most hosts are names: a last label that is not a number in any base
+	// (a letter past "f", or past "x" after "0x") ends it without splitting.
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if host == "" || last == "" || strings.IndexFunc(strings.TrimPrefix(last, "0x"), func(r rune) bool {
+		return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f')
+	}) >= 0 {
+		return netip.Addr{}, false
+	}
 	parts := strings.Split(host, ".")
-	if len(parts) > 4 || host == "" {
+	if len(parts) > 4 {
 		return netip.Addr{}, false
 	}
 	var vals []uint64
@@ -226,8 +244,8 @@ func legacyIPv4(host string) (netip.Addr, bool) {
 		}
 		vals = append(vals, v)
 	}
-	last := vals[len(vals)-1]
-	if last >= 1<<(8*(5-len(vals))) {
+	lastVal := vals[len(vals)-1]
+	if lastVal >= 1<<(8*(5-len(vals))) {
 		return netip.Addr{}, false
 	}
 	var n uint64
@@ -237,7 +255,7 @@ func legacyIPv4(host string) (netip.Addr, bool) {
 		}
 		n = n<<8 | v
 	}
-	n = n<<(8*(5-len(vals))) | last
+	n = n<<(8*(5-len(vals))) | lastVal
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 

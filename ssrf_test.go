@@ -205,6 +205,9 @@ func TestSSRFGuardCheckURL(t *testing.T) {
 		{"http://0x7f.1/", "127.0.0.1, loopback"},
 		{"http://0177.0.0.1/", "127.0.0.1, loopback"},
 		{"http://10.1/", "10.0.0.1, private"},
+		{"https://:443/push", "no host name"},
+		{"http://user@:8080/x", "no host name"},
+		{"https://cafe.be/x", ""}, // hex-looking labels are still a name
 		{"not a url at all", ""},
 	}
 	for _, tt := range tests {

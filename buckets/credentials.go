@@ -304,7 +304,7 @@ func parseFCM(o *object, raw json.RawMessage, opts ParseOptions) *FCMCredential 
 			sa.p.add(sa.at("token_uri"), "must be an https URL")
 		default:
 			// The provider posts there; a name is judged when it does.
-			if err := opts.Guard.CheckURL(s); err != nil {
+			if err := opts.tokenURIGuard().CheckURL(s); err != nil {
 				sa.p.add(sa.at("token_uri"), "%s", err)
 			}
 		}

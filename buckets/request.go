@@ -42,9 +42,20 @@ type ParseOptions struct {
 	// internal address (an IP it refuses, localhost); names are judged
 	// when connecting. nil is a guard with an empty allow-list.
 	Guard *pushgate.SSRFGuard
+	// TokenURIGuard judges FCM token_uris instead of Guard when set: the
+	// FCM provider's own guard, which also lets through the FCM endpoint
+	// the operator configured (a fake or proxy serving tokens too).
+	TokenURIGuard *pushgate.SSRFGuard
 	// Now is the time certificates are checked against; zero means the
 	// current time.
 	Now time.Time
+}
+
+func (o ParseOptions) tokenURIGuard() *pushgate.SSRFGuard {
+	if o.TokenURIGuard != nil {
+		return o.TokenURIGuard
+	}
+	return o.Guard
 }
 
 func (o ParseOptions) now() time.Time {

@@ -60,3 +60,16 @@ func TestParseRefusesInternalImageAddresses(t *testing.T) {
 		t.Errorf("a name was refused: %v", err)
 	}
 }
+
+// An image URL with a port and no host name ("http://:80/x.png") parses
+// with a Host and would be fetched from the node itself: it is no URL of
+// an image server, whatever the allow-list says.
+func TestParseRefusesAnImageURLWithoutAHostName(t *testing.T) {
+	allow, _ := pushgate.NewSSRFGuard("0.0.0.0/0,::/0")
+	for _, g := range []*pushgate.SSRFGuard{nil, allow} {
+		_, err := contexts.Options{Guard: g}.Parse(contexts.KindData, []byte(`{"title": "t", "image": "http://:80/x.png"}`), now)
+		if got := fields(t, err); !slices.Equal(got, []string{"image: must be an absolute http(s) URL"}) {
+			t.Errorf("guard %v: %q", g, got)
+		}
+	}
+}

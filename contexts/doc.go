@@ -5,6 +5,9 @@
 //
 // The types follow CORE's DTOs field for field, so CORE clients' JSON decodes
 // unchanged. Parse validates every field and names each problem by its JSON
-// path. Rendering to vendor payloads lives in the provider adapters; this
-// package only says what the notification is.
+// path, refusing text storage cannot hold (invalid UTF-8) and image URLs
+// whose host is a literal internal address (through the node's SSRF guard,
+// without resolving names). Rendering to vendor payloads lives in the
+// provider adapters, and fetching images in imagecdn; this package only
+// says what the notification is.
 package contexts

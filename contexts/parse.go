@@ -27,7 +27,9 @@ import (
 // against zero values left by the bad fields would report problems that are
 // not there. Keys match exactly as CORE's schema spells them (encoding/json
 // would also take "TITLE" for "title"), and unknown keys are ignored because
-// CORE's SDKs may send fields this version does not know.
+// CORE's SDKs may send fields this version does not know. Image URLs are
+// judged by a guard with an empty allow-list, the strictest; Options.Parse
+// takes a node's own guard (and its ssrf_allow).
 func Parse(kind Kind, body []byte, now time.Time) (*Context, error) {
 	return Options{}.Parse(kind, body, now)
 }

@@ -409,7 +409,9 @@ func (c *checker) httpURL(p, s string) {
 
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	// Hostname, not Host: "https://:443" has a Host, and would be fetched
+	// from the node itself.
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && u.Opaque == ""
 }
 
 // link checks what a click opens: a web page or an app's deep link

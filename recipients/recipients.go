@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -53,7 +52,7 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 	}
 	if len(r.ForeignID) > 255 {
 		add("foreignId", "must be at most 255 characters")
-	} else if !storable(r.ForeignID) {
+	} else if !pushgate.StorableText(r.ForeignID) {
 		add("foreignId", "must be UTF-8 text without NUL characters")
 	}
 	switch {
@@ -96,7 +95,7 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 			add("auth", "must be the subscription's auth secret (16 bytes, base64url)")
 		}
 	case buckets.WebSocket:
-		if r.Token == "" || len(r.Token) > 255 || !storable(r.Token) {
+		if r.Token == "" || len(r.Token) > 255 || !pushgate.StorableText(r.Token) {
 			add("token", "must be the user id of a WebSocket receiver (1 to 255 characters of UTF-8 text without NUL)")
 		}
 	default:
@@ -124,17 +123,10 @@ func checkEndpoint(s string, opts Options) string {
 	default:
 		return "must be an https:// URL"
 	}
-	if err := opts.Guard.CheckURL(s); err != nil {
+	if err := opts.Guard.CheckHost(u); err != nil {
 		return err.Error()
 	}
 	return ""
-}
-
-// storable reports whether every backend can store s as text: PostgreSQL
-// refuses NUL and invalid UTF-8, and a message it cannot store could never
-// have its result written. The other fields are held to narrower syntax.
-func storable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func isHex(s string) bool {

@@ -122,12 +122,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.Queue = delivery.NewQueue(delivery.QueueOptions{Redis: redisOpt, Namespace: cfg.QueueNamespace})
 
-	// The one guard of every connection a tenant can steer. The FCM
+	// The one guard of every connection a tenant can steer. APNS
+	// connections go only to apns_host or Apple, unguarded. The FCM
 	// endpoint the operator configured is not tenant input, and a service
-	// account may name it as its token_uri (a fake, a proxy): it is let
-	// through. APNS connections go only to apns_host or Apple, unguarded.
+	// account may name it as its token_uri (a fake, a proxy): only the FCM
+	// provider and the token_uri check trust it, never images, callbacks
+	// or push endpoints.
 	guard, _ := pushgate.NewSSRFGuard(cfg.SSRFAllow) // checked by Validate
-	guard = guard.Trusting(cfg.FCMEndpoint)
 	vapidSubject, _ := cfg.vapidSubject()
 	s.Providers = providers.NewRegistry()
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
@@ -144,7 +145,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Supported: s.Providers.Has,
 		// A replaced FCM endpoint means a test or on-premise setup, whose
 		// token endpoint may be plain HTTP too.
-		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "", Guard: guard},
+		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "",
+			Guard: guard, TokenURIGuard: guard.Trusting(cfg.FCMEndpoint)},
 	})
 	dopts := delivery.Options{
 		ChunkSize:   cfg.DeliveryChunkSize,

@@ -86,6 +86,30 @@ func TestFCMTokenURIOnLoopbackIsRefused(t *testing.T) {
 	}
 }
 
+// TestFCMEndpointIsTrustedForTokensOnly: the operator's fcm_endpoint is let
+// through the guard for FCM's token requests, and for nothing else a tenant
+// names: a callback or an image on its host and port is refused.
+func TestFCMEndpointIsTrustedForTokensOnly(t *testing.T) {
+	f := newFakes(t)
+	cfg := f.config(t, testenv.SQLiteURL(t))
+	cfg.SSRFAllow = ""
+	_, a := startNode(t, cfg)
+	at := f.fcm.URL + "/hook"
+	var e apiError
+	code := a.call("POST", "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[{"type":"fcm_v1","payload":%s}],"callbackConfig":{"type":"http","payload":{"url":%q}}}`, f.fcmAccount, at), &e)
+	if code != 400 || !e.has("callbackConfig.payload.url", "forbidden address") {
+		t.Fatalf("callback on the FCM endpoint's host: %d %+v", code, e)
+	}
+	var bucket struct{ BucketID string }
+	if code := a.call("POST", "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[{"type":"fcm_v1","payload":%s}],"callbackConfig":{"type":"none"}}`, f.fcmAccount), &bucket); code != 200 {
+		t.Fatalf("bucket: %d", code)
+	}
+	code = a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/data", fmt.Sprintf(`{"title":"t","image":%q}`, f.fcm.URL+"/image.png"), &e)
+	if code != 400 || !e.has("image", "forbidden address") {
+		t.Fatalf("image on the FCM endpoint's host: %d %+v", code, e)
+	}
+}
+
 // TestLiteralInternalAddressesAreRefusedAtCreation: a callback, an image
 // or a push endpoint at a literal internal address is refused with a 400
 // (or, for a receiver, an error in the send's answer) naming the field,

@@ -2,9 +2,7 @@ package webhooks
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 )
@@ -39,7 +37,7 @@ func (e *ClientEvent) normalize(now time.Time) error {
 		e.Action = ""
 	} else if len(e.Action) > MaxAction {
 		p = append(p, fmt.Sprintf("action: must be at most %d bytes", MaxAction))
-	} else if !utf8.ValidString(e.Action) || strings.ContainsRune(e.Action, 0) {
+	} else if !pushgate.StorableText(e.Action) {
 		// Anyone holding a message id sends it, and PostgreSQL cannot
 		// store NUL or invalid UTF-8 in text.
 		p = append(p, "action: must be UTF-8 text without NUL characters")
