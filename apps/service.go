@@ -47,10 +47,13 @@ type Service struct {
 	cache map[string]cachedKey // by API key hash; only keys that opened an app
 
 	// epoch is the highest auth epoch read; confirmed is the latest start
-	// (unix ns) of a read that succeeded, 0 before the first. Both only
-	// grow, so reads need no lock and may finish in any order.
+	// of a read that succeeded, in ns since base (so on the monotonic
+	// clock: a wall clock set back cannot leave it in the future), 0 before
+	// the first. Both only grow, so reads need no lock and may finish in
+	// any order.
 	epoch     atomic.Int64
 	confirmed atomic.Int64
+	base      time.Time
 
 	// stop cancels the watcher's reads, in flight or to come (a second call
 	// does nothing); done closes when the watcher has returned.
@@ -81,6 +84,8 @@ func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Before any read can start, so that every start is after it.
+	s.base = s.now().Add(-time.Nanosecond)
 	return s
 }
 
@@ -161,7 +166,7 @@ func (s *Service) refreshAfterChange(ctx context.Context) {
 // call: since the epoch never goes down, an older read that finishes last
 // is recognised by its smaller number and changes nothing.
 func (s *Service) refresh(ctx context.Context) error {
-	start := s.now().UnixNano()
+	start := int64(s.now().Sub(s.base))
 	e, err := s.store.AuthEpoch(ctx)
 	if err != nil {
 		return err
@@ -192,7 +197,7 @@ func raiseTo(v *atomic.Int64, n int64) bool {
 // checked against was read recently enough to keep the 2*EpochPoll promise.
 func (s *Service) trusting(now time.Time) bool {
 	c := s.confirmed.Load()
-	return c != 0 && now.Sub(time.Unix(0, c)) <= 2*s.poll
+	return c != 0 && now.Sub(s.base)-time.Duration(c) <= 2*s.poll
 }
 
 func validateName(what, name string, required bool) error {
