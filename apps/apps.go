@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/pushgate/pushgate"
 )
 
 // App is a tenant.
@@ -58,14 +60,19 @@ type Credentials struct {
 	APIKey string `json:"apiKey"`
 }
 
+// ErrLastAdmin is what Store.DeleteAPIKey returns, unchanged through the
+// Service, when the key is its app's last admin key: an app always keeps a
+// key that can manage the others. Compare with errors.Is.
+var ErrLastAdmin = pushgate.Errorf(pushgate.ECONFLICT, "this is the app's last admin key: create another admin key first")
+
 // Store persists apps and API keys. Implementations must make CreateFirst
 // atomic across processes sharing the database: of any number of concurrent
 // calls, at most one ever returns true.
 //
-// The store keeps an installation-wide auth epoch, a number that DeleteAPIKey,
-// DeleteApp and SetAppSecret advance in the same transaction as their
-// change, so every process sharing the database can tell, by reading one
-// row, that a key it remembers may no longer open its app.
+// The store keeps an installation-wide auth epoch, a number that DeleteAPIKey
+// and DeleteApp advance in the same transaction as their change, so every
+// process sharing the database can tell, by reading one row, that a key it
+// remembers may no longer open its app. It never goes down.
 type Store interface {
 	CreateApp(ctx context.Context, app *App, key *APIKey) error
 	// CreateFirst creates app and key only if no first app was ever created
@@ -74,8 +81,8 @@ type Store interface {
 	GetApp(ctx context.Context, id string) (*App, error)
 	GetAppByKey(ctx context.Context, publicKey string) (*App, error)
 	ListApps(ctx context.Context) ([]*App, error)
-	// SetAppSecret replaces the app's sealed secret and advances the auth
-	// epoch.
+	// SetAppSecret replaces the app's sealed secret. It leaves the auth
+	// epoch alone: what a Service remembers about a key holds no secret.
 	SetAppSecret(ctx context.Context, id, sealed string) error
 	// DeleteApp deletes the app and everything that belongs to it, and
 	// advances the auth epoch.
@@ -85,10 +92,11 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error)
 	// DeleteAPIKey deletes a key of appID and advances the auth epoch. It
 	// fails with ENOTFOUND unless the key belongs to appID, and with
-	// ECONFLICT when the key is the app's last admin key unless
+	// ErrLastAdmin when the key is the app's last admin key unless
 	// allowLastAdmin is set. The check and the delete are one atomic step:
 	// of two concurrent calls deleting an app's last two admin keys, one
-	// fails, whatever the dialect.
+	// fails, whatever the dialect. Revocations of different apps do not
+	// wait for each other longer than the epoch's own update.
 	DeleteAPIKey(ctx context.Context, appID, keyID string, allowLastAdmin bool) error
 	// AppByAPIKeyHash returns the app a key hash opens and the key (without
 	// its hash).

@@ -46,15 +46,19 @@ type Service struct {
 	mu    sync.RWMutex
 	cache map[string]cachedKey // by API key hash; only keys that opened an app
 
-	// epoch is the auth epoch last read; confirmed is when (unix ns) the
-	// read that last confirmed it started, 0 before the first.
+	// epoch is the highest auth epoch read; confirmed is the latest start
+	// of a read that succeeded, in ns since base (so on the monotonic
+	// clock: a wall clock set back cannot leave it in the future), 0 before
+	// the first. Both only grow, so reads need no lock and may finish in
+	// any order.
 	epoch     atomic.Int64
 	confirmed atomic.Int64
-	// refreshMu keeps epoch reads in order, so an older read never
-	// overwrites a newer one.
-	refreshMu sync.Mutex
-	stop      chan struct{}
-	done      chan struct{}
+	base      time.Time
+
+	// stop cancels the watcher's reads, in flight or to come (a second call
+	// does nothing); done closes when the watcher has returned.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 type cachedKey struct {
@@ -80,25 +84,32 @@ func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Before any read can start, so that every start is after it.
+	s.base = s.now().Add(-time.Nanosecond)
 	return s
 }
 
 // Start reads the auth epoch every EpochPoll until Shutdown, which is what
-// lets Authenticate remember keys. Without a cache it does nothing.
+// lets Authenticate remember keys. Without a cache it does nothing. Call it
+// once.
 func (s *Service) Start() {
 	if s.ttl < 0 || s.stop != nil {
 		return
 	}
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go s.watch()
+	var ctx context.Context
+	ctx, s.stop = context.WithCancel(context.Background())
+	s.done = make(chan struct{})
+	go s.watch(ctx)
 }
 
-// Shutdown stops the epoch reads started by Start.
+// Shutdown stops the epoch reads started by Start, cancelling one in
+// flight, and waits for them to end or for ctx. It may be called more than
+// once.
 func (s *Service) Shutdown(ctx context.Context) error {
 	if s.stop == nil {
 		return nil
 	}
-	close(s.stop)
+	s.stop()
 	select {
 	case <-s.done:
 		return nil
@@ -107,15 +118,18 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Service) watch() {
+func (s *Service) watch(stop context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
 	failing := false
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*s.poll)
+		ctx, cancel := context.WithTimeout(stop, 2*s.poll)
 		err := s.refresh(ctx)
 		cancel()
+		if stop.Err() != nil {
+			return
+		}
 		switch {
 		case err != nil && !failing:
 			// Until a read succeeds again every key is looked up in the
@@ -127,35 +141,63 @@ func (s *Service) watch() {
 			failing = false
 		}
 		select {
-		case <-s.stop:
+		case <-stop.Done():
 			return
 		case <-t.C:
 		}
 	}
 }
 
+// requestRefreshTimeout bounds the epoch read a request makes after a
+// change of its own; should it fail, the watcher catches up.
+const requestRefreshTimeout = time.Second
+
+// refreshAfterChange reads the auth epoch on behalf of a request that just
+// advanced it. The read outlives the request's client (the change is
+// committed either way) but not requestRefreshTimeout.
+func (s *Service) refreshAfterChange(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestRefreshTimeout)
+	defer cancel()
+	_ = s.refresh(ctx)
+}
+
 // refresh reads the auth epoch and forgets every remembered key when it
-// moved.
+// moved. Reads run concurrently, with no lock held across the database
+// call: since the epoch never goes down, an older read that finishes last
+// is recognised by its smaller number and changes nothing.
 func (s *Service) refresh(ctx context.Context) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	start := s.now()
+	start := int64(s.now().Sub(s.base))
 	e, err := s.store.AuthEpoch(ctx)
 	if err != nil {
 		return err
 	}
-	if s.epoch.Swap(e) != e {
+	if raiseTo(&s.epoch, e) {
 		s.forget(func(cachedKey) bool { return true })
 	}
-	s.confirmed.Store(start.UnixNano())
+	// After the epoch: a key is trusted on the strength of confirmed only
+	// once the epoch it is checked against is at least what this read saw.
+	raiseTo(&s.confirmed, start)
 	return nil
+}
+
+// raiseTo sets v to n if n is larger, and reports whether it did.
+func raiseTo(v *atomic.Int64, n int64) bool {
+	for {
+		old := v.Load()
+		if n <= old {
+			return false
+		}
+		if v.CompareAndSwap(old, n) {
+			return true
+		}
+	}
 }
 
 // trusting reports whether remembered keys may be used: the epoch they are
 // checked against was read recently enough to keep the 2*EpochPoll promise.
 func (s *Service) trusting(now time.Time) bool {
 	c := s.confirmed.Load()
-	return c != 0 && now.Sub(time.Unix(0, c)) <= 2*s.poll
+	return c != 0 && now.Sub(s.base)-time.Duration(c) <= 2*s.poll
 }
 
 func validateName(what, name string, required bool) error {
@@ -273,7 +315,6 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	if err := s.store.SetAppSecret(ctx, id, s.sealSecret(id, secret)); err != nil {
 		return "", err
 	}
-	_ = s.refresh(ctx) // the watcher catches up if this fails
 	return secret, nil
 }
 
@@ -283,7 +324,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.forget(func(c cachedKey) bool { return c.app.ID == id })
-	_ = s.refresh(ctx)
+	s.refreshAfterChange(ctx)
 	return nil
 }
 
@@ -312,8 +353,8 @@ func (s *Service) ListKeys(ctx context.Context, appID string) ([]*APIKey, error)
 }
 
 // RevokeKey deletes an API key of appID; a key of another app is
-// ENOTFOUND, and the app's last admin key is ECONFLICT (an app always keeps
-// a key that can manage the others). A key may revoke itself.
+// ENOTFOUND, and the app's last admin key is ErrLastAdmin (an app always
+// keeps a key that can manage the others). A key may revoke itself.
 func (s *Service) RevokeKey(ctx context.Context, appID, keyID string) error {
 	return s.revoke(ctx, appID, keyID, false)
 }
@@ -324,20 +365,14 @@ func (s *Service) ForceRevokeKey(ctx context.Context, appID, keyID string) error
 	return s.revoke(ctx, appID, keyID, true)
 }
 
-var errLastAdmin = pushgate.Errorf(pushgate.ECONFLICT, "this is the app's last admin key: create another admin key first")
-
 func (s *Service) revoke(ctx context.Context, appID, keyID string, allowLastAdmin bool) error {
-	err := s.store.DeleteAPIKey(ctx, appID, keyID, allowLastAdmin)
-	if pushgate.ErrorCode(err) == pushgate.ECONFLICT {
-		return errLastAdmin
-	}
-	if err != nil {
+	if err := s.store.DeleteAPIKey(ctx, appID, keyID, allowLastAdmin); err != nil {
 		return err
 	}
 	s.forget(func(c cachedKey) bool { return c.key.ID == keyID })
 	// A look-up that raced the delete may have remembered the key after
 	// the forget; reading the moved epoch now drops it too.
-	_ = s.refresh(ctx)
+	s.refreshAfterChange(ctx)
 	return nil
 }
 

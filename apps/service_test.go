@@ -101,8 +101,8 @@ func TestKeyRoles(t *testing.T) {
 			t.Fatalf("unknown role: %v", err)
 		}
 
-		if err := svc.RevokeKey(ctx, creds.AppID, first.ID); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
-			t.Fatalf("revoking the last admin key: %v", err)
+		if err := svc.RevokeKey(ctx, creds.AppID, first.ID); !errors.Is(err, apps.ErrLastAdmin) || pushgate.ErrorCode(err) != pushgate.ECONFLICT {
+			t.Fatalf("revoking the last admin key: %v, want apps.ErrLastAdmin", err)
 		}
 		second, _, err := svc.CreateKey(ctx, creds.AppID, "ops", apps.RoleAdmin)
 		if err != nil || second.Role != apps.RoleAdmin {
@@ -114,8 +114,8 @@ func TestKeyRoles(t *testing.T) {
 		if _, _, err := svc.Authenticate(ctx, creds.APIKey); pushgate.ErrorCode(err) != pushgate.EUNAUTHORIZED {
 			t.Fatalf("revoked admin key: %v", err)
 		}
-		if err := svc.RevokeKey(ctx, creds.AppID, second.ID); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
-			t.Fatalf("revoking the new last admin key: %v", err)
+		if err := svc.RevokeKey(ctx, creds.AppID, second.ID); !errors.Is(err, apps.ErrLastAdmin) {
+			t.Fatalf("revoking the new last admin key: %v, want apps.ErrLastAdmin", err)
 		}
 		if err := svc.ForceRevokeKey(ctx, creds.AppID, second.ID); err != nil {
 			t.Fatalf("forced revoke: %v", err)
@@ -243,6 +243,99 @@ func TestCacheFollowsTheEpoch(t *testing.T) {
 	}
 	store.epochDown.Store(false)
 	waitFor(t, func() bool { return authN(3) <= 1 })
+}
+
+// conflictStore refuses every key deletion with a conflict of its own.
+type conflictStore struct{ apps.Store }
+
+var errOtherConflict = pushgate.Errorf(pushgate.ECONFLICT, "some other conflict")
+
+func (conflictStore) DeleteAPIKey(context.Context, string, string, bool) error {
+	return errOtherConflict
+}
+
+// The store says when a key is the app's last admin key; any other
+// conflict comes through as it is, not dressed up as that one.
+func TestRevokeKeepsTheStoresConflict(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	keys, _ := pushgate.ParseMasterKeys(pushgate.NewMasterKey())
+	kr, _ := pushgate.NewKeyring(keys...)
+	svc := apps.NewService(conflictStore{db.Apps()}, kr, apps.Options{})
+	if err := svc.RevokeKey(context.Background(), pushgate.NewID(), pushgate.NewID()); !errors.Is(err, errOtherConflict) {
+		t.Fatalf("RevokeKey = %v, want the store's own conflict", err)
+	}
+}
+
+// Shutdown may be called again (a server stopping twice, a deferred call
+// after an explicit one), and before Start.
+func TestShutdownTwice(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	ctx := context.Background()
+	svc := newService(t, db, apps.Options{EpochPoll: time.Hour})
+	if err := svc.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown before Start: %v", err)
+	}
+	svc.Start()
+	for i := range 2 {
+		if err := svc.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown #%d: %v", i+1, err)
+		}
+	}
+}
+
+// hangingStore's epoch reads hang until their context ends, as on a
+// database that stopped answering.
+type hangingStore struct {
+	apps.Store
+	hang atomic.Bool
+}
+
+func (h *hangingStore) AuthEpoch(ctx context.Context) (int64, error) {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return h.Store.AuthEpoch(ctx)
+}
+
+// A revocation is committed before the epoch is read again: a read that
+// hangs, the request's own (its context has no deadline) or the watcher's
+// (it may take two polls), must not hold its answer up for long. Nor does
+// a hanging read hold up Shutdown.
+func TestRevokeDoesNotWaitForTheEpoch(t *testing.T) {
+	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
+	ctx := context.Background()
+	store := &hangingStore{Store: db.Apps()}
+	keys, _ := pushgate.ParseMasterKeys(pushgate.NewMasterKey())
+	kr, _ := pushgate.NewKeyring(keys...)
+	svc := apps.NewService(store, kr, apps.Options{AuthCacheTTL: time.Hour, EpochPoll: time.Hour})
+	creds, _ := svc.Create(ctx, "a")
+	k, plain, err := svc.CreateKey(ctx, creds.AppID, "ci", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.hang.Store(true)
+	svc.Start()
+
+	done := make(chan error, 1)
+	go func() { done <- svc.RevokeKey(ctx, creds.AppID, k.ID) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RevokeKey: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RevokeKey still waits for the auth epoch after 30 s")
+	}
+	if _, _, err := svc.Authenticate(ctx, plain); pushgate.ErrorCode(err) != pushgate.EUNAUTHORIZED {
+		t.Fatalf("revoked key: %v", err)
+	}
+
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := svc.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown with an epoch read hanging: %v", err)
+	}
 }
 
 // waitFor polls cond for up to 5 s.

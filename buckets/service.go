@@ -129,7 +129,10 @@ func (s *Service) check(ctx context.Context, body []byte, opts ParseOptions) ([]
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, Callback{}, ctx.Err()
+				// The client left (or its deadline passed) while waiting:
+				// nobody reads this answer, and it is no failure of ours.
+				return nil, Callback{}, &pushgate.Error{Code: pushgate.EUNAVAILABLE, Err: ctx.Err(),
+					Message: "the request ended before its credentials could be checked"}
 			}
 			return nil, Callback{}, &pushgate.Error{Code: pushgate.EUNAVAILABLE, RetryAfter: time.Second,
 				Message: "this node is checking as many bucket requests as it may at once; try again"}

@@ -41,6 +41,13 @@ func TestCreateWaitsForACheckSlot(t *testing.T) {
 	if pushgate.ErrorCode(err) != pushgate.EUNAVAILABLE || !errorsAs(err, &e) || e.RetryAfter <= 0 {
 		t.Fatalf("Create while every slot is taken: %v, want EUNAVAILABLE with a Retry-After", err)
 	}
+	// A client that leaves while waiting gets "unavailable" too: its
+	// leaving is no failure of ours (a 500 and an error log).
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := svc.Create(gone, appID, body); pushgate.ErrorCode(err) != pushgate.EUNAVAILABLE {
+		t.Fatalf("Create for a client that left while waiting: %v, want EUNAVAILABLE", err)
+	}
 	slots.Release(1)
 
 	b, err := svc.Create(ctx, appID, body)

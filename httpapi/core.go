@@ -60,8 +60,8 @@ type CoreOptions struct {
 	// Parse checks new contexts (its guard refuses images on literal
 	// internal addresses).
 	Parse contexts.Options
-	// BucketCreateRate is how many buckets one API key may create a second
-	// on this node (0: no limit), in bursts of up to five seconds' worth.
+	// BucketCreateRate is how many buckets one app may create a second on
+	// this node (0: no limit), in bursts of up to five seconds' worth.
 	// Checking a bucket's credentials is the costliest thing a request can
 	// ask for.
 	BucketCreateRate float64
@@ -111,8 +111,10 @@ func (h *Handler) createBucket(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"bucketId": b.ID, "credentials": creds, "webhookSecret": b.WebhookSecret})
 }
 
-// limitBucketCreates bounds the buckets each API key creates, before the
-// body is read.
+// limitBucketCreates bounds the buckets each app creates, before the body
+// is read. The limit is the app's, not its key's: an admin key can mint
+// any number of keys, and keys that each had a limit of their own would
+// let one app take every credential-check slot of the node.
 func (h *Handler) limitBucketCreates() gin.HandlerFunc {
 	rate := h.opts.Core.BucketCreateRate
 	if rate <= 0 {
@@ -120,9 +122,9 @@ func (h *Handler) limitBucketCreates() gin.HandlerFunc {
 	}
 	l := newIPLimiter(rate, int(math.Ceil(rate*5)))
 	return func(c *gin.Context) {
-		if ok, wait := l.allow(currentKey(c).ID, time.Now()); !ok {
+		if ok, wait := l.allow(currentApp(c).ID, time.Now()); !ok {
 			h.writeError(c, &pushgate.Error{Code: pushgate.ERATELIMITED, RetryAfter: wait,
-				Message: fmt.Sprintf("this API key creates buckets too fast; at most %s a second", strconv.FormatFloat(rate, 'f', -1, 64))})
+				Message: fmt.Sprintf("this app creates buckets too fast; at most %s a second", strconv.FormatFloat(rate, 'f', -1, 64))})
 			return
 		}
 		c.Next()

@@ -291,15 +291,22 @@ func TestBucketCallbackURLIsRedacted(t *testing.T) {
 
 // One request's work is bounded: a .p12 asking for more key derivations
 // than any exporter does, and more credentials than a bucket may hold, are
-// refused naming the field; and each API key may create only so many
-// buckets a second.
+// refused naming the field; and each app may create only so many buckets a
+// second, however many keys it mints.
 func TestBucketCreationIsBounded(t *testing.T) {
 	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
 	h, svc := newTestAPIOn(t, db, httpapi.Options{Core: httpapi.CoreOptions{BucketCreateRate: 0.1}})
 	c := newClient(t, h)
-	creds, _ := svc.Create(context.Background(), "a")
-	keyFor := func() string {
-		_, plain, err := svc.CreateKey(context.Background(), creds.AppID, "k", "")
+	// Each check below gets an app of its own, since the limit is the app's.
+	newApp := func() (appID, key string) {
+		creds, err := svc.Create(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return creds.AppID, creds.APIKey
+	}
+	keyOf := func(appID string) string {
+		_, plain, err := svc.CreateKey(context.Background(), appID, "k", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,20 +321,23 @@ func TestBucketCreationIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, p12Key := newApp()
 	rec := c.do("POST", "/v1/bucket", fmt.Sprintf(`{"providerCredentials":[{"type":"apns_cert","payload":{"p12":%q,"passphrase":"pw","appBundleId":"com.example.app"}}],"callbackConfig":{"type":"none"}}`,
-		base64.StdEncoding.EncodeToString(p12)), "x-token", keyFor())
+		base64.StdEncoding.EncodeToString(p12)), "x-token", p12Key)
 	if e := decodeError(t, rec); rec.Code != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], "providerCredentials[0].payload.p12: asks for 20000 key-derivation iterations") {
 		t.Fatalf("p12 over the iteration cap: %d %+v", rec.Code, e)
 	}
 
+	_, manyKey := newApp()
 	many := strings.TrimSuffix(strings.Repeat(`{"type":"websocket"},`, buckets.MaxCredentials+1), ",")
-	rec = c.do("POST", "/v1/bucket", `{"providerCredentials":[`+many+`],"callbackConfig":{"type":"none"}}`, "x-token", keyFor())
+	rec = c.do("POST", "/v1/bucket", `{"providerCredentials":[`+many+`],"callbackConfig":{"type":"none"}}`, "x-token", manyKey)
 	if e := decodeError(t, rec); rec.Code != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], fmt.Sprintf("providerCredentials: at most %d credentials", buckets.MaxCredentials)) {
 		t.Fatalf("%d credentials: %d %+v", buckets.MaxCredentials+1, rec.Code, e)
 	}
 
 	// 0.1 a second lets one through, then none for ten seconds.
-	limited := keyFor()
+	app, _ := newApp()
+	limited := keyOf(app)
 	bucket := `{"providerCredentials":[{"type":"vapid","payload":` + vapidPayload(t) + `}],"callbackConfig":{"type":"none"}}`
 	if rec := c.do("POST", "/v1/bucket", bucket, "x-token", limited); rec.Code != 200 {
 		t.Fatalf("first bucket: %d %s", rec.Code, rec.Body)
@@ -339,10 +349,16 @@ func TestBucketCreationIsBounded(t *testing.T) {
 	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); ra < 1 || ra > 10 {
 		t.Errorf("Retry-After %q, want 1 to 10 seconds", rec.Header().Get("Retry-After"))
 	}
-	// The limit is the key's: another key of the app is not held back,
-	// and the limited key still does everything else.
-	if rec := c.do("POST", "/v1/bucket", bucket, "x-token", keyFor()); rec.Code != 200 {
-		t.Fatalf("another key: %d %s", rec.Code, rec.Body)
+	// The limit is the app's: a fresh key of the same app (an admin key
+	// can mint any number) is held back as well, another app is not, and
+	// the limited key still does everything else.
+	rec = c.do("POST", "/v1/bucket", bucket, "x-token", keyOf(app))
+	if e := decodeError(t, rec); rec.Code != 429 || e.Code != pushgate.ERATELIMITED {
+		t.Fatalf("another key of the limited app: %d %+v; want 429", rec.Code, e)
+	}
+	_, other := newApp()
+	if rec := c.do("POST", "/v1/bucket", bucket, "x-token", other); rec.Code != 200 {
+		t.Fatalf("another app: %d %s", rec.Code, rec.Body)
 	}
 	if rec := c.do("GET", "/v1/app", "", "x-token", limited); rec.Code != 200 {
 		t.Fatalf("limited key on another route: %d", rec.Code)

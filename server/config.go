@@ -83,8 +83,8 @@ type Config struct {
 	VAPIDSubject string
 	// BucketIdleTTL is how long an unused bucket lives.
 	BucketIdleTTL time.Duration
-	// BucketCreateRate is how many buckets one API key may create a second
-	// on this node (0: no limit).
+	// BucketCreateRate is how many buckets one app may create a second on
+	// this node (0: no limit).
 	BucketCreateRate float64
 	// CredentialCheckConcurrency is how many bucket requests a node checks
 	// the credentials of at once (0: half the CPUs, at least 1).

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
 	"github.com/pushgate/pushgate/server"
 )
@@ -159,7 +159,7 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 			revoke = svc.ForceRevokeKey
 		}
 		err := revoke(ctx, appID, rest[1])
-		if pushgate.ErrorCode(err) == pushgate.ECONFLICT {
+		if errors.Is(err, apps.ErrLastAdmin) {
 			return fmt.Errorf("API key %s is the last admin key of app %s: nothing could manage its keys through the API after it; revoke it anyway with --force (`pushgate apps keys create %[2]s --role admin` makes another)", rest[1], appID)
 		}
 		if err != nil {

@@ -86,7 +86,7 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.VAPIDSubject = v; return nil }},
 	{key: "bucket_idle_ttl", def: "720h", help: "how long an unused bucket lives before it expires with its contexts and messages",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.BucketIdleTTL) }},
-	{key: "bucket_create_rate", def: "5", help: "buckets one API key may create a second on a node, in bursts of up to five seconds' worth (0: no limit); each bucket's credentials are checked, which costs CPU",
+	{key: "bucket_create_rate", def: "5", help: "buckets one app may create a second on a node, whichever of its API keys it uses, in bursts of up to five seconds' worth (0: no limit); each bucket's credentials are checked, which costs CPU",
 		apply: func(c *server.Config, v string) (err error) {
 			c.BucketCreateRate, err = strconv.ParseFloat(v, 64)
 			return err

@@ -111,22 +111,17 @@ func (s *AppStore) ListApps(ctx context.Context) ([]*apps.App, error) {
 }
 
 func (s *AppStore) SetAppSecret(ctx context.Context, id, sealed string) error {
-	return s.db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.db.exec(ctx, tx, `UPDATE apps SET secret_sealed = ? WHERE id = ?`, sealed, id)
-		if err != nil {
-			return err
-		}
-		if err := mustAffect(res, "app"); err != nil {
-			return err
-		}
-		return s.advanceEpoch(ctx, tx)
-	})
+	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET secret_sealed = ? WHERE id = ?`, sealed, id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "app")
 }
 
 // advanceEpoch moves the auth epoch on. On PostgreSQL it also locks the
-// epoch's row until the transaction ends, which serialises every
-// transaction that calls it (SQLite transactions here are serialised
-// anyway: they take the write lock when they begin).
+// epoch's one row until the transaction ends, which serialises every
+// transaction that calls it, of every app: callers do it last, so that the
+// row is held only for the commit.
 func (s *AppStore) advanceEpoch(ctx context.Context, tx *sql.Tx) error {
 	_, err := s.db.exec(ctx, tx, `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1`)
 	return err
@@ -200,20 +195,29 @@ func (s *AppStore) ListAPIKeys(ctx context.Context, appID string) ([]*apps.APIKe
 	return out, rows.Err()
 }
 
-// errLastAdmin rolls back a delete of an app's last admin key.
-var errLastAdmin = pushgate.Errorf(pushgate.ECONFLICT, "the app's last admin key cannot be revoked")
-
 func (s *AppStore) DeleteAPIKey(ctx context.Context, appID, keyID string, allowLastAdmin bool) error {
 	return s.db.inTx(ctx, func(tx *sql.Tx) error {
-		// First, so that of two transactions revoking an app's last two
-		// admin keys the second waits here until the first commits, and its
-		// count below (a new statement, so a new snapshot under READ
-		// COMMITTED) sees that the first key is gone.
-		if err := s.advanceEpoch(ctx, tx); err != nil {
+		// The app's row is the lock that makes the last-admin check and the
+		// delete one step: of two transactions revoking an app's last two
+		// admin keys, the second waits here until the first commits, and
+		// its count below (a new statement, so a new snapshot under READ
+		// COMMITTED) sees that the first key is gone. Other apps' revocations
+		// do not wait. SQLite transactions here need no lock: they are
+		// IMMEDIATE, so they run one at a time anyway.
+		q := `SELECT id FROM apps WHERE id = ?`
+		if s.db.Dialect == Postgres {
+			q += ` FOR UPDATE`
+		}
+		var id string
+		err := s.db.queryRow(ctx, tx, q, appID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pushgate.NotFound("API key")
+		}
+		if err != nil {
 			return err
 		}
 		var role apps.Role
-		err := s.db.queryRow(ctx, tx, `SELECT role FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID).Scan(&role)
+		err = s.db.queryRow(ctx, tx, `SELECT role FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID).Scan(&role)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pushgate.NotFound("API key")
 		}
@@ -226,14 +230,19 @@ func (s *AppStore) DeleteAPIKey(ctx context.Context, appID, keyID string, allowL
 				return err
 			}
 			if admins <= 1 {
-				return errLastAdmin
+				return apps.ErrLastAdmin
 			}
 		}
 		res, err := s.db.exec(ctx, tx, `DELETE FROM api_keys WHERE id = ? AND app_id = ?`, keyID, appID)
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, "API key")
+		if err := mustAffect(res, "API key"); err != nil {
+			return err
+		}
+		// Last, so the epoch's row, which every app's revocations share, is
+		// locked only briefly.
+		return s.advanceEpoch(ctx, tx)
 	})
 }
 

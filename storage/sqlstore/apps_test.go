@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,7 +115,7 @@ func TestAppStore(t *testing.T) {
 
 // An app keeps at least one admin key: deleting the last one is a
 // conflict unless asked for, and every change that can stop a key from
-// opening its app advances the auth epoch.
+// opening its app advances the auth epoch (and nothing else does).
 func TestAppStoreLastAdminAndEpoch(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -135,8 +137,8 @@ func TestAppStoreLastAdminAndEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 		e0 := epoch()
-		if err := s.DeleteAPIKey(ctx, a.ID, admin.ID, false); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
-			t.Fatalf("deleting the last admin key: %v, want a conflict", err)
+		if err := s.DeleteAPIKey(ctx, a.ID, admin.ID, false); !errors.Is(err, apps.ErrLastAdmin) {
+			t.Fatalf("deleting the last admin key: %v, want apps.ErrLastAdmin", err)
 		}
 		if _, _, err := s.AppByAPIKeyHash(ctx, admin.Hash); err != nil {
 			t.Fatalf("refused delete removed the key: %v", err)
@@ -154,12 +156,14 @@ func TestAppStoreLastAdminAndEpoch(t *testing.T) {
 		if e1 <= e0 {
 			t.Fatalf("epoch %d after a delete, was %d", e1, e0)
 		}
+		// What nodes remember about a key holds no secret: a rotation
+		// has no reason to make every node forget every key.
 		if err := s.SetAppSecret(ctx, a.ID, "pgs1:z"); err != nil {
 			t.Fatal(err)
 		}
 		e2 := epoch()
-		if e2 <= e1 {
-			t.Fatal("rotating the secret did not advance the epoch")
+		if e2 != e1 {
+			t.Fatalf("rotating the secret moved the epoch from %d to %d", e1, e2)
 		}
 		if err := s.DeleteAPIKey(ctx, a.ID, admin.ID, true); err != nil {
 			t.Fatalf("forced delete of the last admin key: %v", err)
@@ -287,5 +291,66 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	}
 	if _, err := sqlstore.Open(context.Background(), "", sqlstore.Options{}); err == nil {
 		t.Fatal("empty URL without a data dir accepted")
+	}
+}
+
+// Keys that existed before roles become admin keys (they could already do
+// everything), but a key written without a role afterwards, as a node of
+// the previous release would during a rolling upgrade, is a standard key:
+// omitting the role never makes an admin.
+func TestRoleMigration(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, d.URL, sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			st, err := db.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roles int64
+			for _, m := range st {
+				if strings.Contains(m.Name, "api_key_roles") {
+					roles = m.Version
+				}
+			}
+			if roles == 0 {
+				t.Fatal("no api_key_roles migration")
+			}
+			if err := sqlstore.MigrateUpTo(ctx, db, roles-1); err != nil {
+				t.Fatal(err)
+			}
+			// No placeholders: the statements run unchanged on both dialects.
+			insertKey := func(id string) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, `INSERT INTO api_keys (id, app_id, prefix, hash, created_at)
+					VALUES ('`+id+`', 'app1', 'pgk_', 'hash-`+id+`', CURRENT_TIMESTAMP)`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO apps (id, name, public_key, secret_sealed, created_at)
+				VALUES ('app1', 'old', 'pk1', 'pgs1:x', CURRENT_TIMESTAMP)`); err != nil {
+				t.Fatal(err)
+			}
+			insertKey("before")
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			insertKey("after")
+			keys, err := db.Apps().ListAPIKeys(ctx, "app1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]apps.Role{}
+			for _, k := range keys {
+				got[k.ID] = k.Role
+			}
+			if got["before"] != apps.RoleAdmin || got["after"] != apps.RoleStandard {
+				t.Fatalf("roles %v; want the key from before the migration admin, the one written without a role after it standard", got)
+			}
+		})
 	}
 }

@@ -5,6 +5,10 @@
 // dialect under migrations/ and applied with goose, under an advisory lock
 // on PostgreSQL so that several nodes may start at once.
 //
-// It never decides anything: validation, sealing and policy stay in the
-// domain packages, which declare the interfaces implemented here.
+// Validation, sealing and policy stay in the domain packages, which declare
+// the interfaces implemented here. Where a rule must hold against
+// concurrent writers, the store enforces the part the contract assigns it,
+// in the same transaction as the write: CreateFirst's one winner, and an
+// app's last admin key that DeleteAPIKey refuses to delete
+// (apps.ErrLastAdmin).
 package sqlstore

@@ -17,3 +17,14 @@ func InsertOldSchemeChunk(ctx context.Context, db *DB, msgs []*messages.Message)
 		packReceivers(msgs), len(msgs))
 	return err
 }
+
+// MigrateUpTo applies the migrations up to and including version, so tests
+// can put rows in an older schema and watch a migration carry them over.
+func MigrateUpTo(ctx context.Context, db *DB, version int64) error {
+	p, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

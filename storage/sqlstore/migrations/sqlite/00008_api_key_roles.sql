@@ -5,13 +5,18 @@
 -- installation relies on stops working. Operators can list the keys
 -- (`pushgate apps keys list`) and replace the ones that need no key
 -- management with standard keys.
-ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'standard'));
+--
+-- The column's default is 'standard', and existing rows are made admin by
+-- the UPDATE, because the default also applies to every later insert that
+-- names no role: a node of the previous release still writing keys during
+-- a rolling upgrade must not be making admin keys.
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'standard' CHECK (role IN ('admin', 'standard'));
+UPDATE api_keys SET role = 'admin';
 
 -- auth_epoch is advanced in the transaction of every change that can make a
--- remembered API key stop opening its app (a key revoked, an app deleted,
--- its secret rotated). Each node reads it every half second and forgets the
--- keys it remembers when it moves. Its one row is also the lock that makes
--- "never revoke the last admin key" hold against concurrent revokes.
+-- remembered API key stop opening its app (a key revoked, an app deleted).
+-- Each node reads it every half second and forgets the keys it remembers
+-- when it moves.
 CREATE TABLE auth_epoch (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     epoch BIGINT NOT NULL
