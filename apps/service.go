@@ -204,8 +204,8 @@ func validateName(what, name string, required bool) error {
 	switch {
 	case required && strings.TrimSpace(name) == "":
 		return pushgate.Invalid(what+" is invalid", "name: is required")
-	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100:
-		return pushgate.Invalid(what+" is invalid", "name: must be at most 100 characters of valid UTF-8")
+	case !pushgate.StorableText(name) || utf8.RuneCountInString(name) > 100:
+		return pushgate.Invalid(what+" is invalid", "name: must be at most 100 characters of UTF-8 text without NUL")
 	}
 	return nil
 }
