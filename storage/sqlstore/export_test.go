@@ -17,3 +17,6 @@ func InsertOldSchemeChunk(ctx context.Context, db *DB, msgs []*messages.Message)
 		packReceivers(msgs), len(msgs))
 	return err
 }
+
+// OutboxKeys is outboxKeys, for tests of which keys a claim sends.
+var OutboxKeys = outboxKeys
