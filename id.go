@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"math/bits"
 	"sync/atomic"
 	"time"
 )
@@ -44,6 +45,28 @@ func nextStamp(ms uint64, start byte) uint64 {
 	}
 }
 
+// SkipIDGroups moves this process's stamps on to a random counter at least
+// a millisecond ahead (of the clock, or of the last stamp if that is
+// ahead), for new ids after another process took a group: that process's
+// next groups count on from the taken one, so counting on from it too
+// would likely meet them again. From a random counter, a retry meets
+// another process's group no more often than a first try does. Stamps only
+// move forward, so groups of this process stay distinct and ordered.
+func SkipIDGroups() {
+	var r [1]byte
+	_, _ = rand.Read(r[:])
+	ms := uint64(time.Now().UnixMilli())
+	for {
+		prev := lastStamp.Load()
+		// The next group counts on from here: to counter r of the next
+		// millisecond, or r+1 on from a stamp already ahead.
+		next := max(prev, ms<<8|0xff) + uint64(r[0])
+		if lastStamp.CompareAndSwap(prev, next) {
+			return
+		}
+	}
+}
+
 func newIDAt(t time.Time) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
@@ -72,7 +95,8 @@ const idGroupLen = 17
 // group does not tell the others (client event reports name a message by
 // its id and need no key). Groups of one process never share an IDGroup;
 // groups of two processes can, when both are made in the same millisecond
-// and draw the same counter, so storage that keys by group must check.
+// and draw the same counter, so storage that keys by group must check
+// (and a caller that retries calls SkipIDGroups first).
 func NewIDGroup(n int) []string {
 	if n > 1<<16 {
 		panic("pushgate: NewIDGroup of more than 65536 ids")
@@ -84,29 +108,71 @@ func NewIDGroup(n int) []string {
 	var b [16]byte
 	copy(b[:], random[:16])
 	setStamp(&b, nextStamp(uint64(time.Now().UnixMilli()), b[0]))
-	out := make([]string, n)
-	var seen map[[9]byte]bool
-	if n > 1 {
-		seen = make(map[[9]byte]bool, n)
+	tails := random[16:]
+	for i := range n {
+		maskTail(tails[9*i:])
 	}
+	if n > 1 {
+		distinctTails(tails)
+	}
+	out := make([]string, n)
 	for i := range out {
-		var own [9]byte
-		copy(own[:], random[16+9*i:])
-		own[0] &= 0x0f
-		own[1] = own[1]&0x3f | 0x80
-		for seen != nil && seen[own] { // about once in 2^35 groups of 65536
-			_, _ = rand.Read(own[:])
-			own[0] &= 0x0f
-			own[1] = own[1]&0x3f | 0x80
-		}
-		if seen != nil {
-			seen[own] = true
-		}
+		own := tails[9*i:]
 		b[7] = b[7]&0xf0 | own[0]
-		copy(b[8:], own[1:])
+		copy(b[8:], own[1:9])
 		out[i] = formatID(&b)
 	}
 	return out
+}
+
+// maskTail keeps the 66 random bits of an id's own 9 bytes: the low nibble
+// of the first (rand_a's last 4 bits), and the RFC 9562 variant in the
+// second.
+func maskTail(t []byte) {
+	t[0] &= 0x0f
+	t[1] = t[1]&0x3f | 0x80
+}
+
+// tailKey is 63 of a tail's 66 random bits (equal tails have equal keys),
+// with the lowest set: 0 marks an empty slot of distinctTails' table.
+func tailKey(t []byte) uint64 {
+	return binary.BigEndian.Uint64(t[1:9])<<2 | uint64(t[0]&2) | 1
+}
+
+// distinctTails draws again any tail (9 bytes each) equal to an earlier
+// one. Two ids of one group meet about once in 2^49 groups of 500, but the
+// outbox relies on distinct ids within a chunk: its row would hold the id
+// twice, and the claim that moves the chunk into messages would fail on
+// the duplicate key every time, so the chunk would never be sent. The
+// check is an open-addressing table of the tails' keys, indexed by their
+// top bits (they are random already), about a probe a tail: cheaper than a
+// map of tails or a sort. A tie of keys alone (2^-63 a pair) redraws a
+// tail that was distinct, which does no harm.
+func distinctTails(tails []byte) {
+	n := len(tails) / 9
+	bitsLen := bits.Len(uint(2*n - 1)) // a table at least twice n: short probes
+	table := make([]uint64, 1<<bitsLen)
+	mask := uint64(len(table) - 1)
+	for i := 0; i < n; i++ {
+		t := tails[9*i : 9*i+9]
+		for !insertKey(table, mask, 64-bitsLen, tailKey(t)) {
+			_, _ = rand.Read(t)
+			maskTail(t)
+		}
+	}
+}
+
+// insertKey adds k to table and reports whether it was not there yet.
+func insertKey(table []uint64, mask uint64, shift int, k uint64) bool {
+	for j := k >> shift; ; j = (j + 1) & mask {
+		switch table[j] {
+		case 0:
+			table[j] = k
+			return true
+		case k:
+			return false
+		}
+	}
 }
 
 // IDGroup returns the part that the ids of one NewIDGroup share: the first

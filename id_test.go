@@ -1,7 +1,9 @@
 package pushgate
 
 import (
+	"bytes"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +99,26 @@ func TestIDGroupSiblingsAreUnpredictable(t *testing.T) {
 	}
 }
 
+// TestDistinctTails: tails that repeat an earlier one (which random draws
+// almost never do) are drawn again; the first of each stays.
+func TestDistinctTails(t *testing.T) {
+	a := []byte{0x05, 0x81, 1, 2, 3, 4, 5, 6, 7}
+	b := []byte{0x0a, 0xbf, 7, 6, 5, 4, 3, 2, 1}
+	tails := slices.Concat(a, b, a, b, a)
+	distinctTails(tails)
+	if !bytes.Equal(tails[:9], a) || !bytes.Equal(tails[9:18], b) {
+		t.Fatalf("the first tails changed: % x", tails[:18])
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(tails); i += 9 {
+		tail := tails[i : i+9]
+		if seen[string(tail)] || tail[0]&0xf0 != 0 || tail[1]&0xc0 != 0x80 {
+			t.Fatalf("tail %d % x repeats or is not masked", i/9, tail)
+		}
+		seen[string(tail)] = true
+	}
+}
+
 // idBits returns the 128 bits of a canonical UUID, one a byte.
 func idBits(t *testing.T, id string) []byte {
 	t.Helper()
@@ -122,6 +144,49 @@ func TestIDGroupsOfOneProcessDiffer(t *testing.T) {
 			t.Fatalf("group %q repeats or does not sort after %q", g, prev)
 		}
 		seen[g], prev = true, g
+	}
+}
+
+// stampOf returns the milliseconds and group counter of a canonical id, as
+// ms<<8 | counter.
+func stampOf(t *testing.T, id string) uint64 {
+	t.Helper()
+	raw, err := hex.DecodeString(id[0:8] + id[9:13] + id[15:17])
+	if err != nil {
+		t.Fatalf("id %q: %v", id, err)
+	}
+	var s uint64
+	for _, c := range raw {
+		s = s<<8 | uint64(c)
+	}
+	return s
+}
+
+// TestSkipIDGroups: after another process took a group (same millisecond,
+// same counter), a retry's group must not follow on from it, where the
+// other process's next groups are likely to be: SkipIDGroups moves the
+// next group to a random counter at least a millisecond on, and groups of
+// this process stay strictly increasing.
+func TestSkipIDGroups(t *testing.T) {
+	const n = 2000
+	next := 0                 // retries that landed on the taken group's next counter
+	gaps := map[uint64]bool{} // how far on the retries landed
+	for range n {
+		taken := stampOf(t, NewIDGroup(1)[0])
+		SkipIDGroups()
+		retry := stampOf(t, NewIDGroup(2)[0])
+		if retry <= taken {
+			t.Fatalf("a retry's group %x does not follow %x", retry, taken)
+		}
+		if retry == taken+1 {
+			next++
+		}
+		gaps[retry-taken] = true
+	}
+	// Random over 256 counters: the next one about 8 times in 2000, and
+	// well over a hundred distinct distances.
+	if next > 40 || len(gaps) < 100 {
+		t.Fatalf("%d of %d retries took the next counter, %d distinct distances: not random", next, n, len(gaps))
 	}
 }
 

@@ -390,21 +390,34 @@ func TestSweepRecoversAbandonedClaims(t *testing.T) {
 
 // Two nodes can make the same IDGroup in the same millisecond: a send
 // whose group (or an id) is taken makes new ids and is stored all the same.
+// Before it makes them it moves its groups away from the taken one (whose
+// node counts on from it), so that the retry does not meet that node again.
 func TestSendMakesNewIDsWhenTheyAreTaken(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		var taken []string
+		var made []string // "group" or "skip", in order
 		calls := 0
-		r := newRig(t, db, delivery.Options{NewIDGroup: func(n int) []string {
-			calls++
-			if calls == 2 { // the second send's first try meets the first send's ids
-				return taken[:n]
-			}
-			return pushgate.NewIDGroup(n)
-		}})
+		r := newRig(t, db, delivery.Options{
+			NewIDGroup: func(n int) []string {
+				calls++
+				made = append(made, "group")
+				if calls == 2 { // the second send's first try meets the first send's ids
+					return taken[:n]
+				}
+				return pushgate.NewIDGroup(n)
+			},
+			SkipIDGroups: func() {
+				made = append(made, "skip")
+				pushgate.SkipIDGroups()
+			},
+		})
 		taken = r.send("a", "b", "c")
 		again := r.send("d", "e")
 		if calls != 3 {
 			t.Fatalf("%d groups made, want 3 (one taken)", calls)
+		}
+		if fmt.Sprint(made) != "[group group skip group]" {
+			t.Fatalf("groups made and skipped: %v, want the retry's group after a skip", made)
 		}
 		ids := append(append([]string{}, taken...), again...)
 		seen := map[string]bool{}

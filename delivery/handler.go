@@ -165,9 +165,10 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 			continue
 		}
 		if m.Attempts >= d.opts.MaxAttempts {
-			// Every earlier claim ended without a result: its worker died,
-			// or could not store what it learned. Sending again could go on
-			// for ever; this is the bound.
+			// Its earlier claims used every attempt: their workers died or
+			// could not store what they learned (sending again could go on
+			// for ever; this is the bound), or they stored retries while
+			// delivery_max_attempts was higher.
 			results[i] = d.givenUp(m, now)
 			givenUp = append(givenUp, m.ID)
 			done <- i
@@ -176,8 +177,10 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 		work <- i
 	}
 	if len(givenUp) > 0 {
-		d.opts.Logger.Error("messages claimed delivery_max_attempts times without a stored result: failed, not sent again",
-			"messages", givenUp, "attempts", d.opts.MaxAttempts, "context", task.ContextID, "credential", task.CredentialID)
+		// A warning: an operator who lowered the limit expects it, and a
+		// result that cannot be stored was logged as an error already.
+		d.opts.Logger.Warn("messages had no attempts left when claimed (delivery_max_attempts): failed, not sent again",
+			"messages", givenUp, "max_attempts", d.opts.MaxAttempts, "context", task.ContextID, "credential", task.CredentialID)
 	}
 	close(work)
 	wg.Wait()
@@ -241,7 +244,7 @@ func (d *Deliverer) write(ctx context.Context, rs []messages.Result) ([]messages
 		return append(append(rest, restA...), restB...), errors.Join(errA, errB)
 	}
 	r := rs[0]
-	fixed := unstorable(r, err)
+	fixed := unstorable(r)
 	if err2 := d.store.Finish(ctx, []messages.Result{fixed}); err2 != nil {
 		if !errors.Is(err2, messages.ErrUnstorable) {
 			return rs, err2
@@ -255,12 +258,17 @@ func (d *Deliverer) write(ctx context.Context, rs []messages.Result) ([]messages
 	return nil, nil
 }
 
+// unstorableText is the last error of a result stored sanitized. The
+// status API shows last errors to tenants: what the database said (SQL,
+// SQLSTATE, the server's words) goes to the log only (see write).
+const unstorableText = "the database refused this result as it was; its text was replaced"
+
 // unstorable returns r as a store can hold it: every text of its message
 // (foreign id, receiver) and of the result made storable, and final (a
 // retry would send the altered text: it fails instead), with reason
-// unstorable unless it failed for a reason of its own, and why in its
-// error.
-func unstorable(r messages.Result, refused error) messages.Result {
+// unstorable unless it failed for a reason of its own, and unstorableText
+// before its error.
+func unstorable(r messages.Result) messages.Result {
 	ownReason := (r.Status == messages.Failed || r.Status == messages.Expired) && r.Reason != ""
 	r.Message = storableMessage(r.Message)
 	if !r.Status.Final() {
@@ -269,7 +277,7 @@ func unstorable(r messages.Result, refused error) messages.Result {
 	if !ownReason {
 		r.Reason = string(providers.ReasonUnstorable)
 	}
-	why := "stored with its text sanitized: the database refused it as it was (" + refused.Error() + ")"
+	why := unstorableText
 	if r.Error != "" {
 		why += "; " + r.Error
 	}
@@ -287,12 +295,14 @@ func storableMessage(m *messages.Message) *messages.Message {
 	return &c
 }
 
-// givenUp is the result of a message claimed MaxAttempts times without a
-// result: failed, unavailable, with its texts made storable (what kept its
-// results from being stored may be in them).
+// givenUp is the result of a message claimed with no attempts left:
+// failed, unavailable, with its texts made storable (what kept its results
+// from being stored may be in them). Its error does not say why its claims
+// ended (workers that died, results that could not be stored, or retries
+// stored under a higher limit): the store cannot tell them apart.
 func (d *Deliverer) givenUp(m *messages.Message, at time.Time) messages.Result {
 	return messages.Result{Message: storableMessage(m), Status: messages.Failed, Reason: string(providers.ReasonUnavailable), Attempts: m.Attempts, At: at,
-		Error: fmt.Sprintf("claimed %d times without a stored result (its workers stopped, or could not store it): not sent again", m.Attempts)}
+		Error: fmt.Sprintf("no attempts left (%d claims): not sent again", m.Attempts)}
 }
 
 // outcome turns one send's error into the message's result.

@@ -61,6 +61,9 @@ type Options struct {
 	// NewIDGroup makes the ids of one chunk (default pushgate.NewIDGroup);
 	// tests make it return ids already in use.
 	NewIDGroup func(n int) []string
+	// SkipIDGroups moves the next groups away from one another node took,
+	// before a send makes its ids again (default pushgate.SkipIDGroups).
+	SkipIDGroups func()
 }
 
 func (o *Options) defaults() {
@@ -94,12 +97,18 @@ func (o *Options) defaults() {
 	if o.NewIDGroup == nil {
 		o.NewIDGroup = pushgate.NewIDGroup
 	}
+	if o.SkipIDGroups == nil {
+		o.SkipIDGroups = pushgate.SkipIDGroups
+	}
 }
 
 // idTries bounds how often a send makes new ids because the ones it made
 // were taken. A group is taken only by another node's group of the same
-// millisecond and counter (about 1 in 256 of those): a third meeting in a
-// row means something else is wrong.
+// millisecond and counter (about 1 in 256 of those). A retry first moves
+// to a random counter a millisecond on (SkipIDGroups): counting on from
+// the taken group would meet that node's next groups again, while from
+// there each try meets another group independently, so a third meeting in
+// a row means something else is wrong.
 const idTries = 3
 
 // Sender accepts sends: it checks receivers, commits the messages to the
@@ -194,6 +203,9 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	}
 	var tasks []sendTask
 	for try := 1; ; try++ {
+		if try > 1 {
+			s.opts.SkipIDGroups()
+		}
 		tasks = tasks[:0]
 		msgs := make([]*messages.Message, 0, len(receivers))
 		for n, chunk := range chunks {

@@ -40,25 +40,28 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 }
 
 // errors returns the error records that mention s.
-func (l *logRecorder) errors(s string) []string {
+func (l *logRecorder) errors(s string) []string { return l.at("ERROR", s) }
+
+// at returns the records of level that mention s.
+func (l *logRecorder) at(level, s string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for _, r := range l.records {
-		if strings.HasPrefix(r, "ERROR ") && strings.Contains(r, s) {
+		if strings.HasPrefix(r, level+" ") && strings.Contains(r, s) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// waitLogged waits until at least n error records mention s.
-func (l *logRecorder) waitLogged(t *testing.T, s string, n int) {
+// waitLogged waits until at least n records of level mention s.
+func (l *logRecorder) waitLogged(t *testing.T, level, s string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(l.errors(s)) < n {
+	for len(l.at(level, s)) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d error records mention %s, want %d; all: %v", len(l.errors(s)), s, n, l.records)
+			t.Fatalf("%d %s records mention %s, want %d; all: %v", len(l.at(level, s)), level, s, n, l.records)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -124,8 +127,12 @@ func TestUnstorableResultEndsOnce(t *testing.T) {
 		}
 		bad := got[4]
 		if db.Dialect == sqlstore.Postgres {
-			if bad.Status != messages.Sent || bad.Reason != "unstorable" || bad.ForeignID != "bad\uFFFDid" || !strings.Contains(bad.LastError, "sanitized") {
+			if bad.Status != messages.Sent || bad.Reason != "unstorable" || bad.ForeignID != "bad\uFFFDid" || bad.LastError != unstorableText {
 				t.Errorf("the unstorable message: %s/%s foreignId %q, last error %q", bad.Status, bad.Reason, bad.ForeignID, bad.LastError)
+			}
+			// What the database said is the operator's (logged), not the tenant's.
+			if logged := logs.errors(bad.ID); len(logged) == 0 || !strings.Contains(logged[0], "SQLSTATE") {
+				t.Errorf("the database's refusal is not in the log: %v", logged)
 			}
 			if len(logs.errors(bad.ID)) == 0 {
 				t.Errorf("nothing logged at error level about %s: %v", bad.ID, logs.records)
@@ -167,8 +174,14 @@ func (s *refusingStore) Finish(ctx context.Context, results []messages.Result) e
 	return s.Store.Finish(ctx, results)
 }
 
+// unstorableText is the last error of a result stored sanitized: the same
+// for every refusal, since what the database said (SQL, SQLSTATE) is for
+// the operator's log, and the status API shows last errors to tenants.
+const unstorableText = "the database refused this result as it was; its text was replaced"
+
 // A store whose Finish refuses one message's result as it is: the others
-// of its chunk are stored normally, and that one ends sanitized, sent once.
+// of its chunk are stored normally, and that one ends sanitized, sent once,
+// with a last error that does not repeat the database's words.
 func TestResultRefusedAsItIsEndsSanitized(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		logs := &logRecorder{}
@@ -186,10 +199,10 @@ func TestResultRefusedAsItIsEndsSanitized(t *testing.T) {
 		// PostgreSQL writes a message whole with its result (SQLite keeps
 		// the text it stored at the send and updates the status).
 		sanitized := db.Dialect == sqlstore.SQLite || got[2].ForeignID == "\uFFFDuser-2"
-		if !sanitized || got[2].Reason != "unstorable" || !strings.Contains(got[2].LastError, "sanitized") || got[0].Reason != "" || got[0].ForeignID != "user-0" {
+		if !sanitized || got[2].Reason != "unstorable" || got[2].LastError != unstorableText || got[0].Reason != "" || got[0].ForeignID != "user-0" {
 			t.Errorf("foreign ids %q %q, reasons %q %q, last error %q", got[2].ForeignID, got[0].ForeignID, got[2].Reason, got[0].Reason, got[2].LastError)
 		}
-		logs.waitLogged(t, ids[2], 1)
+		logs.waitLogged(t, "ERROR", ids[2], 1)
 		r.clock.Jump(10 * time.Minute)
 		if n := r.sweep(); n != 0 {
 			t.Fatalf("a later sweep enqueued %d messages again", n)
@@ -211,13 +224,13 @@ func TestResultAlwaysRefusedIsNotSentForever(t *testing.T) {
 		r.startWorker()
 		r.sweep()
 		r.waitFinal([]string{ids[0], ids[2], ids[3]}, 30*time.Second)
-		logs.waitLogged(t, bad, 1)
+		logs.waitLogged(t, "ERROR", bad, 1)
 		for cycle := 2; cycle <= maxAttempts+3; cycle++ {
 			r.clock.Jump(2 * time.Minute) // the lease ends; the sweep hands the message out again
 			if n := r.sweep(); n != 1 {
 				t.Fatalf("cycle %d: the sweep enqueued %d, want the refused message", cycle, n)
 			}
-			logs.waitLogged(t, bad, cycle)
+			logs.waitLogged(t, "ERROR", bad, cycle)
 		}
 		if n := r.provider.count(bad); n < 1 || n > maxAttempts {
 			t.Fatalf("the refused message was sent %d times, want 1 to %d", n, maxAttempts)
@@ -253,6 +266,44 @@ func TestChunkClaimedTooOftenFails(t *testing.T) {
 				t.Errorf("message %d: %s/%s after %d attempts (%q), sent %d times", i, m.Status, m.Reason, m.Attempts, m.LastError, r.provider.count(m.ID))
 			}
 		}
-		logs.waitLogged(t, ids[0], 1)
+		logs.waitLogged(t, "WARN", ids[0], 1)
+	})
+}
+
+// After an operator lowers delivery_max_attempts, a message whose stored
+// retries already used them up fails when next claimed, not sent again,
+// with a last error and a log line that say so without claiming its
+// results were lost.
+func TestLoweredMaxAttemptsEndsStoredRetries(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		logs := &logRecorder{}
+		r := newRig(t, db, delivery.Options{MaxAttempts: 2, Lease: time.Minute, Logger: slog.New(logs)})
+		ids := r.insertChunk("user-0", "user-1")
+		now := r.clock.Now()
+		claimed, err := db.Messages().Claim(context.Background(), ids, now, now.Add(time.Minute))
+		if err != nil || len(claimed) != 2 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		var retries []messages.Result // three tries stored while the limit was higher
+		for _, m := range claimed {
+			retries = append(retries, messages.Result{Message: m, Status: messages.Queued, Reason: "unavailable", Error: "503", Attempts: 3, At: now, RetryAt: now})
+		}
+		if err := db.Messages().Finish(context.Background(), retries); err != nil {
+			t.Fatal(err)
+		}
+		r.startWorker()
+		r.clock.Jump(2 * time.Minute)
+		if n := r.sweep(); n != 2 {
+			t.Fatalf("sweep enqueued %d, want 2", n)
+		}
+		for i, m := range r.waitFinal(ids, 30*time.Second) {
+			if m.Status != messages.Failed || m.Reason != "unavailable" || m.Attempts != 3 || r.provider.count(m.ID) != 0 ||
+				m.LastError != "no attempts left (3 claims): not sent again" {
+				t.Errorf("message %d: %s/%s after %d attempts (%q), sent %d times", i, m.Status, m.Reason, m.Attempts, m.LastError, r.provider.count(m.ID))
+			}
+		}
+		if len(logs.errors("attempts")) != 0 || len(logs.at("WARN", ids[0])) != 1 {
+			t.Errorf("want one warning naming the messages, no error: %v", logs.records)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -68,11 +69,14 @@ const maxPrealloc = 16 << 20
 func bodyReadError(err error) error {
 	var maxErr *http.MaxBytesError
 	var pe *pushgate.Error
+	var netErr net.Error
 	switch {
 	case errors.As(err, &maxErr):
 		return tooLarge(maxErr.Limit)
 	case errors.As(err, &pe): // the body deadline (deadlineBody)
 		return err
+	case errors.As(err, &netErr): // "read tcp 10.0.0.5:8080->…": this node's address is not the client's to see
+		return &pushgate.Error{Code: pushgate.EINVALID, Message: "request body cannot be read", Fields: []string{"body: cannot be read"}, Err: err}
 	default:
 		return pushgate.Invalid("request body cannot be read", err.Error())
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"runtime"
 	"strings"
@@ -185,9 +186,14 @@ func (p *Processor) Upload(ctx context.Context, body io.Reader) (*Result, error)
 			return nil, fmt.Errorf("imagecdn: reading upload: %w", err)
 		}
 		// The body is the client's: one that breaks off (a multipart part
-		// that never ends) is its error. A body over the HTTP limit stays
+		// that never ends) is its error. The answer is a fixed text: a read
+		// error names this node's address ("read tcp 10.0.0.5:8080->…"),
+		// so it goes to the log. A body over the HTTP limit stays
 		// recognisable to the caller through Err.
-		return nil, &pushgate.Error{Code: pushgate.EINVALID, Message: "the image upload could not be read: " + err.Error(), Err: err}
+		if tooBig := (*http.MaxBytesError)(nil); !errors.As(err, &tooBig) {
+			p.log.LogAttrs(ctx, slog.LevelInfo, "imagecdn: an upload could not be read", slog.Any("err", err))
+		}
+		return nil, &pushgate.Error{Code: pushgate.EINVALID, Message: "the image upload could not be read", Err: err}
 	}
 	sum := sha256.Sum256(data)
 	return p.build(ctx, data, hex.EncodeToString(sum[:]))

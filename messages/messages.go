@@ -5,8 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/recipients"
 )
 
@@ -142,7 +142,7 @@ type Store interface {
 // StorableText returns s as every store can hold it: invalid UTF-8 and
 // NUL characters (which PostgreSQL refuses in text) become U+FFFD.
 func StorableText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+	if pushgate.StorableText(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")

@@ -28,3 +28,6 @@ func MigrateUpTo(ctx context.Context, db *DB, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// OutboxKeys is outboxKeys, for tests of which keys a claim sends.
+var OutboxKeys = outboxKeys

@@ -478,12 +478,93 @@ func onPostgres(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 // oldSchemeIDs returns n ids as nodes made them before ids kept 66 bits of
 // their own: one group shares the first 28 characters, the last 8 differ.
 func oldSchemeIDs(n int) []string {
-	base := pushgate.NewID()
+	return oldSchemeIDsAt(pushgate.NewID()[:28], n)
+}
+
+// oldSchemeIDsAt returns n old-scheme ids that start with prefix (28
+// characters).
+func oldSchemeIDsAt(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = base[:28] + pushgate.NewID()[28:]
+		out[i] = prefix + pushgate.NewID()[28:]
 	}
 	return out
+}
+
+// TestOutboxKeys: a task's ids of one new group cost one outbox key, not
+// one more per id; ids that look like an old-scheme chunk (sharing 28
+// characters), and a lone id, still get their old key too.
+func TestOutboxKeys(t *testing.T) {
+	group := pushgate.NewIDGroup(500)
+	if keys := sqlstore.OutboxKeys(group); len(keys) != 1 || keys[0] != pushgate.IDGroup(group[0]) {
+		t.Fatalf("keys of a new group of 500: %d %v, want its IDGroup alone", len(keys), keys[:min(3, len(keys))])
+	}
+	old := oldSchemeIDs(5)
+	if keys := sqlstore.OutboxKeys(old); fmt.Sprint(keys) != fmt.Sprint([]string{old[0][:17], old[0][:28]}) {
+		t.Fatalf("keys of an old-scheme chunk: %v", keys)
+	}
+	if keys := sqlstore.OutboxKeys(group[7:8]); fmt.Sprint(keys) != fmt.Sprint([]string{group[7][:17], group[7][:28]}) {
+		t.Fatalf("keys of one id: %v", keys)
+	}
+	// Two old chunks of one millisecond share 17 characters: a sweep's task
+	// can carry both, and each keeps its key.
+	other := oldSchemeIDsAt(old[0][:17]+pushgate.NewID()[17:28], 3)
+	keys := sqlstore.OutboxKeys(append(append([]string{}, old...), other...))
+	sort.Strings(keys)
+	want := []string{old[0][:17], old[0][:28], other[0][:28]}
+	sort.Strings(want)
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Fatalf("keys of two old chunks of one group: %v, want %v", keys, want)
+	}
+}
+
+// TestOldSchemeChunksSharingAGroup: old-scheme chunks whose ids share their
+// first 17 characters (made in one millisecond) are claimed together, in
+// part, and reported on, though outboxKeys gives their ids fewer keys.
+func TestOldSchemeChunksSharingAGroup(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		then := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+		base := pushgate.NewID()[:17]
+		chunk := func(n int) []*messages.Message {
+			t.Helper()
+			msgs := newMessages(n, appID, bucketID, credID, ctxID, then)
+			for i, id := range oldSchemeIDsAt(base+pushgate.NewID()[17:28], n) {
+				msgs[i].ID = id
+			}
+			if err := sqlstore.InsertOldSchemeChunk(ctx, db, msgs); err != nil {
+				t.Fatal(err)
+			}
+			return msgs
+		}
+		now := time.Now().UTC()
+		// Whole chunks in one task, as the sweep enqueues them.
+		a, b := chunk(5), chunk(5)
+		if got, err := s.Claim(ctx, ids(append(append([]*messages.Message{}, a...), b...)), now, now.Add(time.Minute)); err != nil || len(got) != 10 {
+			t.Fatalf("claim of two whole old chunks of one group: %d, %v", len(got), err)
+		}
+		// One message of each of two chunks.
+		c, d := chunk(3), chunk(3)
+		if got, err := s.Claim(ctx, []string{c[1].ID, d[2].ID}, now, now.Add(time.Minute)); err != nil || len(got) != 2 {
+			t.Fatalf("claim of one message of each of two old chunks: %d, %v", len(got), err)
+		}
+		for _, m := range []*messages.Message{c[0], c[2], d[0], d[1]} {
+			if got, err := s.Get(ctx, appID, bucketID, m.ID); err != nil || got.Status != messages.Queued {
+				t.Fatalf("the rest of a chunk claimed in part: %+v, %v", got, err)
+			}
+		}
+		// Reports on one message of each of two chunks, in one call.
+		e, f := chunk(2), chunk(2)
+		var events []webhooks.ClientEvent
+		for _, m := range []*messages.Message{e[0], f[1]} {
+			events = append(events, webhooks.ClientEvent{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: m.ID, Kind: webhooks.Delivered, At: now})
+		}
+		if found, err := db.Webhooks().RecordClientEvents(ctx, events); err != nil || !found[0] || !found[1] {
+			t.Fatalf("reports on two old chunks of one group: %v, %v", found, err)
+		}
+	})
 }
 
 // TestOldSchemeChunks: chunks an older node left in the outbox (keyed by

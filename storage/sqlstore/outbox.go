@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,11 +21,12 @@ import (
 // carries, which share a pushgate.IDGroup) is one row of the outbox table
 // (migrations 00008, 00009), keyed by that IDGroup. Rows written before
 // ids kept 66 bits of their own are keyed by the first 28 characters of
-// their ids instead (oldSchemeGroup): every look-up by id tries both keys. A task's claim of the whole chunk leases the
-// row; each result is then inserted into messages with the message whole,
-// and the row goes once all its messages are there. A message is written
-// once in its life, and accepting a send of 1000 receivers writes two rows,
-// not a thousand. A claim that names part of a chunk, and a client report
+// their ids instead (oldSchemeGroup): every look-up by id finds both kinds
+// (see outboxKeys). A task's claim of the whole chunk leases the row; each
+// result is then inserted into messages with the message whole, and the
+// row goes once all its messages are there. A message is written once in
+// its life, and accepting a send of 1000 receivers writes two rows, not a
+// thousand. A claim that names part of a chunk, and a client report
 // for a message still in the outbox, move the chunk into messages first.
 // SQLite, with one writer and no network between, keeps writing messages
 // directly and updates them with their results.
@@ -179,22 +181,55 @@ func readOutbox(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]ou
 // after an upgrade; the key lengths differ, so the two kinds never meet.
 const oldSchemeGroupLen = 28
 
-// outboxKeys returns the distinct outbox keys a row holding any of ids may
-// have: each id's IDGroup, and the key an older node would have given it.
+// outboxKeys returns the outbox keys of the rows that may hold ids, for
+// ids that tasks carry (claims, the sweep's MarkEnqueued): each IDGroup,
+// and the old-scheme keys of a group only where its ids look like an old
+// chunk. A new group's ids differ by their 28th character, so the old key
+// of each would be one more key per id (a claim of 500 would send 501 for
+// one row); an old chunk's ids share their first 28 characters. So a
+// group gets its ids' old keys when it is one id, or when two of its ids
+// share 28 characters (a sweep's task can carry two old chunks made in one
+// millisecond, which share 17). A group of lone ids of different old
+// chunks gets none: claimPostgres looks for the ids it found nowhere by
+// their old keys, and allOutboxKeys serves callers that name ids at random.
 // (A key of the other kind that matches by chance names a row without the
 // id: claiming or moving it does no harm, see claimPostgres.)
 func outboxKeys(ids []string) []string {
-	seen := make(map[string]bool, 8)
-	out := make([]string, 0, 8)
-	for _, id := range ids {
-		for _, g := range [2]string{pushgate.IDGroup(id), oldSchemeGroup(id)} {
-			if g != "" && !seen[g] {
-				seen[g] = true
-				out = append(out, g)
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted) // a group's ids together, and within it those sharing 28 characters
+	out := make([]string, 0, 2)
+	for start := 0; start < len(sorted); {
+		group := pushgate.IDGroup(sorted[start])
+		end, shared := start+1, false
+		for end < len(sorted) && pushgate.IDGroup(sorted[end]) == group {
+			shared = shared || oldSchemeGroup(sorted[end]) == oldSchemeGroup(sorted[end-1])
+			end++
+		}
+		out = append(out, group)
+		if end-start == 1 || shared {
+			for i := start; i < end; i++ {
+				if old := oldSchemeGroup(sorted[i]); old != "" && (i == start || old != oldSchemeGroup(sorted[i-1])) {
+					out = append(out, old)
+				}
 			}
 		}
+		start = end
 	}
 	return out
+}
+
+// allOutboxKeys returns every outbox key a row holding any of ids may have:
+// each id's IDGroup and old-scheme key. For ids named one by one (client
+// reports), where a key too many costs less than a message not found.
+func allOutboxKeys(ids []string) []string {
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, pushgate.IDGroup(id))
+		if old := oldSchemeGroup(id); old != "" {
+			keys = append(keys, old)
+		}
+	}
+	return uniqueKeys(keys)
 }
 
 // oldSchemeGroup is the outbox key an older node gave id's chunk ("" if id
@@ -297,7 +332,10 @@ func copyMessages(ctx context.Context, tx pgx.Tx, msgs []*messages.Message) erro
 // made by the Sender does): nothing is written for its messages until
 // their results. A chunk named in part (a sweep's or a retry's mix) moves
 // into messages, the named messages sending and the rest queued. The ids
-// not in the outbox (retries, chunks moved before) are claimed in messages.
+// not in the outbox (retries, chunks moved before) are claimed in messages;
+// those found nowhere are looked for once more by the old-scheme keys that
+// outboxKeys left out (lone ids of old chunks; otherwise ids claimed or
+// finished already, as when a task runs twice).
 func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
 	var out []*messages.Message
 	err := s.db.withPgx(ctx, func(tx pgx.Tx) error {
@@ -306,67 +344,101 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 		for _, id := range ids {
 			want[id] = true
 		}
-		leased, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = $1, claimed_at = $2, claims = claims + 1
-			WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, leaseUntil.UTC(), now.UTC(), outboxKeys(ids))
-		if err != nil {
-			return err
-		}
 		var split []string
 		var moved []*messages.Message
-		for i := range leased {
-			msgs, err := leased[i].pending(ctx, tx)
+		lease := func(keys []string) error {
+			leased, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = $1, claimed_at = $2, claims = claims + 1
+				WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, leaseUntil.UTC(), now.UTC(), keys)
 			if err != nil {
 				return err
 			}
-			whole := true
-			for _, m := range msgs {
-				if want[m.ID] {
-					delete(want, m.ID)
-					m.Chunk = leased[i].id // its result finds the row by it
-					out = append(out, m)
-				} else { // stays queued, and so the chunk moves
-					whole = false
-					m.Status, m.LeaseUntil, m.UpdatedAt = messages.Queued, time.Time{}, m.CreatedAt
+			for i := range leased {
+				msgs, err := leased[i].pending(ctx, tx)
+				if err != nil {
+					return err
+				}
+				whole := true
+				for _, m := range msgs {
+					if want[m.ID] {
+						delete(want, m.ID)
+						m.Chunk = leased[i].id // its result finds the row by it
+						out = append(out, m)
+					} else { // stays queued, and so the chunk moves
+						whole = false
+						m.Status, m.LeaseUntil, m.UpdatedAt = messages.Queued, time.Time{}, m.CreatedAt
+					}
+				}
+				if !whole {
+					split, moved = append(split, leased[i].id), append(moved, msgs...)
 				}
 			}
-			if !whole {
-				split, moved = append(split, leased[i].id), append(moved, msgs...)
+			return nil
+		}
+		keys := outboxKeys(ids)
+		if err := lease(keys); err != nil {
+			return err
+		}
+		if len(want) > 0 {
+			rest := make([]string, 0, len(want))
+			for id := range want {
+				rest = append(rest, id)
+			}
+			rows, err := tx.Query(ctx, `UPDATE messages SET status = 'sending', lease_until = $1, updated_at = $2
+				WHERE id = ANY($3) AND status = 'queued' RETURNING `+claimColumns, leaseUntil.UTC(), now.UTC(), rest)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				m, err := scanClaimed(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				delete(want, m.ID)
+				out = append(out, m)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if old := untriedOldKeys(want, keys); len(old) > 0 {
+			if err := lease(old); err != nil {
+				return err
 			}
 		}
 		if len(split) > 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, split); err != nil {
 				return err
 			}
-			if err := copyMessages(ctx, tx, moved); err != nil {
-				return err
-			}
+			return copyMessages(ctx, tx, moved)
 		}
-		if len(want) == 0 {
-			return nil
-		}
-		rest := make([]string, 0, len(want))
-		for id := range want {
-			rest = append(rest, id)
-		}
-		rows, err := tx.Query(ctx, `UPDATE messages SET status = 'sending', lease_until = $1, updated_at = $2
-			WHERE id = ANY($3) AND status = 'queued' RETURNING `+claimColumns, leaseUntil.UTC(), now.UTC(), rest)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanClaimed(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return out, nil
+}
+
+// untriedOldKeys returns the old-scheme keys of ids that are not among
+// tried.
+func untriedOldKeys(ids map[string]bool, tried []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(tried)+len(ids))
+	for _, k := range tried {
+		seen[k] = true
+	}
+	var out []string
+	for id := range ids {
+		if old := oldSchemeGroup(id); old != "" && !seen[old] {
+			seen[old] = true
+			out = append(out, old)
+		}
+	}
+	return out
 }
 
 // materialize moves the outbox chunks holding ids into messages, as they
@@ -376,7 +448,7 @@ func (s *MessageStore) claimPostgres(ctx context.Context, ids []string, now, lea
 func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 	moved := 0
 	err := db.withPgx(ctx, func(tx pgx.Tx) error {
-		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, outboxKeys(ids))
+		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, allOutboxKeys(ids))
 		if err != nil {
 			return err
 		}
