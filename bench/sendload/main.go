@@ -106,37 +106,8 @@ func main() {
 
 func run(t *tb, o options) {
 	ctx := context.Background()
-	apnsFake, fcmFake, webFake := providertest.NewAPNS(t), providertest.NewFCM(t), providertest.NewWebPush(t)
-	apnsFake.SetKeepRequests(false)
-	fcmFake.SetCountOnly(true)
-	webFake.CountsOnly(true)
-	for _, f := range []interface{ SetLatency(time.Duration) }{apnsFake, fcmFake, webFake} {
-		f.SetLatency(o.latency)
-	}
-	key := providertest.APNSTestKey(t)
-	apnsFake.TrustKey(key.KeyID, key.TeamID, key.Public())
-	vk, _ := ecdh.P256().GenerateKey(rand.Reader)
-	vapidPub, vapidPriv := base64.RawURLEncoding.EncodeToString(vk.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(vk.Bytes())
-
-	cfg := server.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.DatabaseURL = o.db
-	cfg.RedisURL = o.redis
-	if o.db != "" {
-		cfg.MasterKey = pushgate.NewMasterKey()
-	}
-	cfg.Roles = strings.Split(o.roles, ",")
-	cfg.QueueNamespace = "sendload_" + pushgate.RandomToken(4)
-	cfg.AccessLog = false
-	cfg.WorkerConcurrency = o.workers
-	cfg.DeliveryConcurrency = o.concurrency
-	cfg.DeliveryChunkSize = o.chunk
-	cfg.APNSHost, cfg.APNSRootCAs = apnsFake.URL, apnsFake.CertPool()
-	cfg.FCMEndpoint = fcmFake.URL + "/v1"
-	cfg.WebPushAllowHTTP, cfg.SSRFAllow = true, "127.0.0.0/8"
-	cfg.VAPIDSubject = "mailto:bench@example.com"
-	cfg.EventsRatePerIP = 0 // one address sends everything
+	f := startFakes(t, o.latency)
+	cfg := nodeConfig(t, o, f)
 	consumer := &countingConsumer{}
 	callback := `{"type":"none"}`
 	if o.events {
@@ -159,8 +130,109 @@ func run(t *tb, o options) {
 		}
 	}
 	c := &client{base: "http://" + srv.Addr(), key: creds.APIKey, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	b := newBucket(t, c, f, callback)
+	defer b.delete(c)
+	var ctxAnswer struct{ ContextID string }
+	c.post(t, "/v1/bucket/"+b.id+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
 
-	var bucket struct {
+	requests := o.n / o.batch
+	mem := startMemoryProbe()
+	start := time.Now()
+	latencies, messageIDs := sendAll(t, o, c, "/v1/bucket/"+b.id+"/context/"+ctxAnswer.ContextID+"/send", b.bodies(t, o, f), requests)
+	accepted := time.Since(start)
+	total := int64(requests * o.batch)
+	worker := slices.Contains(cfg.Roles, "worker")
+	if worker {
+		for f.delivered(o.provider) < total {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	elapsed := time.Since(start)
+	mem.stop()
+
+	slices.Sort(latencies)
+	fmt.Printf("storage:   %s\nqueue:     %s\nprovider:  %s, fake latency %v\n", orDefault(o.db, "sqlite (embedded)"), orDefault(o.redis, "embedded redis"), o.provider, o.latency)
+	fmt.Printf("sends:     %d requests of %d receivers from %d concurrent senders\n", requests, o.batch, o.senders)
+	fmt.Printf("answer:    p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), latencies[len(latencies)-1])
+	fmt.Printf("accepted:  %d notifications in %v (%.0f/s)\n", total, accepted.Round(time.Millisecond), float64(total)/accepted.Seconds())
+	if worker {
+		fmt.Printf("delivered: %d notifications in %v (%.0f/s end to end)\n", f.delivered(o.provider), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+	}
+	mem.print()
+	if o.events {
+		clientEvents(t, o, c, consumer, "/v1/context/"+ctxAnswer.ContextID+"/events/delivered", messageIDs)
+	}
+}
+
+// fakes are the push services the node delivers to, each in this process.
+type fakes struct {
+	apns               *providertest.APNSFake
+	fcm                *providertest.FCMFake
+	web                *providertest.WebPushFake
+	key                *providertest.APNSKey
+	vapidPub, vapidKey string
+}
+
+func startFakes(t *tb, latency time.Duration) *fakes {
+	f := &fakes{apns: providertest.NewAPNS(t), fcm: providertest.NewFCM(t), web: providertest.NewWebPush(t)}
+	f.apns.SetKeepRequests(false)
+	f.fcm.SetCountOnly(true)
+	f.web.CountsOnly(true)
+	for _, x := range []interface{ SetLatency(time.Duration) }{f.apns, f.fcm, f.web} {
+		x.SetLatency(latency)
+	}
+	f.key = providertest.APNSTestKey(t)
+	f.apns.TrustKey(f.key.KeyID, f.key.TeamID, f.key.Public())
+	vk, _ := ecdh.P256().GenerateKey(rand.Reader)
+	f.vapidPub, f.vapidKey = base64.RawURLEncoding.EncodeToString(vk.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(vk.Bytes())
+	return f
+}
+
+// delivered is how many notifications the provider's fake accepted.
+func (f *fakes) delivered(provider string) int64 {
+	switch provider {
+	case "apns":
+		return f.apns.Accepted()
+	case "fcm":
+		return f.fcm.Counts().Accepted
+	default:
+		return f.web.Counts().Delivered
+	}
+}
+
+func nodeConfig(t *tb, o options, f *fakes) server.Config {
+	cfg := server.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DatabaseURL = o.db
+	cfg.RedisURL = o.redis
+	if o.db != "" {
+		cfg.MasterKey = pushgate.NewMasterKey()
+	}
+	cfg.Roles = strings.Split(o.roles, ",")
+	cfg.QueueNamespace = "sendload_" + pushgate.RandomToken(4)
+	cfg.AccessLog = false
+	cfg.WorkerConcurrency = o.workers
+	cfg.DeliveryConcurrency = o.concurrency
+	cfg.DeliveryChunkSize = o.chunk
+	cfg.APNSHost, cfg.APNSRootCAs = f.apns.URL, f.apns.CertPool()
+	cfg.FCMEndpoint = f.fcm.URL + "/v1"
+	cfg.WebPushAllowHTTP, cfg.SSRFAllow = true, "127.0.0.0/8"
+	cfg.VAPIDSubject = "mailto:bench@example.com"
+	cfg.EventsRatePerIP = 0 // one address sends everything
+	cfg.BucketCreateRate = 0
+	return cfg
+}
+
+// bucket holds one credential of each provider, in the order apns, fcm,
+// vapid.
+type bucket struct {
+	id          string
+	credentials []string
+}
+
+func newBucket(t *tb, c *client, f *fakes, callback string) *bucket {
+	var answer struct {
 		BucketID    string
 		Credentials []struct{ ID string }
 	}
@@ -168,62 +240,54 @@ func run(t *tb, o options) {
 		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":"com.example.bench"}},
 		{"type":"fcm_v1","payload":%s},
 		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],"callbackConfig":%s}`,
-		key.P8, key.KeyID, key.TeamID, fcmFake.ServiceAccountJSON("bench"), vapidPub, vapidPriv, callback), &bucket)
-	// The bucket goes at the end with whatever is still queued (with -roles
-	// api nothing is delivered), so that a later run on the same database
-	// does not find it stale and deliver it.
-	defer func() {
-		req, _ := http.NewRequest("DELETE", c.base+"/v1/bucket/"+bucket.BucketID, nil)
-		req.Header.Set("x-token", c.key)
-		if res, err := c.http.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	var ctxAnswer struct{ ContextID string }
-	c.post(t, "/v1/bucket/"+bucket.BucketID+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
+		f.key.P8, f.key.KeyID, f.key.TeamID, f.fcm.ServiceAccountJSON("bench"), f.vapidPub, f.vapidKey, callback), &answer)
+	b := &bucket{id: answer.BucketID}
+	for _, cr := range answer.Credentials {
+		b.credentials = append(b.credentials, cr.ID)
+	}
+	return b
+}
 
-	// One request body per sender slot, reused: building JSON is the
-	// client's cost, not the server's.
-	makeBody := func(s int) []byte {
+// delete removes the bucket with whatever is still queued (with -roles
+// api nothing is delivered), so that a later run on the same database
+// does not find it stale and deliver it.
+func (b *bucket) delete(c *client) {
+	req, _ := http.NewRequest("DELETE", c.base+"/v1/bucket/"+b.id, nil)
+	req.Header.Set("x-token", c.key)
+	if res, err := c.http.Do(req); err == nil {
+		res.Body.Close()
+	}
+}
+
+// bodies makes one request body per sender slot, reused: building JSON is
+// the client's cost, not the server's.
+func (b *bucket) bodies(t *tb, o options, f *fakes) [][]byte {
+	bodies := make([][]byte, o.senders)
+	for s := range bodies {
 		rs := make([]recipients.Receiver, o.batch)
 		for i := range rs {
 			switch o.provider {
 			case "apns":
-				rs[i] = recipients.Receiver{CredentialID: bucket.Credentials[0].ID, Token: providertest.APNSTestDeviceToken(t)}
+				rs[i] = recipients.Receiver{CredentialID: b.credentials[0], Token: providertest.APNSTestDeviceToken(t)}
 			case "fcm":
-				rs[i] = recipients.Receiver{CredentialID: bucket.Credentials[1].ID, Token: "bench:" + pushgate.RandomToken(60)}
+				rs[i] = recipients.Receiver{CredentialID: b.credentials[1], Token: "bench:" + pushgate.RandomToken(60)}
 			case "webpush":
-				sub := webFake.NewSubscriptionFor(vapidPub)
-				rs[i] = sub.Receiver(bucket.Credentials[2].ID)
+				rs[i] = f.web.NewSubscriptionFor(f.vapidPub).Receiver(b.credentials[2])
 			}
 			rs[i].ForeignID = fmt.Sprintf("s%d-%d", s, i)
 		}
-		b, _ := json.Marshal(map[string]any{"receivers": rs})
-		return b
+		bodies[s], _ = json.Marshal(map[string]any{"receivers": rs})
 	}
-	bodies := make([][]byte, o.senders)
-	for s := range bodies {
-		bodies[s] = makeBody(s)
-	}
-	delivered := func() int64 {
-		switch o.provider {
-		case "apns":
-			return apnsFake.Accepted()
-		case "fcm":
-			return fcmFake.Counts().Accepted
-		default:
-			return webFake.Counts().Delivered
-		}
-	}
+	return bodies
+}
 
-	requests := o.n / o.batch
-	path := "/v1/bucket/" + bucket.BucketID + "/context/" + ctxAnswer.ContextID + "/send"
+// sendAll posts requests sends from o.senders concurrent senders and
+// returns each answer's latency and, with o.events, the message ids.
+func sendAll(t *tb, o options, c *client, path string, bodies [][]byte, requests int) ([]time.Duration, []string) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var messageIDs []string
-	mem := startMemoryProbe()
-	start := time.Now()
 	var wg sync.WaitGroup
 	for s := 0; s < o.senders; s++ {
 		wg.Go(func() {
@@ -247,28 +311,7 @@ func run(t *tb, o options) {
 		})
 	}
 	wg.Wait()
-	accepted := time.Since(start)
-	total := int64(requests * o.batch)
-	if slices.Contains(cfg.Roles, "worker") {
-		for delivered() < total {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	elapsed := time.Since(start)
-	mem.stop()
-
-	slices.Sort(latencies)
-	fmt.Printf("storage:   %s\nqueue:     %s\nprovider:  %s, fake latency %v\n", orDefault(o.db, "sqlite (embedded)"), orDefault(o.redis, "embedded redis"), o.provider, o.latency)
-	fmt.Printf("sends:     %d requests of %d receivers from %d concurrent senders\n", requests, o.batch, o.senders)
-	fmt.Printf("answer:    p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), latencies[len(latencies)-1])
-	fmt.Printf("accepted:  %d notifications in %v (%.0f/s)\n", total, accepted.Round(time.Millisecond), float64(total)/accepted.Seconds())
-	if slices.Contains(cfg.Roles, "worker") {
-		fmt.Printf("delivered: %d notifications in %v (%.0f/s end to end)\n", delivered(), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
-	}
-	mem.print()
-	if o.events {
-		clientEvents(t, o, c, consumer, "/v1/context/"+ctxAnswer.ContextID+"/events/delivered", messageIDs)
-	}
+	return latencies, messageIDs
 }
 
 // countingConsumer is a callback URL that counts the events of each kind
