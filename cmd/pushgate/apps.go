@@ -137,36 +137,45 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s API key %s of app %s (not shown again): %s\n", k.Role, k.ID, appID, plain)
 	case "list":
-		if _, err := svc.Get(ctx, appID); err != nil {
-			return err
-		}
-		keys, err := svc.ListKeys(ctx, appID)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return e.printJSON(keys)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY ID\tNAME\tROLE\tSTARTS WITH\tCREATED")
-		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\n", k.ID, k.Name, k.Role, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
-		}
-		return tw.Flush()
+		return e.listKeys(ctx, svc, appID, *asJSON)
 	case "revoke":
-		revoke := svc.RevokeKey
-		if force {
-			revoke = svc.ForceRevokeKey
-		}
-		err := revoke(ctx, appID, rest[1])
-		if errors.Is(err, apps.ErrLastAdmin) {
-			return fmt.Errorf("API key %s is the last admin key of app %s: nothing could manage its keys through the API after it; revoke it anyway with --force (`pushgate apps keys create %[2]s --role admin` makes another)", rest[1], appID)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Revoked API key %s of app %s\n", rest[1], appID)
+		return e.revokeKey(ctx, svc, appID, rest[1], force)
 	}
+	return nil
+}
+
+func (e env) listKeys(ctx context.Context, svc *apps.Service, appID string, asJSON bool) error {
+	if _, err := svc.Get(ctx, appID); err != nil {
+		return err
+	}
+	keys, err := svc.ListKeys(ctx, appID)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return e.printJSON(keys)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY ID\tNAME\tROLE\tSTARTS WITH\tCREATED")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\n", k.ID, k.Name, k.Role, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	return tw.Flush()
+}
+
+func (e env) revokeKey(ctx context.Context, svc *apps.Service, appID, keyID string, force bool) error {
+	revoke := svc.RevokeKey
+	if force {
+		revoke = svc.ForceRevokeKey
+	}
+	err := revoke(ctx, appID, keyID)
+	if errors.Is(err, apps.ErrLastAdmin) {
+		return fmt.Errorf("API key %s is the last admin key of app %s: nothing could manage its keys through the API after it; revoke it anyway with --force (`pushgate apps keys create %[2]s --role admin` makes another)", keyID, appID)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Revoked API key %s of app %s\n", keyID, appID)
 	return nil
 }
 
