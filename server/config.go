@@ -174,8 +174,32 @@ func Defaults() Config {
 	}
 }
 
-// Validate reports the first setting that is wrong, by its name.
+// Validate reports every setting that is wrong, each by its name, in the
+// order the validators below run.
 func (c *Config) Validate() error {
+	var errs []error
+	for _, validate := range []func() []error{
+		c.validateNode,
+		c.validateHTTP,
+		c.validateQueue,
+		c.validateOutbound,
+		c.validateBuckets,
+		c.validateDelivery,
+		c.validateWebhookBatches,
+		c.validateEventsRate,
+		c.validateImages,
+		c.validateClients,
+		c.validateWebhookRetries,
+		c.validateMaintenance,
+	} {
+		errs = append(errs, validate()...)
+	}
+	return errors.Join(errs...)
+}
+
+// validateNode checks where the node listens, keeps its data and finds
+// its database, Redis and clients, its roles and its shutdown grace.
+func (c *Config) validateNode() []error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: want host:port or :port", c.HTTPAddr))
@@ -205,6 +229,12 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("shutdown_grace: must be positive"))
 	}
+	return errs
+}
+
+// validateHTTP checks the bounds of requests and connections.
+func (c *Config) validateHTTP() []error {
+	var errs []error
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes: must be at least 1024"))
 	}
@@ -214,26 +244,46 @@ func (c *Config) Validate() error {
 	if c.HTTPIdleTimeout < time.Second {
 		errs = append(errs, errors.New("http_idle_timeout: must be at least 1s"))
 	}
+	return errs
+}
+
+// validateQueue checks the worker and the queue names.
+func (c *Config) validateQueue() []error {
+	var errs []error
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 10000 {
 		errs = append(errs, errors.New("worker_concurrency: must be between 1 and 10000"))
 	}
 	if c.QueueNamespace == "" || strings.ContainsAny(c.QueueNamespace, " :{}") {
 		errs = append(errs, errors.New("queue_namespace: must be non-empty, without spaces, colons or braces"))
 	}
+	return errs
+}
+
+// validateOutbound checks what outgoing connections may reach and the
+// provider endpoints that replace the vendors'.
+func (c *Config) validateOutbound() []error {
+	var errs []error
 	if _, err := pushgate.NewSSRFGuard(c.SSRFAllow); err != nil {
 		errs = append(errs, fmt.Errorf("ssrf_allow: %w", err))
 	}
 	if c.VAPIDSubject != "" && !buckets.ValidVAPIDSubject(c.VAPIDSubject) {
 		errs = append(errs, errors.New("vapid_subject: want mailto:address or an https: URL"))
 	}
-	for name, u := range map[string]string{"apns_host": c.APNSHost, "fcm_endpoint": c.FCMEndpoint} {
-		if u == "" {
+	for _, e := range []struct{ name, url string }{{"apns_host", c.APNSHost}, {"fcm_endpoint", c.FCMEndpoint}} {
+		if e.url == "" {
 			continue
 		}
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			errs = append(errs, fmt.Errorf("%s %q: want an absolute http(s) URL", name, u))
+		if pu, err := url.Parse(e.url); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want an absolute http(s) URL", e.name, e.url))
 		}
 	}
+	return errs
+}
+
+// validateBuckets checks bucket lifetimes, creation rate and credential
+// checks.
+func (c *Config) validateBuckets() []error {
+	var errs []error
 	if c.BucketIdleTTL < time.Minute {
 		errs = append(errs, errors.New("bucket_idle_ttl: must be at least 1m"))
 	}
@@ -243,6 +293,12 @@ func (c *Config) Validate() error {
 	if c.CredentialCheckConcurrency < 0 {
 		errs = append(errs, errors.New("credential_check_concurrency: must not be negative"))
 	}
+	return errs
+}
+
+// validateDelivery checks how messages are chunked, sent and recovered.
+func (c *Config) validateDelivery() []error {
+	var errs []error
 	if c.DeliveryMaxAttempts < 1 || c.DeliveryMaxAttempts > 100 {
 		errs = append(errs, errors.New("delivery_max_attempts: must be between 1 and 100"))
 	}
@@ -258,15 +314,33 @@ func (c *Config) Validate() error {
 	if c.DeliveryStaleAfter < time.Second {
 		errs = append(errs, errors.New("delivery_stale_after: must be at least 1s"))
 	}
+	return errs
+}
+
+// validateWebhookBatches checks when a bucket's events are sent.
+func (c *Config) validateWebhookBatches() []error {
+	var errs []error
 	if c.WebhookBatchSize < 1 || c.WebhookBatchSize > webhooks.MaxBatchSize {
 		errs = append(errs, fmt.Errorf("webhook_batch_size: must be between 1 and %d", webhooks.MaxBatchSize))
 	}
 	if c.WebhookFlushInterval < 100*time.Millisecond {
 		errs = append(errs, errors.New("webhook_flush_interval: must be at least 100ms"))
 	}
+	return errs
+}
+
+// validateEventsRate checks the rate of the public client event endpoints
+// (their burst is checked with the clients, after the images).
+func (c *Config) validateEventsRate() []error {
 	if c.EventsRatePerIP < 0 {
-		errs = append(errs, errors.New("events_rate_per_ip: must not be negative"))
+		return []error{errors.New("events_rate_per_ip: must not be negative")}
 	}
+	return nil
+}
+
+// validateImages checks the bounds of source images and their processing.
+func (c *Config) validateImages() []error {
+	var errs []error
 	if c.ImageMaxBytes < 1024 || c.ImageMaxBytes > 100<<20 {
 		errs = append(errs, errors.New("image_max_bytes: must be between 1024 and 104857600"))
 	}
@@ -279,6 +353,13 @@ func (c *Config) Validate() error {
 	if c.ImageRevalidateAfter < 0 {
 		errs = append(errs, errors.New("image_revalidate_after: must not be negative"))
 	}
+	return errs
+}
+
+// validateClients checks the client event burst and the proxies whose
+// X-Forwarded-For names the client.
+func (c *Config) validateClients() []error {
+	var errs []error
 	if c.EventsBurst < 1 {
 		errs = append(errs, errors.New("events_burst: must be at least 1"))
 	}
@@ -289,16 +370,27 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	return errs
+}
+
+// validateWebhookRetries checks how a failing batch is retried.
+func (c *Config) validateWebhookRetries() []error {
+	var errs []error
 	if c.WebhookMinBackoff < 100*time.Millisecond || c.WebhookMinBackoff > time.Hour {
 		errs = append(errs, errors.New("webhook_min_backoff: must be between 100ms and 1h"))
 	}
 	if c.WebhookRetryFor < time.Second {
 		errs = append(errs, errors.New("webhook_retry_for: must be at least 1s"))
 	}
+	return errs
+}
+
+// validateMaintenance checks how often the periodic jobs run.
+func (c *Config) validateMaintenance() []error {
 	if c.MaintenanceInterval < time.Second {
-		errs = append(errs, errors.New("maintenance_interval: must be at least 1s"))
+		return []error{errors.New("maintenance_interval: must be at least 1s")}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Has reports whether the node takes a role.
