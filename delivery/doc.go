@@ -39,6 +39,10 @@
 // the shared ones (the sweep, bucket expiry, ...) once per interval across
 // all nodes, the local ones (closing idle providers) on every node.
 //
+// A send task whose context's images are still processing waits and runs
+// again a second later; meanwhile it asks Options.Images (an ImageJobs,
+// which imagejobs implements) to make sure their processing is queued.
+//
 // Queue names carry a namespace, so several installations (or parallel
 // test runs) can share one Redis without taking each other's tasks.
 //

@@ -54,9 +54,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// unclaimed, so that no notification carries an image link that does
 	// not work yet.
 	if c, err := d.context(ctx, task); err == nil && c.State() == contexts.Processing {
-		if d.opts.ImagesPending != nil {
-			d.opts.ImagesPending(ctx, c)
-		}
+		d.imagesPending(ctx, c)
 		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()), d.sender.taskOptions(imagesWait)...)
 		return err // on failure asynq retries this task
 	}

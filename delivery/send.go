@@ -54,10 +54,9 @@ type Options struct {
 	Recipients recipients.Options
 	Logger     *slog.Logger
 	Now        func() time.Time
-	// ImagesPending is told when a send task finds its context's images
-	// still processing (the task then waits a second and runs again), so
-	// that a processing job lost with Redis can be enqueued again.
-	ImagesPending func(ctx context.Context, c *contexts.Context)
+	// Images is asked to process a context's images when a send task finds
+	// them still processing (nil: nobody is asked).
+	Images ImageJobs
 	// NewIDGroup makes the ids of one chunk (default pushgate.NewIDGroup);
 	// tests make it return ids already in use.
 	NewIDGroup func(n int) []string

@@ -1,7 +1,16 @@
 // Package server assembles a whole pushgate node from a Config: storage,
-// the work queue (Redis or an embedded one), the worker and the HTTP API.
-// It is what cmd/pushgate runs and what an application embeds to run
-// pushgate inside its own process.
+// the work queue (Redis or an embedded one), providers and buckets, image
+// jobs, delivery (the Sender and, on worker nodes, the worker and its
+// maintenance), webhooks and the HTTP API. It is what cmd/pushgate runs
+// and what an application embeds to run pushgate inside its own process.
+//
+// New only wires: each subsystem has its own builder in its own file
+// (storage.go, queue.go, providers.go, images.go, delivery.go, webhooks.go,
+// http.go), called in that order, each using what the ones before it
+// built; a connection is kept on the Server as soon as it is open, so a
+// failing builder leaves nothing open behind it. The work itself lives in
+// the packages the builders call (image tasks in imagejobs, not here).
+// Every part that reads time is given the Server's one clock.
 //
 // DESIGN.md puts the embeddable Server in the root package; it cannot live
 // there because the root package is imported by everything this one

@@ -1,0 +1,39 @@
+package server
+
+import (
+	"runtime"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/providers"
+	"github.com/pushgate/pushgate/providers/apns"
+	"github.com/pushgate/pushgate/providers/fcm"
+	"github.com/pushgate/pushgate/providers/webpush"
+)
+
+// buildProviders registers the provider of each credential type and builds
+// the bucket service, which checks credentials against them.
+func (s *Server) buildProviders() {
+	cfg := s.cfg
+	vapidSubject, _ := cfg.vapidSubject()
+	s.Providers = providers.NewRegistry()
+	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
+	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: s.guard})
+	webpush.Register(s.Providers, webpush.Options{Guard: s.guard, DefaultSubject: vapidSubject})
+	checks := cfg.CredentialCheckConcurrency
+	if checks == 0 {
+		// Half the CPUs: the rest serve every other request.
+		checks = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	s.Buckets = buckets.NewService(s.DB.Buckets(), s.keyring, buckets.ServiceOptions{
+		IdleTTL:   cfg.BucketIdleTTL,
+		Checks:    semaphore.NewWeighted(int64(checks)),
+		Supported: s.Providers.Has,
+		Now:       s.now,
+		// A replaced FCM endpoint means a test or on-premise setup, whose
+		// token endpoint may be plain HTTP too.
+		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "",
+			Guard: s.guard, TokenURIGuard: s.guard.Trusting(cfg.FCMEndpoint)},
+	})
+}
