@@ -90,14 +90,13 @@ func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
 }
 
 // Start reads the auth epoch every EpochPoll until Shutdown, which is what
-// lets Authenticate remember keys. Without a cache it does nothing. Call it
-// once.
-func (s *Service) Start() {
+// lets Authenticate remember keys. The reads keep ctx's values but not its
+// end. Without a cache it does nothing. Call it once.
+func (s *Service) Start(ctx context.Context) {
 	if s.ttl < 0 || s.stop != nil {
 		return
 	}
-	var ctx context.Context
-	ctx, s.stop = context.WithCancel(context.Background())
+	ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.done = make(chan struct{})
 	go s.watch(ctx)
 }

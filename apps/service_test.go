@@ -132,7 +132,7 @@ func TestRevokeBeatsCache(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		svc := newService(t, db, apps.Options{AuthCacheTTL: time.Hour, EpochPoll: time.Hour})
-		svc.Start()
+		svc.Start(context.Background())
 		t.Cleanup(func() { svc.Shutdown(ctx) })
 		creds, _ := svc.Create(ctx, "a")
 		k, plain, err := svc.CreateKey(ctx, creds.AppID, "ci", "")
@@ -215,7 +215,7 @@ func TestCacheFollowsTheEpoch(t *testing.T) {
 	if got := authN(3); got != 3 {
 		t.Fatalf("before Start: %d look-ups for 3 calls, want 3 (nothing remembered)", got)
 	}
-	svc.Start()
+	svc.Start(context.Background())
 	defer svc.Shutdown(ctx)
 	waitFor(t, func() bool { return authN(3) <= 1 })
 
@@ -275,7 +275,7 @@ func TestShutdownTwice(t *testing.T) {
 	if err := svc.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown before Start: %v", err)
 	}
-	svc.Start()
+	svc.Start(context.Background())
 	for i := range 2 {
 		if err := svc.Shutdown(ctx); err != nil {
 			t.Fatalf("Shutdown #%d: %v", i+1, err)
@@ -315,7 +315,7 @@ func TestRevokeDoesNotWaitForTheEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.hang.Store(true)
-	svc.Start()
+	svc.Start(context.Background())
 
 	done := make(chan error, 1)
 	go func() { done <- svc.RevokeKey(ctx, creds.AppID, k.ID) }()

@@ -129,10 +129,10 @@ func (r *rig) startWorker() {
 	d := delivery.NewDeliverer(r.sender, store, r.db.Buckets(), bucketCredentials{r.bucket}, registry, r.opts)
 	r.worker = delivery.NewWorker(delivery.WorkerOptions{Redis: r.redis, Namespace: r.ns, Concurrency: 4})
 	r.worker.Handle(delivery.TypeSend, d)
-	if err := r.worker.Start(); err != nil {
+	if err := r.worker.Start(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}
-	r.t.Cleanup(r.worker.Shutdown)
+	r.t.Cleanup(func() { r.worker.Shutdown(context.Background()) })
 }
 
 // bucketCredentials serves the bucket's credentials (websocket ones carry

@@ -37,7 +37,9 @@
 // lease ended, in chunks that end where an IDGroup ends, so a chunk goes
 // out whole again. Maintenance runs the periodic jobs its caller gives it:
 // the shared ones (the sweep, bucket expiry, ...) once per interval across
-// all nodes, the local ones (closing idle providers) on every node.
+// all nodes, the local ones (closing idle providers) on every node. The
+// Worker and Maintenance run from Start(ctx) until Shutdown(ctx), which
+// waits no longer than ctx.
 //
 // A send task whose context's images are still processing waits and runs
 // again a second later; meanwhile it asks Options.Images (an ImageJobs,

@@ -31,10 +31,10 @@ func TestWorkerRuns(t *testing.T) {
 	cancel()
 
 	w := delivery.NewWorker(delivery.WorkerOptions{Redis: opt, Namespace: ns, Concurrency: 2})
-	if err := w.Start(); err != nil {
+	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer w.Shutdown()
+	defer w.Shutdown(context.Background())
 	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := q.Ping(ctx); err != nil {

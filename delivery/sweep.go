@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -61,8 +62,9 @@ type Maintenance struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop   chan struct{}
+	cancel context.CancelFunc // ends the context local jobs run on
+	wg     sync.WaitGroup
 }
 
 // NewMaintenance returns the maintenance handler and scheduler.
@@ -73,32 +75,34 @@ func NewMaintenance(queue *Queue, interval time.Duration, log *slog.Logger, shar
 	return &Maintenance{queue: queue, jobs: shared, local: local, interval: interval, log: log, stop: make(chan struct{})}
 }
 
-// ProcessTask implements asynq.Handler.
+// ProcessTask implements asynq.Handler. A failed job is logged and the
+// task still succeeds: the next interval runs the jobs again anyway, and
+// a failed task would only be archived in Redis.
 func (m *Maintenance) ProcessTask(ctx context.Context, _ *asynq.Task) error {
-	var errs []error
-	for _, j := range m.jobs {
-		if err := j.Run(ctx); err != nil {
-			m.log.Warn("maintenance job failed", "job", j.Name, "err", err)
-			errs = append(errs, err)
-		}
-	}
-	// Failures are logged; the next interval runs the jobs again anyway.
-	_ = errors.Join(errs...)
+	m.run(ctx, m.jobs)
 	return nil
 }
 
-// Start schedules the task every interval until Shutdown.
-func (m *Maintenance) Start() {
+// run runs jobs in order, logging each one that fails.
+func (m *Maintenance) run(ctx context.Context, jobs []Job) {
+	for _, j := range jobs {
+		if err := j.Run(ctx); err != nil {
+			m.log.Warn("maintenance job failed", "job", j.Name, "err", err)
+		}
+	}
+}
+
+// Start schedules the task and runs the local jobs every interval until
+// Shutdown. They run on a context that keeps ctx's values but not its
+// end; Shutdown ends it if its own deadline comes first.
+func (m *Maintenance) Start(ctx context.Context) {
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.wg.Go(func() {
 		t := time.NewTicker(m.interval)
 		defer t.Stop()
 		for {
-			m.schedule()
-			for _, j := range m.local {
-				if err := j.Run(context.Background()); err != nil {
-					m.log.Warn("maintenance job failed", "job", j.Name, "err", err)
-				}
-			}
+			m.schedule(ctx)
+			m.run(ctx, m.local)
 			select {
 			case <-m.stop:
 				return
@@ -108,8 +112,8 @@ func (m *Maintenance) Start() {
 	})
 }
 
-func (m *Maintenance) schedule() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (m *Maintenance) schedule(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	unique := max(m.interval-time.Second, time.Second)
 	_, err := m.queue.Enqueue(ctx, QueueLow, asynq.NewTask(TypeMaintenance, nil), asynq.Unique(unique), asynq.MaxRetry(0))
@@ -118,10 +122,25 @@ func (m *Maintenance) schedule() {
 	}
 }
 
-// Shutdown stops scheduling.
-func (m *Maintenance) Shutdown() {
+// Shutdown stops scheduling and waits for the local jobs running to end,
+// or for ctx: then it cancels them and reports ctx's end.
+func (m *Maintenance) Shutdown(ctx context.Context) error {
 	close(m.stop)
-	m.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.wg.Wait()
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("maintenance shutdown: %w", ctx.Err())
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	return err
 }
 
 // CloseIdleProviders is a maintenance job closing provider connections

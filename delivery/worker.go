@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -15,7 +16,8 @@ type WorkerOptions struct {
 	// Concurrency is how many tasks run at once (default 20).
 	Concurrency int
 	// ShutdownTimeout is how long Shutdown lets running tasks finish before
-	// they are handed back to the queue (default 10 s).
+	// they are handed back to the queue (default 10 s), if its ctx lets it
+	// wait that long.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 }
@@ -66,9 +68,29 @@ func NewWorker(opts WorkerOptions) *Worker {
 // Handle registers the handler of a task type.
 func (w *Worker) Handle(taskType string, h asynq.Handler) { w.mux.Handle(taskType, h) }
 
-// Start begins taking tasks; it returns once the worker runs.
-func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+// Start begins taking tasks; it returns once the worker runs, which it
+// does until Shutdown (ctx bounds the start only).
+func (w *Worker) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return w.srv.Start(w.mux)
+}
 
-// Shutdown stops taking tasks and waits for running ones (up to the
-// configured timeout; the rest go back to the queue).
-func (w *Worker) Shutdown() { w.srv.Shutdown() }
+// Shutdown stops taking tasks and waits for running ones until ctx ends or
+// the configured ShutdownTimeout passes, whichever is first. It reports
+// ctx's end if it came first; the tasks still running are then handed back
+// to the queue when ShutdownTimeout passes.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.srv.Shutdown()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("worker shutdown: %w", ctx.Err())
+	}
+}

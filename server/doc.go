@@ -12,6 +12,11 @@
 // the packages the builders call (image tasks in imagejobs, not here).
 // Every part that reads time is given the Server's one clock.
 //
+// Lifecycle: Start(ctx) starts the long-lived parts, which run until
+// Shutdown whatever happens to ctx; Shutdown(ctx) stops them in order
+// under one deadline (the shutdown grace or ctx's, whichever ends first),
+// handed down to each part's Shutdown.
+//
 // DESIGN.md puts the embeddable Server in the root package; it cannot live
 // there because the root package is imported by everything this one
 // imports. Only this package and cmd/pushgate may import everything.

@@ -124,7 +124,9 @@ const maxHeaderBytes = 64 << 10
 // created the installation's first app.
 func (s *Server) FirstApp() (apps.Credentials, bool) { return s.firstApp, s.firstAppNew }
 
-// Start listens on the configured address and starts the worker.
+// Start listens on the configured address and starts the worker. The
+// parts it starts run until Shutdown: ctx's values reach them, its end
+// does not stop them.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
@@ -133,14 +135,14 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ln = ln
 	// Remembered API keys are used only while this runs: it is what makes
 	// a revocation anywhere reach this node within a second.
-	s.Apps.Start()
+	s.Apps.Start(ctx)
 	s.recorder.Start()
 	if s.worker != nil {
-		if err := s.worker.Start(); err != nil {
+		if err := s.worker.Start(ctx); err != nil {
 			ln.Close()
 			return fmt.Errorf("start worker: %w", err)
 		}
-		s.maintenance.Start()
+		s.maintenance.Start(ctx)
 		s.flusher.Start()
 		s.dispatcher.Start()
 	}
@@ -192,8 +194,10 @@ func (s *Server) URL() string {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Shutdown stops the node in order: readiness fails at once, the listener
-// closes and in-flight requests finish, running tasks finish (both within
-// the grace period or ctx, whichever ends first), then connections close.
+// closes and in-flight requests finish, running tasks finish, then
+// connections close. Every step shares one deadline, the grace period or
+// ctx's, whichever ends first; a task still running then goes back to the
+// queue.
 func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
 	defer cancel()
@@ -205,8 +209,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if s.worker != nil && s.ln != nil {
-		s.maintenance.Shutdown()
-		s.worker.Shutdown()
+		errs = append(errs, s.maintenance.Shutdown(ctx), s.worker.Shutdown(ctx))
 		s.deliverer.Close()
 	}
 	// Events recorded by the last tasks are stored before the flusher and
