@@ -114,3 +114,22 @@ func normalizeAll(events []Event, now time.Time) error {
 	}
 	return nil
 }
+
+// ResultEvent is the webhook event that a message's delivery result makes,
+// the one mapping from results to events: the message store writes it with
+// the result, in the same transaction (see messages.Store.Finish), on every
+// backend. status is the message's status as package messages spells it
+// (webhooks does not import messages): "sent" makes a Sent event; "failed"
+// and "expired" make a Failed event carrying the result's reason; any other
+// status (queued for a retry) makes none, and ok is false. Only Kind,
+// Reason and Action are set: the store fills in the message's fields, an
+// ID and the result's time.
+func ResultEvent(status, reason string) (e Event, ok bool) {
+	switch status {
+	case "sent":
+		return Event{Kind: Sent}, true
+	case "failed", "expired":
+		return Event{Kind: Failed, Reason: reason}, true
+	}
+	return Event{}, false
+}
