@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if cfg.Has(RoleWorker) {
 		s.flusher = webhooks.NewFlusher(s.DB.Webhooks(), targets, webhooks.FlusherOptions{
-			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Notify, Logger: log,
+			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Handoff, Logger: log,
 		})
 		s.worker = delivery.NewWorker(delivery.WorkerOptions{
 			Redis:           redisOpt,

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,6 +412,34 @@ func TestAttemptErrorsHideURLCredentials(t *testing.T) {
 			if strings.Contains(b.LastError, secret) {
 				t.Errorf("last error %q shows %q", b.LastError, secret)
 			}
+		}
+	})
+}
+
+func TestTargetIsLookedUpOncePerBatch(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.setTarget(e.bucketID, &webhooks.Target{URL: e.cons.srv.URL, Secret: e.cons.secret, BatchSize: 2})
+		var lookups atomic.Int32
+		counted := webhooks.TargetsFunc(func(ctx context.Context, appID, bucketID string) (*webhooks.Target, error) {
+			lookups.Add(1)
+			return e.target(ctx, appID, bucketID)
+		})
+		d, err := webhooks.NewDispatcher(db.Webhooks(), counted, e.cons.srv.Client(), webhooks.DispatcherOptions{Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl := webhooks.NewFlusher(db.Webhooks(), counted, webhooks.FlusherOptions{Now: e.clock.Now, OnBatch: d.Handoff})
+		e.record(sent(4)...)
+		if n, err := fl.FlushOnce(context.Background()); n != 2 || err != nil {
+			t.Fatalf("FlushOnce = %d, %v; want 2 batches", n, err)
+		}
+		runOnce(t, d)
+		if got := len(e.cons.accepted()); got != 2 {
+			t.Fatalf("consumer accepted %d batches, want 2", got)
+		}
+		if n := lookups.Load(); n != 1 {
+			t.Fatalf("batching and sending two batches of one bucket looked its target up %d times, want once", n)
 		}
 	})
 }

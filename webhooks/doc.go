@@ -17,6 +17,9 @@
 //     there are BatchSize of them or the oldest is FlushAfter old.
 //   - Dispatcher claims due batches, POSTs them, and records the outcome:
 //     delivered, due again after a backoff, or dead once RetryFor passed.
+//     The Flusher hands it the batches it made with the targets it looked
+//     up for them (Handoff), so a batch's target is looked up once; a
+//     batch claimed later, or by another node, looks its target up.
 //
 // The database holds the whole backlog (unbatched events and undelivered
 // batches), so a slow or dead consumer costs disk, never memory, and a

@@ -316,3 +316,14 @@ func messageIDs(rs []request) map[string]int {
 	}
 	return out
 }
+
+// runOnce runs d's loop for one round, as the server starts it: Start
+// claims up to Workers due batches at once, and Shutdown returns when
+// their attempts are recorded.
+func runOnce(t testing.TB, d *webhooks.Dispatcher) {
+	t.Helper()
+	d.Start()
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

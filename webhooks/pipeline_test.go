@@ -47,7 +47,7 @@ func startPipeline(tb testing.TB, db *sqlstore.DB, nBuckets int) *pipeline {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p.fl = webhooks.NewFlusher(store, lookup, webhooks.FlusherOptions{FlushAfter: 100 * time.Millisecond, Interval: 20 * time.Millisecond, OnBatch: p.disp.Notify})
+	p.fl = webhooks.NewFlusher(store, lookup, webhooks.FlusherOptions{FlushAfter: 100 * time.Millisecond, Interval: 20 * time.Millisecond, OnBatch: p.disp.Handoff})
 	p.rec = webhooks.NewRecorder(store, webhooks.RecorderOptions{})
 	p.rec.Start()
 	p.fl.Start()
