@@ -121,24 +121,6 @@ func (d *Dispatcher) Handoff(made []MadeBatch) {
 	d.Notify()
 }
 
-// DispatchOnce claims up to Workers due batches, attempts them all at
-// once, and returns when every attempt is recorded, with how many it made.
-func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
-	batches, err := d.claim(ctx, d.opts.Workers)
-	if err != nil {
-		return 0, err
-	}
-	done := make(chan error, len(batches))
-	for _, b := range batches {
-		go func() { done <- d.attempt(ctx, b) }()
-	}
-	var errs []error
-	for range batches {
-		errs = append(errs, <-done)
-	}
-	return len(batches), errors.Join(errs...)
-}
-
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*Batch, error) {
 	now := d.opts.Now().UTC()
 	return d.store.ClaimBatches(ctx, now, now.Add(d.lease), n)

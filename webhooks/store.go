@@ -101,10 +101,6 @@ func (o *ListOptions) defaults() {
 // into messages first). An implementation keeps both stores in one
 // database.
 type Store interface {
-	// InsertEvents stores events in one statement (or one transaction),
-	// skipping any whose (MessageID, Kind) is already stored or repeated
-	// earlier in the slice, and reports how many it stored.
-	InsertEvents(ctx context.Context, events []Event) (int, error)
 	// RecordClientEvents stores what clients report, in one transaction:
 	// for each event whose message exists in its context it sets the
 	// message's time for the kind (delivered, clicked or closed; a column
