@@ -24,10 +24,7 @@ import (
 // Both models write another package's table: Finish stores the webhook
 // event of each final result (webhooks.ResultEvent maps the result to it)
 // in webhook_events, atomically with the result.
-type MessageStore struct {
-	db    *DB
-	model messageModel
-}
+type MessageStore struct{ model messageModel }
 
 // messageModel is how one dialect keeps messages: the methods of
 // messages.Store, called with non-empty arguments. The entry points wrap
@@ -46,9 +43,9 @@ var _ messages.Store = (*MessageStore)(nil)
 // Messages returns the message store of db.
 func (db *DB) Messages() *MessageStore {
 	if db.Dialect == Postgres {
-		return &MessageStore{db: db, model: postgresMessages{db: db}}
+		return &MessageStore{model: postgresMessages{db: db}}
 	}
-	return &MessageStore{db: db, model: sqliteMessages{db: db}}
+	return &MessageStore{model: sqliteMessages{db: db}}
 }
 
 func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) error {
