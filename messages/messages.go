@@ -116,6 +116,14 @@ var ErrUnstorable = errors.New("the database refused the data")
 // Store persists messages. Claim is the only way to move a message to
 // Sending, and it is atomic: of concurrent claims of one message, exactly one
 // gets it. Finish only changes messages that are Sending.
+//
+// The message record and the webhook events share writers across the two
+// stores, so that a message's fate and its event are stored together:
+// Finish writes webhook events (the table of package webhooks' Store), and
+// webhooks.Store.RecordClientEvents writes the delivered, clicked and
+// closed times of messages (and on PostgreSQL moves a message's outbox
+// chunk into messages first). An implementation keeps both stores in one
+// database.
 type Store interface {
 	// Insert stores new messages in one transaction. Messages whose ids
 	// share a pushgate.IDGroup are one chunk, which a task will claim
@@ -125,8 +133,11 @@ type Store interface {
 	// leaseUntil, and returns them.
 	Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*Message, error)
 	// Finish records results in bulk and, atomically with them, the
-	// webhook event (sent, or failed with its reason) of each final result
-	// whose bucket has a callback.
+	// webhook event of each final result whose bucket has a callback: it
+	// inserts into the webhook event store what webhooks.ResultEvent makes
+	// of the result (sent, or failed with its reason), with the message's
+	// ids and foreign id, a new event id and the result's time, skipping
+	// an event the message already has.
 	Finish(ctx context.Context, results []Result) error
 	// Get returns a message of an app's bucket.
 	Get(ctx context.Context, appID, bucketID, id string) (*Message, error)

@@ -25,7 +25,7 @@ func (s *Server) buildWebhooks() error {
 	}
 	if cfg.Has(RoleWorker) {
 		s.flusher = webhooks.NewFlusher(s.DB.Webhooks(), targets, webhooks.FlusherOptions{
-			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Notify, Logger: s.log, Now: s.now,
+			BatchSize: cfg.WebhookBatchSize, FlushAfter: cfg.WebhookFlushInterval, OnBatch: s.dispatcher.Handoff, Logger: s.log, Now: s.now,
 		})
 	}
 	return nil

@@ -54,6 +54,9 @@ type Dispatcher struct {
 	lease   time.Duration
 	run     *runner
 	wake    chan struct{}
+	// handed holds the targets the Flusher looked up for the batches it
+	// made (Handoff).
+	handed handoff
 }
 
 // NewDispatcher returns a Dispatcher that sends through client, which the
@@ -109,22 +112,13 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// DispatchOnce claims up to Workers due batches, attempts them all at
-// once, and returns when every attempt is recorded, with how many it made.
-func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
-	batches, err := d.claim(ctx, d.opts.Workers)
-	if err != nil {
-		return 0, err
-	}
-	done := make(chan error, len(batches))
-	for _, b := range batches {
-		go func() { done <- d.attempt(ctx, b) }()
-	}
-	var errs []error
-	for range batches {
-		errs = append(errs, <-done)
-	}
-	return len(batches), errors.Join(errs...)
+// Handoff is given the batches a Flusher just made, with the targets it
+// looked up for them (the server passes it as FlusherOptions.OnBatch), and
+// wakes the loop. A batch this Dispatcher claims soon after is sent to the
+// target handed over instead of one looked up again.
+func (d *Dispatcher) Handoff(made []MadeBatch) {
+	d.handed.put(made, d.opts.Now())
+	d.Notify()
 }
 
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*Batch, error) {
@@ -153,27 +147,9 @@ func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
 // send makes the POST and decides what comes next.
 func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 	o := Outcome{BatchID: b.ID, Attempt: b.Attempts}
-	dead := func(format string, args ...any) Outcome {
-		o.At, o.Status, o.Error = d.opts.Now().UTC(), StatusDead, fmt.Sprintf(format, args...)
-		return o
-	}
-	t, err := d.targets.Target(ctx, b.AppID, b.BucketID)
-	if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
-		return dead("the bucket no longer exists or has no callback")
-	}
-	if err != nil {
-		// Internal errors are logged; the batch listing is shown to API
-		// clients and says only what kind of thing went wrong.
-		d.opts.Logger.Warn("webhook callback lookup", "batch", b.ID, "bucket", b.BucketID, "err", err)
-		return d.retry(o, b, 0, "internal error while looking up the callback")
-	}
-	if !validURL(t.URL) {
-		return dead("the callback URL is not an absolute http(s) URL")
-	}
-	key, err := secretKey(t.Secret)
-	if err != nil {
-		d.opts.Logger.Error("webhook secret unusable", "bucket", b.BucketID, "err", err)
-		return dead("the bucket's signing secret is unusable")
+	t, key, stop := d.resolve(ctx, b, o)
+	if stop != nil {
+		return *stop
 	}
 	events, err := d.store.BatchEvents(ctx, b.ID)
 	if err != nil {
@@ -183,14 +159,55 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 	body, err := Body(events)
 	if err != nil {
 		d.opts.Logger.Error("render webhook body", "batch", b.ID, "err", err)
-		return dead("internal error while rendering the body")
+		return d.dead(o, "internal error while rendering the body")
 	}
+	return d.post(ctx, b, o, t, key, body)
+}
 
+// dead makes the outcome of a batch that can never be sent.
+func (d *Dispatcher) dead(o Outcome, format string, args ...any) Outcome {
+	o.At, o.Status, o.Error = d.opts.Now().UTC(), StatusDead, fmt.Sprintf(format, args...)
+	return o
+}
+
+// resolve returns the batch's target, the one the Flusher handed over
+// with it or else looked up, and its signing key; or, when there is
+// none to send to, the attempt's outcome.
+func (d *Dispatcher) resolve(ctx context.Context, b *Batch, o Outcome) (*Target, []byte, *Outcome) {
+	fail := func(o Outcome) (*Target, []byte, *Outcome) { return nil, nil, &o }
+	t := d.handed.take(b.ID, d.opts.Now())
+	if t == nil {
+		var err error
+		t, err = d.targets.Target(ctx, b.AppID, b.BucketID)
+		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
+			return fail(d.dead(o, "the bucket no longer exists or has no callback"))
+		}
+		if err != nil {
+			// Internal errors are logged; the batch listing is shown to API
+			// clients and says only what kind of thing went wrong.
+			d.opts.Logger.Warn("webhook callback lookup", "batch", b.ID, "bucket", b.BucketID, "err", err)
+			return fail(d.retry(o, b, 0, "internal error while looking up the callback"))
+		}
+	}
+	if !validURL(t.URL) {
+		return fail(d.dead(o, "the callback URL is not an absolute http(s) URL"))
+	}
+	key, err := secretKey(t.Secret)
+	if err != nil {
+		d.opts.Logger.Error("webhook secret unusable", "bucket", b.BucketID, "err", err)
+		return fail(d.dead(o, "the bucket's signing secret is unusable"))
+	}
+	return t, key, nil
+}
+
+// post POSTs body, signed with key, to the target and makes the outcome
+// of its answer.
+func (d *Dispatcher) post(ctx context.Context, b *Batch, o Outcome, t *Target, key, body []byte) Outcome {
 	rctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return dead("the callback URL is not usable: %s", withoutURLSecrets(err))
+		return d.dead(o, "the callback URL is not usable: %s", withoutURLSecrets(err))
 	}
 	req.Header.Set("User-Agent", "pushgate-webhooks")
 	for k, v := range t.Headers {
@@ -211,13 +228,18 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 			// The callback's name resolved to an address the SSRF guard
 			// refuses: no retry will reach it. The refusal names the
 			// address, never the URL, which may carry secrets.
-			return dead("the callback URL leads to a forbidden address: %s", ae.Error())
+			return d.dead(o, "the callback URL leads to a forbidden address: %s", ae.Error())
 		}
 		if rctx.Err() != nil && ctx.Err() == nil {
 			return d.retry(o, b, 0, fmt.Sprintf("no answer within %s", d.opts.Timeout))
 		}
 		return d.retry(o, b, 0, withoutURLSecrets(err))
 	}
+	return d.answered(o, b, resp)
+}
+
+// answered makes the outcome of an answer, which it reads and closes.
+func (d *Dispatcher) answered(o Outcome, b *Batch, resp *http.Response) Outcome {
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	// Drained so the connection is reused; a consumer that sends more is
 	// cut off at a bound.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,9 +56,8 @@ func TestBodyAndHeadersAreCOREsAndSigned(t *testing.T) {
 		if r.Timestamp != strconv.FormatInt(e.clock.Now().Unix(), 10) {
 			t.Fatalf("webhook-timestamp = %q, want the attempt's time %d", r.Timestamp, e.clock.Now().Unix())
 		}
-		sig, err := webhooks.Sign(e.cons.secret, b.ID, e.clock.Now(), r.Body)
-		if err != nil || r.Header.Get("webhook-signature") != sig {
-			t.Fatalf("webhook-signature = %q, want %q (%v)", r.Header.Get("webhook-signature"), sig, err)
+		if err := e.cons.hook.Verify(r.Body, r.Header); err != nil {
+			t.Fatalf("webhook-signature %q does not verify: %v", r.Header.Get("webhook-signature"), err)
 		}
 		if r.Header.Get("X-Secret") != "keyboard cat" || r.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("headers = %v, want the bucket's X-Secret and JSON content", r.Header)
@@ -219,22 +219,18 @@ func TestRestartDeliversPersistedBatches(t *testing.T) {
 			// it takes one batch) is cancelled while the consumer holds the
 			// request, and nothing is recorded.
 			crashed := e.newDispatcher(db1, webhooks.DispatcherOptions{Timeout: 10 * time.Second, Workers: 1})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { _, _ = crashed.DispatchOnce(ctx); close(done) }()
+			crashed.Start()
 			<-e.cons.received
-			cancel()
-			<-done
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // no grace: the POST in flight is cut off
+			_ = crashed.Shutdown(ctx)
 			db1.Close()
 
 			db2 := testenv.OpenDB(t, d.URL)
-			restarted := e.newDispatcher(db2, webhooks.DispatcherOptions{Timeout: 10 * time.Second})
 			// The batch that was in flight comes back when its lease ends.
 			e.clock.Advance(2*10*time.Second + 30*time.Second)
 			for range 2 {
-				if _, err := restarted.DispatchOnce(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				e.dispatchWith(db2, webhooks.DispatcherOptions{Timeout: 10 * time.Second})
 			}
 			got := e.cons.accepted()
 			seen := messageIDs(got)
@@ -296,11 +292,7 @@ func TestForbiddenAddressIsFinal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.disp, err = webhooks.NewDispatcher(db.Webhooks(), webhooks.TargetsFunc(e.target), &http.Client{Transport: strict.Transport()},
-			webhooks.DispatcherOptions{Now: e.clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e.client = &http.Client{Transport: strict.Transport()}
 		// By name, as a callback that resolves inward would be.
 		e.setTarget(e.bucketID, &webhooks.Target{URL: strings.Replace(e.cons.srv.URL, "127.0.0.1", "localhost", 1) + "/hook?token=secret", Secret: e.cons.secret})
 		e.record(sent(1)...)
@@ -411,6 +403,34 @@ func TestAttemptErrorsHideURLCredentials(t *testing.T) {
 			if strings.Contains(b.LastError, secret) {
 				t.Errorf("last error %q shows %q", b.LastError, secret)
 			}
+		}
+	})
+}
+
+func TestTargetIsLookedUpOncePerBatch(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.setTarget(e.bucketID, &webhooks.Target{URL: e.cons.srv.URL, Secret: e.cons.secret, BatchSize: 2})
+		var lookups atomic.Int32
+		counted := webhooks.TargetsFunc(func(ctx context.Context, appID, bucketID string) (*webhooks.Target, error) {
+			lookups.Add(1)
+			return e.target(ctx, appID, bucketID)
+		})
+		d, err := webhooks.NewDispatcher(db.Webhooks(), counted, e.cons.srv.Client(), webhooks.DispatcherOptions{Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl := webhooks.NewFlusher(db.Webhooks(), counted, webhooks.FlusherOptions{Now: e.clock.Now, OnBatch: d.Handoff})
+		e.record(sent(4)...)
+		if n, err := fl.FlushOnce(context.Background()); n != 2 || err != nil {
+			t.Fatalf("FlushOnce = %d, %v; want 2 batches", n, err)
+		}
+		runOnce(t, d)
+		if got := len(e.cons.accepted()); got != 2 {
+			t.Fatalf("consumer accepted %d batches, want 2", got)
+		}
+		if n := lookups.Load(); n != 1 {
+			t.Fatalf("batching and sending two batches of one bucket looked its target up %d times, want once", n)
 		}
 	})
 }

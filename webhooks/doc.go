@@ -6,17 +6,20 @@
 //
 // Three long-running parts share one Store and run on every node:
 //
-//   - Recorder writes events in bulk, coalescing concurrent small calls
-//     into one statement, and answers only once they are stored. Client
-//     reports (RecordClient) go through it too: the store checks that the
-//     message belongs to the context, records the time of the first
-//     report on the message, and stores that first report as an event. The
-//     workers' sent and failed events are stored by the message store in
-//     the statement that stores the results, not here.
+//   - Recorder writes client reports (RecordClient), coalescing
+//     concurrent calls into one statement, and answers only once they are
+//     stored: the store checks that the message belongs to the context,
+//     records the time of the first report on the message, and stores
+//     that first report as an event. The workers' sent and failed events
+//     are stored by the message store in the statement that stores the
+//     results (ResultEvent is what a result makes), not here.
 //   - Flusher moves a bucket's unbatched events into a new batch when
 //     there are BatchSize of them or the oldest is FlushAfter old.
 //   - Dispatcher claims due batches, POSTs them, and records the outcome:
 //     delivered, due again after a backoff, or dead once RetryFor passed.
+//     The Flusher hands it the batches it made with the targets it looked
+//     up for them (Handoff), so a batch's target is looked up once; a
+//     batch claimed later, or by another node, looks its target up.
 //
 // The database holds the whole backlog (unbatched events and undelivered
 // batches), so a slow or dead consumer costs disk, never memory, and a

@@ -24,9 +24,10 @@ type FlusherOptions struct {
 	Interval time.Duration
 	// MaxBuckets bounds the buckets one FlushOnce looks at (default 1000).
 	MaxBuckets int
-	// OnBatch, when set, is called after a FlushOnce that made batches
-	// (the server passes Dispatcher.Notify).
-	OnBatch func()
+	// OnBatch, when set, is called after a FlushOnce that made batches,
+	// with them and the targets they were made for (the server passes
+	// Dispatcher.Handoff, so that the target is looked up once per batch).
+	OnBatch func(made []MadeBatch)
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -75,22 +76,23 @@ func (f *Flusher) FlushOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	made := 0
+	var made []MadeBatch
 	var errs []error
 	for _, p := range pending {
-		n, err := f.flushBucket(ctx, p)
-		made += n
+		var err error
+		made, err = f.flushBucket(ctx, p, made)
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if made > 0 && f.opts.OnBatch != nil {
-		f.opts.OnBatch()
+	if len(made) > 0 && f.opts.OnBatch != nil {
+		f.opts.OnBatch(made)
 	}
-	return made, errors.Join(errs...)
+	return len(made), errors.Join(errs...)
 }
 
-func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket) (int, error) {
+// flushBucket makes the bucket's due batches and appends them to made.
+func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket, made []MadeBatch) ([]MadeBatch, error) {
 	size, age := f.opts.BatchSize, f.opts.FlushAfter
 	t, err := f.targets.Target(ctx, p.AppID, p.BucketID)
 	switch {
@@ -99,9 +101,9 @@ func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket) (int, error)
 		if err == nil && n > 0 {
 			f.opts.Logger.Info("dropped webhook events of a bucket without a callback", "bucket", p.BucketID, "events", n)
 		}
-		return 0, err
+		return made, err
 	case err != nil:
-		return 0, err
+		return made, err
 	}
 	if t.BatchSize > 0 {
 		size = min(t.BatchSize, MaxBatchSize)
@@ -112,9 +114,9 @@ func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket) (int, error)
 	// Once the oldest event is due, everything pending goes: newer events
 	// ride along instead of waiting for a batch of their own.
 	aged := !f.opts.Now().Before(p.Oldest.Add(age))
-	made := 0
 	for left := p.Events; left > 0 && (aged || left >= size); {
-		n, err := f.store.CreateBatch(ctx, NewBatch{ID: pushgate.NewID(), AppID: p.AppID, BucketID: p.BucketID, Max: size, CreatedAt: f.opts.Now().UTC()})
+		id := pushgate.NewID()
+		n, err := f.store.CreateBatch(ctx, NewBatch{ID: id, AppID: p.AppID, BucketID: p.BucketID, Max: size, CreatedAt: f.opts.Now().UTC()})
 		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
 			_, err = f.store.DropPending(ctx, p.BucketID) // the bucket went since Target
 			return made, err
@@ -125,7 +127,7 @@ func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket) (int, error)
 		if n == 0 {
 			break // another node took them
 		}
-		made++
+		made = append(made, MadeBatch{ID: id, Target: t})
 		left -= n
 	}
 	return made, nil

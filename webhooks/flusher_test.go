@@ -172,19 +172,22 @@ func TestBucketWithoutCallback(t *testing.T) {
 	})
 }
 
-func TestRecordRefusesBadEvents(t *testing.T) {
+func TestRecordClientRefusesBadEvents(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, envOptions{})
-		good := webhooks.Event{AppID: e.appID, BucketID: e.bucketID, MessageID: pushgate.NewID(), Kind: webhooks.Sent}
-		for name, bad := range map[string]webhooks.Event{
-			"unknown kind": {AppID: e.appID, BucketID: e.bucketID, MessageID: pushgate.NewID(), Kind: "opened"},
-			"no message":   {AppID: e.appID, BucketID: e.bucketID, Kind: webhooks.Delivered},
-			"no bucket":    {AppID: e.appID, MessageID: pushgate.NewID(), Kind: webhooks.Delivered},
-			"long action":  {AppID: e.appID, BucketID: e.bucketID, MessageID: pushgate.NewID(), Kind: webhooks.Clicked, Action: string(make([]byte, webhooks.MaxAction+1))},
+		m := pushgate.NewID()
+		e.record(webhooks.Event{MessageID: m, Kind: webhooks.Sent})
+		e.clock.Advance(time.Minute)
+		e.flush() // the sent event is batched: what stays pending is what RecordClient stored
+		for name, bad := range map[string]webhooks.ClientEvent{
+			"unknown kind": {ContextID: e.ctxID, MessageID: m, Kind: "opened"},
+			"sent":         {ContextID: e.ctxID, MessageID: m, Kind: webhooks.Sent},
+			"no message":   {ContextID: e.ctxID, Kind: webhooks.Delivered},
+			"long action":  {ContextID: e.ctxID, MessageID: m, Kind: webhooks.Clicked, Action: string(make([]byte, webhooks.MaxAction+1))},
 		} {
-			err := e.rec.Record(context.Background(), good, bad)
+			err := e.rec.RecordClient(context.Background(), bad)
 			if pushgate.ErrorCode(err) != pushgate.EINVALID {
-				t.Fatalf("%s: Record = %v, want a validation error", name, err)
+				t.Fatalf("%s: RecordClient = %v, want a validation error", name, err)
 			}
 		}
 		if pending, _ := e.store.PendingBuckets(context.Background(), 10); len(pending) != 0 {

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
 	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/internal/testenv"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
 )
@@ -173,7 +176,9 @@ type env struct {
 	clock    *clock
 	appID    string
 	bucketID string
-	cons     *consumer
+	// ctxID is the context of the messages that events name.
+	ctxID string
+	cons  *consumer
 
 	mu      sync.Mutex
 	targets map[string]*webhooks.Target
@@ -181,6 +186,10 @@ type env struct {
 	rec  *webhooks.Recorder
 	fl   *webhooks.Flusher
 	disp *webhooks.Dispatcher
+	// dispOpts are the options of the Dispatchers that dispatch runs, and
+	// client (the consumer's by default) the client they send through.
+	dispOpts webhooks.DispatcherOptions
+	client   *http.Client
 }
 
 type envOptions struct {
@@ -190,7 +199,8 @@ type envOptions struct {
 
 func newEnv(t *testing.T, db *sqlstore.DB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, db: db, store: db.Webhooks(), clock: newClock(), cons: newConsumer(t), targets: map[string]*webhooks.Target{}}
+	e := &env{t: t, db: db, store: db.Webhooks(), clock: newClock(), cons: newConsumer(t), targets: map[string]*webhooks.Target{},
+		ctxID: pushgate.NewID(), dispOpts: o.dispatcher}
 	e.appID, e.bucketID = createBucket(t, db)
 	e.setTarget(e.bucketID, &webhooks.Target{URL: e.cons.srv.URL + "/hook", Secret: e.cons.secret})
 	e.rec = webhooks.NewRecorder(e.store, webhooks.RecorderOptions{Now: e.clock.Now})
@@ -230,7 +240,9 @@ func (e *env) setTarget(bucketID string, t *webhooks.Target) {
 	e.targets[bucketID] = t
 }
 
-// record stores events of the env's bucket.
+// record stores events of the env's bucket the ways the server does
+// (testenv.StoreEvents): sent and failed ones as the results of their
+// messages, client events as reports.
 func (e *env) record(events ...webhooks.Event) {
 	e.t.Helper()
 	for i := range events {
@@ -238,7 +250,7 @@ func (e *env) record(events ...webhooks.Event) {
 			events[i].AppID, events[i].BucketID = e.appID, e.bucketID
 		}
 	}
-	if err := e.rec.Record(context.Background(), events...); err != nil {
+	if err := testenv.StoreEvents(context.Background(), e.db, e.ctxID, e.clock.Now(), events...); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -252,13 +264,37 @@ func (e *env) flush() int {
 	return n
 }
 
+// dispatch runs a new Dispatcher of the env for one round (runOnce) and
+// returns how many batches it attempted.
 func (e *env) dispatch() int {
 	e.t.Helper()
-	n, err := e.disp.DispatchOnce(context.Background())
+	return e.dispatchWith(e.db, e.dispOpts)
+}
+
+// dispatchWith runs a Dispatcher over db with options o for one round and
+// returns how many batches it attempted.
+func (e *env) dispatchWith(db *sqlstore.DB, o webhooks.DispatcherOptions) int {
+	e.t.Helper()
+	o.Now = e.clock.Now
+	st := &claimCounter{Store: db.Webhooks()}
+	d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), cmp.Or(e.client, e.cons.srv.Client()), o)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n
+	runOnce(e.t, d)
+	return int(st.claimed.Load())
+}
+
+// claimCounter counts the batches claimed through it.
+type claimCounter struct {
+	webhooks.Store
+	claimed atomic.Int32
+}
+
+func (c *claimCounter) ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*webhooks.Batch, error) {
+	bs, err := c.Store.ClaimBatches(ctx, now, leaseUntil, limit)
+	c.claimed.Add(int32(len(bs)))
+	return bs, err
 }
 
 func (e *env) batches() []*webhooks.Batch {
@@ -290,7 +326,8 @@ func createBucket(t testing.TB, db *sqlstore.DB) (appID, bucketID string) {
 		t.Fatal(err)
 	}
 	// A long idle TTL: some tests move their clock a day ahead.
-	b := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: a.ID, SealedCallback: "cb", SealedWebhookSecret: "ws", CreatedAt: now, LastUsedAt: now, IdleTTL: 365 * 24 * time.Hour}
+	b := &buckets.StoredBucket{ID: pushgate.NewID(), AppID: a.ID, SealedCallback: "cb", SealedWebhookSecret: "ws", HasCallback: true,
+		CreatedAt: now, LastUsedAt: now, IdleTTL: 365 * 24 * time.Hour}
 	if err := db.Buckets().CreateBucket(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -315,4 +352,15 @@ func messageIDs(rs []request) map[string]int {
 		}
 	}
 	return out
+}
+
+// runOnce runs d's loop for one round, as the server starts it: Start
+// claims up to Workers due batches at once, and Shutdown returns when
+// their attempts are recorded.
+func runOnce(t testing.TB, d *webhooks.Dispatcher) {
+	t.Helper()
+	d.Start()
+	if err := d.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/pushgate/pushgate"
@@ -22,16 +21,15 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 }
 
-// Recorder persists events. Large calls are written as they come, one
-// statement per MaxBatch events; small ones (one client event per HTTP
-// request) wait for the write in progress and then share one statement, so
-// that thousands of requests a second cost a few statements a second. (The
+// Recorder persists client events. Each call (one client event per HTTP
+// request) waits for the write in progress and then shares one statement,
+// of up to MaxBatch events, with the calls that waited too, so that
+// thousands of requests a second cost a few statements a second. (The
 // delivery workers' sent and failed events need no Recorder: the message
 // store writes them with the results.)
 type Recorder struct {
 	store   Store
 	opts    RecorderOptions
-	events  *coalescer[Event, struct{}]
 	clients *coalescer[ClientEvent, bool]
 }
 
@@ -54,30 +52,9 @@ func NewRecorder(store Store, opts RecorderOptions) *Recorder {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Recorder{store: store, opts: opts}
-	r.events = newCoalescer(opts.MaxBatch, opts.WriteTimeout,
-		func(ctx context.Context, events []Event) ([]struct{}, error) {
-			_, err := store.InsertEvents(ctx, events)
-			return nil, err
-		},
-		func(n int, err error) { opts.Logger.Warn("record webhook events", "events", n, "err", err) })
 	r.clients = newCoalescer(opts.MaxBatch, opts.WriteTimeout, store.RecordClientEvents,
 		func(n int, err error) { opts.Logger.Warn("record client events", "events", n, "err", err) })
 	return r
-}
-
-// Record validates events and returns once they are stored. It fills in
-// the ID and time (now) of events that lack them, on its own copy. A
-// repeated (message, kind) is not an error: it is stored once.
-func (r *Recorder) Record(ctx context.Context, events ...Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	events = slices.Clone(events)
-	if err := normalizeAll(events, r.opts.Now()); err != nil {
-		return err
-	}
-	_, err := r.events.do(ctx, events)
-	return err
 }
 
 // RecordClient stores what a client reports about a message: the message
@@ -102,16 +79,11 @@ func (r *Recorder) RecordClient(ctx context.Context, e ClientEvent) error {
 
 // Start runs the writers that coalesce small calls.
 func (r *Recorder) Start() {
-	r.events.start(r.opts.Writers)
 	r.clients.start(r.opts.Writers)
 }
 
 // Shutdown stops the writers once the writes in progress end; later calls
 // are written on their own.
 func (r *Recorder) Shutdown(ctx context.Context) error {
-	err := r.events.shutdown(ctx)
-	if err2 := r.clients.shutdown(ctx); err == nil {
-		err = err2
-	}
-	return err
+	return r.clients.shutdown(ctx)
 }

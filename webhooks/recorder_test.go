@@ -10,14 +10,15 @@ import (
 	"github.com/pushgate/pushgate/webhooks"
 )
 
-// gatedStore keeps events in memory; InsertEvents waits until the gate is
-// closed, as a slow database would.
+// gatedStore keeps client events in memory, for messages that all exist;
+// RecordClientEvents waits until the gate is closed, as a slow database
+// would.
 type gatedStore struct {
 	webhooks.Store
 
 	mu     sync.Mutex
 	gate   chan struct{}
-	calls  [][]webhooks.Event
+	calls  [][]webhooks.ClientEvent
 	stored map[string]bool
 }
 
@@ -27,7 +28,7 @@ func (s *gatedStore) setGate(g chan struct{}) {
 	s.gate = g
 }
 
-func (s *gatedStore) InsertEvents(_ context.Context, evs []webhooks.Event) (int, error) {
+func (s *gatedStore) RecordClientEvents(_ context.Context, evs []webhooks.ClientEvent) ([]bool, error) {
 	s.mu.Lock()
 	gate := s.gate
 	s.mu.Unlock()
@@ -35,14 +36,12 @@ func (s *gatedStore) InsertEvents(_ context.Context, evs []webhooks.Event) (int,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, evs)
-	n := 0
-	for _, e := range evs {
-		if k := e.MessageID + "/" + string(e.Kind); !s.stored[k] {
-			s.stored[k] = true
-			n++
-		}
+	found := make([]bool, len(evs))
+	for i, e := range evs {
+		s.stored[e.MessageID+"/"+string(e.Kind)] = true
+		found[i] = true
 	}
-	return n, nil
+	return found, nil
 }
 
 func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
@@ -53,14 +52,14 @@ func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
 		rec.Start()
 		defer rec.Shutdown(context.Background())
 		ctx := context.Background()
-		event := func() webhooks.Event {
-			return webhooks.Event{AppID: "a", BucketID: "b", MessageID: pushgate.NewID(), Kind: webhooks.Delivered}
+		event := func() webhooks.ClientEvent {
+			return webhooks.ClientEvent{ContextID: pushgate.NewID(), MessageID: pushgate.NewID(), Kind: webhooks.Delivered}
 		}
 		errs := make(chan error, 21)
-		go func() { errs <- rec.Record(ctx, event()) }()
+		go func() { errs <- rec.RecordClient(ctx, event()) }()
 		synctest.Wait() // the writer is inside the slow first statement
 		for range 20 {
-			go func() { errs <- rec.Record(ctx, event()) }()
+			go func() { errs <- rec.RecordClient(ctx, event()) }()
 		}
 		synctest.Wait() // twenty calls wait for it
 		close(first)
@@ -77,11 +76,11 @@ func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
 		slow := make(chan struct{})
 		st.setGate(slow)
 		cctx, cancel := context.WithCancel(ctx)
-		go func() { errs <- rec.Record(cctx, event()) }()
+		go func() { errs <- rec.RecordClient(cctx, event()) }()
 		synctest.Wait() // the writer is inside the statement
 		cancel()
 		if err := <-errs; err != context.Canceled {
-			t.Fatalf("Record with its context cancelled = %v", err)
+			t.Fatalf("RecordClient with its context cancelled = %v", err)
 		}
 		close(slow)
 
@@ -89,7 +88,7 @@ func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		// After Shutdown calls are still stored, each on its own.
-		if err := rec.Record(ctx, event()); err != nil {
+		if err := rec.RecordClient(ctx, event()); err != nil {
 			t.Fatal(err)
 		}
 		st.mu.Lock()
@@ -100,19 +99,16 @@ func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
 	})
 }
 
-func TestRecordDoesNotChangeTheCallersEvents(t *testing.T) {
+func TestRecordClientStampsTheEvent(t *testing.T) {
 	st := &gatedStore{gate: make(chan struct{}), stored: map[string]bool{}}
 	close(st.gate)
 	rec := webhooks.NewRecorder(st, webhooks.RecorderOptions{})
-	evs := []webhooks.Event{{AppID: "a", BucketID: "b", MessageID: "m", Kind: webhooks.Sent, Action: "x"}}
-	if err := rec.Record(context.Background(), evs...); err != nil {
+	ev := webhooks.ClientEvent{ContextID: pushgate.NewID(), MessageID: pushgate.NewID(), Kind: webhooks.Delivered, Action: "x"}
+	if err := rec.RecordClient(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	if evs[0].ID != "" || !evs[0].At.IsZero() || evs[0].Action != "x" {
-		t.Fatalf("caller's event changed: %+v", evs[0])
-	}
 	got := st.calls[0][0]
-	if got.ID == "" || got.At.IsZero() || got.Action != "" {
-		t.Fatalf("stored event = %+v, want an id, a time, and no action on a sent event", got)
+	if got.EventID == "" || got.At.IsZero() || got.Action != "" {
+		t.Fatalf("stored event = %+v, want an id, a time, and no action on a delivered event", got)
 	}
 }

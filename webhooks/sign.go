@@ -20,17 +20,6 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// Sign returns the webhook-signature header value for a body sent with the
-// given webhook-id and webhook-timestamp: "v1," and the base64 HMAC-SHA256,
-// keyed with the secret's decoded bytes, of "id.timestamp.body".
-func Sign(secret, id string, at time.Time, body []byte) (string, error) {
-	key, err := secretKey(secret)
-	if err != nil {
-		return "", err
-	}
-	return signWith(key, id, at, body), nil
-}
-
 func secretKey(secret string) ([]byte, error) {
 	if !strings.HasPrefix(secret, SecretPrefix) {
 		return nil, errors.New("webhook secret: does not start with " + SecretPrefix)

@@ -92,17 +92,22 @@ func (o *ListOptions) defaults() {
 
 // Store persists events and batches. Every method is safe to call from
 // several processes sharing the database at once.
+//
+// Its events have two writers, and it writes another store's records: the
+// sent and failed events are inserted by the message store
+// (messages.Store.Finish, with ResultEvent's mapping) in the transaction
+// that stores the results, and RecordClientEvents writes the client-event
+// times of messages (and on PostgreSQL moves a message's outbox chunk
+// into messages first). An implementation keeps both stores in one
+// database.
 type Store interface {
-	// InsertEvents stores events in one statement (or one transaction),
-	// skipping any whose (MessageID, Kind) is already stored or repeated
-	// earlier in the slice, and reports how many it stored.
-	InsertEvents(ctx context.Context, events []Event) (int, error)
 	// RecordClientEvents stores what clients report, in one transaction:
 	// for each event whose message exists in its context it sets the
-	// message's time for the kind (delivered, clicked or closed) unless one
-	// is set, and when it was unset and the bucket has a callback it stores
-	// the webhook event (with the message's foreign id). found[i] reports
-	// whether events[i]'s message exists in its context.
+	// message's time for the kind (delivered, clicked or closed; a column
+	// of the message store's records) unless one is set, and when it was
+	// unset and the bucket has a callback it stores the webhook event (with
+	// the message's foreign id). found[i] reports whether events[i]'s
+	// message exists in its context.
 	RecordClientEvents(ctx context.Context, events []ClientEvent) (found []bool, err error)
 	// PendingBuckets summarises unbatched events per bucket, at most limit
 	// buckets.

@@ -3,7 +3,8 @@
 // and a fresh PostgreSQL schema when PUSHGATE_TEST_DATABASE_URL is set) and
 // a Redis (the server at PUSHGATE_TEST_REDIS_URL, or an in-process
 // miniredis). Tests sharing one Redis stay apart through their own queue
-// namespace.
+// namespace. StoreEvents puts webhook events into a database the ways the
+// server does, for tests of what comes after.
 package testenv
 
 import (

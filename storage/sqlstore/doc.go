@@ -1,7 +1,11 @@
 // Package sqlstore implements the domain stores on SQL, for SQLite
 // (modernc.org/sqlite, no cgo) and PostgreSQL (pgx). Queries are written once
 // with ? placeholders and rebound for PostgreSQL; the few statements that
-// differ between dialects say so where they stand. Migrations are kept per
+// differ between dialects say so where they stand. Messages are the
+// exception: PostgreSQL keeps accepted chunks as outbox rows and SQLite
+// keeps one row per message, two models that MessageStore chooses between
+// once, kept in files named by dialect (messages_postgres.go with
+// outbox_postgres.go, and messages_sqlite.go). Migrations are kept per
 // dialect under migrations/ and applied with goose, under an advisory lock
 // on PostgreSQL so that several nodes may start at once.
 //
@@ -11,4 +15,9 @@
 // in the same transaction as the write: CreateFirst's one winner, and an
 // app's last admin key that DeleteAPIKey refuses to delete
 // (apps.ErrLastAdmin).
+//
+// Two stores write each other's tables, as their contracts say:
+// MessageStore.Finish inserts the webhook events of final results (mapped
+// by webhooks.ResultEvent), and WebhookStore.RecordClientEvents sets the
+// client-event times of messages, moving outbox chunks into messages first.
 package sqlstore

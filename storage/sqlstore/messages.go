@@ -11,15 +11,104 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/messages"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
-// MessageStore implements messages.Store.
-type MessageStore struct{ db *DB }
+// MessageStore implements messages.Store. PostgreSQL and SQLite keep
+// messages in two models, each in its own files: on PostgreSQL accepted
+// chunks wait as outbox rows (messages_postgres.go, outbox_postgres.go),
+// on SQLite every message is a row of messages from the start
+// (messages_sqlite.go). The model is chosen once, when the store is made;
+// the entry points here check their arguments and hand over.
+//
+// Both models write another package's table: Finish stores the webhook
+// event of each final result (webhooks.ResultEvent maps the result to it)
+// in webhook_events, atomically with the result.
+type MessageStore struct{ model messageModel }
+
+// messageModel is how one dialect keeps messages: the methods of
+// messages.Store, called with non-empty arguments. The entry points wrap
+// the errors of claim, finish and stale; insert's are returned as they are.
+type messageModel interface {
+	insert(ctx context.Context, msgs []*messages.Message) error
+	claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error)
+	finish(ctx context.Context, results []messages.Result) error
+	get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error)
+	stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error)
+	markEnqueued(ctx context.Context, ids []string, at time.Time) error
+}
 
 var _ messages.Store = (*MessageStore)(nil)
 
-// Messages returns the outbox store of db.
-func (db *DB) Messages() *MessageStore { return &MessageStore{db: db} }
+// Messages returns the message store of db.
+func (db *DB) Messages() *MessageStore {
+	if db.Dialect == Postgres {
+		return &MessageStore{model: postgresMessages{db: db}}
+	}
+	return &MessageStore{model: sqliteMessages{db: db}}
+}
+
+func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return s.model.insert(ctx, msgs)
+}
+
+func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out, err := s.model.claim(ctx, ids, now, leaseUntil)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return out, nil
+}
+
+// Finish stores results and, in the same statement (PostgreSQL) or
+// transaction (SQLite), the webhook event of every final one
+// (webhooks.ResultEvent: sent, or failed with its reason; an expired
+// message is a failure with its reason) whose bucket has a callback. A
+// crash can therefore never keep a message's fate and lose its event.
+func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	for _, r := range results {
+		if r.Message == nil {
+			return errors.New("finish messages: a result does not carry its message")
+		}
+	}
+	if err := s.model.finish(ctx, results); err != nil {
+		return finishError(err)
+	}
+	return nil
+}
+
+func (s *MessageStore) Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
+	return s.model.get(ctx, appID, bucketID, id)
+}
+
+func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
+	refs, err := s.model.stale(ctx, now, dueBefore, limit)
+	if err != nil {
+		return nil, fmt.Errorf("stale messages: %w", err)
+	}
+	return refs, nil
+}
+
+func (s *MessageStore) MarkEnqueued(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.model.markEnqueued(ctx, ids, at)
+}
+
+// resultEvent is the webhook event r makes (webhooks.ResultEvent), if any.
+func resultEvent(r *messages.Result) (webhooks.Event, bool) {
+	return webhooks.ResultEvent(string(r.Status), r.Reason)
+}
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -35,34 +124,6 @@ func insertRow(m *messages.Message) []any {
 	r := m.Receiver
 	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, r.Token, r.Endpoint, r.P256dh, r.Auth,
 		string(m.Status), m.Attempts, m.CreatedAt.UTC(), m.UpdatedAt.UTC(), nullTime(m.ExpiresAt), m.EnqueuedAt.UTC()}
-}
-
-func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	if s.db.Dialect == Postgres {
-		if err := s.insertOutbox(ctx, msgs); err != nil {
-			return fmt.Errorf("store messages: %w", err)
-		}
-		return nil
-	}
-	return s.db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+strings.Join(insertColumns, ", ")+`) VALUES (?`+strings.Repeat(", ?", len(insertColumns)-1)+`)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, m := range msgs {
-			if _, err := stmt.ExecContext(ctx, insertRow(m)...); err != nil {
-				if isUniqueViolation(err) {
-					return fmt.Errorf("store messages: %w: %v", messages.ErrIDTaken, err)
-				}
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 const messageColumns = `id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, token, endpoint, p256dh, auth, status, reason, last_error, attempts,
@@ -120,105 +181,6 @@ func scanClaimed(row interface{ Scan(...any) error }) (*messages.Message, error)
 	return &m, nil
 }
 
-func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	if s.db.Dialect == Postgres {
-		return s.claimPostgres(ctx, ids, now, leaseUntil)
-	}
-	list, args := inList(ids)
-	rows, err := s.db.query(ctx, s.db, `UPDATE messages SET status = 'sending', lease_until = ?, updated_at = ?
-		WHERE id IN `+list+` AND status = 'queued' RETURNING `+claimColumns, append([]any{leaseUntil.UTC(), now.UTC()}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*messages.Message
-	for rows.Next() {
-		m, err := scanClaimed(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// Finish stores results and, in the same statement (PostgreSQL) or
-// transaction (SQLite), the webhook event of every final one (sent, or
-// failed with its reason; an expired message is a failure with reason
-// expired) whose bucket has a callback. A crash can therefore never keep a
-// message's fate and lose its event.
-func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) error {
-	if len(results) == 0 {
-		return nil
-	}
-	for _, r := range results {
-		if r.Message == nil {
-			return errors.New("finish messages: a result does not carry its message")
-		}
-	}
-	if s.db.Dialect == Postgres {
-		if err := s.finishPostgres(ctx, results); err != nil {
-			return finishError(err)
-		}
-		return nil
-	}
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE messages SET status = ?, reason = ?, last_error = ?, attempts = ?, updated_at = ?, lease_until = NULL,
-			sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
-			finished_at = CASE WHEN ? IN ('sent', 'failed', 'expired') THEN ? ELSE NULL END,
-			enqueued_at = CASE WHEN ? = 'queued' THEN ? ELSE enqueued_at END
-			WHERE id = ? AND status = 'sending'
-			RETURNING app_id, bucket_id, foreign_id`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		hasCallback := map[string]bool{}
-		for _, r := range results {
-			retry := r.RetryAt
-			if retry.IsZero() {
-				retry = r.At
-			}
-			var appID, bucketID, foreignID string
-			err := stmt.QueryRowContext(ctx, string(r.Status), r.Reason, errorText(r.Error), r.Attempts, r.At.UTC(),
-				string(r.Status), r.At.UTC(), string(r.Status), r.At.UTC(), string(r.Status), retry.UTC(), r.Message.ID).Scan(&appID, &bucketID, &foreignID)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && !r.Status.Final() {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			wants, known := hasCallback[bucketID]
-			if !known {
-				err := s.db.queryRow(ctx, tx, `SELECT has_callback FROM buckets WHERE id = ?`, bucketID).Scan(&wants)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-				hasCallback[bucketID] = wants
-			}
-			if !wants {
-				continue
-			}
-			kind, reason := "sent", ""
-			if r.Status != messages.Sent {
-				kind, reason = "failed", r.Reason
-			}
-			if _, err := s.db.exec(ctx, tx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
-				r.Message.ID, kind, pushgate.NewID(), appID, bucketID, foreignID, reason, r.At.UTC()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return finishError(err)
-	}
-	return nil
-}
-
 // truncate cuts s to at most n bytes, on a character boundary: half a
 // character is invalid UTF-8, which PostgreSQL refuses.
 func truncate(s string, n int) string {
@@ -245,26 +207,20 @@ func finishError(err error) error {
 	return fmt.Errorf("finish messages: %w", err)
 }
 
-func (s *MessageStore) Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
-	get := func() (*messages.Message, error) {
-		m, err := scanMessage(s.db.queryRow(ctx, s.db, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, pushgate.NotFound("message")
-		}
-		return m, err
+// getMessage reads a message of the messages table (both models keep
+// messages there once claimed; SQLite from the start).
+func getMessage(ctx context.Context, db *DB, appID, bucketID, id string) (*messages.Message, error) {
+	m, err := scanMessage(db.queryRow(ctx, db, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pushgate.NotFound("message")
 	}
-	m, err := get()
-	if pushgate.ErrorCode(err) != pushgate.ENOTFOUND || s.db.Dialect != Postgres {
-		return m, err
-	}
-	if m, err = s.getOutbox(ctx, appID, bucketID, id); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
-		return m, err
-	}
-	// Claimed between the two reads: it is in messages now (or gone).
-	return get()
+	return m, err
 }
 
-func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
+// staleMessages hands back the messages of the messages table whose
+// worker's lease ended before now, and then, up to limit in all, queued
+// ones whose task was due before dueBefore.
+func staleMessages(ctx context.Context, db *DB, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
 	var refs []messages.Ref
 	scan := func(rows *sql.Rows, err error) error {
 		if err != nil {
@@ -282,38 +238,15 @@ func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limi
 	}
 	// A lease that ended means the worker died mid-chunk: whether the vendor
 	// got the message is unknown, so it counts as an attempt.
-	if err := scan(s.db.query(ctx, s.db, `UPDATE messages SET status = 'queued', attempts = attempts + 1, lease_until = NULL, updated_at = ?, enqueued_at = ?
+	if err := scan(db.query(ctx, db, `UPDATE messages SET status = 'queued', attempts = attempts + 1, lease_until = NULL, updated_at = ?, enqueued_at = ?
 		WHERE finished_at IS NULL AND status = 'sending' AND lease_until < ? RETURNING id, app_id, bucket_id, context_id, credential_id`, now.UTC(), now.UTC(), now.UTC())); err != nil {
-		return nil, fmt.Errorf("stale messages: %w", err)
+		return nil, err
 	}
 	if len(refs) < limit {
-		if err := scan(s.db.query(ctx, s.db, `SELECT id, app_id, bucket_id, context_id, credential_id FROM messages
+		if err := scan(db.query(ctx, db, `SELECT id, app_id, bucket_id, context_id, credential_id FROM messages
 			WHERE finished_at IS NULL AND status = 'queued' AND enqueued_at < ? ORDER BY enqueued_at LIMIT ?`, dueBefore.UTC(), limit-len(refs))); err != nil {
-			return nil, fmt.Errorf("stale messages: %w", err)
+			return nil, err
 		}
-	}
-	if s.db.Dialect == Postgres {
-		more, err := s.staleOutbox(ctx, now, dueBefore, limit-len(refs))
-		if err != nil {
-			return nil, fmt.Errorf("stale messages: %w", err)
-		}
-		refs = append(refs, more...)
 	}
 	return refs, nil
-}
-
-func (s *MessageStore) MarkEnqueued(ctx context.Context, ids []string, at time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if s.db.Dialect == Postgres {
-		if _, err := s.db.exec(ctx, s.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), outboxKeys(ids)); err != nil {
-			return err
-		}
-		_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id = ANY(?) AND status = 'queued'`, at.UTC(), ids)
-		return err
-	}
-	list, args := inList(ids)
-	_, err := s.db.exec(ctx, s.db, `UPDATE messages SET enqueued_at = ? WHERE id IN `+list+` AND status = 'queued'`, append([]any{at.UTC()}, args...)...)
-	return err
 }

@@ -709,3 +709,20 @@ func TestFinishRefusedData(t *testing.T) {
 		}
 	})
 }
+
+// TestResultEventOfEveryStatus checks webhooks.ResultEvent, which spells
+// the statuses of package messages without importing it, against them: a
+// final status makes an event (sent, or failed with the reason), any
+// other makes none.
+func TestResultEventOfEveryStatus(t *testing.T) {
+	want := map[messages.Status]webhooks.Kind{messages.Sent: webhooks.Sent, messages.Failed: webhooks.Failed, messages.Expired: webhooks.Failed}
+	for _, s := range []messages.Status{messages.Queued, messages.Sending, messages.Sent, messages.Failed, messages.Expired} {
+		e, ok := webhooks.ResultEvent(string(s), "why")
+		if ok != s.Final() || e.Kind != want[s] {
+			t.Errorf("ResultEvent(%q) = %q, %v; want %q, %v", s, e.Kind, ok, want[s], s.Final())
+		}
+		if wantReason := map[bool]string{true: "why"}[e.Kind == webhooks.Failed]; e.Reason != wantReason || e.Action != "" {
+			t.Errorf("ResultEvent(%q) carries reason %q and action %q, want %q and none", s, e.Reason, e.Action, wantReason)
+		}
+	}
+}

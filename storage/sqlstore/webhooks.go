@@ -1,12 +1,10 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,63 +21,6 @@ var _ webhooks.Store = (*WebhookStore)(nil)
 func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db: db} }
 
 const eventColumns = `message_id, kind, id, app_id, bucket_id, foreign_id, reason, action, at`
-
-func (s *WebhookStore) InsertEvents(ctx context.Context, events []webhooks.Event) (int, error) {
-	if len(events) == 0 {
-		return 0, nil
-	}
-	if s.db.Dialect == Postgres {
-		// One statement whatever the count: arrays travel as nine
-		// parameters. COPY would be faster still, but it cannot skip the
-		// repeated client events that ON CONFLICT skips.
-		// In key order: concurrent statements that insert the same
-		// (repeated) events then wait for each other instead of deadlocking.
-		events = slices.Clone(events)
-		slices.SortFunc(events, func(a, b webhooks.Event) int {
-			return cmp.Or(strings.Compare(a.MessageID, b.MessageID), strings.Compare(string(a.Kind), string(b.Kind)))
-		})
-		n := len(events)
-		msg, kind, id, app, bucket, foreign, reason, action := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at := make([]time.Time, n)
-		for i, e := range events {
-			msg[i], kind[i], id[i], app[i], bucket[i] = e.MessageID, string(e.Kind), e.ID, e.AppID, e.BucketID
-			foreign[i], reason[i], action[i], at[i] = e.ForeignID, e.Reason, e.Action, e.At.UTC()
-		}
-		res, err := s.db.exec(ctx, s.db, `INSERT INTO webhook_events (`+eventColumns+`)
-			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
-			ON CONFLICT DO NOTHING`, msg, kind, id, app, bucket, foreign, reason, action, at)
-		if err != nil {
-			return 0, fmt.Errorf("insert webhook events: %w", err)
-		}
-		added, err := res.RowsAffected()
-		return int(added), err
-	}
-	added := 0
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO webhook_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, e := range events {
-			res, err := stmt.ExecContext(ctx, e.MessageID, string(e.Kind), e.ID, e.AppID, e.BucketID, e.ForeignID, e.Reason, e.Action, e.At.UTC())
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			added += int(n)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("insert webhook events: %w", err)
-	}
-	return added, nil
-}
 
 func (s *WebhookStore) PendingBuckets(ctx context.Context, limit int) ([]webhooks.PendingBucket, error) {
 	rows, err := s.db.query(ctx, s.db, `SELECT app_id, bucket_id, count(*), min(at) FROM webhook_events WHERE batch_id IS NULL

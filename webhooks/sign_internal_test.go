@@ -1,4 +1,4 @@
-package webhooks_test
+package webhooks
 
 import (
 	"crypto/rand"
@@ -11,21 +11,29 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/pushgate/pushgate"
-	"github.com/pushgate/pushgate/webhooks"
 )
+
+// sign is the signature the Dispatcher sends (secretKey, then signWith).
+func sign(secret, id string, at time.Time, body []byte) (string, error) {
+	key, err := secretKey(secret)
+	if err != nil {
+		return "", err
+	}
+	return signWith(key, id, at, body), nil
+}
 
 func TestSignVerifiesWithStandardWebhooks(t *testing.T) {
 	for _, n := range []int{1, 24, 32, 64} {
 		key := make([]byte, n)
 		_, _ = rand.Read(key)
-		secret := webhooks.SecretPrefix + base64.StdEncoding.EncodeToString(key)
+		secret := SecretPrefix + base64.StdEncoding.EncodeToString(key)
 		hook, err := standardwebhooks.NewWebhook(secret)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, body := range []string{`{"messages":[]}`, `{"messages":[{"messageId":"é\u2028<>&","foreignId":"","result":{"kind":"sent"},"ts":1}]}`, ""} {
 			id, at := pushgate.NewID(), time.Now()
-			sig, err := webhooks.Sign(secret, id, at, []byte(body))
+			sig, err := sign(secret, id, at, []byte(body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,10 +51,10 @@ func TestSignVerifiesWithStandardWebhooks(t *testing.T) {
 	}
 }
 
-func TestSignRefusesMalformedSecrets(t *testing.T) {
+func TestMalformedSecretsAreRefused(t *testing.T) {
 	for _, s := range []string{"", "whsec_", "whsec_not base64!", base64.StdEncoding.EncodeToString([]byte("no prefix"))} {
-		if _, err := webhooks.Sign(s, "id", time.Now(), nil); err == nil {
-			t.Errorf("Sign with secret %q succeeded", s)
+		if _, err := sign(s, "id", time.Now(), nil); err == nil {
+			t.Errorf("signing with secret %q succeeded", s)
 		}
 	}
 }
