@@ -1,6 +1,7 @@
 package webpush
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"encoding/base64"
@@ -81,7 +82,7 @@ func newProvider(cred *buckets.Credential, opts Options, gate encryptGate) (*Pro
 	} else if len(fields) == 0 && string(k.PublicKey().Bytes()) != string(pub) {
 		fields = append(fields, "publicKey: does not belong to privateKey")
 	}
-	subscriber, err := vapidSubscriber(first(v.Subject, opts.DefaultSubject))
+	subscriber, err := vapidSubscriber(cmp.Or(v.Subject, opts.DefaultSubject))
 	if err != nil {
 		fields = append(fields, "subject: "+err.Error())
 	}
