@@ -38,7 +38,7 @@ type Deliverer struct {
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
 func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, opts Options) *Deliverer {
 	opts.defaults()
-	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry), opts: opts}
+	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts}
 }
 
 // Close releases every provider's connections.
