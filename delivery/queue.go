@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 )
 
 // Queue names, before the namespace is put in front.
@@ -90,11 +89,6 @@ func (q *Queue) Close() error {
 		err = err2
 	}
 	return err
-}
-
-// RedisClient opens a plain client on the same Redis, for health checks.
-func RedisClient(opt asynq.RedisConnOpt) redis.UniversalClient {
-	return opt.MakeRedisClient().(redis.UniversalClient)
 }
 
 // slogAdapter lets asynq log through slog.

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -25,6 +24,7 @@ import (
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/httpapi"
 	"github.com/pushgate/pushgate/imagecdn"
+	"github.com/pushgate/pushgate/internal/redisconn"
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/providers/apns"
 	"github.com/pushgate/pushgate/providers/fcm"
@@ -110,11 +110,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		redisURL = s.embedded.URL()
 	}
-	redisOpt, err := asynq.ParseRedisURI(redisURL)
+	redisOpt, err := redisconn.Options(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis_url: %w", err)
 	}
-	s.redis = delivery.RedisClient(redisOpt)
+	s.redis = redisconn.Client(redisOpt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.redis.Ping(pctx).Err(); err != nil {
