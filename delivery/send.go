@@ -174,8 +174,8 @@ func (s *Sender) accept(b *buckets.Bucket, receivers []recipients.Receiver, resu
 // committed; enqueuing failures after that only delay delivery (the sweep
 // enqueues what was missed). When it accepts none it stores nothing.
 func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
-	if len(receivers) > recipients.MaxPerSend {
-		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
+	if err := recipients.CheckCount(len(receivers)); err != nil {
+		return nil, err
 	}
 	now := s.opts.Now().UTC()
 	results := make([]messages.SendResult, len(receivers))

@@ -349,8 +349,8 @@ func (h *Handler) sendToContext(c *gin.Context) {
 		h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
 		return
 	}
-	if len(receivers) > recipients.MaxPerSend {
-		h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers)))
+	if err := recipients.CheckCount(len(receivers)); err != nil {
+		h.writeError(c, err)
 		return
 	}
 	ctx, err := h.loadContext(c)
