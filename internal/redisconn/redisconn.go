@@ -3,11 +3,11 @@
 // clients on the same server for everything else (readiness checks today,
 // the realtime broker's pub/sub next).
 //
-// It lives under internal/ and imports no pushgate package, only the Redis
-// libraries, so delivery and realtime can both use it without importing
-// each other and without pulling Redis into the root package, which
-// DESIGN.md keeps to the standard library. It holds no connection itself:
-// whoever opens a client closes it.
+// It lives under internal/ and imports no pushgate package (only asynq,
+// for its URL forms, and go-redis), so delivery and realtime can both use it
+// without importing each other, and the root package, which DESIGN.md keeps
+// to the standard library, stays free of Redis. It holds no connection
+// itself: whoever opens a client closes it.
 package redisconn
 
 import (
