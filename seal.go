@@ -109,9 +109,6 @@ func KeyID(key []byte) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// PrimaryKeyID is the id of the key that seals.
-func (k *Keyring) PrimaryKeyID() string { return k.primary }
-
 // Seal encrypts plaintext. aad binds the value to where it is stored (for
 // example "app-secret:<app id>"), so a sealed value copied to another row
 // does not open.
@@ -146,11 +143,4 @@ func (k *Keyring) Open(sealed string, aad []byte) ([]byte, error) {
 		return nil, errors.New("open sealed value: authentication failed")
 	}
 	return pt, nil
-}
-
-// NeedsReseal reports whether sealed was made with a key other than the
-// primary one (a rotation has not reached it yet).
-func (k *Keyring) NeedsReseal(sealed string) bool {
-	parts := strings.SplitN(sealed, ":", 3)
-	return len(parts) != 3 || parts[1] != k.primary
 }

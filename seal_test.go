@@ -17,12 +17,14 @@ func mustKeys(t *testing.T, s string) [][]byte {
 }
 
 func TestKeyringSealOpen(t *testing.T) {
-	k, err := pushgate.NewKeyring(mustKeys(t, pushgate.NewMasterKey())...)
+	keys := mustKeys(t, pushgate.NewMasterKey())
+	k, err := pushgate.NewKeyring(keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := pushgate.KeyID(keys[0])
 	sealed := k.Seal([]byte("s3cret"), []byte("app-secret:a"))
-	if strings.Contains(sealed, "s3cret") || !strings.HasPrefix(sealed, "pgs1:"+k.PrimaryKeyID()+":") {
+	if strings.Contains(sealed, "s3cret") || !strings.HasPrefix(sealed, "pgs1:"+id+":") {
 		t.Fatalf("sealed value %q", sealed)
 	}
 	if again := k.Seal([]byte("s3cret"), []byte("app-secret:a")); again == sealed {
@@ -46,7 +48,7 @@ func TestKeyringSealOpen(t *testing.T) {
 	if _, err := k.Open(tampered, []byte("app-secret:a")); err == nil {
 		t.Fatal("opened a tampered value")
 	}
-	for _, bad := range []string{"", "plain", "pgs1:x", "pgs2:abc:def", "pgs1:" + k.PrimaryKeyID() + ":!!"} {
+	for _, bad := range []string{"", "plain", "pgs1:x", "pgs2:abc:def", "pgs1:" + id + ":!!"} {
 		if _, err := k.Open(bad, nil); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
@@ -65,13 +67,15 @@ func TestKeyringRotation(t *testing.T) {
 	if pt, err := rotated.Open(sealed, nil); err != nil || string(pt) != "v" {
 		t.Fatalf("rotated keyring cannot open old value: %v", err)
 	}
-	if !rotated.NeedsReseal(sealed) {
-		t.Error("old value not reported as needing a reseal")
-	}
-	if rotated.NeedsReseal(rotated.Seal([]byte("v"), nil)) {
-		t.Error("fresh value reported as needing a reseal")
+	// The first key seals: what the rotated keyring seals opens without the old key.
+	fresh := rotated.Seal([]byte("v"), nil)
+	if !strings.HasPrefix(fresh, "pgs1:"+pushgate.KeyID(mustKeys(t, newKey)[0])+":") {
+		t.Errorf("the rotated keyring sealed %q, not with its first key", fresh)
 	}
 	onlyNew, _ := pushgate.NewKeyring(mustKeys(t, newKey)...)
+	if pt, err := onlyNew.Open(fresh, nil); err != nil || string(pt) != "v" {
+		t.Fatalf("a value sealed after the rotation needs the old key: %v", err)
+	}
 	if _, err := onlyNew.Open(sealed, nil); err == nil || !strings.Contains(err.Error(), "not configured") {
 		t.Fatalf("open with a missing key: %v", err)
 	}

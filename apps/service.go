@@ -291,6 +291,9 @@ func (s *Service) Get(ctx context.Context, id string) (*App, error) {
 }
 
 // GetByKey returns the app with the given public key, its secret opened.
+// Nothing calls it yet: the Pusher protocol (issue 15) will, when a
+// connection to /app/{key} names its app by the public key and its private
+// channels are signed with the secret.
 func (s *Service) GetByKey(ctx context.Context, publicKey string) (*App, error) {
 	app, err := s.store.GetAppByKey(ctx, publicKey)
 	if err != nil {

@@ -63,7 +63,7 @@ func parseAPNSCert(o *object, opts ParseOptions) *APNSCertCredential {
 		o.p.add(o.at(certField), "the certificate is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if topicOK && topic == "" {
-		topic = certUID(leaf)
+		topic = CertTopic(leaf)
 		if !validTopic(topic) {
 			o.p.add(o.at("appBundleId"), "is required (or websitePushId): the certificate names no bundle id in its subject UID")
 		}
@@ -72,7 +72,10 @@ func parseAPNSCert(o *object, opts ParseOptions) *APNSCertCredential {
 	return c
 }
 
-func certUID(cert *x509.Certificate) string {
+// CertTopic is the bundle id an Apple push certificate was issued for: its
+// subject's UID, "" when it names none. The apns provider uses it for a
+// credential that names no topic.
+func CertTopic(cert *x509.Certificate) string {
 	for _, n := range cert.Subject.Names {
 		if n.Type.Equal(oidUID) {
 			if s, ok := n.Value.(string); ok {

@@ -197,8 +197,8 @@ func checkCertCredential(t *testing.T, c *Credential, topic string) {
 	if now := testOptions().now(); now.Before(pair.Leaf.NotBefore) || now.After(pair.Leaf.NotAfter) {
 		t.Fatalf("accepted a certificate valid from %s to %s", pair.Leaf.NotBefore, pair.Leaf.NotAfter)
 	}
-	if topic == "" && cc.Topic != certUID(pair.Leaf) {
-		t.Fatalf("topic %q, but the certificate names %q", cc.Topic, certUID(pair.Leaf))
+	if topic == "" && cc.Topic != CertTopic(pair.Leaf) {
+		t.Fatalf("topic %q, but the certificate names %q", cc.Topic, CertTopic(pair.Leaf))
 	}
 	again, err := parseOne(t, cred("apns_cert", obj{"cert": cc.CertPEM, "key": cc.KeyPEM, "appBundleId": cc.Topic, "production": cc.Production}))
 	if err != nil || !reflect.DeepEqual(again.APNSCert, cc) {

@@ -342,18 +342,6 @@ func TestParseCreateRequestKeepsOrderAndEveryType(t *testing.T) {
 		t.Errorf("callback = %+v, want %+v", cb, wantCB)
 	}
 
-	// A caller that decoded the body itself gets the same answer.
-	var req CreateRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		t.Fatal(err)
-	}
-	creds2, cb2, err := req.Parse(testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(creds2) != len(creds) || cb2.URL != cb.URL {
-		t.Errorf("CreateRequest.Parse differs: %d credentials, callback %+v", len(creds2), cb2)
-	}
 }
 
 func TestParseOptionsNowDefaultsToTheClock(t *testing.T) {

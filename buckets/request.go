@@ -122,17 +122,6 @@ func ParseCreateRequest(body []byte, opts ParseOptions) ([]*Credential, Callback
 	return creds, cb, nil
 }
 
-// Parse checks r as ParseCreateRequest does, for a caller that has already
-// decoded the body.
-func (r *CreateRequest) Parse(opts ParseOptions) ([]*Credential, Callback, error) {
-	var p problems
-	creds, cb := r.parse(opts, nil, &p)
-	if err := p.err(); err != nil {
-		return nil, Callback{}, err
-	}
-	return creds, cb, nil
-}
-
 // parse skips the entries marked in malformed, which are already reported.
 func (r *CreateRequest) parse(opts ParseOptions, malformed []bool, p *problems) ([]*Credential, Callback) {
 	var creds []*Credential

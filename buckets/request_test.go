@@ -362,9 +362,8 @@ func TestParseCreateRequestRefusesNonObjectBodies(t *testing.T) {
 	}
 }
 
-func TestCreateRequestParseRefusesWhatParseCreateRequestRefuses(t *testing.T) {
-	req := CreateRequest{ProviderCredentials: []RawCredential{{Type: "vapid", Payload: []byte(`{"publicKey":"x"}`)}}}
-	_, _, err := req.Parse(testOptions())
+func TestParseCreateRequestReportsEveryProblemOfAnEntry(t *testing.T) {
+	_, _, err := ParseCreateRequest([]byte(`{"providerCredentials":[{"type":"vapid","payload":{"publicKey":"x"}}]}`), testOptions())
 	wantProblems(t, err,
 		"providerCredentials[0].payload.publicKey: must be an uncompressed P-256 public key",
 		"providerCredentials[0].payload.privateKey: is required",

@@ -38,7 +38,7 @@ type Deliverer struct {
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
 func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, opts Options) *Deliverer {
 	opts.defaults()
-	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry), opts: opts}
+	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts}
 }
 
 // Close releases every provider's connections.
@@ -101,25 +101,34 @@ const (
 // deliver sends the claimed messages and stores their results as they
 // come, in small batches.
 func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages.Message) ([]messages.Result, error) {
-	results := make([]messages.Result, len(msgs))
 	store := context.WithoutCancel(ctx)
-	all := func(rs []messages.Result) ([]messages.Result, error) {
-		_, err := d.write(store, rs)
-		return rs, err
+	p, c, results := d.prepare(ctx, task, msgs)
+	if results != nil {
+		_, err := d.write(store, results)
+		return results, err
 	}
-	fail := func(reason providers.Reason, err error) ([]messages.Result, error) {
+	return d.sendAll(ctx, store, task, p, c, msgs)
+}
+
+// prepare finds the task's context and provider, with the context made
+// for the provider's platform. When the messages cannot be sent now it
+// returns their results instead: failed, or back for a retry when the
+// cause may pass.
+func (d *Deliverer) prepare(ctx context.Context, task sendTask, msgs []*messages.Message) (providers.Provider, *contexts.Context, []messages.Result) {
+	fail := func(reason providers.Reason, err error) (providers.Provider, *contexts.Context, []messages.Result) {
 		at := d.opts.Now()
+		results := make([]messages.Result, len(msgs))
 		for i, m := range msgs {
 			results[i] = messages.Result{Message: m, Status: messages.Failed, Reason: string(reason), Error: err.Error(), Attempts: m.Attempts + 1, At: at}
 		}
-		return all(results)
+		return nil, nil, results
 	}
 	c, err := d.context(ctx, task)
 	if err != nil {
 		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
 			return fail(providers.ReasonBadCredentials, errors.New("the context or its bucket no longer exists"))
 		}
-		return all(d.retryAll(msgs, err))
+		return nil, nil, d.retryAll(msgs, err)
 	}
 	if c.State() == contexts.Failed {
 		return fail(providers.ReasonBadImage, errors.New(c.Failure))
@@ -130,13 +139,17 @@ func (d *Deliverer) deliver(ctx context.Context, task sendTask, msgs []*messages
 			return fail(providers.ReasonBadCredentials, errors.New("the bucket expired or was deleted"))
 		}
 		if pushgate.ErrorCode(err) == pushgate.EINTERNAL {
-			return all(d.retryAll(msgs, err))
+			return nil, nil, d.retryAll(msgs, err)
 		}
 		return fail(providers.ReasonBadCredentials, err)
 	}
+	return p, c.ForPlatform(platform), nil
+}
 
-	c = c.ForPlatform(platform)
-
+// sendAll sends msgs with c through p and stores their results (through
+// store, which outlives ctx) as they come.
+func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p providers.Provider, c *contexts.Context, msgs []*messages.Message) ([]messages.Result, error) {
+	results := make([]messages.Result, len(msgs))
 	// A fixed set of sender goroutines per chunk: their stacks grow once
 	// for the vendor client, instead of once per message.
 	work := make(chan int)

@@ -16,6 +16,7 @@ import (
 type providerPool struct {
 	creds    Credentials
 	registry *providers.Registry
+	now      func() time.Time // delivery's clock (Options.Now)
 
 	mu      sync.Mutex
 	entries map[string]*poolEntry
@@ -29,8 +30,8 @@ type poolEntry struct {
 	lastUsed time.Time
 }
 
-func newProviderPool(creds Credentials, registry *providers.Registry) *providerPool {
-	return &providerPool{creds: creds, registry: registry, entries: map[string]*poolEntry{}}
+func newProviderPool(creds Credentials, registry *providers.Registry, now func() time.Time) *providerPool {
+	return &providerPool{creds: creds, registry: registry, now: now, entries: map[string]*poolEntry{}}
 }
 
 func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string) (providers.Provider, pushgate.Platform, error) {
@@ -40,7 +41,7 @@ func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string)
 		e = &poolEntry{}
 		pp.entries[credID] = e
 	}
-	e.lastUsed = time.Now()
+	e.lastUsed = pp.now()
 	pp.mu.Unlock()
 	e.once.Do(func() {
 		cred, err := pp.creds.Credential(ctx, appID, bucketID, credID)
@@ -67,10 +68,11 @@ func (pp *providerPool) get(ctx context.Context, appID, bucketID, credID string)
 
 // closeIdle closes providers unused for longer than idle.
 func (pp *providerPool) closeIdle(idle time.Duration) {
+	now := pp.now()
 	pp.mu.Lock()
 	var stale []*poolEntry
 	for id, e := range pp.entries {
-		if time.Since(e.lastUsed) > idle && e.p != nil {
+		if now.Sub(e.lastUsed) > idle && e.p != nil {
 			stale = append(stale, e)
 			delete(pp.entries, id)
 		}

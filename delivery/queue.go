@@ -2,13 +2,10 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 )
 
 // Queue names, before the namespace is put in front.
@@ -20,7 +17,9 @@ const (
 
 // Task types.
 const (
-	// TypePing is a no-op round trip that proves a worker takes tasks.
+	// TypePing is a no-op task every worker answers ("pong"). pushgate
+	// itself never enqueues it; a test or an operator's tool may, to see
+	// that a worker takes tasks.
 	TypePing = "system:ping"
 )
 
@@ -34,18 +33,13 @@ type QueueOptions struct {
 
 // Queue enqueues tasks.
 type Queue struct {
-	client    *asynq.Client
-	inspector *asynq.Inspector
-	ns        string
+	client *asynq.Client
+	ns     string
 }
 
 // NewQueue returns a Queue; Close releases its connections.
 func NewQueue(opts QueueOptions) *Queue {
-	return &Queue{
-		client:    asynq.NewClient(opts.Redis),
-		inspector: asynq.NewInspector(opts.Redis),
-		ns:        opts.Namespace,
-	}
+	return &Queue{client: asynq.NewClient(opts.Redis), ns: opts.Namespace}
 }
 
 // Name returns the namespaced name of a queue.
@@ -61,41 +55,8 @@ func (q *Queue) Enqueue(ctx context.Context, queue string, task *asynq.Task, opt
 	return info, nil
 }
 
-// Ping enqueues a ping task and waits until a worker has handled it.
-func (q *Queue) Ping(ctx context.Context) error {
-	payload, _ := json.Marshal(map[string]int64{"sentAt": time.Now().UnixMilli()})
-	info, err := q.Enqueue(ctx, QueueCritical, asynq.NewTask(TypePing, payload), asynq.MaxRetry(0), asynq.Retention(time.Minute))
-	if err != nil {
-		return err
-	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ti, err := q.inspector.GetTaskInfo(info.Queue, info.ID)
-		if err == nil && ti.State == asynq.TaskStateCompleted {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("ping: no worker handled the task: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
 // Close releases the queue's connections.
-func (q *Queue) Close() error {
-	err := q.client.Close()
-	if err2 := q.inspector.Close(); err == nil {
-		err = err2
-	}
-	return err
-}
-
-// RedisClient opens a plain client on the same Redis, for health checks.
-func RedisClient(opt asynq.RedisConnOpt) redis.UniversalClient {
-	return opt.MakeRedisClient().(redis.UniversalClient)
-}
+func (q *Queue) Close() error { return q.client.Close() }
 
 // slogAdapter lets asynq log through slog.
 type slogAdapter struct{ l *slog.Logger }

@@ -173,8 +173,8 @@ func (s *Sender) accept(b *buckets.Bucket, receivers []recipients.Receiver, resu
 // committed; enqueuing failures after that only delay delivery (the sweep
 // enqueues what was missed). When it accepts none it stores nothing.
 func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Context, receivers []recipients.Receiver) ([]messages.SendResult, error) {
-	if len(receivers) > recipients.MaxPerSend {
-		return nil, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers))
+	if err := recipients.CheckCount(len(receivers)); err != nil {
+		return nil, err
 	}
 	now := s.opts.Now().UTC()
 	results := make([]messages.SendResult, len(receivers))
@@ -191,9 +191,8 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	var chunks [][]int
 	var chunkCreds []*buckets.Credential
 	for _, cred := range creds {
-		accepted := byCred[cred.ID]
-		for start := 0; start < len(accepted); start += s.opts.ChunkSize {
-			chunks = append(chunks, accepted[start:min(start+s.opts.ChunkSize, len(accepted))])
+		for _, chunk := range cut(byCred[cred.ID], s.opts.ChunkSize, nil) {
+			chunks = append(chunks, chunk)
 			chunkCreds = append(chunkCreds, cred)
 		}
 	}
@@ -274,20 +273,30 @@ func (s *Sender) enqueueRefs(ctx context.Context, refs []messages.Ref, delay tim
 		}
 		groups[g] = append(groups[g], r.ID)
 	}
+	sameGroup := func(a, b string) bool { return pushgate.IDGroup(a) == pushgate.IDGroup(b) }
 	enqueued := 0
 	for _, g := range order {
-		ids := groups[g]
-		for start := 0; start < len(ids); {
-			end := min(start+s.opts.ChunkSize, len(ids))
-			for end < len(ids) && pushgate.IDGroup(ids[end]) == pushgate.IDGroup(ids[end-1]) {
-				end++
-			}
-			chunk := ids[start:end]
+		for _, chunk := range cut(groups[g], s.opts.ChunkSize, sameGroup) {
 			if s.enqueueTask(ctx, sendTask{AppID: g.app, BucketID: g.bucket, ContextID: g.context, CredentialID: g.credential, IDs: chunk}, delay) {
 				enqueued += len(chunk)
 			}
-			start = end
 		}
 	}
 	return enqueued
+}
+
+// cut splits items into chunks of size, in order. A chunk that would end
+// between two items that together (nil: none) says belong together goes
+// on until they part, so it may be longer than size.
+func cut[T any](items []T, size int, together func(prev, next T) bool) [][]T {
+	var chunks [][]T
+	for start := 0; start < len(items); {
+		end := min(start+size, len(items))
+		for together != nil && end < len(items) && together(items[end-1], items[end]) {
+			end++
+		}
+		chunks = append(chunks, items[start:end])
+		start = end
+	}
+	return chunks
 }

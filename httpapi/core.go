@@ -171,16 +171,16 @@ func (h *Handler) deleteBucket(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// checkContext checks ctx against every credential type of the bucket, so
+// checkContext checks mc against every credential type of the bucket, so
 // a context that cannot be delivered somewhere is refused now, not at send.
-func (h *Handler) checkContext(b *buckets.Bucket, ctx *contexts.Context) error {
+func (h *Handler) checkContext(b *buckets.Bucket, mc *contexts.Context) error {
 	seen := map[buckets.CredentialType]bool{}
 	for _, cr := range b.Credentials {
 		if seen[cr.Type] {
 			continue
 		}
 		seen[cr.Type] = true
-		if err := h.opts.Core.Checker.Check(cr.Type, ctx); err != nil {
+		if err := h.opts.Core.Checker.Check(cr.Type, mc); err != nil {
 			return err
 		}
 	}
@@ -188,11 +188,11 @@ func (h *Handler) checkContext(b *buckets.Bucket, ctx *contexts.Context) error {
 }
 
 func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now time.Time) (*contexts.Context, error)) (*contexts.Context, error) {
-	ctx, err := h.parseContext(c, kind, parse)
+	mc, err := h.parseContext(c, kind, parse)
 	if err != nil {
 		return nil, err
 	}
-	return ctx, h.storeContext(c, ctx)
+	return mc, h.storeContext(c, mc)
 }
 
 // parseContext makes a context of the current bucket from the request and
@@ -200,27 +200,27 @@ func (h *Handler) newContext(c *gin.Context, kind contexts.Kind, parse func(now 
 func (h *Handler) parseContext(c *gin.Context, kind contexts.Kind, parse func(now time.Time) (*contexts.Context, error)) (*contexts.Context, error) {
 	b := currentBucket(c)
 	now := h.now().UTC()
-	ctx, err := parse(now)
+	mc, err := parse(now)
 	if err != nil {
 		return nil, err
 	}
-	ctx.ID, ctx.AppID, ctx.BucketID, ctx.Kind, ctx.CreatedAt = pushgate.NewID(), b.AppID, b.ID, kind, now
-	if err := h.prepareImages(b, ctx); err != nil {
+	mc.ID, mc.AppID, mc.BucketID, mc.Kind, mc.CreatedAt = pushgate.NewID(), b.AppID, b.ID, kind, now
+	if err := h.prepareImages(b, mc); err != nil {
 		return nil, err
 	}
-	return ctx, nil
+	return mc, nil
 }
 
 // storeContext stores a parsed context and asks for its images.
-func (h *Handler) storeContext(c *gin.Context, ctx *contexts.Context) error {
-	if err := h.opts.Core.Contexts.CreateContext(c.Request.Context(), ctx); err != nil {
+func (h *Handler) storeContext(c *gin.Context, mc *contexts.Context) error {
+	if err := h.opts.Core.Contexts.CreateContext(c.Request.Context(), mc); err != nil {
 		return err
 	}
-	if ctx.State() == contexts.Processing {
+	if mc.State() == contexts.Processing {
 		// Should this fail (Redis down), the context's first send task
 		// asks for its images again.
-		if err := h.opts.Core.Images.ProcessContext(c.Request.Context(), ctx); err != nil {
-			h.log.Warn("image processing not enqueued; the context's first send will ask again", "context", ctx.ID, "err", err)
+		if err := h.opts.Core.Images.ProcessContext(c.Request.Context(), mc); err != nil {
+			h.log.Warn("image processing not enqueued; the context's first send will ask again", "context", mc.ID, "err", err)
 		}
 	}
 	return nil
@@ -233,12 +233,12 @@ func (h *Handler) createContext(kind contexts.Kind) gin.HandlerFunc {
 			h.writeError(c, err)
 			return
 		}
-		ctx, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) { return h.opts.Core.Parse.Parse(kind, body, now) })
+		mc, err := h.newContext(c, kind, func(now time.Time) (*contexts.Context, error) { return h.opts.Core.Parse.Parse(kind, body, now) })
 		if err != nil {
 			h.writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"contextId": ctx.ID})
+		c.JSON(http.StatusOK, gin.H{"contextId": mc.ID})
 	}
 }
 
@@ -252,19 +252,19 @@ func (h *Handler) loadContext(c *gin.Context) (*contexts.Context, error) {
 }
 
 func (h *Handler) getContext(c *gin.Context) {
-	ctx, err := h.loadContext(c)
+	mc, err := h.loadContext(c)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	out := gin.H{"contextId": ctx.ID, "bucketId": ctx.BucketID, "kind": ctx.Kind, "createdAt": ctx.CreatedAt, "status": ctx.State()}
-	if ctx.Failure != "" {
-		out["reason"] = ctx.Failure
+	out := gin.H{"contextId": mc.ID, "bucketId": mc.BucketID, "kind": mc.Kind, "createdAt": mc.CreatedAt, "status": mc.State()}
+	if mc.Failure != "" {
+		out["reason"] = mc.Failure
 	}
-	if len(ctx.Images) > 0 {
-		out["images"] = ctx.Images
+	if len(mc.Images) > 0 {
+		out["images"] = mc.Images
 	}
-	if exp := ctx.ExpiresAt(); !exp.IsZero() {
+	if exp := mc.ExpiresAt(); !exp.IsZero() {
 		out["expiresAt"] = exp
 	}
 	c.JSON(http.StatusOK, out)
@@ -306,9 +306,9 @@ func decodeReceivers(body []byte) ([]recipients.Receiver, [][]string, error) {
 
 // send passes the receivers that decoded to the sender and merges its
 // answers with the decoding errors, in receiver order.
-func (h *Handler) send(c *gin.Context, ctx *contexts.Context, receivers []recipients.Receiver, decodeErrs [][]string) ([]messages.SendResult, error) {
-	if ctx.State() == contexts.Failed {
-		return nil, pushgate.Errorf(pushgate.EUNPROCESSABLE, "the context cannot be sent: %s", ctx.Failure)
+func (h *Handler) send(c *gin.Context, mc *contexts.Context, receivers []recipients.Receiver, decodeErrs [][]string) ([]messages.SendResult, error) {
+	if mc.State() == contexts.Failed {
+		return nil, pushgate.Errorf(pushgate.EUNPROCESSABLE, "the context cannot be sent: %s", mc.Failure)
 	}
 	good := receivers[:0:0]
 	var index []int
@@ -324,7 +324,7 @@ func (h *Handler) send(c *gin.Context, ctx *contexts.Context, receivers []recipi
 	if len(good) == 0 {
 		return results, nil
 	}
-	sent, err := h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), ctx, good)
+	sent, err := h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), mc, good)
 	if err != nil {
 		return nil, err
 	}
@@ -349,16 +349,16 @@ func (h *Handler) sendToContext(c *gin.Context) {
 		h.writeError(c, pushgate.Invalid("nothing to send", "receivers: at least one receiver is required"))
 		return
 	}
-	if len(receivers) > recipients.MaxPerSend {
-		h.writeError(c, pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", recipients.MaxPerSend, len(receivers)))
+	if err := recipients.CheckCount(len(receivers)); err != nil {
+		h.writeError(c, err)
 		return
 	}
-	ctx, err := h.loadContext(c)
+	mc, err := h.loadContext(c)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
-	results, err := h.send(c, ctx, receivers, decodeErrs)
+	results, err := h.send(c, mc, receivers, decodeErrs)
 	if err != nil {
 		h.writeError(c, err)
 		return
@@ -388,7 +388,7 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 			h.writeError(c, pushgate.Invalid("nothing to send", "receiver: is required"))
 			return
 		}
-		ctx, err := h.parseContext(c, kind, func(now time.Time) (*contexts.Context, error) {
+		mc, err := h.parseContext(c, kind, func(now time.Time) (*contexts.Context, error) {
 			return h.opts.Core.Parse.ParseMetadata(kind, req.Metadata, now)
 		})
 		if err != nil {
@@ -408,11 +408,11 @@ func (h *Handler) sendOne(kind contexts.Kind) gin.HandlerFunc {
 			c.JSON(http.StatusOK, checked[0])
 			return
 		}
-		if err := h.storeContext(c, ctx); err != nil {
+		if err := h.storeContext(c, mc); err != nil {
 			h.writeError(c, err)
 			return
 		}
-		results, err := h.send(c, ctx, receivers, decodeErrs)
+		results, err := h.send(c, mc, receivers, decodeErrs)
 		if err != nil {
 			h.writeError(c, err)
 			return

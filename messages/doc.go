@@ -18,5 +18,6 @@
 // This package is an addition to DESIGN.md's table: both delivery (which
 // moves messages along) and httpapi (which shows their status) need the
 // record, and neither may own it for the other. It imports the root
-// package and recipients only, and no store: storage implements Store.
+// package (IDGroup, and the storable-text predicate) and recipients (a
+// message's receiver) only, and no store: storage implements Store.
 package messages

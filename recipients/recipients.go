@@ -14,6 +14,16 @@ import (
 // MaxPerSend is how many receivers one send may name.
 const MaxPerSend = 1000
 
+// CheckCount refuses a send of n receivers when n is over MaxPerSend (a
+// pushgate.ETOOLARGE error). It is the one check of that limit: the API
+// runs it before it looks anything up, the sender before it stores.
+func CheckCount(n int) error {
+	if n > MaxPerSend {
+		return pushgate.Errorf(pushgate.ETOOLARGE, "a send takes at most %d receivers, got %d", MaxPerSend, n)
+	}
+	return nil
+}
+
 // Receiver is CORE's receiver: a credential of the bucket and either a
 // device token (APNS, FCM) or a Web Push subscription.
 type Receiver struct {

@@ -93,3 +93,12 @@ func TestValidateRefusesAnEndpointWithoutAHostName(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCount(t *testing.T) {
+	if err := recipients.CheckCount(recipients.MaxPerSend); err != nil {
+		t.Fatalf("%d receivers refused: %v", recipients.MaxPerSend, err)
+	}
+	if err := recipients.CheckCount(recipients.MaxPerSend + 1); pushgate.ErrorCode(err) != pushgate.ETOOLARGE {
+		t.Fatalf("%d receivers: %v, want %s", recipients.MaxPerSend+1, err, pushgate.ETOOLARGE)
+	}
+}

@@ -204,14 +204,14 @@ func TestCoreEndToEnd(t *testing.T) {
 				r.ForeignID = fmt.Sprintf("web-%d", i)
 				receivers = append(receivers, r)
 				if i < 5 {
-					f.web.Gone(sub)
+					f.web.Unregister(sub)
 					unregistered = append(unregistered, fmt.Sprintf("web-%d", i))
 				}
 			}
 			// A 429 storm on every service, asking for a second's pause.
 			f.apns.FailNext(60, providertest.APNSReply{Status: 429, Reason: "TooManyRequests", RetryAfter: time.Second})
 			f.fcm.FailNext(60, providertest.FCMQuotaExceeded(time.Second))
-			f.web.FailNext(60, 429, "1")
+			f.web.FailNext(60, providertest.WebPushReply{Status: 429, RetryAfter: "1"})
 
 			var sent struct{ Results []messages.SendResult }
 			if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+ctxAnswer.ContextID+"/send", map[string]any{"receivers": receivers}, &sent); code != 200 || len(sent.Results) != 1000 {
@@ -273,7 +273,7 @@ func TestCoreEndToEnd(t *testing.T) {
 			if certAuth < 100 || certAuth > 145 {
 				t.Errorf("%d APNS deliveries used certificate auth, want about half", certAuth)
 			}
-			fcmMsgs := f.fcm.Messages()
+			fcmMsgs := f.fcm.Delivered()
 			if len(fcmMsgs) != 245 {
 				t.Errorf("FCM fake accepted %d, want 245", len(fcmMsgs))
 			}
@@ -283,7 +283,7 @@ func TestCoreEndToEnd(t *testing.T) {
 			} else {
 				cdnImage(t, a, m.Notification.Image, "large")
 			}
-			deliveries := f.web.Deliveries()
+			deliveries := f.web.Delivered()
 			if len(deliveries) != 495 {
 				t.Errorf("Web Push fake accepted %d, want 495", len(deliveries))
 			}

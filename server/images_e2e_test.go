@@ -109,9 +109,9 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 	if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+c.ContextID+"/send", map[string]any{"receivers": []any{sub.Receiver(bucket.Credentials[3].ID)}}, nil); code != 200 {
 		t.Fatalf("send while processing: %d", code)
 	}
-	waitFor(t, 20*time.Second, "the waiting message is delivered", func() bool { return len(f.web.Deliveries()) == 1 })
+	waitFor(t, 20*time.Second, "the waiting message is delivered", func() bool { return len(f.web.Delivered()) == 1 })
 	var wp struct{ Image string }
-	json.Unmarshal(f.web.Deliveries()[0].Payload, &wp)
+	json.Unmarshal(f.web.Delivered()[0].Payload, &wp)
 	cdnImage(t, a, wp.Image, "large")
 
 	var bad struct{ ContextID string }

@@ -71,9 +71,9 @@ func TestWebPushBodiesDecryptWithHTTPECE(t *testing.T) {
 		all = append(all, sent.Results...)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(f.web.Deliveries()) < len(all) {
+	for len(f.web.Delivered()) < len(all) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d pushes arrived", len(f.web.Deliveries()), len(all))
+			t.Fatalf("%d of %d pushes arrived", len(f.web.Delivered()), len(all))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/pushgate/pushgate/delivery"
+	"github.com/pushgate/pushgate/internal/redisconn"
 )
 
 // openQueue connects to the configured Redis, or starts an embedded one,
@@ -21,12 +20,12 @@ func (s *Server) openQueue(ctx context.Context) error {
 		}
 		redisURL = s.embedded.URL()
 	}
-	opt, err := asynq.ParseRedisURI(redisURL)
+	opt, err := redisconn.Options(redisURL)
 	if err != nil {
 		return fmt.Errorf("redis_url: %w", err)
 	}
 	s.redisOpt = opt
-	s.redis = delivery.RedisClient(opt)
+	s.redis = redisconn.Client(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.redis.Ping(pctx).Err(); err != nil {

@@ -147,10 +147,10 @@ func TestCOREDocumentedCredentialsOnAFreshInstall(t *testing.T) {
 			if n := len(f.apns.Delivered()); n != 2 {
 				t.Errorf("APNS fake accepted %d, want 2 (token and certificate)", n)
 			}
-			if n := len(f.fcm.Messages()); n != 1 {
+			if n := len(f.fcm.Delivered()); n != 1 {
 				t.Errorf("FCM fake accepted %d, want 1", n)
 			}
-			if ds := f.web.Deliveries(); len(ds) != 1 || ds[0].Subject != fallbackVAPIDSubject {
+			if ds := f.web.Delivered(); len(ds) != 1 || ds[0].Subject != fallbackVAPIDSubject {
 				t.Errorf("Web Push deliveries %+v, want one signed with %s", ds, fallbackVAPIDSubject)
 			}
 			if w := logs.records("WARN", "vapid_subject"); len(w) != 1 || w[0]["subject"] != fallbackVAPIDSubject {

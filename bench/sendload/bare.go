@@ -27,7 +27,7 @@ func bare(t *tb, o options) {
 	switch o.bare {
 	case "apns":
 		fake := providertest.NewAPNS(t)
-		fake.SetKeepRequests(false)
+		fake.SetCountOnly(true)
 		key := providertest.APNSTestKey(t)
 		fake.TrustKey(key.KeyID, key.TeamID, key.Public())
 		authKey, err := token.AuthKeyFromBytes([]byte(key.P8))
@@ -51,7 +51,7 @@ func bare(t *tb, o options) {
 		}
 	case "webpush":
 		fake := providertest.NewWebPush(t)
-		fake.CountsOnly(true)
+		fake.SetCountOnly(true)
 		vk, _ := ecdh.P256().GenerateKey(rand.Reader)
 		pub, priv := base64.RawURLEncoding.EncodeToString(vk.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(vk.Bytes())
 		subs := make([]*webpush.Subscription, o.distinct)

@@ -175,9 +175,9 @@ type fakes struct {
 
 func startFakes(t *tb, latency time.Duration) *fakes {
 	f := &fakes{apns: providertest.NewAPNS(t), fcm: providertest.NewFCM(t), web: providertest.NewWebPush(t)}
-	f.apns.SetKeepRequests(false)
+	f.apns.SetCountOnly(true)
 	f.fcm.SetCountOnly(true)
-	f.web.CountsOnly(true)
+	f.web.SetCountOnly(true)
 	for _, x := range []interface{ SetLatency(time.Duration) }{f.apns, f.fcm, f.web} {
 		x.SetLatency(latency)
 	}
@@ -192,11 +192,11 @@ func startFakes(t *tb, latency time.Duration) *fakes {
 func (f *fakes) delivered(provider string) int64 {
 	switch provider {
 	case "apns":
-		return f.apns.Accepted()
+		return f.apns.Counts().Accepted
 	case "fcm":
 		return f.fcm.Counts().Accepted
 	default:
-		return f.web.Counts().Delivered
+		return f.web.Counts().Accepted
 	}
 }
 

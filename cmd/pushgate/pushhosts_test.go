@@ -50,14 +50,14 @@ func TestBinaryReachesReplacedPushHosts(t *testing.T) {
 		t.Fatalf("send: %d", code)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for apns.Accepted() < 1 || fcm.Counts().Accepted < 1 {
+	for apns.Counts().Accepted < 1 || fcm.Counts().Accepted < 1 {
 		if time.Now().After(deadline) {
 			for _, r := range sent.Results {
 				var m map[string]any
 				p.call(t, creds.APIKey, "GET", "/v1/bucket/"+bucket.BucketID+"/message/"+r.MessageID, nil, &m)
 				t.Logf("message: %v", m)
 			}
-			t.Fatalf("APNS fake got %d, FCM fake got %d", apns.Accepted(), fcm.Counts().Accepted)
+			t.Fatalf("APNS fake got %d, FCM fake got %d", apns.Counts().Accepted, fcm.Counts().Accepted)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

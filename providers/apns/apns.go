@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net"
@@ -160,10 +159,7 @@ func newTransport(opts Options, certs []tls.Certificate) *http.Transport {
 	}
 }
 
-// oidUID is the subject attribute in which Apple's push certificates name
-// their bundle id.
-var oidUID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-
+// certTopic is the bundle id the pair's certificate was issued for.
 func certTopic(pair tls.Certificate) string {
 	leaf := pair.Leaf
 	if leaf == nil && len(pair.Certificate) > 0 {
@@ -172,14 +168,7 @@ func certTopic(pair tls.Certificate) string {
 	if leaf == nil {
 		return ""
 	}
-	for _, n := range leaf.Subject.Names {
-		if n.Type.Equal(oidUID) {
-			if s, ok := n.Value.(string); ok {
-				return s
-			}
-		}
-	}
-	return ""
+	return buckets.CertTopic(leaf)
 }
 
 // Send delivers m to its receiver's device token. A message whose ExpiresAt

@@ -147,10 +147,10 @@ func TestOutcomes(t *testing.T) {
 	}{
 		{"unregistered", func(f *providertest.APNSFake, tok string) { f.Unregister(tok) }, providers.ReasonUnregistered, true, 0, "Unregistered"},
 		{"bad device token", func(f *providertest.APNSFake, tok string) {
-			f.SetTokenReply(tok, providertest.APNSReply{Status: 400, Reason: "BadDeviceToken"})
+			f.FailToken(tok, providertest.APNSReply{Status: 400, Reason: "BadDeviceToken"})
 		}, providers.ReasonInvalidToken, true, 0, "BadDeviceToken"},
 		{"token for another topic", func(f *providertest.APNSFake, tok string) {
-			f.SetTokenReply(tok, providertest.APNSReply{Status: 400, Reason: "DeviceTokenNotForTopic"})
+			f.FailToken(tok, providertest.APNSReply{Status: 400, Reason: "DeviceTokenNotForTopic"})
 		}, providers.ReasonInvalidToken, true, 0, "DeviceTokenNotForTopic"},
 		{"throttled with Retry-After", func(f *providertest.APNSFake, _ string) {
 			f.FailNext(1, providertest.APNSReply{Status: 429, Reason: "TooManyRequests", RetryAfter: 7 * time.Second})
@@ -165,14 +165,14 @@ func TestOutcomes(t *testing.T) {
 			f.FailNext(1, providertest.APNSReply{Status: 503, Reason: "Shutdown", RetryAfter: 30 * time.Second})
 		}, providers.ReasonUnavailable, false, 30 * time.Second, "Shutdown"},
 		{"payload too large", func(f *providertest.APNSFake, tok string) {
-			f.SetTokenReply(tok, providertest.APNSReply{Status: 413, Reason: "PayloadTooLarge"})
+			f.FailToken(tok, providertest.APNSReply{Status: 413, Reason: "PayloadTooLarge"})
 		}, providers.ReasonPayloadTooLarge, true, 0, "PayloadTooLarge"},
 		{"stale provider token", func(f *providertest.APNSFake, tok string) {
-			f.SetTokenReply(tok, providertest.APNSReply{Status: 403, Reason: "ExpiredProviderToken"})
+			f.FailToken(tok, providertest.APNSReply{Status: 403, Reason: "ExpiredProviderToken"})
 		}, providers.ReasonBadCredentials, false, 0, "ExpiredProviderToken"},
 		{"topic not allowed", func(f *providertest.APNSFake, _ string) { f.AllowTopics("com.example.other") }, providers.ReasonBadCredentials, true, 0, "TopicDisallowed"},
 		{"other bad request", func(f *providertest.APNSFake, tok string) {
-			f.SetTokenReply(tok, providertest.APNSReply{Status: 400, Reason: "BadExpirationDate"})
+			f.FailToken(tok, providertest.APNSReply{Status: 400, Reason: "BadExpirationDate"})
 		}, providers.ReasonInvalidPayload, true, 0, "BadExpirationDate"},
 	}
 	for _, tt := range tests {
@@ -208,7 +208,7 @@ func TestUntrustedKeyIsBadCredentials(t *testing.T) {
 	if o == nil || o.Reason != providers.ReasonBadCredentials || !o.Permanent || o.Status != 403 {
 		t.Fatalf("outcome %v, want permanent bad_credentials (403)", err)
 	}
-	if f.Accepted() != 0 {
+	if f.Counts().Accepted != 0 {
 		t.Error("the fake accepted a token it does not trust")
 	}
 }
@@ -233,7 +233,7 @@ func TestExpiredMessageIsNotSent(t *testing.T) {
 	if o == nil || o.Reason != providers.ReasonExpired || !o.Permanent {
 		t.Fatalf("outcome %v, want permanent expired", o)
 	}
-	if f.Accepted()+f.Rejected() != 0 {
+	if f.Counts().Accepted+f.Counts().Rejected != 0 {
 		t.Error("an expired message reached APNS")
 	}
 }
@@ -245,7 +245,7 @@ func TestOversizedMessageIsNotSent(t *testing.T) {
 	if o == nil || o.Reason != providers.ReasonPayloadTooLarge || !o.Permanent {
 		t.Fatalf("outcome %v, want permanent payload_too_large", o)
 	}
-	if f.Accepted()+f.Rejected() != 0 {
+	if f.Counts().Accepted+f.Counts().Rejected != 0 {
 		t.Error("an oversized message reached APNS")
 	}
 }
@@ -277,7 +277,7 @@ func TestServerCertificateIsVerified(t *testing.T) {
 	opts.RootCAs = nil // system roots do not know the fake
 	p := newProvider(t, tokenCredential(k, topic), opts)
 	err := p.Send(context.Background(), message(t, &contexts.Context{ID: "ctx", Kind: contexts.KindData, Data: &contexts.Data{Title: "hi"}}))
-	if err == nil || f.Accepted() != 0 {
+	if err == nil || f.Counts().Accepted != 0 {
 		t.Fatalf("sent to a server whose certificate no root vouches for (err %v)", err)
 	}
 }
@@ -336,8 +336,8 @@ func TestRegister(t *testing.T) {
 	if _, err := reg.New(&buckets.Credential{Type: buckets.APNSToken}); err == nil {
 		t.Error("registry built a provider from an empty credential")
 	}
-	if f.Accepted() != 2 {
-		t.Errorf("fake accepted %d, want 2", f.Accepted())
+	if f.Counts().Accepted != 2 {
+		t.Errorf("fake accepted %d, want 2", f.Counts().Accepted)
 	}
 }
 
@@ -374,7 +374,7 @@ func TestConcurrentSends(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if got, want := f.Accepted(), int64(workers*(each-1)); got != want {
+	if got, want := f.Counts().Accepted, int64(workers*(each-1)); got != want {
 		t.Errorf("fake accepted %d, want %d", got, want)
 	}
 	ids := map[string]bool{}
@@ -389,7 +389,7 @@ func TestConcurrentSends(t *testing.T) {
 
 func BenchmarkSend(b *testing.B) {
 	f, p, _ := tokenProvider(b, topic)
-	f.SetKeepRequests(false)
+	f.SetCountOnly(true)
 	c := &contexts.Context{ID: pushgate.NewID(), Kind: contexts.KindData, Data: &contexts.Data{
 		Title: "Sale", Body: "50% off everything today", Image: "https://cdn.example/sale.png", Tag: "sale",
 		Behaviour: "https://shop.example/sale",
@@ -410,8 +410,8 @@ func BenchmarkSend(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	if f.Accepted() < int64(b.N) {
-		b.Fatalf("fake accepted %d of %d", f.Accepted(), b.N)
+	if f.Counts().Accepted < int64(b.N) {
+		b.Fatalf("fake accepted %d of %d", f.Counts().Accepted, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
 }
@@ -428,8 +428,8 @@ func TestBurstOpensOneConnection(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if f.Accepted() != n || f.Connections() != 1 {
-		t.Errorf("%d sends accepted over %d connections; want %d over one", f.Accepted(), f.Connections(), n)
+	if f.Counts().Accepted != n || f.Counts().Connections != 1 {
+		t.Errorf("%d sends accepted over %d connections; want %d over one", f.Counts().Accepted, f.Counts().Connections, n)
 	}
 }
 
@@ -453,8 +453,8 @@ func TestMaxConnsWaitsForStreams(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if f.Accepted() != n || f.Connections() != 1 {
-		t.Errorf("%d sends accepted over %d connections; want %d over one", f.Accepted(), f.Connections(), n)
+	if f.Counts().Accepted != n || f.Counts().Connections != 1 {
+		t.Errorf("%d sends accepted over %d connections; want %d over one", f.Counts().Accepted, f.Counts().Connections, n)
 	}
 }
 
@@ -469,8 +469,8 @@ func TestSendAfterClose(t *testing.T) {
 	if o := providers.Classify(err); o == nil || o.Permanent {
 		t.Errorf("send after Close gave %v, want a transient failure", err)
 	}
-	if f.Accepted() != 1 {
-		t.Errorf("fake accepted %d, want only the send before Close", f.Accepted())
+	if f.Counts().Accepted != 1 {
+		t.Errorf("fake accepted %d, want only the send before Close", f.Counts().Accepted)
 	}
 }
 

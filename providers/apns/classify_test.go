@@ -94,7 +94,7 @@ func TestExpiredProviderTokenRenewsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := bearer()
-	f.SetTokenReply(tok, providertest.APNSReply{Status: 403, Reason: "ExpiredProviderToken"})
+	f.FailToken(tok, providertest.APNSReply{Status: 403, Reason: "ExpiredProviderToken"})
 	err = p.Send(context.Background(), m)
 	var ae *Error
 	if !errors.As(err, &ae) || ae.Reason != "ExpiredProviderToken" {
@@ -109,7 +109,7 @@ func TestExpiredProviderTokenRenewsTheToken(t *testing.T) {
 	p.client.Token.IssuedAt = time.Now().Add(-30 * time.Minute).Unix()
 	p.client.Token.Unlock()
 	_ = p.Send(context.Background(), m) // refused as expired: renew
-	f.SetTokenReply(tok, providertest.APNSReply{})
+	f.ClearToken(tok)
 	if err := p.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package apns
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,18 +96,18 @@ func renderData(d *contexts.Data, id identity) (rendered, error) {
 	if d.Title != "" || d.Subtitle != "" || d.Body != "" {
 		p.APS.Alert = &alert{Title: d.Title, Subtitle: d.Subtitle, Body: d.Body}
 	}
-	if b := firstNumber(d.BadgeMobile, d.Badge); b != nil {
+	if b := cmp.Or(d.BadgeMobile, d.Badge); b != nil {
 		n := int(math.Round(*b))
 		p.APS.Badge = &n
 	}
-	p.APS.Sound = firstString(d.SoundIos, d.Sound)
+	p.APS.Sound = cmp.Or(d.SoundIos, d.Sound)
 	p.APS.ThreadID = d.Tag
 	if d.Image != "" {
 		// A notification service extension can only fetch the image when
 		// iOS is told the content may change.
 		p.APS.MutableContent = 1
 	}
-	if url := firstString(d.BehaviourIos, d.Behaviour); url != "" {
+	if url := cmp.Or(d.BehaviourIos, d.Behaviour); url != "" {
 		p.ActionsMap["default"] = url
 	}
 	var ids []string
@@ -116,7 +117,7 @@ func renderData(d *contexts.Data, id identity) (rendered, error) {
 		}
 		ids = append(ids, a.Action)
 		p.Actions = append(p.Actions, action{Action: a.Action, Title: a.Title})
-		if url := firstString(a.BehaviourIos, a.Behaviour); url != "" {
+		if url := cmp.Or(a.BehaviourIos, a.Behaviour); url != "" {
 			p.ActionsMap[a.Action] = url
 		}
 	}
@@ -254,22 +255,4 @@ func collapseID(tag string) string {
 		return ""
 	}
 	return tag
-}
-
-func firstString(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-func firstNumber(ns ...*float64) *float64 {
-	for _, n := range ns {
-		if n != nil {
-			return n
-		}
-	}
-	return nil
 }

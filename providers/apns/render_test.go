@@ -208,7 +208,7 @@ func TestSendRawBackground(t *testing.T) {
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name  string
-		ctx   *contexts.Context
+		mc    *contexts.Context
 		field string // "" when the context must pass
 	}{
 		{"small data", &contexts.Context{Kind: contexts.KindData, Data: &contexts.Data{Title: "t", Body: "b"}}, ""},
@@ -229,7 +229,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := apns.Check(tt.ctx)
+			err := apns.Check(tt.mc)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -1,6 +1,7 @@
 package fcm
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -118,7 +119,7 @@ func FuzzServiceAccount(f *testing.F) {
 		if u, err := url.Parse(got.TokenURI); err != nil || u.Hostname() == "" {
 			t.Fatalf("token_uri %q accepted", got.TokenURI)
 		}
-		if got.ClientEmail != c.FCM.ClientEmail || first(c.FCM.ProjectID, got.ProjectID) == "" {
+		if got.ClientEmail != c.FCM.ClientEmail || cmp.Or(c.FCM.ProjectID, got.ProjectID) == "" {
 			t.Fatalf("provider reads client_email %q project %q; the bucket read %q %q", got.ClientEmail, got.ProjectID, c.FCM.ClientEmail, c.FCM.ProjectID)
 		}
 	})

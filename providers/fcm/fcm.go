@@ -1,6 +1,7 @@
 package fcm
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -86,7 +87,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, badCredentials(err)
 	}
-	project := first(cred.FCM.ProjectID, sa.ProjectID)
+	project := cmp.Or(cred.FCM.ProjectID, sa.ProjectID)
 	if project == "" {
 		return nil, badCredentials(errors.New("the service account names no project_id"))
 	}
@@ -236,7 +237,7 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 		return providers.Permanent(providers.ReasonExpired, 0,
 			fmt.Errorf("fcm: message %s expired at %s", m.ID, m.ExpiresAt.Format(time.RFC3339)))
 	}
-	id := identity{messageID: m.ID, contextID: m.Context.ID, foreignID: first(m.ForeignID, m.Receiver.ForeignID)}
+	id := identity{messageID: m.ID, contextID: m.Context.ID, foreignID: cmp.Or(m.ForeignID, m.Receiver.ForeignID)}
 	msg, err := build(m.Context, id, m.Receiver.Token, ttl)
 	if err != nil {
 		return providers.Permanent(providers.ReasonInvalidPayload, 0, fmt.Errorf("fcm: rendering message %s: %w", m.ID, err))

@@ -50,7 +50,7 @@ func float(f float64) *float64 { return &f }
 
 func onlyMessage(t *testing.T, fake *providertest.FCMFake) providertest.FCMMessage {
 	t.Helper()
-	msgs := fake.Messages()
+	msgs := fake.Delivered()
 	if len(msgs) != 1 {
 		t.Fatalf("the fake accepted %d messages, want 1", len(msgs))
 	}
@@ -264,7 +264,7 @@ func TestSendClassifiesFCMAnswers(t *testing.T) {
 			}
 		})
 	}
-	if n := len(fake.Messages()); n != 0 {
+	if n := len(fake.Delivered()); n != 0 {
 		t.Errorf("the fake accepted %d messages", n)
 	}
 }
@@ -451,7 +451,7 @@ func TestRegister(t *testing.T) {
 	if err := prov.Send(context.Background(), message("m", c, token(1))); err != nil {
 		t.Fatal(err)
 	}
-	if len(fake.Messages()) != 1 {
+	if len(fake.Delivered()) != 1 {
 		t.Error("the registered provider did not deliver")
 	}
 	big := &contexts.Context{ID: "c", Kind: contexts.KindData, Data: &contexts.Data{Body: strings.Repeat("x", 5000)}}
@@ -486,7 +486,7 @@ func TestConcurrentSends(t *testing.T) {
 		t.Error(err)
 	}
 	seen := map[string]string{}
-	for _, m := range fake.Messages() {
+	for _, m := range fake.Delivered() {
 		if prev, dup := seen[m.Token]; dup {
 			t.Errorf("token %s got messages %s and %s", m.Token, prev, m.Data["messageId"])
 		}

@@ -2,6 +2,7 @@ package fcm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,7 +133,7 @@ func buildData(d *contexts.Data, id identity, ttl time.Duration) (*messaging.Mes
 	an := &messaging.AndroidNotification{
 		ChannelID: d.ChannelName,
 		Icon:      d.SmallIcon,
-		Sound:     first(d.SoundAndroid, d.Sound),
+		Sound:     cmp.Or(d.SoundAndroid, d.Sound),
 		Tag:       d.Tag,
 		ImageURL:  d.Image,
 	}
@@ -182,9 +183,9 @@ func buildRaw(r *contexts.Raw, id identity, ttl time.Duration) (*messaging.Messa
 		n = &messaging.Notification{}
 	}
 	if n != nil {
-		n.Title = first(n.Title, common.Title)
-		n.Body = first(n.Body, common.Body)
-		n.ImageURL = first(n.ImageURL, common.ImageURL)
+		n.Title = cmp.Or(n.Title, common.Title)
+		n.Body = cmp.Or(n.Body, common.Body)
+		n.ImageURL = cmp.Or(n.ImageURL, common.ImageURL)
 	}
 
 	data := ra.Data
@@ -207,7 +208,7 @@ func buildRaw(r *contexts.Raw, id identity, ttl time.Duration) (*messaging.Messa
 	if a == nil {
 		a = &messaging.AndroidConfig{}
 	}
-	a.CollapseKey = first(a.CollapseKey, common.CollapseKey)
+	a.CollapseKey = cmp.Or(a.CollapseKey, common.CollapseKey)
 	if a.Priority == "" {
 		a.Priority = "high"
 	}
@@ -247,12 +248,12 @@ func addIdentity(data map[string]string, id identity, externalData string) {
 func actionsMap(d *contexts.Data) (string, error) {
 	m := map[string]string{}
 	for _, a := range d.Actions {
-		if u := first(a.BehaviourAndroid, a.Behaviour); a.Action != "" && u != "" {
+		if u := cmp.Or(a.BehaviourAndroid, a.Behaviour); a.Action != "" && u != "" {
 			m[a.Action] = u
 		}
 	}
 	// Set last: an action called "default" must not hijack the click.
-	if u := first(d.BehaviourAndroid, d.Behaviour); u != "" {
+	if u := cmp.Or(d.BehaviourAndroid, d.Behaviour); u != "" {
 		m["default"] = u
 	}
 	if len(m) == 0 {
@@ -335,15 +336,6 @@ func ttlAt(expiresAt, now time.Time) (ttl time.Duration, ok bool) {
 		return 0, false
 	}
 	return min(left.Truncate(time.Second), maxTTL), true
-}
-
-func first(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // jsonProblem words an error of decoding a raw section for the client who

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -87,16 +88,16 @@ type APNSFake struct {
 	verifiedToken sync.Map // bearer string → apnsVerified
 	verifiedCert  sync.Map // DER of a client certificate → trustGen it was checked at
 
-	latency      atomic.Int64 // time.Duration
-	keepRequests atomic.Bool
-	accepted     atomic.Int64
-	rejected     atomic.Int64
-	connections  atomic.Int64
+	latency     atomic.Int64 // time.Duration
+	countOnly   atomic.Bool
+	requests    atomic.Int64
+	accepted    atomic.Int64
+	rejected    atomic.Int64
+	connections atomic.Int64
 
 	mu           sync.Mutex
 	tokenReplies map[string]APNSReply
-	failNext     int
-	failReply    APNSReply
+	failNext     []apnsQueued
 	delivered    []APNSRequest
 	rejections   map[string]int64
 }
@@ -123,7 +124,6 @@ func NewAPNS(t testing.TB) *APNSFake {
 		tokenReplies: map[string]APNSReply{},
 		rejections:   map[string]int64{},
 	}
-	f.keepRequests.Store(true)
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.EnableHTTP2 = true
 	// Requested, not required: Apple lets token-auth clients connect without
@@ -187,9 +187,9 @@ func (f *APNSFake) AllowTopics(topics ...string) {
 	f.trustMu.Unlock()
 }
 
-// SetTokenReply answers every valid request to the device token with r; a
-// zero r restores the normal answer.
-func (f *APNSFake) SetTokenReply(token string, r APNSReply) {
+// FailToken answers every valid request to the device token with r until
+// ClearToken; a zero r restores the normal answer.
+func (f *APNSFake) FailToken(token string, r APNSReply) {
 	f.mu.Lock()
 	if r.Status == 0 {
 		delete(f.tokenReplies, token)
@@ -202,24 +202,37 @@ func (f *APNSFake) SetTokenReply(token string, r APNSReply) {
 // Unregister answers the device token 410 Unregistered from now on, as
 // Apple does once an app is removed.
 func (f *APNSFake) Unregister(token string) {
-	f.SetTokenReply(token, APNSReply{Status: http.StatusGone, Reason: "Unregistered"})
+	f.FailToken(token, APNSReply{Status: http.StatusGone, Reason: "Unregistered"})
+}
+
+// ClearToken undoes FailToken and Unregister for the device token.
+func (f *APNSFake) ClearToken(token string) { f.FailToken(token, APNSReply{}) }
+
+// apnsQueued is an answer FailNext scripted, for left more requests.
+type apnsQueued struct {
+	left  int
+	reply APNSReply
 }
 
 // FailNext answers the next n valid requests with r, before any per-token
-// reply: a throttling burst or an outage.
+// reply: a throttling burst or an outage. Calls queue up: FailNext(1, a);
+// FailNext(1, b) answers a, then b.
 func (f *APNSFake) FailNext(n int, r APNSReply) {
+	if n <= 0 {
+		return
+	}
 	f.mu.Lock()
-	f.failNext, f.failReply = n, r
+	f.failNext = append(f.failNext, apnsQueued{left: n, reply: r})
 	f.mu.Unlock()
 }
 
 // SetLatency delays every answer by d (less if the client gives up first).
 func (f *APNSFake) SetLatency(d time.Duration) { f.latency.Store(int64(d)) }
 
-// SetKeepRequests says whether accepted requests are kept for Delivered.
-// Load tests turn it off: requests are then only counted, so memory stays
-// flat however many are sent.
-func (f *APNSFake) SetKeepRequests(keep bool) { f.keepRequests.Store(keep) }
+// SetCountOnly stops (true) or resumes (false) keeping accepted requests
+// for Delivered. Load tests turn it on: requests are then only counted, so
+// memory stays flat however many are sent.
+func (f *APNSFake) SetCountOnly(on bool) { f.countOnly.Store(on) }
 
 // Delivered returns a copy of the accepted requests, in arrival order.
 func (f *APNSFake) Delivered() []APNSRequest {
@@ -228,24 +241,30 @@ func (f *APNSFake) Delivered() []APNSRequest {
 	return append([]APNSRequest(nil), f.delivered...)
 }
 
-// Accepted is how many requests were answered 200.
-func (f *APNSFake) Accepted() int64 { return f.accepted.Load() }
+// APNSCounts are the fake's counters since it started.
+type APNSCounts struct {
+	// Requests counts every request; Accepted those answered
+	// 200, Rejected those answered with an error.
+	Requests, Accepted, Rejected int64
+	// Connections counts the connections clients opened, TLS handshakes
+	// that failed included: Apple treats frequent connecting as an attack.
+	Connections int64
+	// ByReason counts the rejected requests by the reason answered.
+	ByReason map[string]int64
+}
 
-// Rejected is how many requests were answered with an error.
-func (f *APNSFake) Rejected() int64 { return f.rejected.Load() }
-
-// Connections is how many connections clients opened, TLS handshakes that
-// failed included: Apple treats frequent connecting as an attack.
-func (f *APNSFake) Connections() int64 { return f.connections.Load() }
-
-// Rejections is how many requests were answered with the reason.
-func (f *APNSFake) Rejections(reason string) int64 {
+// Counts returns the counters.
+func (f *APNSFake) Counts() APNSCounts {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.rejections[reason]
+	return APNSCounts{
+		Requests: f.requests.Load(), Accepted: f.accepted.Load(), Rejected: f.rejected.Load(),
+		Connections: f.connections.Load(), ByReason: maps.Clone(f.rejections),
+	}
 }
 
 func (f *APNSFake) serve(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
 	req, fail := f.check(r)
 	if fail.Status == 0 {
 		fail = f.script(req.DeviceToken)
@@ -277,9 +296,12 @@ func (f *APNSFake) serve(w http.ResponseWriter, r *http.Request) {
 func (f *APNSFake) script(token string) APNSReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failNext > 0 {
-		f.failNext--
-		return f.failReply
+	if len(f.failNext) > 0 {
+		r := f.failNext[0].reply
+		if f.failNext[0].left--; f.failNext[0].left == 0 {
+			f.failNext = f.failNext[1:]
+		}
+		return r
 	}
 	return f.tokenReplies[token]
 }
@@ -325,61 +347,15 @@ func (f *APNSFake) check(r *http.Request) (APNSRequest, APNSReply) {
 	}
 	req.DeviceToken = token
 
-	h := r.Header
 	if status, reason := f.authenticate(r, &req); status != 0 {
 		return bad(status, reason)
 	}
-	if id := h.Get("apns-id"); id != "" {
-		if !apnsIsUUID(id) {
-			return bad(http.StatusBadRequest, "BadMessageId")
-		}
-		req.ApnsID = id
+	if reason := apnsCheckHeaders(r.Header, &req); reason != "" {
+		return bad(http.StatusBadRequest, reason)
 	}
-	if len(token) < 64 || len(token) > 200 || !apnsIsHex(token) {
-		return bad(http.StatusBadRequest, "BadDeviceToken")
-	}
-	req.Topic = h.Get("apns-topic")
-	if req.Topic == "" {
-		return bad(http.StatusBadRequest, "MissingTopic")
-	}
-	req.PushType = h.Get("apns-push-type")
-	switch req.PushType {
-	case "alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity", "pushtotalk", "widgets", "controls":
-	default:
-		return bad(http.StatusBadRequest, "InvalidPushType")
-	}
-	if p := h.Get("apns-priority"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || (n != 1 && n != 5 && n != 10) || (n == 10 && req.PushType == "background") {
-			return bad(http.StatusBadRequest, "BadPriority")
-		}
-		req.Priority = n
-	}
-	if e := h.Get("apns-expiration"); e != "" {
-		n, err := strconv.ParseInt(e, 10, 64)
-		if err != nil || n < 0 {
-			return bad(http.StatusBadRequest, "BadExpirationDate")
-		}
-		req.Expiration = time.Unix(n, 0)
-	}
-	req.CollapseID = h.Get("apns-collapse-id")
-	if len(req.CollapseID) > 64 {
-		return bad(http.StatusBadRequest, "BadCollapseId")
-	}
-
-	body, err := io.ReadAll(io.LimitReader(r.Body, APNSMaxPayload+1))
-	if len(body) > APNSMaxPayload {
-		return bad(http.StatusRequestEntityTooLarge, "PayloadTooLarge")
-	} else if err != nil || len(body) == 0 {
-		return bad(http.StatusBadRequest, "PayloadEmpty")
-	}
-	var doc struct {
-		APS json.RawMessage `json:"aps"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil || len(doc.APS) == 0 || doc.APS[0] != '{' {
-		// Apple documents no reason for a malformed body; this one says what
-		// the fake found wrong.
-		return bad(http.StatusBadRequest, "BadPayload")
+	body, fail := apnsReadPayload(r)
+	if fail.Status != 0 {
+		return req, fail
 	}
 
 	f.trustMu.RLock()
@@ -388,10 +364,74 @@ func (f *APNSFake) check(r *http.Request) (APNSRequest, APNSReply) {
 	if disallowed {
 		return bad(http.StatusBadRequest, "TopicDisallowed")
 	}
-	if f.keepRequests.Load() {
+	if !f.countOnly.Load() {
 		req.Payload = body
 	}
 	return req, APNSReply{}
+}
+
+// apnsCheckHeaders checks the request's headers (and the device token's
+// form) as Apple does and records them in req. It returns the reason of a
+// 400 answer, or "".
+func apnsCheckHeaders(h http.Header, req *APNSRequest) string {
+	if id := h.Get("apns-id"); id != "" {
+		if !apnsIsUUID(id) {
+			return "BadMessageId"
+		}
+		req.ApnsID = id
+	}
+	if token := req.DeviceToken; len(token) < 64 || len(token) > 200 || !apnsIsHex(token) {
+		return "BadDeviceToken"
+	}
+	req.Topic = h.Get("apns-topic")
+	if req.Topic == "" {
+		return "MissingTopic"
+	}
+	req.PushType = h.Get("apns-push-type")
+	switch req.PushType {
+	case "alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity", "pushtotalk", "widgets", "controls":
+	default:
+		return "InvalidPushType"
+	}
+	if p := h.Get("apns-priority"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || (n != 1 && n != 5 && n != 10) || (n == 10 && req.PushType == "background") {
+			return "BadPriority"
+		}
+		req.Priority = n
+	}
+	if e := h.Get("apns-expiration"); e != "" {
+		n, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || n < 0 {
+			return "BadExpirationDate"
+		}
+		req.Expiration = time.Unix(n, 0)
+	}
+	req.CollapseID = h.Get("apns-collapse-id")
+	if len(req.CollapseID) > 64 {
+		return "BadCollapseId"
+	}
+	return ""
+}
+
+// apnsReadPayload reads the body and checks that it is a payload with an
+// aps dictionary, within APNSMaxPayload.
+func apnsReadPayload(r *http.Request) ([]byte, APNSReply) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, APNSMaxPayload+1))
+	if len(body) > APNSMaxPayload {
+		return nil, APNSReply{Status: http.StatusRequestEntityTooLarge, Reason: "PayloadTooLarge"}
+	} else if err != nil || len(body) == 0 {
+		return nil, APNSReply{Status: http.StatusBadRequest, Reason: "PayloadEmpty"}
+	}
+	var doc struct {
+		APS json.RawMessage `json:"aps"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || len(doc.APS) == 0 || doc.APS[0] != '{' {
+		// Apple documents no reason for a malformed body; this one says what
+		// the fake found wrong.
+		return nil, APNSReply{Status: http.StatusBadRequest, Reason: "BadPayload"}
+	}
+	return body, APNSReply{}
 }
 
 // authenticate checks the provider token, or the client certificate when

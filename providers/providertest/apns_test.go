@@ -98,8 +98,8 @@ func TestAPNSAcceptsSignedTokenAndRecords(t *testing.T) {
 		string(r.Payload) != apnsAlertBody {
 		t.Errorf("recorded %+v", r)
 	}
-	if f.Accepted() != 1 || f.Rejected() != 0 || f.Connections() != 1 {
-		t.Errorf("accepted %d rejected %d over %d connections, want 1, 0, 1", f.Accepted(), f.Rejected(), f.Connections())
+	if f.Counts().Accepted != 1 || f.Counts().Rejected != 0 || f.Counts().Connections != 1 {
+		t.Errorf("accepted %d rejected %d over %d connections, want 1, 0, 1", f.Counts().Accepted, f.Counts().Rejected, f.Counts().Connections)
 	}
 }
 
@@ -182,13 +182,13 @@ func TestAPNSRefusesWhatAppleRefuses(t *testing.T) {
 			}
 		})
 	}
-	if n := f.Accepted(); n != 0 {
+	if n := f.Counts().Accepted; n != 0 {
 		t.Errorf("accepted %d refused requests", n)
 	}
-	if got, want := f.Rejected(), int64(len(tests)); got != want {
+	if got, want := f.Counts().Rejected, int64(len(tests)); got != want {
 		t.Errorf("counted %d rejections, want %d", got, want)
 	}
-	if got := f.Rejections("InvalidProviderToken"); got != 5 {
+	if got := f.Counts().ByReason["InvalidProviderToken"]; got != 5 {
 		t.Errorf("counted %d InvalidProviderToken, want 5", got)
 	}
 	if len(f.Delivered()) != 0 {
@@ -214,7 +214,7 @@ func TestAPNSScriptedTokenReplies(t *testing.T) {
 	f, _, bearer := apnsSignedFake(t)
 	gone, bad, fine := APNSTestDeviceToken(t), APNSTestDeviceToken(t), APNSTestDeviceToken(t)
 	f.Unregister(gone)
-	f.SetTokenReply(bad, APNSReply{Status: 400, Reason: "BadDeviceToken"})
+	f.FailToken(bad, APNSReply{Status: 400, Reason: "BadDeviceToken"})
 
 	before := time.Now().Add(-time.Second).UnixMilli()
 	a := apnsPost(t, f.Client(), f.URL+"/3/device/"+gone, bearer, apnsAlertHeaders(), apnsAlertBody)
@@ -232,8 +232,8 @@ func TestAPNSScriptedTokenReplies(t *testing.T) {
 	if a.status != 200 {
 		t.Errorf("other token: %d %q, want 200", a.status, a.reason)
 	}
-	if f.Rejections("Unregistered") != 1 || f.Rejections("BadDeviceToken") != 1 || f.Accepted() != 1 {
-		t.Errorf("counts: unregistered %d bad %d accepted %d", f.Rejections("Unregistered"), f.Rejections("BadDeviceToken"), f.Accepted())
+	if f.Counts().ByReason["Unregistered"] != 1 || f.Counts().ByReason["BadDeviceToken"] != 1 || f.Counts().Accepted != 1 {
+		t.Errorf("counts: unregistered %d bad %d accepted %d", f.Counts().ByReason["Unregistered"], f.Counts().ByReason["BadDeviceToken"], f.Counts().Accepted)
 	}
 }
 
@@ -317,12 +317,12 @@ func TestAPNSTopics(t *testing.T) {
 
 func TestAPNSCountsWithoutKeeping(t *testing.T) {
 	f, _, bearer := apnsSignedFake(t)
-	f.SetKeepRequests(false)
+	f.SetCountOnly(true)
 	for range 3 {
 		apnsPost(t, f.Client(), f.URL+"/3/device/"+APNSTestDeviceToken(t), bearer, apnsAlertHeaders(), apnsAlertBody)
 	}
-	if f.Accepted() != 3 {
-		t.Errorf("accepted %d, want 3", f.Accepted())
+	if f.Counts().Accepted != 3 {
+		t.Errorf("accepted %d, want 3", f.Counts().Accepted)
 	}
 	if n := len(f.Delivered()); n != 0 {
 		t.Errorf("kept %d requests with keeping off", n)
@@ -344,7 +344,7 @@ func TestAPNSLatencyHoldsTheAnswer(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("answered %d before an hour of latency passed", resp.StatusCode)
 	}
-	if f.Accepted() != 0 {
+	if f.Counts().Accepted != 0 {
 		t.Error("counted a request whose client gave up as accepted")
 	}
 }

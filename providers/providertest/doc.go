@@ -5,4 +5,17 @@
 // decrypts every body with the subscriber's keys. Each can be scripted to
 // answer unregistered, bad token, 429 with Retry-After, 5xx, or slowly, and
 // records what it received.
+//
+// The three fakes share one set of switches, each with the fake's own
+// answer type (APNSReply, *FCMError, WebPushReply):
+//
+//	Unregister(receiver)     the device or subscription is gone from now on
+//	FailToken(token, answer) (APNS, FCM) one device answers so until ClearToken
+//	FailNext(n, answer)      the next n sends answer so, whatever they hold
+//	                         (calls queue up)
+//	SetLatency(d)            every answer waits d
+//	SetCountOnly(on)         count without recording, for load tests
+//	Delivered()              what was accepted, in order (DeliveredTo(receiver):
+//	                         to one receiver, FCM and Web Push)
+//	Counts()                 Requests, Accepted, Rejected and the fake's own
 package providertest

@@ -291,17 +291,17 @@ func (f *FCMFake) SetLatency(d time.Duration) { f.latency.Store(int64(d)) }
 // the counters keep counting. Load tests use it to keep memory flat.
 func (f *FCMFake) SetCountOnly(on bool) { f.countOnly.Store(on) }
 
-// Messages returns the accepted messages, in the order accepted. The slice
+// Delivered returns the accepted messages, in the order accepted. The slice
 // is a copy; the messages are shared, so treat them as read-only.
-func (f *FCMFake) Messages() []FCMMessage {
+func (f *FCMFake) Delivered() []FCMMessage {
 	f.recMu.Lock()
 	defer f.recMu.Unlock()
 	return slices.Clone(f.messages)
 }
 
-// MessagesTo returns the accepted messages sent to token, read-only too.
-func (f *FCMFake) MessagesTo(token string) []FCMMessage {
-	return slices.DeleteFunc(f.Messages(), func(m FCMMessage) bool { return m.Token != token })
+// DeliveredTo returns the accepted messages sent to token, read-only too.
+func (f *FCMFake) DeliveredTo(token string) []FCMMessage {
+	return slices.DeleteFunc(f.Delivered(), func(m FCMMessage) bool { return m.Token != token })
 }
 
 // Counts returns the counters.

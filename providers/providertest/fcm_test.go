@@ -226,7 +226,7 @@ func TestFCMSendNeedsAnAccessTokenOfTheProject(t *testing.T) {
 			}
 		})
 	}
-	if n := len(fake.Messages()); n != 1 {
+	if n := len(fake.Delivered()); n != 1 {
 		t.Errorf("%d messages recorded, want only the authorized one", n)
 	}
 }
@@ -281,7 +281,7 @@ func TestFCMSendChecksTheMessage(t *testing.T) {
 			}
 		})
 	}
-	msgs := fake.MessagesTo("t1")
+	msgs := fake.DeliveredTo("t1")
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages to t1, want 1", len(msgs))
 	}
@@ -404,16 +404,16 @@ func TestFCMRecordsConcurrentSends(t *testing.T) {
 		wg.Wait()
 	}
 	run("rec")
-	if n := len(fake.Messages()); n != workers*each {
+	if n := len(fake.Delivered()); n != workers*each {
 		t.Fatalf("%d messages recorded, want %d", n, workers*each)
 	}
-	if got := fake.MessagesTo("rec-3-7"); len(got) != 1 || got[0].Data["k"] != "v" || got[0].Project != "shop-app" {
-		t.Errorf("MessagesTo = %+v", got)
+	if got := fake.DeliveredTo("rec-3-7"); len(got) != 1 || got[0].Data["k"] != "v" || got[0].Project != "shop-app" {
+		t.Errorf("DeliveredTo = %+v", got)
 	}
 
 	fake.SetCountOnly(true)
 	run("count")
-	if n := len(fake.Messages()); n != workers*each {
+	if n := len(fake.Delivered()); n != workers*each {
 		t.Errorf("%d messages recorded while counting only, want still %d", n, workers*each)
 	}
 	if c := fake.Counts(); c.Accepted != 2*workers*each || c.Requests != 2*workers*each {
@@ -437,7 +437,7 @@ func TestFCMLatency(t *testing.T) {
 	if a, err := fcmPost(t, context.Background(), fake, "shop-app", tok.AccessToken, fcmSilent("fast")); err != nil || a.status != 200 {
 		t.Errorf("without latency: %v %v", err, a.body)
 	}
-	if len(fake.MessagesTo("slow")) != 0 {
+	if len(fake.DeliveredTo("slow")) != 0 {
 		t.Error("the abandoned send was recorded")
 	}
 }

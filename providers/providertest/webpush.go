@@ -56,11 +56,11 @@ type WebPushFake struct {
 
 	// Atomics keep the hot path off mu when nothing is scripted, so a
 	// load test measures the client and not this fake.
-	scripted   atomic.Int64
-	latency    atomic.Int64
-	countsOnly atomic.Bool
-	requests   atomic.Int64
-	statuses   [600]atomic.Int64
+	scripted  atomic.Int64
+	latency   atomic.Int64
+	countOnly atomic.Bool
+	requests  atomic.Int64
+	statuses  [600]atomic.Int64
 }
 
 // WebPushSubscription is what a browser's PushSubscription.toJSON() gives an
@@ -91,10 +91,19 @@ type WebPushDelivery struct {
 
 // WebPushCounts are the fake's counters; they are kept in every mode.
 type WebPushCounts struct {
-	Requests  int64
-	Delivered int64
+	// Requests counts every push; Accepted those answered 201 Created,
+	// Rejected those answered with an error.
+	Requests, Accepted, Rejected int64
 	// ByStatus counts answers by HTTP status.
 	ByStatus map[int]int64
+}
+
+// WebPushReply is a scripted answer.
+type WebPushReply struct {
+	Status int
+	// RetryAfter, when not empty, is sent as the Retry-After header as it
+	// is: seconds or an HTTP date, both of which push services send.
+	RetryAfter string
 }
 
 // WebPushCapture is one delivery in the form other tooling needs to decrypt
@@ -126,9 +135,8 @@ type webPushSubscriber struct {
 }
 
 type webPushFailure struct {
-	status     int
-	retryAfter string
-	left       int
+	reply WebPushReply
+	left  int
 }
 
 // NewWebPush starts a fake push service, closed when the test ends.
@@ -187,9 +195,9 @@ func (f *WebPushFake) newSubscription(appServerKey []byte) WebPushSubscription {
 	return s.sub
 }
 
-// Gone makes every later push to s answer 410 Gone, as after the user
-// unsubscribed.
-func (f *WebPushFake) Gone(s WebPushSubscription) { f.setGone(s, http.StatusGone) }
+// Unregister makes every later push to s answer 410 Gone, as after the
+// user unsubscribed.
+func (f *WebPushFake) Unregister(s WebPushSubscription) { f.setGone(s, http.StatusGone) }
 
 // Forget makes every later push to s answer 404 Not Found, as services do
 // for expired subscriptions.
@@ -203,15 +211,14 @@ func (f *WebPushFake) setGone(s WebPushSubscription, status int) {
 	}
 }
 
-// FailNext answers the next n pushes, whatever they hold, with status and,
-// if retryAfter is not empty, that Retry-After header (seconds or an HTTP
-// date). Calls queue up: each applies after the ones before it are used.
-func (f *WebPushFake) FailNext(n, status int, retryAfter string) {
+// FailNext answers the next n pushes, whatever they hold, with r. Calls
+// queue up: each applies after the ones before it are used.
+func (f *WebPushFake) FailNext(n int, r WebPushReply) {
 	if n <= 0 {
 		return
 	}
 	f.mu.Lock()
-	f.failures = append(f.failures, webPushFailure{status: status, retryAfter: retryAfter, left: n})
+	f.failures = append(f.failures, webPushFailure{reply: r, left: n})
 	f.mu.Unlock()
 	f.scripted.Add(int64(n))
 }
@@ -219,20 +226,20 @@ func (f *WebPushFake) FailNext(n, status int, retryAfter string) {
 // SetLatency delays every later answer by d (0: none).
 func (f *WebPushFake) SetLatency(d time.Duration) { f.latency.Store(int64(d)) }
 
-// CountsOnly switches recording of deliveries off (on) or back on (off),
-// for load tests: counters keep counting, and every push is still checked
-// and decrypted.
-func (f *WebPushFake) CountsOnly(on bool) { f.countsOnly.Store(on) }
+// SetCountOnly stops (true) or resumes (false) recording deliveries, for
+// load tests: counters keep counting, and every push is still checked and
+// decrypted.
+func (f *WebPushFake) SetCountOnly(on bool) { f.countOnly.Store(on) }
 
-// Deliveries returns the recorded deliveries, in the order they were accepted.
-func (f *WebPushFake) Deliveries() []WebPushDelivery {
+// Delivered returns the recorded deliveries, in the order they were accepted.
+func (f *WebPushFake) Delivered() []WebPushDelivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]WebPushDelivery(nil), f.deliveries...)
 }
 
-// DeliveriesTo returns the recorded deliveries to s.
-func (f *WebPushFake) DeliveriesTo(s WebPushSubscription) []WebPushDelivery {
+// DeliveredTo returns the recorded deliveries to s.
+func (f *WebPushFake) DeliveredTo(s WebPushSubscription) []WebPushDelivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []WebPushDelivery
@@ -252,7 +259,12 @@ func (f *WebPushFake) Counts() WebPushCounts {
 			c.ByStatus[status] = n
 		}
 	}
-	c.Delivered = c.ByStatus[http.StatusCreated]
+	c.Accepted = c.ByStatus[http.StatusCreated]
+	for status, n := range c.ByStatus {
+		if status >= 300 {
+			c.Rejected += n
+		}
+	}
 	return c
 }
 
@@ -278,7 +290,7 @@ func (f *WebPushFake) Capture(d WebPushDelivery) (WebPushCapture, error) {
 // (webpush-0001.json, ...) into dir and returns the files' paths.
 func (f *WebPushFake) WriteCaptures(dir string) ([]string, error) {
 	var paths []string
-	for i, d := range f.Deliveries() {
+	for i, d := range f.Delivered() {
 		c, err := f.Capture(d)
 		if err != nil {
 			return paths, err
@@ -310,10 +322,10 @@ func (f *WebPushFake) push(w http.ResponseWriter, r *http.Request) {
 		t.Stop()
 	}
 	if fail, ok := f.nextFailure(); ok {
-		if fail.retryAfter != "" {
-			w.Header().Set("Retry-After", fail.retryAfter)
+		if fail.reply.RetryAfter != "" {
+			w.Header().Set("Retry-After", fail.reply.RetryAfter)
 		}
-		f.reply(w, fail.status, "scripted failure")
+		f.reply(w, fail.reply.Status, "scripted failure")
 		return
 	}
 	key, subject, status, err := webPushCheckVAPID(r)
@@ -360,7 +372,7 @@ func (f *WebPushFake) push(w http.ResponseWriter, r *http.Request) {
 		f.reply(w, http.StatusBadRequest, "cannot decrypt: "+err.Error())
 		return
 	}
-	if !f.countsOnly.Load() {
+	if !f.countOnly.Load() {
 		d.Payload, d.Body = plain, body
 		f.mu.Lock()
 		f.deliveries = append(f.deliveries, d)
@@ -483,15 +495,25 @@ func webPushHeaders(r *http.Request, d *WebPushDelivery) (int, error) {
 	default:
 		return 0, fmt.Errorf("Urgency %q is not very-low, low, normal or high", d.Urgency)
 	}
-	d.Topic = r.Header.Get("Topic")
-	if d.Topic != "" && !webPushValidTopic(d.Topic) {
-		return 0, fmt.Errorf("Topic %q is not at most 32 base64url characters", d.Topic)
+	// A Topic header, when sent, must be a topic: an empty one is refused,
+	// not taken for no topic.
+	if topics, ok := r.Header["Topic"]; ok {
+		d.Topic = topics[0]
+		if len(topics) != 1 || !webPushValidTopic(d.Topic) {
+			return 0, fmt.Errorf("Topic %q is not 1 to 32 base64url characters", strings.Join(topics, ", "))
+		}
 	}
 	return ttl, nil
 }
 
+// webPushValidTopic is RFC 8030 §5.4's rule for a topic: 1 to 32
+// characters of the URL- and filename-safe base64 alphabet. It is written
+// here rather than taken from providers/webpush (whose validTopic applies
+// the same rule before sending): the fake stands for the push service, so
+// it must judge what the provider sends by the RFC, not by the provider's
+// own code.
 func webPushValidTopic(s string) bool {
-	if len(s) > 32 {
+	if s == "" || len(s) > 32 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -109,7 +109,7 @@ func TestWebPushDecryptsWhatWebpushGoSends(t *testing.T) {
 			t.Fatalf("status %d, want 201", resp.StatusCode)
 		}
 	}
-	got := f.DeliveriesTo(b)
+	got := f.DeliveredTo(b)
 	if len(got) != 1 {
 		t.Fatalf("%d deliveries to b, want 1", len(got))
 	}
@@ -126,7 +126,7 @@ func TestWebPushDecryptsWhatWebpushGoSends(t *testing.T) {
 	if len(d.Body) != 4096 {
 		t.Errorf("encrypted body is %d bytes; webpush-go pads to 4096", len(d.Body))
 	}
-	if c := f.Counts(); c.Requests != 2 || c.Delivered != 2 {
+	if c := f.Counts(); c.Requests != 2 || c.Accepted != 2 {
 		t.Errorf("counts %+v, want 2 requests, 2 delivered", c)
 	}
 }
@@ -213,6 +213,9 @@ func TestWebPushRefusesBadMessages(t *testing.T) {
 		{"aesgcm encoding", body, func(h http.Header) { h.Set("Content-Encoding", "aesgcm") }, http.StatusBadRequest},
 		{"bad Urgency", body, func(h http.Header) { h.Set("Urgency", "urgent") }, http.StatusBadRequest},
 		{"bad Topic", body, func(h http.Header) { h.Set("Topic", "has spaces") }, http.StatusBadRequest},
+		{"empty Topic", body, func(h http.Header) { h.Set("Topic", "") }, http.StatusBadRequest},
+		{"Topic of 33 characters", body, func(h http.Header) { h.Set("Topic", strings.Repeat("a", 33)) }, http.StatusBadRequest},
+		{"two Topics", body, func(h http.Header) { h.Add("Topic", "other") }, http.StatusBadRequest},
 		{"tampered body", tampered, nil, http.StatusBadRequest},
 		{"encrypted for another subscriber", forOther, nil, http.StatusBadRequest},
 		{"body over 4096 bytes", append(bytes.Clone(body), 0), nil, http.StatusRequestEntityTooLarge},
@@ -224,7 +227,7 @@ func TestWebPushRefusesBadMessages(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.Deliveries()); n != 1 {
+	if n := len(f.Delivered()); n != 1 {
 		t.Errorf("%d deliveries recorded, want only the unchanged one", n)
 	}
 }
@@ -234,7 +237,7 @@ func TestWebPushScriptedAnswers(t *testing.T) {
 	keys := webPushNewKeys(t)
 	gone, forgotten, alive := f.NewSubscription(), f.NewSubscription(), f.NewSubscription()
 	restricted := f.NewSubscriptionFor(webPushNewKeys(t).pub)
-	f.Gone(gone)
+	f.Unregister(gone)
 	f.Forget(forgotten)
 
 	send := func(sub WebPushSubscription) (int, string) {
@@ -261,8 +264,8 @@ func TestWebPushScriptedAnswers(t *testing.T) {
 		t.Errorf("unknown subscription: %d, want 404", got)
 	}
 
-	f.FailNext(2, http.StatusTooManyRequests, "7")
-	f.FailNext(1, http.StatusServiceUnavailable, "")
+	f.FailNext(2, WebPushReply{Status: http.StatusTooManyRequests, RetryAfter: "7"})
+	f.FailNext(1, WebPushReply{Status: http.StatusServiceUnavailable})
 	for i, want := range []struct {
 		status     int
 		retryAfter string
@@ -273,14 +276,14 @@ func TestWebPushScriptedAnswers(t *testing.T) {
 		}
 	}
 	c := f.Counts()
-	if c.ByStatus[429] != 2 || c.ByStatus[503] != 1 || c.ByStatus[410] != 1 || c.ByStatus[404] != 2 || c.Delivered != 1 {
+	if c.ByStatus[429] != 2 || c.ByStatus[503] != 1 || c.ByStatus[410] != 1 || c.ByStatus[404] != 2 || c.Accepted != 1 {
 		t.Errorf("counts by status %v", c.ByStatus)
 	}
 }
 
-func TestWebPushCountsOnlyUnderLoad(t *testing.T) {
+func TestWebPushCountOnlyUnderLoad(t *testing.T) {
 	f := NewWebPush(t)
-	f.CountsOnly(true)
+	f.SetCountOnly(true)
 	keys := webPushNewKeys(t)
 	subs := []WebPushSubscription{f.NewSubscription(), f.NewSubscription()}
 	var wg sync.WaitGroup
@@ -297,10 +300,10 @@ func TestWebPushCountsOnlyUnderLoad(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if c := f.Counts(); c.Delivered != 40 || c.Requests != 40 {
+	if c := f.Counts(); c.Accepted != 40 || c.Requests != 40 {
 		t.Errorf("counts %+v, want 40 delivered", c)
 	}
-	if n := len(f.Deliveries()); n != 0 {
+	if n := len(f.Delivered()); n != 0 {
 		t.Errorf("%d deliveries kept in counts-only mode", n)
 	}
 }
@@ -370,7 +373,7 @@ func FuzzWebPushDecrypt(f *testing.F) {
 // pushes/s is the most a load test through it can reach on this machine.
 func BenchmarkWebPushFake(b *testing.B) {
 	f := NewWebPush(b)
-	f.CountsOnly(true)
+	f.SetCountOnly(true)
 	req, body := webPushPrepare(b, f.NewSubscription(), webPushNewKeys(b), []byte(`{"title":"load"}`))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 	b.SetParallelism(4)
@@ -389,7 +392,7 @@ func BenchmarkWebPushFake(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
-	if c := f.Counts(); c.Delivered != int64(b.N) {
-		b.Errorf("%d of %d pushes delivered", c.Delivered, b.N)
+	if c := f.Counts(); c.Accepted != int64(b.N) {
+		b.Errorf("%d of %d pushes delivered", c.Accepted, b.N)
 	}
 }

@@ -2,6 +2,7 @@ package webpush
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func renderData(d *contexts.Data, id identity) notification {
 	for _, a := range d.Actions {
 		n.Actions = append(n.Actions, contexts.WebAction{Action: a.Action, Title: a.Title, Icon: a.Icon})
 	}
-	id.ActionsMap = actionsMap(first(d.BehaviourWebPush, d.Behaviour), d.Actions)
+	id.ActionsMap = actionsMap(cmp.Or(d.BehaviourWebPush, d.Behaviour), d.Actions)
 	id.ExternalData, id.Badge = d.ExternalData, d.Badge
 	n.Data = id
 	return n
@@ -164,7 +165,7 @@ func actionsMap(defaultURL string, actions []contexts.Action) map[string]string 
 		m["default"] = defaultURL
 	}
 	for _, a := range actions {
-		if u := first(a.BehaviourWebPush, a.Behaviour); a.Action != "" && u != "" {
+		if u := cmp.Or(a.BehaviourWebPush, a.Behaviour); a.Action != "" && u != "" {
 			m[a.Action] = u
 		}
 	}
@@ -206,8 +207,8 @@ func renderRaw(c *contexts.RawCommon, w *contexts.RawWebPush, id identity) (noti
 		c = &contexts.RawCommon{}
 	}
 	n := notification{
-		Title: first(w.Title, c.Title), Body: first(w.Body, c.Body),
-		Icon: first(w.Icon, c.IconURL), Image: first(w.Image, c.ImageURL),
+		Title: cmp.Or(w.Title, c.Title), Body: cmp.Or(w.Body, c.Body),
+		Icon: cmp.Or(w.Icon, c.IconURL), Image: cmp.Or(w.Image, c.ImageURL),
 		Badge: w.Badge, Actions: w.Actions, Tag: w.Tag,
 		Renotify: w.Renotify, RequireInteraction: w.RequireInteraction, Silent: w.Silent,
 		Vibrate: w.Vibrate, Lang: w.Lang, Dir: w.Dir,
@@ -253,15 +254,6 @@ func validTopic(s string) bool {
 		}
 	}
 	return true
-}
-
-func first(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // ttlSeconds is the TTL header for a message expiring at expiresAt, and

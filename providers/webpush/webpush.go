@@ -1,6 +1,7 @@
 package webpush
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdh"
 	"encoding/base64"
@@ -47,6 +48,7 @@ type Provider struct {
 	ownsClient bool
 	timeout    time.Duration
 	now        func() time.Time
+	gate       encryptGate
 	publicKey  string
 	privateKey string
 	// subscriber is the VAPID subject the way webpush-go wants it.
@@ -56,8 +58,13 @@ type Provider struct {
 
 var _ providers.Provider = (*Provider)(nil)
 
-// New returns a provider for a VAPID credential.
+// New returns a provider for a VAPID credential, with an encryption gate
+// of its own. Providers built by a Registry (see Register) share one.
 func New(cred *buckets.Credential, opts Options) (*Provider, error) {
+	return newProvider(cred, opts, newEncryptGate())
+}
+
+func newProvider(cred *buckets.Credential, opts Options, gate encryptGate) (*Provider, error) {
 	if cred == nil || cred.Type != buckets.VAPID || cred.VAPID == nil {
 		return nil, pushgate.Invalid("webpush: a vapid credential is required")
 	}
@@ -75,7 +82,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	} else if len(fields) == 0 && string(k.PublicKey().Bytes()) != string(pub) {
 		fields = append(fields, "publicKey: does not belong to privateKey")
 	}
-	subscriber, err := vapidSubscriber(first(v.Subject, opts.DefaultSubject))
+	subscriber, err := vapidSubscriber(cmp.Or(v.Subject, opts.DefaultSubject))
 	if err != nil {
 		fields = append(fields, "subject: "+err.Error())
 	}
@@ -86,6 +93,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		client:     opts.HTTPClient,
 		timeout:    opts.Timeout,
 		now:        opts.Now,
+		gate:       gate,
 		publicKey:  base64.RawURLEncoding.EncodeToString(pub),
 		privateKey: base64.RawURLEncoding.EncodeToString(priv),
 		subscriber: subscriber,
@@ -102,6 +110,18 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	return p, nil
 }
 
+// factory builds the Web Push providers of one Registry. It owns what they
+// share: the options (one HTTP client, so one connection pool) and the
+// encryption gate, so the limit holds across every credential it serves.
+type factory struct {
+	opts Options
+	gate encryptGate
+}
+
+func (f *factory) build(c *buckets.Credential) (providers.Provider, error) {
+	return newProvider(c, f.opts, f.gate)
+}
+
 // Register makes r build Web Push providers for vapid credentials and check
 // contexts against the Web Push payload limit.
 func Register(r *providers.Registry, opts Options) {
@@ -110,7 +130,8 @@ func Register(r *providers.Registry, opts Options) {
 		// same few push services.
 		opts.HTTPClient = guardedClient(opts.Guard)
 	}
-	r.Register(buckets.VAPID, func(c *buckets.Credential) (providers.Provider, error) { return New(c, opts) }, Check)
+	f := &factory{opts: opts, gate: newEncryptGate()}
+	r.Register(buckets.VAPID, f.build, Check)
 }
 
 // guardedClient returns a client whose every connection passes g.
@@ -137,19 +158,34 @@ const maxConnsPerHost = 128
 
 var errClosed = errors.New("webpush: provider closed")
 
-// encryptGate bounds how many pushes are encrypted and signed at once on
-// this node, whatever the number of tasks and senders. That work (two
-// ECDH operations, an ECDSA signature and deriving the VAPID public key on
-// every push, all inside webpush-go) is pure CPU: a thousand senders doing
-// it together only add scheduling and stacks, while the network wait that
-// follows needs no CPU and is not gated (docs/performance.md has the
-// figures).
-var encryptGate = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+// encryptGate bounds how many pushes are encrypted and signed at once by
+// the providers that share it (those of one Register: the node's), whatever
+// the number of tasks and senders. That work (two ECDH operations, an ECDSA
+// signature and deriving the VAPID public key on every push, all inside
+// webpush-go) is pure CPU: a thousand senders doing it together only add
+// scheduling and stacks, while the network wait that follows needs no CPU
+// and is not gated (docs/performance.md has the figures).
+type encryptGate chan struct{}
 
-// gateSlot gives back one slot of encryptGate, once.
-type gateSlot struct{ once sync.Once }
+func newEncryptGate() encryptGate { return make(encryptGate, max(2, runtime.GOMAXPROCS(0))) }
 
-func (s *gateSlot) release() { s.once.Do(func() { <-encryptGate }) }
+// acquire waits for a slot of g, or for ctx to end.
+func (g encryptGate) acquire(ctx context.Context) (*gateSlot, error) {
+	select {
+	case g <- struct{}{}:
+		return &gateSlot{gate: g}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// gateSlot gives back one slot of its gate, once.
+type gateSlot struct {
+	once sync.Once
+	gate encryptGate
+}
+
+func (s *gateSlot) release() { s.once.Do(func() { <-s.gate }) }
 
 type gateSlotKey struct{}
 
@@ -192,14 +228,12 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	// A slot of the node's encryption gate, held while webpush-go encrypts
-	// and signs and given back when it hands the request to the client.
-	select {
-	case encryptGate <- struct{}{}:
-	case <-ctx.Done():
-		return classifyError(ctx.Err())
+	// A slot of the encryption gate, held while webpush-go encrypts and
+	// signs and given back when it hands the request to the client.
+	slot, err := p.gate.acquire(ctx)
+	if err != nil {
+		return classifyError(err)
 	}
-	slot := new(gateSlot)
 	defer slot.release()
 	ctx = context.WithValue(ctx, gateSlotKey{}, slot)
 	// The full slice expression: webpush-go appends its padding to the

@@ -59,7 +59,7 @@ func message(c *contexts.Context, sub providertest.WebPushSubscription) *provide
 // payload decodes the one delivery the fake holds for sub.
 func payload(t *testing.T, fake *providertest.WebPushFake, sub providertest.WebPushSubscription) (map[string]any, providertest.WebPushDelivery) {
 	t.Helper()
-	ds := fake.DeliveriesTo(sub)
+	ds := fake.DeliveredTo(sub)
 	if len(ds) != 1 {
 		t.Fatalf("%d deliveries to the subscription, want 1", len(ds))
 	}
@@ -226,20 +226,20 @@ func TestSendOutcomes(t *testing.T) {
 		}
 	}
 	gone, forgotten := fake.NewSubscription(), fake.NewSubscription()
-	fake.Gone(gone)
+	fake.Unregister(gone)
 	fake.Forget(forgotten)
 	check("410", send(gone), providers.ReasonUnregistered, true, 0)
 	check("404", send(forgotten), providers.ReasonUnregistered, true, 0)
 	check("other VAPID key", send(fake.NewSubscriptionFor(newCredential(t, "").VAPID.PublicKey)), providers.ReasonBadCredentials, true, 0)
 
 	sub := fake.NewSubscription()
-	fake.FailNext(1, http.StatusTooManyRequests, "17")
+	fake.FailNext(1, providertest.WebPushReply{Status: http.StatusTooManyRequests, RetryAfter: "17"})
 	check("429", send(sub), providers.ReasonRateLimited, false, 17*time.Second)
-	fake.FailNext(1, http.StatusInternalServerError, "")
+	fake.FailNext(1, providertest.WebPushReply{Status: http.StatusInternalServerError})
 	check("500", send(sub), providers.ReasonUnavailable, false, 0)
-	fake.FailNext(1, http.StatusServiceUnavailable, "5")
+	fake.FailNext(1, providertest.WebPushReply{Status: http.StatusServiceUnavailable, RetryAfter: "5"})
 	check("503", send(sub), providers.ReasonUnavailable, false, 5*time.Second)
-	fake.FailNext(1, http.StatusRequestEntityTooLarge, "")
+	fake.FailNext(1, providertest.WebPushReply{Status: http.StatusRequestEntityTooLarge})
 	check("413", send(sub), providers.ReasonPayloadTooLarge, true, 0)
 	if o := send(sub); o != nil {
 		t.Errorf("after the scripted failures: %v, want delivered", o)
@@ -375,7 +375,7 @@ func TestRegister(t *testing.T) {
 	if err := p.Send(t.Context(), message(&contexts.Context{ID: "ctx", Kind: contexts.KindData, Data: &contexts.Data{Title: "t"}}, sub)); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(fake.DeliveriesTo(sub)); n != 1 {
+	if n := len(fake.DeliveredTo(sub)); n != 1 {
 		t.Errorf("%d deliveries through the registry's provider", n)
 	}
 	big := &contexts.Context{Kind: contexts.KindData, Data: &contexts.Data{Body: strings.Repeat("x", 4000)}}
