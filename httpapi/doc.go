@@ -19,7 +19,7 @@
 //	public   / /api/status/* /cdn/{key}               none                        timed
 //	         /v1/context/{id}/events/*                none (message id), rate     timed, CORS
 //	                                                  limit per client address
-//	core     /v1/app... /v1/bucket... /v1/batches...  app API key                 timed
+//	core     /v1/app... /v1/bucket...                 app API key                 timed
 //	         /v1/images                                                           timed, larger body
 //	client   /v1/inbox... (issue 13, none yet)        client token, per route     timed
 //	streams  /v1/ws /v1/sse /app/{key} /socket.io/    per route, before the       untimed
