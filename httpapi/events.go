@@ -42,7 +42,7 @@ var clientEventPaths = []struct {
 // routeEvents adds the client event endpoints. They take no API key: a
 // service worker calls them from the site's origin, so they answer CORS
 // preflights, and a message id is their only credential.
-func (h *Handler) routeEvents(e *gin.Engine) {
+func (h *Handler) routeEvents(e *gin.RouterGroup) {
 	var limit gin.HandlerFunc = func(c *gin.Context) { c.Next() }
 	if h.opts.Events.RatePerIP > 0 {
 		limit = h.rateLimit(newIPLimiter(h.opts.Events.RatePerIP, h.opts.Events.Burst))

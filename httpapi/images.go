@@ -33,7 +33,7 @@ type ImageService interface {
 	MaxBytes() int64
 }
 
-func (h *Handler) routeImages(e *gin.Engine, v1 *gin.RouterGroup) {
+func (h *Handler) routeImages(e, v1 *gin.RouterGroup) {
 	cdn := gin.WrapH(h.opts.Core.Images.Handler())
 	e.GET("/cdn/:key", cdn)
 	e.HEAD("/cdn/:key", cdn)

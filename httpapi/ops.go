@@ -13,7 +13,7 @@ import (
 )
 
 // routeOps adds the routes every node serves, whatever its roles.
-func (h *Handler) routeOps(e *gin.Engine) {
+func (h *Handler) routeOps(e *gin.RouterGroup) {
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", h.readyz)
 	metrics := promhttp.HandlerFor(h.opts.Registry, promhttp.HandlerOpts{})
@@ -24,7 +24,7 @@ func (h *Handler) routeOps(e *gin.Engine) {
 }
 
 // routeStatus adds the hello and status routes of the API surfaces.
-func (h *Handler) routeStatus(e *gin.Engine) {
+func (h *Handler) routeStatus(e *gin.RouterGroup) {
 	// CORE's hello world.
 	e.GET("/", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{

@@ -60,6 +60,7 @@ type Handler struct {
 	opts     Options
 	log      *slog.Logger
 	engine   *gin.Engine
+	groups   surfaces
 	metrics  *httpMetrics
 	draining atomic.Bool
 	// bodyLimits are routes (gin paths) whose bodies may exceed MaxBodyBytes.
@@ -68,21 +69,35 @@ type Handler struct {
 
 // New builds the router.
 func New(opts Options) *Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
-	}
-	if opts.BodyTimeout <= 0 {
-		opts.BodyTimeout = 30 * time.Second
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts = opts.withDefaults()
 	gin.SetMode(gin.ReleaseMode)
 	h := &Handler{opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Registry), bodyLimits: map[string]int64{}}
+	h.engine = h.newEngine()
+	h.groups = h.surfaces(h.engine)
+	h.route(h.groups)
+	return h
+}
 
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	return o
+}
+
+// newEngine makes the gin engine. It has no middleware of its own: each
+// surface's group brings its chain (see surfaces), and unknown routes and
+// methods get the chain of the timed surfaces.
+func (h *Handler) newEngine() *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
@@ -91,32 +106,34 @@ func New(opts Options) *Handler {
 	// gin's redirect (an HTML 301 or 307): pushgate never hands out such
 	// paths, and a redirect hides the client's mistake.
 	e.RedirectTrailingSlash = false
-	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+	if err := e.SetTrustedProxies(h.opts.TrustedProxies); err != nil {
 		// Checked by the configuration; a bad list must not trust everyone.
 		_ = e.SetTrustedProxies(nil)
 		h.log.Error("trusted proxies ignored", "err", err)
 	}
-	e.Use(h.requestID, h.observe, h.recover, allowCORS, h.refuseNUL, h.boundBody, h.limitBody)
-	e.NoRoute(func(c *gin.Context) { h.writeError(c, errNoRoute) })
-	e.NoMethod(func(c *gin.Context) { h.writeError(c, errNoMethod) })
-	h.engine = e
+	e.NoRoute(append(h.timedChain(), func(c *gin.Context) { h.writeError(c, errNoRoute) })...)
+	e.NoMethod(append(h.timedChain(), func(c *gin.Context) { h.writeError(c, errNoMethod) })...)
+	return e
+}
 
-	h.routeOps(e)
-	if opts.API {
-		h.routeStatus(e)
-		v1 := e.Group("/v1", h.authenticate)
-		h.routeApp(v1)
-		if opts.Core.Buckets != nil {
-			h.routeCore(v1)
-			if opts.Core.Images != nil {
-				h.routeImages(e, v1)
-			}
-		}
-		if opts.Events.Recorder != nil {
-			h.routeEvents(e)
+// route adds every surface's routes.
+func (h *Handler) route(s surfaces) {
+	h.routeOps(s.ops)
+	if !h.opts.API {
+		return
+	}
+	h.routeStatus(s.public)
+	h.routeApp(s.core)
+	if h.opts.Core.Buckets != nil {
+		h.routeCore(s.core)
+		if h.opts.Core.Images != nil {
+			h.routeImages(s.public, s.core)
 		}
 	}
-	return h
+	if h.opts.Events.Recorder != nil {
+		h.routeEvents(s.public)
+	}
+	h.routeRealtime(s)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }

@@ -20,6 +20,7 @@ import (
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/httpapi"
 	"github.com/pushgate/pushgate/imagejobs"
+	"github.com/pushgate/pushgate/internal/conns"
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
@@ -58,6 +59,10 @@ type Server struct {
 	handler     *httpapi.Handler
 	http        *http.Server
 	ln          net.Listener
+
+	// conns are the long-lived connections (WebSocket, SSE) that
+	// http.Server.Shutdown does not end; the realtime routes track theirs.
+	conns conns.Registry
 
 	firstApp    apps.Credentials
 	firstAppNew bool
@@ -198,16 +203,23 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // connections close. Every step shares one deadline, the grace period or
 // ctx's, whichever ends first; a task still running then goes back to the
 // queue.
+// Long-lived connections (WebSocket, SSE) are ended as soon as the
+// listener is closed, and waited for with the in-flight requests.
 func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
 	defer cancel()
 	s.handler.SetDraining(true)
 	var errs []error
 	if s.ln != nil {
+		// Long-lived connections are told to end once the listener is
+		// closed: http.Server.Shutdown would wait for streams and never
+		// sees hijacked connections.
+		s.http.RegisterOnShutdown(func() { _ = s.conns.Shutdown(ctx) })
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	errs = append(errs, s.conns.Shutdown(ctx))
 	if s.worker != nil && s.ln != nil {
 		errs = append(errs, s.maintenance.Shutdown(ctx), s.worker.Shutdown(ctx))
 		s.deliverer.Close()

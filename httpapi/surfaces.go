@@ -1,0 +1,70 @@
+package httpapi
+
+import "github.com/gin-gonic/gin"
+
+// surfaces are the router's groups: one per kind of caller, each with the
+// authentication and the middleware that caller gets. Groups may share a
+// path prefix (core, client and streams all hold /v1 routes): gin keeps
+// one route tree and gives each route the chain of the group it was added
+// to. The package doc draws the same table.
+type surfaces struct {
+	// ops: /healthz, /readyz, /metrics, /openapi.yaml. Every node, whatever
+	// its roles; no authentication; timed.
+	ops *gin.RouterGroup
+	// public: the hello and status routes, CORE's client events (CORS,
+	// a rate limit per client address) and the image CDN (/cdn). No
+	// credentials; timed.
+	public *gin.RouterGroup
+	// core: the CORE API under /v1 (apps, buckets, contexts, sends,
+	// messages, batches, images), behind an app API key; timed.
+	core *gin.RouterGroup
+	// client: /v1 routes that a browser or app calls with a client token,
+	// not an API key (/v1/inbox..., issue 13). No authentication of the
+	// group's own yet: each route adds the token check (or one accepting
+	// either credential, for POST /v1/notifications); timed.
+	client *gin.RouterGroup
+	// streams: long-lived connections (/v1/ws, /v1/sse, /app/{key},
+	// /socket.io/). Outside the middleware that times requests or bounds
+	// bodies (observe, boundBody, limitBody): a connection open for hours
+	// is no request duration, and the access log would only see it end.
+	// Each route authenticates before it upgrades, bounds what it reads
+	// itself, and registers a hijacked connection with the server's
+	// connection registry (internal/conns) so that shutdown closes it.
+	streams *gin.RouterGroup
+}
+
+// timedChain is the middleware of every request that is answered and
+// done, in order: request id, metrics and access log, panic recovery, CORS
+// of the client events, the NUL check, the body deadline and size limit.
+// Unknown routes and methods get it too.
+func (h *Handler) timedChain() []gin.HandlerFunc {
+	return []gin.HandlerFunc{h.requestID, h.observe, h.recover, allowCORS, h.refuseNUL, h.boundBody, h.limitBody}
+}
+
+// streamChain is the middleware of long-lived connections: the timed
+// chain without metrics, the access log and the body bounds.
+func (h *Handler) streamChain() []gin.HandlerFunc {
+	return []gin.HandlerFunc{h.requestID, h.recover, h.refuseNUL}
+}
+
+// surfaces makes the groups on e.
+func (h *Handler) surfaces(e *gin.Engine) surfaces {
+	timed := e.Group("", h.timedChain()...)
+	return surfaces{
+		ops:     timed.Group(""),
+		public:  timed.Group(""),
+		core:    timed.Group("/v1", h.authenticate),
+		client:  timed.Group("/v1"),
+		streams: e.Group("", h.streamChain()...),
+	}
+}
+
+// routeRealtime is where the realtime half's routes will go; it adds none
+// yet. Issue 13: /v1/inbox... on s.client, /v1/ws and /v1/sse on s.streams
+// (client token checked before the upgrade), /v1/tokens on s.core. Issue
+// 15: /app/{key} on s.streams; the Pusher HTTP API (/apps/{appId}/...) on
+// a group of its own made from s.public with the Pusher signature check.
+// Socket.IO (/socket.io/) on s.streams, and notification-server's
+// /api/{userId}/... on a group made from s.public with the X-AUTH-TOKEN
+// check.
+func (h *Handler) routeRealtime(s surfaces) {}
