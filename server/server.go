@@ -141,15 +141,15 @@ func (s *Server) Start(ctx context.Context) error {
 	// Remembered API keys are used only while this runs: it is what makes
 	// a revocation anywhere reach this node within a second.
 	s.Apps.Start(ctx)
-	s.recorder.Start()
+	s.recorder.Start(ctx)
 	if s.worker != nil {
 		if err := s.worker.Start(ctx); err != nil {
 			ln.Close()
 			return fmt.Errorf("start worker: %w", err)
 		}
 		s.maintenance.Start(ctx)
-		s.flusher.Start()
-		s.dispatcher.Start()
+		s.flusher.Start(ctx)
+		s.dispatcher.Start(ctx)
 	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -16,6 +16,9 @@ type coalescer[T, R any] struct {
 	timeout time.Duration
 	write   func(ctx context.Context, items []T) ([]R, error)
 	onError func(n int, err error)
+	// base is the context the writers' writes start from (start's, without
+	// its end).
+	base context.Context
 
 	// reqs is unbuffered: a request is either taken by a writer, which
 	// then always answers it, or not sent at all.
@@ -81,10 +84,11 @@ func (c *coalescer[T, R]) writeAll(ctx context.Context, items []T) ([]R, error) 
 	return out, nil
 }
 
-func (c *coalescer[T, R]) start(writers int) {
+func (c *coalescer[T, R]) start(ctx context.Context, writers int) {
 	if c.stopped.Load() || c.started.Swap(true) {
 		return
 	}
+	c.base = context.WithoutCancel(ctx)
 	for range writers {
 		c.wg.Go(c.writer)
 	}
@@ -112,7 +116,7 @@ func (c *coalescer[T, R]) writer() {
 		}
 		// Not the callers' contexts: one caller giving up must not fail
 		// the others' items.
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		ctx, cancel := context.WithTimeout(c.base, c.timeout)
 		out, err := c.write(ctx, items)
 		cancel()
 		if err != nil && c.onError != nil {

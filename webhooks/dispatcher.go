@@ -308,8 +308,8 @@ func printable(b []byte, n int) string {
 
 // Start runs the delivery loop until Shutdown: it keeps up to Workers
 // POSTs in flight, claims more as they end, and prunes old batches.
-func (d *Dispatcher) Start() {
-	d.run.start(d.loop)
+func (d *Dispatcher) Start(ctx context.Context) {
+	d.run.start(ctx, d.loop)
 }
 
 func (d *Dispatcher) loop() {

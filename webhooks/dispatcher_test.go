@@ -219,7 +219,7 @@ func TestRestartDeliversPersistedBatches(t *testing.T) {
 			// it takes one batch) is cancelled while the consumer holds the
 			// request, and nothing is recorded.
 			crashed := e.newDispatcher(db1, webhooks.DispatcherOptions{Timeout: 10 * time.Second, Workers: 1})
-			crashed.Start()
+			crashed.Start(context.Background())
 			<-e.cons.received
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // no grace: the POST in flight is cut off

@@ -134,8 +134,8 @@ func (f *Flusher) flushBucket(ctx context.Context, p PendingBucket, made []MadeB
 }
 
 // Start runs FlushOnce every Interval until Shutdown.
-func (f *Flusher) Start() {
-	f.run.start(func() {
+func (f *Flusher) Start(ctx context.Context) {
+	f.run.start(ctx, func() {
 		t := time.NewTicker(f.opts.Interval)
 		defer t.Stop()
 		for {

@@ -359,7 +359,7 @@ func messageIDs(rs []request) map[string]int {
 // their attempts are recorded.
 func runOnce(t testing.TB, d *webhooks.Dispatcher) {
 	t.Helper()
-	d.Start()
+	d.Start(context.Background())
 	if err := d.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,9 @@ func startPipeline(tb testing.TB, db *sqlstore.DB, nBuckets int) *pipeline {
 	}
 	p.fl = webhooks.NewFlusher(store, lookup, webhooks.FlusherOptions{FlushAfter: 100 * time.Millisecond, Interval: 20 * time.Millisecond, OnBatch: p.disp.Handoff})
 	p.rec = webhooks.NewRecorder(store, webhooks.RecorderOptions{})
-	p.rec.Start()
-	p.fl.Start()
-	p.disp.Start()
+	p.rec.Start(context.Background())
+	p.fl.Start(context.Background())
+	p.disp.Start(context.Background())
 	tb.Cleanup(func() { p.shutdown(tb) })
 	return p
 }
@@ -221,7 +221,7 @@ func BenchmarkRecordClient(b *testing.B) {
 				}
 			}
 			rec := webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})
-			rec.Start()
+			rec.Start(context.Background())
 			defer rec.Shutdown(context.Background())
 			var n atomic.Int64
 			b.SetParallelism(16)

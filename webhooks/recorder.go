@@ -77,9 +77,10 @@ func (r *Recorder) RecordClient(ctx context.Context, e ClientEvent) error {
 	return nil
 }
 
-// Start runs the writers that coalesce small calls.
-func (r *Recorder) Start() {
-	r.clients.start(r.opts.Writers)
+// Start runs the writers that coalesce small calls. Their writes keep
+// ctx's values but not its end: only Shutdown stops them.
+func (r *Recorder) Start(ctx context.Context) {
+	r.clients.start(ctx, r.opts.Writers)
 }
 
 // Shutdown stops the writers once the writes in progress end; later calls

@@ -49,7 +49,7 @@ func TestRecorderSharesOneStatementAmongWaitingCalls(t *testing.T) {
 		first := make(chan struct{})
 		st := &gatedStore{gate: first, stored: map[string]bool{}}
 		rec := webhooks.NewRecorder(st, webhooks.RecorderOptions{Writers: 1})
-		rec.Start()
+		rec.Start(context.Background())
 		defer rec.Shutdown(context.Background())
 		ctx := context.Background()
 		event := func() webhooks.ClientEvent {

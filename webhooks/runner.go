@@ -24,13 +24,17 @@ func newRunner() *runner {
 }
 
 // start runs fn in a goroutine, unless the runner was started or stopped.
-func (r *runner) start(fn func()) {
+// fn's work reads r.ctx, which keeps ctx's values but not its end: only
+// shutdown ends it.
+func (r *runner) start(ctx context.Context, fn func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started || r.stopping() {
 		return
 	}
 	r.started = true
+	r.cancel()
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.wg.Go(fn)
 }
 
@@ -46,15 +50,16 @@ func (r *runner) stopping() bool {
 func (r *runner) shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.stopOnce.Do(func() { close(r.stop) })
+	cancel := r.cancel
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		r.cancel()
+		cancel()
 		return nil
 	case <-ctx.Done():
-		r.cancel()
+		cancel()
 		<-done
 		return ctx.Err()
 	}
