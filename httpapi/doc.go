@@ -34,7 +34,6 @@
 // The Pusher HTTP API (/apps/{appId}/...) and notification-server's
 // /api/{userId}/... will be groups of their own made from public, each with
 // its own credential check (Pusher's request signature, X-AUTH-TOKEN).
-// routeRealtime is where all of these are added.
 //
 // A stream route authenticates before it upgrades, reads no body or bounds
 // the one it reads itself, and hands a hijacked connection (or a stream

@@ -133,7 +133,6 @@ func (h *Handler) route(s surfaces) {
 	if h.opts.Events.Recorder != nil {
 		h.routeEvents(s.public)
 	}
-	h.routeRealtime(s)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }

@@ -7,6 +7,14 @@ import "github.com/gin-gonic/gin"
 // path prefix (core, client and streams all hold /v1 routes): gin keeps
 // one route tree and gives each route the chain of the group it was added
 // to. The package doc draws the same table.
+//
+// Where the realtime half's routes will go (none yet): issue 13's
+// /v1/inbox... on client, /v1/ws and /v1/sse on streams (client token
+// checked before the upgrade), /v1/tokens on core; issue 15's /app/{key}
+// on streams and the Pusher HTTP API (/apps/{appId}/...) on a group of its
+// own made from public with the Pusher signature check; issue 16's
+// /socket.io/ on streams and notification-server's /api/{userId}/... on a
+// group made from public with the X-AUTH-TOKEN check.
 type surfaces struct {
 	// ops: /healthz, /readyz, /metrics, /openapi.yaml. Every node, whatever
 	// its roles; no authentication; timed.
@@ -58,13 +66,3 @@ func (h *Handler) surfaces(e *gin.Engine) surfaces {
 		streams: e.Group("", h.streamChain()...),
 	}
 }
-
-// routeRealtime is where the realtime half's routes will go; it adds none
-// yet. Issue 13: /v1/inbox... on s.client, /v1/ws and /v1/sse on s.streams
-// (client token checked before the upgrade), /v1/tokens on s.core. Issue
-// 15: /app/{key} on s.streams; the Pusher HTTP API (/apps/{appId}/...) on
-// a group of its own made from s.public with the Pusher signature check.
-// Socket.IO (/socket.io/) on s.streams, and notification-server's
-// /api/{userId}/... on a group made from s.public with the X-AUTH-TOKEN
-// check.
-func (h *Handler) routeRealtime(s surfaces) {}
