@@ -1,0 +1,245 @@
+package wsconn_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// server upgrades every request with opts, records the token it carried
+// and the frames it reads, and hands the Conn to the test.
+type server struct {
+	*httptest.Server
+	conns  chan *wsconn.Conn
+	mu     sync.Mutex
+	token  string
+	frames []string
+	errs   []error
+}
+
+func newServer(t *testing.T, opts wsconn.Options) *server {
+	t.Helper()
+	s := &server{conns: make(chan *wsconn.Conn, 1)}
+	up := wsconn.NewUpgrader(opts)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.token = wsconn.Token(r)
+		s.mu.Unlock()
+		c, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		s.conns <- c
+		c.Read(func(data []byte, err error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				s.errs = append(s.errs, err)
+				return
+			}
+			s.frames = append(s.frames, string(data))
+		})
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *server) dial(t *testing.T, query string, header http.Header) (*websocket.Conn, *wsconn.Conn) {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(s.URL, "http") + "/" + query
+	ws, _, err := websocket.DefaultDialer.Dial(url, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	select {
+	case c := <-s.conns:
+		return ws, c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection")
+		return nil, nil
+	}
+}
+
+// closeCode reads until the connection ends and returns its close code
+// (0 when it ended without a close frame).
+func closeCode(t *testing.T, ws *websocket.Conn) int {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return ce.Code
+			}
+			return 0
+		}
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
+}
+
+func TestTokenIsFoundWhereClientsPutIt(t *testing.T) {
+	s := newServer(t, wsconn.Options{Subprotocol: "pushgate.v1"})
+	cases := []struct {
+		name   string
+		query  string
+		header http.Header
+		proto  string
+		token  string
+	}{
+		{"query", "?token=pgt_q", nil, "", "pgt_q"},
+		{"bearer", "", http.Header{"Authorization": {"Bearer pgt_b"}}, "", "pgt_b"},
+		{"subprotocol", "", http.Header{"Sec-WebSocket-Protocol": {"pushgate.v1, token.pgt_p"}}, "pushgate.v1", "pgt_p"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ws, c := s.dial(t, tc.query, tc.header)
+			if got := ws.Subprotocol(); got != tc.proto {
+				t.Errorf("client's subprotocol %q, want %q", got, tc.proto)
+			}
+			if got := c.Subprotocol(); got != tc.proto {
+				t.Errorf("server's subprotocol %q, want %q", got, tc.proto)
+			}
+			s.mu.Lock()
+			token := s.token
+			s.mu.Unlock()
+			if token != tc.token {
+				t.Errorf("token %q, want %q", token, tc.token)
+			}
+		})
+	}
+}
+
+func TestFramesBothWays(t *testing.T) {
+	s := newServer(t, wsconn.Options{})
+	ws, c := s.dial(t, "", nil)
+	for i := range 100 {
+		if !c.Send([]byte{'a' + byte(i%26)}) {
+			t.Fatal("send refused on an open connection")
+		}
+	}
+	for i := range 100 {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(rune('a' + i%26)); string(data) != want {
+			t.Fatalf("frame %d is %q, want %q: out of order", i, data, want)
+		}
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
+	ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2})
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ack"}`))
+	eventually(t, "frames not read", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.frames) == 2 && len(s.errs) == 1
+	})
+	if s.frames[0] != `{"type":"ping"}` || !errors.Is(s.errs[0], wsconn.ErrBinary) {
+		t.Errorf("frames %q, errors %v", s.frames, s.errs)
+	}
+}
+
+func TestLimitsClose(t *testing.T) {
+	t.Run("a frame over the size limit gets 1009", func(t *testing.T) {
+		s := newServer(t, wsconn.Options{MaxFrameBytes: 1024})
+		ws, _ := s.dial(t, "", nil)
+		ws.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("x"), 1025))
+		if code := closeCode(t, ws); code != websocket.CloseMessageTooBig {
+			t.Errorf("close code %d, want 1009", code)
+		}
+	})
+	t.Run("a flood gets 1008", func(t *testing.T) {
+		s := newServer(t, wsconn.Options{Rate: 1, Burst: 5})
+		ws, _ := s.dial(t, "", nil)
+		for range 50 {
+			if ws.WriteMessage(websocket.TextMessage, []byte(`{}`)) != nil {
+				break
+			}
+		}
+		if code := closeCode(t, ws); code != websocket.ClosePolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+	t.Run("the protocol's own code", func(t *testing.T) {
+		s := newServer(t, wsconn.Options{})
+		ws, c := s.dial(t, "", nil)
+		c.Close(4003, "token revoked")
+		if code := closeCode(t, ws); code != 4003 {
+			t.Errorf("close code %d, want 4003", code)
+		}
+		if c.Send([]byte("late")) {
+			t.Error("a closed connection took a frame")
+		}
+		<-c.Done()
+	})
+}
+
+func TestSilentPeerIsClosed(t *testing.T) {
+	s := newServer(t, wsconn.Options{Heartbeat: 50 * time.Millisecond})
+	ws, c := s.dial(t, "", nil)
+	// A client that never reads never answers the pings.
+	select {
+	case <-c.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("a peer that answers no ping is still connected")
+	}
+	_ = ws
+}
+
+func TestAnsweringPeerStays(t *testing.T) {
+	s := newServer(t, wsconn.Options{Heartbeat: 50 * time.Millisecond})
+	ws, c := s.dial(t, "", nil)
+	// Reading answers pings (the default ping handler); three heartbeats
+	// later the connection is still there.
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(400 * time.Millisecond)
+	select {
+	case <-c.Done():
+		t.Fatal("a peer answering pings was closed")
+	default:
+	}
+	if !c.Send([]byte("still here")) {
+		t.Fatal("send refused")
+	}
+}
+
+func TestSlowReaderIsDropped(t *testing.T) {
+	s := newServer(t, wsconn.Options{QueueLimit: 4, WriteTimeout: 30 * time.Second})
+	_, c := s.dial(t, "", nil)
+	big := bytes.Repeat([]byte("x"), 256<<10)
+	refused := false
+	for range 10000 {
+		if !c.Send(big) {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("a client that reads nothing had 2.5 GB queued for it")
+	}
+	<-c.Done()
+}
