@@ -19,8 +19,8 @@ type counter struct {
 }
 
 func (c *counter) Protocol() realtime.Protocol { return c.p }
-func (c *counter) Send([]byte) bool           { c.n.Add(1); return true }
-func (c *counter) Close(int, string)          {}
+func (c *counter) Send([]byte) bool            { c.n.Add(1); return true }
+func (c *counter) Close(int, string)           {}
 
 // signal is a session that hands each frame to a waiting benchmark.
 type signal struct {
