@@ -123,3 +123,59 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// queued is a session as a protocol builds it: a bounded queue drained by
+// the connection's own writer goroutine, here one that counts.
+type queued struct {
+	p *proto
+	q chan []byte
+}
+
+func (s *queued) Protocol() realtime.Protocol { return s.p }
+func (s *queued) Close(int, string)           {}
+func (s *queued) Send(f []byte) bool {
+	select {
+	case s.q <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// BenchmarkFanOut10kQueued sends one message to 10,000 queued sessions and
+// waits until every writer goroutine has taken it: the hub's fan-out plus
+// the hand-over to 10,000 goroutines, without sockets.
+func BenchmarkFanOut10kQueued(b *testing.B) {
+	h := realtime.New(realtime.Options{})
+	defer h.Shutdown(context.Background())
+	const n = 10_000
+	var got atomic.Int64
+	done := make(chan struct{}, 1)
+	p := &proto{name: "ws"}
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := range n {
+		s := &queued{p: p, q: make(chan []byte, 16)}
+		h.Register("app1", fmt.Sprint("user", i), "", s)
+		go func() {
+			for {
+				select {
+				case <-s.q:
+					if got.Add(1)%n == 0 {
+						done <- struct{}{}
+					}
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := h.ToApp(ctx, "app1", payload); err != nil {
+			b.Fatal(err)
+		}
+		<-done
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+}
