@@ -224,3 +224,25 @@ func TestTheRedisSubscriptionComesBackAfterARestart(t *testing.T) {
 		t.Errorf("the loss and the recovery were not logged: %q", text)
 	}
 }
+
+func TestAQuietRedisSubscriptionIsPingedNotDropped(t *testing.T) {
+	url := testenv.RedisURL(t)
+	ns := testenv.Namespace(t)
+	var lg logs
+	br := realtime.NewRedisBroker(redisClient(t, url), realtime.RedisOptions{Namespace: ns, Logger: slog.New(&lg), HealthInterval: 5 * time.Millisecond})
+	sub := realtime.New(realtime.Options{Broker: br})
+	if err := sub.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Shutdown(context.Background())
+	s := newSession(&proto{name: "ws"}, 4)
+	sub.Register("app1", "ann", "", s)
+	time.Sleep(100 * time.Millisecond) // quiet for many health intervals
+	if err := redisHub(t, url, ns).ToUsers(t.Context(), "app1", []string{"ann"}, msg("n", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.next(t)
+	if text := lg.text(); strings.Contains(text, "lost") {
+		t.Errorf("a quiet subscription was dropped: %q", text)
+	}
+}

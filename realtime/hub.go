@@ -14,7 +14,9 @@ type Options struct {
 	// Broker carries events to the other nodes; nil is a MemoryBroker of its
 	// own (one node).
 	Broker Broker
-	// Node names this hub in the events it publishes; "" is a new id.
+	// Node names this hub in the events it publishes, and must differ from
+	// every other node's (a hub ignores events under its own name); "" is a
+	// new id.
 	Node   string
 	Logger *slog.Logger
 }
@@ -124,8 +126,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 
 // Register adds s as a session of userID in appID, opened with the client
 // token tokenID ("" when it was not opened with one, e.g. delegated
-// authentication). The returned func removes it; calling it again does
-// nothing. The hub keys sessions by the Session value itself: session ids
+// authentication). A session with userID "" is anonymous (a Pusher
+// connection before sign-in, a Socket.IO one before register): ToApp
+// reaches it, ToUsers never. The returned func removes it; calling it again
+// does nothing. The hub keys sessions by the Session value itself: session ids
 // (hello's sessionId, Pusher's socket_id) belong to each protocol.
 func (h *Hub) Register(appID, userID, tokenID string, s Session) (unregister func()) {
 	a, ok := h.app(appID)
@@ -137,7 +141,9 @@ func (h *Hub) Register(appID, userID, tokenID string, s Session) (unregister fun
 	a.mu.Lock()
 	e.idx = len(a.all)
 	a.all = append(a.all, e)
-	a.users[userID] = append(a.users[userID], e)
+	if userID != "" {
+		a.users[userID] = append(a.users[userID], e)
+	}
 	if tokenID != "" {
 		a.tokens[tokenID] = append(a.tokens[tokenID], e)
 	}
@@ -176,7 +182,8 @@ func (h *Hub) lookup(appID string) *appSessions {
 	return h.apps[appID]
 }
 
-// Sessions counts userID's sessions in appID on this node.
+// Sessions counts userID's sessions in appID on this node (other nodes'
+// are not counted: presence across nodes belongs to Redis, issue 15).
 func (h *Hub) Sessions(appID, userID string) int {
 	a := h.lookup(appID)
 	if a == nil {
@@ -199,7 +206,9 @@ func (a *appSessions) remove(e *entry) bool {
 	a.all[e.idx], last.idx = last, e.idx
 	a.all[len(a.all)-1] = nil
 	a.all = a.all[:len(a.all)-1]
-	drop(a.users, e.user, e)
+	if e.user != "" {
+		drop(a.users, e.user, e)
+	}
 	if e.token != "" {
 		drop(a.tokens, e.token, e)
 	}

@@ -312,3 +312,17 @@ func TestConcurrentRegisterPublishAndUnregister(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAnonymousSessionGetsBroadcastsOnly(t *testing.T) {
+	h := startHub(t, realtime.Options{})
+	s := newSession(&proto{name: "ws"}, 8)
+	h.Register("app1", "", "", s)
+	_ = h.ToUsers(t.Context(), "app1", []string{""}, msg("to users", nil))
+	_ = h.ToApp(t.Context(), "app1", msg("to app", nil))
+	if got := s.drained(); !slices.Equal(got, []string{"ws|to app|null"}) {
+		t.Errorf("got %q", got)
+	}
+	if n := h.Sessions("app1", ""); n != 0 {
+		t.Errorf("Sessions of no user = %d", n)
+	}
+}

@@ -18,7 +18,8 @@ const (
 // Message is what the hub carries to sessions and between nodes: a
 // protocol-neutral type ("notification", "unseen", "retracted", ...) and its
 // JSON payload. Each protocol renders it into its own frame, so one message
-// reaches a user's /v1/ws, SSE and Socket.IO sessions alike.
+// reaches a user's /v1/ws, SSE and Socket.IO sessions alike. Payload is
+// valid JSON or empty: the Redis broker carries it inside its own JSON.
 type Message struct {
 	Type    string          `json:"type"`
 	Payload json.RawMessage `json:"payload,omitempty"`
