@@ -46,6 +46,7 @@ type appSessions struct {
 	all    []*entry // every session, in no order; entry.idx is its place
 	users  map[string][]*entry
 	tokens map[string][]*entry
+	closed bool // the hub shut down: register nothing more
 }
 
 // entry is one registered session. Its fields other than idx and removed
@@ -115,7 +116,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		for _, e := range all {
 			e.removed = true
 		}
-		a.all, a.users, a.tokens = nil, map[string][]*entry{}, map[string][]*entry{}
+		a.all, a.users, a.tokens, a.closed = nil, map[string][]*entry{}, map[string][]*entry{}, true
 		a.mu.Unlock()
 		for _, e := range all {
 			e.s.Close(CloseGoingAway, "server shutting down")
@@ -139,6 +140,11 @@ func (h *Hub) Register(appID, userID, tokenID string, s Session) (unregister fun
 	}
 	e := &entry{s: s, app: a, user: userID, token: tokenID}
 	a.mu.Lock()
+	if a.closed { // Shutdown ran since h.app
+		a.mu.Unlock()
+		s.Close(CloseGoingAway, "server shutting down")
+		return func() {}
+	}
 	e.idx = len(a.all)
 	a.all = append(a.all, e)
 	if userID != "" {
