@@ -1,0 +1,195 @@
+package inboxproto
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/inbox"
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// Inbox is what a session asks of the user's inbox (inbox.Service).
+type Inbox interface {
+	Inbox(ctx context.Context, q inbox.Query) ([]*inbox.Item, string, error)
+	Mark(ctx context.Context, appID, userID string, ids []string, status inbox.Status) ([]*inbox.Item, error)
+	ReadAll(ctx context.Context, appID, userID string) (int, error)
+	Unseen(ctx context.Context, appID, userID string) (int, error)
+}
+
+// Hub is where sessions register to hear what any node publishes
+// (realtime.Hub).
+type Hub interface {
+	Register(appID, userID, tokenID string, s realtime.Session) (unregister func())
+}
+
+// Identity is who an authenticated connection belongs to.
+type Identity struct {
+	AppID, UserID, TokenID string
+}
+
+// Options configure a Handler.
+type Options struct {
+	Inbox    Inbox
+	Hub      Hub
+	Upgrader *wsconn.Upgrader
+	// Heartbeat is what hello announces; the Upgrader's must be the same.
+	Heartbeat time.Duration
+	// Track registers a live connection with the server's registry, which
+	// closes it on shutdown; nil tracks nothing.
+	Track func(close func(context.Context)) (done func())
+	// Replay bounds the pending notifications sent after hello (default
+	// 500); a device catches up on the rest with history.
+	Replay int
+	Logger *slog.Logger
+}
+
+// Handler serves the pushgate.v1 protocol over WebSocket.
+type Handler struct {
+	opts Options
+}
+
+// NewHandler makes a Handler.
+func NewHandler(opts Options) *Handler {
+	if opts.Replay <= 0 {
+		opts.Replay = 500
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{opts: opts}
+}
+
+// ServeWS upgrades an authenticated request and runs its session until the
+// connection ends: hello, the user's pending notifications oldest first,
+// then live frames both ways.
+func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
+	c, err := h.opts.Upgrader.Upgrade(w, r)
+	if err != nil {
+		return // answered by the upgrader
+	}
+	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true}
+	done := func() {}
+	if h.opts.Track != nil {
+		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
+	}
+	defer done()
+	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
+	defer unregister()
+	// The request's context ends with the handler; a session's calls run
+	// under one that ends with the connection.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go func() {
+		<-c.Done()
+		cancel()
+	}()
+	if !s.greet(ctx) {
+		c.Close(websocket1011, "could not read the inbox")
+		return
+	}
+	c.Read(func(data []byte, err error) { s.handle(ctx, data, err) })
+}
+
+// websocket1011 is WebSocket's "internal error" close code.
+const websocket1011 = 1011
+
+// session is one /v1/ws connection, registered with the hub.
+type session struct {
+	h         *Handler
+	c         *wsconn.Conn
+	id        Identity
+	sessionID string
+
+	// While the pending notifications are sent, live frames wait in held
+	// so that they come after them, and one of the pending ones that also
+	// came live is not sent twice.
+	mu        sync.Mutex
+	replaying bool
+	held      [][]byte
+	replayed  map[string]bool
+}
+
+func (s *session) Protocol() realtime.Protocol { return WebSocket }
+
+func (s *session) Send(frame []byte) bool {
+	s.mu.Lock()
+	if s.replaying {
+		s.held = append(s.held, frame)
+		s.mu.Unlock()
+		return true
+	}
+	s.mu.Unlock()
+	return s.c.Send(frame)
+}
+
+func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }
+
+// greet sends hello and the pending notifications, then what came live
+// meanwhile.
+func (s *session) greet(ctx context.Context) bool {
+	unseen, err := s.h.opts.Inbox.Unseen(ctx, s.id.AppID, s.id.UserID)
+	if err != nil {
+		s.h.opts.Logger.Warn("realtime session: unseen count", "app", s.id.AppID, "err", err)
+		return false
+	}
+	s.c.Send(render(TypeHello, helloPayload{SessionID: s.sessionID, UserID: s.id.UserID, Unseen: unseen,
+		Heartbeat: int(s.h.opts.Heartbeat / time.Second)}))
+	replayed, err := s.replay(ctx)
+	if err != nil {
+		s.h.opts.Logger.Warn("realtime session: pending notifications", "app", s.id.AppID, "err", err)
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.held {
+		if id, ok := notificationID(f); ok && replayed[id] {
+			continue
+		}
+		s.c.Send(f)
+	}
+	s.held, s.replaying = nil, false
+	return true
+}
+
+// replay sends the user's notifications that no device has acknowledged
+// yet, oldest first, up to Options.Replay, and returns their ids.
+func (s *session) replay(ctx context.Context) (map[string]bool, error) {
+	sent := map[string]bool{}
+	q := inbox.Query{AppID: s.id.AppID, UserID: s.id.UserID, Filter: inbox.FilterUnseen, Oldest: true, Limit: 100}
+	for len(sent) < s.h.opts.Replay {
+		items, next, err := s.h.opts.Inbox.Inbox(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if it.Status != inbox.StatusUnseen || len(sent) >= s.h.opts.Replay {
+				continue
+			}
+			sent[it.ID] = true
+			s.c.Send(render(TypeNotification, NotificationOf(&it.Notification)))
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	return sent, nil
+}
+
+// notificationID reads the id of a notification frame.
+func notificationID(frame []byte) (string, bool) {
+	var f struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
+	if json.Unmarshal(frame, &f) != nil || f.Type != TypeNotification {
+		return "", false
+	}
+	return f.ID, true
+}

@@ -1,0 +1,258 @@
+package inboxproto_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/inbox"
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// userInbox is one user's inbox in memory: the protocol's tests are about
+// frames; the inbox itself is tested with the real store in sqlstore.
+type userInbox struct {
+	mu      sync.Mutex
+	items   []*inbox.Item // oldest first
+	marks   []string      // "status:id"
+	readAll int
+	// gate, when set, holds the first Inbox call until closed.
+	gate chan struct{}
+}
+
+func (u *userInbox) Inbox(ctx context.Context, q inbox.Query) ([]*inbox.Item, string, error) {
+	if u.gate != nil {
+		<-u.gate
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []*inbox.Item
+	for _, it := range u.items {
+		if q.Filter == inbox.FilterUnseen && it.Status == inbox.StatusRead {
+			continue
+		}
+		out = append(out, it)
+	}
+	return out, "", nil
+}
+
+func (u *userInbox) Mark(ctx context.Context, appID, userID string, ids []string, status inbox.Status) ([]*inbox.Item, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, id := range ids {
+		if id == "broken" {
+			return nil, pushgate.Errorf(pushgate.EINTERNAL, "database gone")
+		}
+		u.marks = append(u.marks, string(status)+":"+id)
+	}
+	return nil, nil
+}
+
+func (u *userInbox) ReadAll(ctx context.Context, appID, userID string) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.readAll++
+	return 0, nil
+}
+
+func (u *userInbox) Unseen(ctx context.Context, appID, userID string) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.items), nil
+}
+
+type node struct {
+	hub   *realtime.Hub
+	inbox *userInbox
+	url   string
+}
+
+func newNode(t *testing.T, ib *userInbox) *node {
+	t.Helper()
+	hub := realtime.New(realtime.Options{})
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Shutdown(context.Background()) })
+	h := inboxproto.NewHandler(inboxproto.Options{Inbox: ib, Hub: hub, Heartbeat: 25 * time.Second,
+		Upgrader: wsconn.NewUpgrader(wsconn.Options{Subprotocol: "pushgate.v1"})})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeWS(w, r, inboxproto.Identity{AppID: "app", UserID: "alice", TokenID: "tok"})
+	}))
+	t.Cleanup(srv.Close)
+	return &node{hub: hub, inbox: ib, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+func (n *node) dial(t *testing.T) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(n.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+func next(t *testing.T, ws *websocket.Conn) map[string]any {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("frame %s is not JSON: %v", data, err)
+	}
+	return f
+}
+
+func item(id string, status inbox.Status) *inbox.Item {
+	return &inbox.Item{Notification: inbox.Notification{ID: id, Title: "t " + id, Message: "m", Priority: 5}, Status: status}
+}
+
+func publish(t *testing.T, hub *realtime.Hub, id string) {
+	t.Helper()
+	m, err := inboxproto.Message(inboxproto.TypeNotification, inboxproto.NotificationOf(&inbox.Notification{ID: id, Title: "t " + id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.ToUsers(context.Background(), "app", []string{"alice"}, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHelloThenPendingOldestFirstThenLive(t *testing.T) {
+	ib := &userInbox{gate: make(chan struct{}),
+		items: []*inbox.Item{item("n1", inbox.StatusUnseen), item("n2", inbox.StatusDelivered), item("n3", inbox.StatusUnseen)}}
+	n := newNode(t, ib)
+	ws := n.dial(t)
+	hello := next(t, ws)
+	if hello["type"] != "hello" || hello["userId"] != "alice" || hello["unseen"] != 3.0 || hello["heartbeat"] != 25.0 || hello["sessionId"] == "" {
+		t.Fatalf("hello = %v", hello)
+	}
+	// While the pending ones are read, n3 (pending too) and n4 arrive live.
+	for n.hub.Sessions("app", "alice") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	publish(t, n.hub, "n3")
+	publish(t, n.hub, "n4")
+	close(ib.gate)
+	var got []string
+	for range 3 {
+		f := next(t, ws)
+		if f["type"] != "notification" {
+			t.Fatalf("frame %v, want a notification", f)
+		}
+		got = append(got, f["id"].(string))
+	}
+	// n2 was acknowledged by another device: not pushed again. n3 comes once.
+	if strings.Join(got, ",") != "n1,n3,n4" {
+		t.Fatalf("notifications %v, want n1,n3,n4", got)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","ref":"p1"}`))
+	if f := next(t, ws); f["type"] != "pong" || f["ref"] != "p1" {
+		t.Fatalf("got %v, want pong p1", f)
+	}
+}
+
+func TestClientFrames(t *testing.T) {
+	ib := &userInbox{items: []*inbox.Item{item("n1", inbox.StatusRead)}}
+	n := newNode(t, ib)
+	ws := n.dial(t)
+	next(t, ws) // hello
+	send := func(s string) { ws.WriteMessage(websocket.TextMessage, []byte(s)) }
+	send(`{"type":"ack","ids":["n1"]}`)
+	send(`{"type":"read","ids":["n1","n2"]}`)
+	send(`{"type":"delete","ids":["n3"]}`)
+	send(`{"type":"read_all"}`)
+	send(`{"type":"history","status":"seen","limit":5,"ref":"h"}`)
+	f := next(t, ws)
+	if f["type"] != "history" || f["ref"] != "h" {
+		t.Fatalf("got %v, want history h", f)
+	}
+	if items := f["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != "n1" || items[0].(map[string]any)["status"] != "read" {
+		t.Fatalf("history items %v", items)
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	if got := strings.Join(ib.marks, " "); got != "delivered:n1 read:n1 read:n2 deleted:n3" || ib.readAll != 1 {
+		t.Fatalf("marks %q, read-all %d", got, ib.readAll)
+	}
+}
+
+// Every bad frame gets an error frame with its code, and the session goes on.
+func TestBadFrames(t *testing.T) {
+	n := newNode(t, &userInbox{})
+	ws := n.dial(t)
+	next(t, ws) // hello
+	cases := []struct{ frame, code string }{
+		{`not json`, "malformed"},
+		{`[]`, "malformed"},
+		{`"ping"`, "malformed"},
+		{`42`, "malformed"},
+		{`null`, "malformed"},
+		{`{}`, "malformed"},
+		{`{"type":7}`, "malformed"},
+		{`{"type":""}`, "malformed"},
+		{`{"type":"subscribe"}`, "unknown_type"},
+		{`{"type":"PING"}`, "unknown_type"},
+		{`{"type":"ack"}`, "invalid"},
+		{`{"type":"ack","ids":"n1"}`, "invalid"},
+		{`{"type":"ack","ids":[]}`, "invalid"},
+		{`{"type":"read","ids":[1]}`, "invalid"},
+		{`{"type":"read","ids":[""]}`, "invalid"},
+		{`{"type":"read","ids":["` + strings.Repeat("x", 65) + `"]}`, "invalid"},
+		{`{"type":"delete","ids":[` + strings.Repeat(`"x",`, 100) + `"x"]}`, "invalid"},
+		{`{"type":"delete","ids":null}`, "invalid"},
+		{`{"type":"history","status":"new"}`, "invalid"},
+		{`{"type":"history","status":1}`, "invalid"},
+		{`{"type":"history","since":"yesterday"}`, "invalid"},
+		{`{"type":"history","limit":0}`, "invalid"},
+		{`{"type":"history","limit":101}`, "invalid"},
+		{`{"type":"history","limit":2.5}`, "invalid"},
+		{`{"type":"history","cursor":5}`, "invalid"},
+		{`{"type":"ping","ref":{"a":1}}`, "invalid"},
+		{`{"type":"read","ids":["broken"]}`, "internal"},
+	}
+	for _, tc := range cases {
+		ws.WriteMessage(websocket.TextMessage, []byte(tc.frame))
+		f := next(t, ws)
+		if f["type"] != "error" || f["code"] != tc.code || f["message"] == "" {
+			t.Errorf("%s: got %v, want an error frame %s", tc.frame, f, tc.code)
+		}
+	}
+	ws.WriteMessage(websocket.BinaryMessage, []byte{0, 1})
+	if f := next(t, ws); f["code"] != "binary" {
+		t.Errorf("binary frame: got %v", f)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
+	if f := next(t, ws); f["type"] != "pong" {
+		t.Fatalf("after the bad frames: got %v, want pong", f)
+	}
+}
+
+func TestRevokedTokenCloses4003(t *testing.T) {
+	n := newNode(t, &userInbox{})
+	ws := n.dial(t)
+	next(t, ws)
+	for n.hub.Sessions("app", "alice") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	n.hub.CloseToken(context.Background(), "app", "tok", realtime.CloseRevoked, "token revoked")
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := ws.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 4003 {
+		t.Fatalf("got %v, want close 4003", err)
+	}
+}
