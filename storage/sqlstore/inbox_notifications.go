@@ -1,0 +1,184 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/inbox"
+)
+
+const notificationColumns = `n.id, n.app_id, n.title, n.message, n.priority, n.extras, n.image_url, n.click_url, n.broadcast,
+	n.source, n.bucket_id, n.message_id, n.created_at, n.expires_at`
+
+// countColumns are a notification's aggregate counts. Read counts the
+// users with a read state and the users whose read-all covers it (for a
+// broadcast, users who had it: their first token came before it).
+const countColumns = `n.recipients,
+	(SELECT count(*) FROM inbox_states s WHERE s.notification_id = n.id AND s.delivered_at IS NOT NULL),
+	(SELECT count(*) FROM inbox_states s WHERE s.notification_id = n.id AND s.read_at IS NOT NULL)
+	+ (SELECT count(*) FROM inbox_users u WHERE u.app_id = n.app_id AND u.read_all_at >= n.created_at
+		AND ((n.broadcast AND u.first_token_at <= n.created_at)
+			OR (NOT n.broadcast AND EXISTS (SELECT 1 FROM inbox_recipients r WHERE r.notification_id = n.id AND r.user_id = u.user_id)))
+		AND NOT EXISTS (SELECT 1 FROM inbox_states s WHERE s.app_id = u.app_id AND s.user_id = u.user_id
+			AND s.notification_id = n.id AND s.read_at IS NOT NULL))`
+
+// scanNotification reads notificationColumns, then more (such as counts).
+func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.Notification, error) {
+	var n inbox.Notification
+	var extras, source string
+	dest := append([]any{&n.ID, &n.AppID, &n.Title, &n.Message, &n.Priority, &extras, &n.ImageURL, &n.ClickURL, &n.Broadcast,
+		&source, &n.BucketID, &n.MessageID, &n.CreatedAt, &n.ExpiresAt}, more...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if extras != "" {
+		n.Extras = []byte(extras)
+	}
+	n.Source = inbox.Source(source)
+	n.CreatedAt, n.ExpiresAt = n.CreatedAt.UTC(), n.ExpiresAt.UTC()
+	return &n, nil
+}
+
+// recipientRows bounds one insert of recipients: 4 parameters a row.
+const recipientRows = 250
+
+// InsertNotification stores n, and a row per user when it is targeted; a
+// broadcast is the one row whatever the number of users.
+func (s *InboxStore) InsertNotification(ctx context.Context, n *inbox.Notification, c inbox.Counts) error {
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_notifications (id, app_id, title, message, priority, extras, image_url, click_url,
+			broadcast, recipients, source, bucket_id, message_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, n.AppID, n.Title, n.Message, n.Priority, string(n.Extras), n.ImageURL, n.ClickURL,
+			n.Broadcast, c.Recipients, string(n.Source), n.BucketID, n.MessageID, n.CreatedAt.UTC(), n.ExpiresAt.UTC())
+		switch {
+		case isForeignKeyViolation(err):
+			return pushgate.NotFound("app")
+		case isUniqueViolation(err):
+			return pushgate.Errorf(pushgate.ECONFLICT, "a notification with that id exists")
+		case err != nil:
+			return err
+		}
+		if n.Broadcast {
+			return nil
+		}
+		for users := n.UserIDs; len(users) > 0; {
+			part := users[:min(len(users), recipientRows)]
+			users = users[len(part):]
+			args := make([]any, 0, 4*len(part))
+			for _, u := range part {
+				args = append(args, n.ID, n.AppID, u, n.CreatedAt.UTC())
+			}
+			q := `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at) VALUES (?, ?, ?, ?)` +
+				strings.Repeat(`, (?, ?, ?, ?)`, len(part)-1)
+			if _, err := s.db.exec(ctx, tx, q, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetNotification returns the notification with its users when targeted.
+func (s *InboxStore) GetNotification(ctx context.Context, appID, id string) (*inbox.Notification, inbox.Counts, error) {
+	var c inbox.Counts
+	n, err := scanNotification(s.db.queryRow(ctx, s.db, `SELECT `+notificationColumns+`, `+countColumns+`
+		FROM inbox_notifications n WHERE n.app_id = ? AND n.id = ?`, appID, id), &c.Recipients, &c.Delivered, &c.Read)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, c, pushgate.NotFound("notification")
+	}
+	if err != nil {
+		return nil, c, err
+	}
+	if n.UserIDs, err = s.recipients(ctx, s.db, n); err != nil {
+		return nil, c, err
+	}
+	return n, c, nil
+}
+
+// recipients lists the users of a targeted notification (nil for a
+// broadcast).
+func (s *InboxStore) recipients(ctx context.Context, q querier, n *inbox.Notification) ([]string, error) {
+	if n.Broadcast {
+		return nil, nil
+	}
+	rows, err := s.db.query(ctx, q, `SELECT user_id FROM inbox_recipients WHERE notification_id = ? ORDER BY user_id`, n.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var users []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// ListNotifications pages an app's notifications newest first, without
+// their users (GetNotification has them).
+func (s *InboxStore) ListNotifications(ctx context.Context, appID, cursor string, limit int) ([]*inbox.Notification, []inbox.Counts, string, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	q := `SELECT ` + notificationColumns + `, ` + countColumns + ` FROM inbox_notifications n WHERE n.app_id = ?`
+	args := []any{appID}
+	if after != nil {
+		q += ` AND (n.created_at, n.id) < (?, ?)`
+		args = append(args, after.at, after.id)
+	}
+	rows, err := s.db.query(ctx, s.db, q+` ORDER BY n.created_at DESC, n.id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defer rows.Close()
+	list, counts := []*inbox.Notification{}, []inbox.Counts{}
+	for rows.Next() {
+		var c inbox.Counts
+		n, err := scanNotification(rows, &c.Recipients, &c.Delivered, &c.Read)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		list, counts = append(list, n), append(counts, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, "", err
+	}
+	if len(list) > limit {
+		list, counts = list[:limit], counts[:limit]
+		last := list[limit-1]
+		return list, counts, encodeCursor(last.CreatedAt, last.ID), nil
+	}
+	return list, counts, "", nil
+}
+
+// DeleteNotification removes the notification; its recipients and every
+// user's state of it go by cascade.
+func (s *InboxStore) DeleteNotification(ctx context.Context, appID, id string) (*inbox.Notification, error) {
+	var n *inbox.Notification
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = scanNotification(s.db.queryRow(ctx, tx, `SELECT `+notificationColumns+` FROM inbox_notifications n WHERE n.app_id = ? AND n.id = ?`, appID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return pushgate.NotFound("notification")
+		}
+		if err != nil {
+			return err
+		}
+		if n.UserIDs, err = s.recipients(ctx, tx, n); err != nil {
+			return err
+		}
+		_, err = s.db.exec(ctx, tx, `DELETE FROM inbox_notifications WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
