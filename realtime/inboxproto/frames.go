@@ -30,6 +30,17 @@ const (
 	ErrInternal    = "internal"     // the server failed; the frame may be sent again
 )
 
+// typeRecount is a hub message, never a frame: every session that gets
+// it reads its user's unseen count again (a broadcast was retracted).
+const typeRecount = "recount"
+
+// Prefixes of the rendered frames a session looks at.
+var (
+	notificationPrefix = []byte(`{"type":"` + TypeNotification + `"`)
+	unseenPrefix       = []byte(`{"type":"` + TypeUnseen + `"`)
+	recountPrefix      = []byte(`{"type":"` + typeRecount + `"`)
+)
+
 // Notification is a notification frame's payload: what a device shows.
 type Notification struct {
 	ID        string          `json:"id"`

@@ -1,6 +1,7 @@
 package inboxproto
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -52,6 +53,8 @@ type Options struct {
 // Handler serves the pushgate.v1 protocol over WebSocket.
 type Handler struct {
 	opts Options
+	// recounts bounds the unseen counts read at once for recounts.
+	recounts chan struct{}
 }
 
 // NewHandler makes a Handler.
@@ -62,7 +65,7 @@ func NewHandler(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{opts: opts}
+	return &Handler{opts: opts, recounts: make(chan struct{}, 8)}
 }
 
 // ServeWS upgrades an authenticated request and runs its session until the
@@ -73,7 +76,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	if err != nil {
 		return // answered by the upgrader
 	}
-	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true}
+	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true, ctx: r.Context()}
 	done := func() {}
 	if h.opts.Track != nil {
 		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
@@ -89,6 +92,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 		<-c.Done()
 		cancel()
 	}()
+	s.ctx = ctx
 	if !s.greet(ctx) {
 		c.Close(websocket1011, "could not read the inbox")
 		return
@@ -112,11 +116,16 @@ type session struct {
 	mu        sync.Mutex
 	replaying bool
 	held      [][]byte
-	replayed  map[string]bool
+	// unseen is the user's unseen count as this session last told it.
+	unseen int
+	ctx    context.Context
 }
 
 func (s *session) Protocol() realtime.Protocol { return WebSocket }
 
+// Send passes a hub frame on. A new notification is unread, so the
+// session counts it into the user's unseen count and says so; an unseen
+// frame sets the count; a recount asks the inbox again.
 func (s *session) Send(frame []byte) bool {
 	s.mu.Lock()
 	if s.replaying {
@@ -124,8 +133,39 @@ func (s *session) Send(frame []byte) bool {
 		s.mu.Unlock()
 		return true
 	}
+	switch {
+	case bytes.HasPrefix(frame, notificationPrefix):
+		s.unseen++
+		count := s.unseen
+		s.mu.Unlock()
+		return s.c.Send(frame) && s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+	case bytes.HasPrefix(frame, unseenPrefix):
+		var p countPayload
+		if json.Unmarshal(frame, &p) == nil {
+			s.unseen = p.Count
+		}
+	case bytes.HasPrefix(frame, recountPrefix):
+		s.mu.Unlock()
+		go s.recount()
+		return true
+	}
 	s.mu.Unlock()
 	return s.c.Send(frame)
+}
+
+// recount reads the user's unseen count and sends it, a few sessions at
+// a time per node.
+func (s *session) recount() {
+	s.h.recounts <- struct{}{}
+	defer func() { <-s.h.recounts }()
+	count, err := s.h.opts.Inbox.Unseen(s.ctx, s.id.AppID, s.id.UserID)
+	if err != nil {
+		return // the connection ended, or the next change tells it
+	}
+	s.mu.Lock()
+	s.unseen = count
+	s.mu.Unlock()
+	s.c.Send(render(TypeUnseen, countPayload{Count: count}))
 }
 
 func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }
@@ -146,14 +186,23 @@ func (s *session) greet(ctx context.Context) bool {
 		return false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.unseen = unseen
+	live := false
 	for _, f := range s.held {
-		if id, ok := notificationID(f); ok && replayed[id] {
-			continue
+		if id, ok := notificationID(f); ok {
+			if replayed[id] {
+				continue
+			}
+			live = true
 		}
 		s.c.Send(f)
 	}
 	s.held, s.replaying = nil, false
+	s.mu.Unlock()
+	if live {
+		// Some of them may be in hello's count, some not: ask again.
+		s.recount()
+	}
 	return true
 }
 

@@ -160,6 +160,18 @@ func TestHelloThenPendingOldestFirstThenLive(t *testing.T) {
 	if strings.Join(got, ",") != "n1,n3,n4" {
 		t.Fatalf("notifications %v, want n1,n3,n4", got)
 	}
+	// n4 came live during the greeting: the count is read again.
+	if f := next(t, ws); f["type"] != "unseen" || f["count"] != 3.0 {
+		t.Fatalf("got %v, want unseen 3", f)
+	}
+	// A live notification is unread: the session counts it and says so.
+	publish(t, n.hub, "n5")
+	if f := next(t, ws); f["type"] != "notification" || f["id"] != "n5" {
+		t.Fatalf("got %v, want notification n5", f)
+	}
+	if f := next(t, ws); f["type"] != "unseen" || f["count"] != 4.0 {
+		t.Fatalf("got %v, want unseen 4", f)
+	}
 	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","ref":"p1"}`))
 	if f := next(t, ws); f["type"] != "pong" || f["ref"] != "p1" {
 		t.Fatalf("got %v, want pong p1", f)
