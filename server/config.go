@@ -135,6 +135,16 @@ type Config struct {
 	// X-Forwarded-For names the client; with none, the client is the
 	// connection's peer.
 	TrustedProxies []string
+	// InboxMaxAge is the longest an unread notification is kept (and the
+	// ttl of one sent without a ttl); InboxRetention how long one stays
+	// in a user's inbox once read.
+	InboxMaxAge    time.Duration
+	InboxRetention time.Duration
+	// WSMaxFrameBytes bounds a client's WebSocket frame (bigger: close
+	// 1009); WSHeartbeat is the ping interval, and a session that answers
+	// none for two of them is closed.
+	WSMaxFrameBytes int64
+	WSHeartbeat     time.Duration
 
 	Logger *slog.Logger
 }
@@ -171,6 +181,10 @@ func Defaults() Config {
 		ImageMaxBytes:        10 << 20,
 		ImageMaxPixels:       40_000_000,
 		ImageRevalidateAfter: time.Hour,
+		InboxMaxAge:          90 * 24 * time.Hour,
+		InboxRetention:       30 * 24 * time.Hour,
+		WSMaxFrameBytes:      16 << 10,
+		WSHeartbeat:          25 * time.Second,
 	}
 }
 
@@ -191,6 +205,7 @@ func (c *Config) Validate() error {
 		c.validateClients,
 		c.validateWebhookRetries,
 		c.validateMaintenance,
+		c.validateRealtime,
 	} {
 		errs = append(errs, validate()...)
 	}
@@ -407,3 +422,21 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 
 // embedded reports whether the database is the embedded SQLite one.
 func (c *Config) embedded() bool { return !hasAnyPrefix(c.DatabaseURL, "postgres://", "postgresql://") }
+
+// validateRealtime checks the inbox's retention and the WebSocket bounds.
+func (c *Config) validateRealtime() []error {
+	var errs []error
+	if c.InboxMaxAge < time.Minute {
+		errs = append(errs, errors.New("inbox_max_age: must be at least 1m"))
+	}
+	if c.InboxRetention < time.Minute {
+		errs = append(errs, errors.New("inbox_retention: must be at least 1m"))
+	}
+	if c.WSMaxFrameBytes < 1024 || c.WSMaxFrameBytes > 1<<20 {
+		errs = append(errs, errors.New("ws_max_frame_bytes: must be between 1024 and 1048576"))
+	}
+	if c.WSHeartbeat < time.Second || c.WSHeartbeat > 10*time.Minute {
+		errs = append(errs, errors.New("ws_heartbeat: must be between 1s and 10m"))
+	}
+	return errs
+}

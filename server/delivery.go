@@ -57,5 +57,6 @@ func (s *Server) sharedJobs() []delivery.Job {
 		{Name: "bucket expiry", Run: s.Buckets.DeleteExpired},
 		s.images.Recovery(s.cfg.DeliveryStaleAfter),
 		s.images.SourceExpiry(),
+		s.inboxPurge(),
 	}
 }

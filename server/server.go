@@ -20,8 +20,11 @@ import (
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/httpapi"
 	"github.com/pushgate/pushgate/imagejobs"
+	"github.com/pushgate/pushgate/inbox"
 	"github.com/pushgate/pushgate/internal/conns"
 	"github.com/pushgate/pushgate/providers"
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/inboxproto"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
 )
@@ -45,6 +48,8 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Providers builds provider clients per credential type.
 	Providers *providers.Registry
+	// Inbox holds client tokens, notifications and users' inboxes.
+	Inbox *inbox.Service
 
 	embedded    *embeddedRedis
 	redis       redis.UniversalClient
@@ -53,6 +58,8 @@ type Server struct {
 	flusher     *webhooks.Flusher
 	dispatcher  *webhooks.Dispatcher
 	images      *imagejobs.Service
+	hub         *realtime.Hub
+	inboxWS     *inboxproto.Handler
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance
@@ -94,6 +101,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.buildImages(); err != nil {
 		return nil, err
 	}
+	s.buildRealtime()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
 		return nil, err
@@ -142,6 +150,10 @@ func (s *Server) Start(ctx context.Context) error {
 	// a revocation anywhere reach this node within a second.
 	s.Apps.Start(ctx)
 	s.recorder.Start(ctx)
+	if err := s.hub.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start realtime hub: %w", err)
+	}
 	if s.worker != nil {
 		if err := s.worker.Start(ctx); err != nil {
 			ln.Close()
@@ -219,7 +231,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
-	errs = append(errs, s.conns.Shutdown(ctx))
+	errs = append(errs, s.hub.Shutdown(ctx), s.conns.Shutdown(ctx))
 	if s.worker != nil && s.ln != nil {
 		// Tasks still running at the deadline go back to the queue (asynq
 		// hands them back, or their lease and the sweep do): that is how a

@@ -116,6 +116,17 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
 	{key: "webhook_min_backoff", def: "5s", help: "wait before a failed callback batch is tried again; later waits double (up to 1h), with jitter",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookMinBackoff) }},
+	{key: "inbox_max_age", def: "2160h", help: "longest an unread notification stays in a user's inbox (and the ttl of one sent without a ttl)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.InboxMaxAge) }},
+	{key: "inbox_retention", def: "720h", help: "how long a read notification stays in a user's inbox",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.InboxRetention) }},
+	{key: "ws_max_frame_bytes", def: "16384", help: "largest WebSocket frame a client may send; a bigger one closes the connection with 1009",
+		apply: func(c *server.Config, v string) (err error) {
+			c.WSMaxFrameBytes, err = strconv.ParseInt(v, 10, 64)
+			return err
+		}},
+	{key: "ws_heartbeat", def: "25s", help: "WebSocket ping interval; a connection that answers none for two of them is closed",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WSHeartbeat) }},
 	{key: "images_dir", help: "folder of the image CDN's variants (empty: DATA_DIR/images); nodes serving /cdn must share it with the workers",
 		apply: func(c *server.Config, v string) error { c.ImagesDir = v; return nil }},
 	{key: "image_max_bytes", def: "10485760", help: "largest source image fetched or uploaded, in bytes",

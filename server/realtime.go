@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+
+	"github.com/pushgate/pushgate/delivery"
+	"github.com/pushgate/pushgate/inbox"
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// buildRealtime builds the inbox service, the hub with its broker between
+// nodes (Redis pub/sub, or in memory on the embedded Redis, which no other
+// node shares), the Notifier that tells the hub what the inbox changed,
+// and the /v1/ws protocol handler.
+func (s *Server) buildRealtime() {
+	cfg := s.cfg
+	s.Inbox = inbox.NewService(s.DB.Inbox(), inbox.Options{
+		Now: s.now, MaxAge: cfg.InboxMaxAge, Retention: cfg.InboxRetention, Logger: s.log,
+	})
+	var broker realtime.Broker
+	if s.embedded == nil {
+		broker = realtime.NewRedisBroker(s.redis, realtime.RedisOptions{Namespace: cfg.QueueNamespace, Logger: s.log})
+	}
+	s.hub = realtime.New(realtime.Options{Broker: broker, Logger: s.log})
+	s.Inbox.SetListener(inboxproto.NewNotifier(s.hub, s.Inbox, s.log))
+	s.inboxWS = inboxproto.NewHandler(inboxproto.Options{
+		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,
+		Upgrader: wsconn.NewUpgrader(wsconn.Options{
+			Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat,
+		}),
+	})
+}
+
+// inboxPurge is the maintenance job that applies inbox_retention and
+// inbox_max_age.
+func (s *Server) inboxPurge() delivery.Job {
+	return delivery.Job{Name: "inbox purge", Run: func(ctx context.Context) error {
+		n, err := s.Inbox.Purge(ctx)
+		if n > 0 {
+			s.log.Info("inbox purge removed notifications", "count", n)
+		}
+		return err
+	}}
+}
