@@ -86,15 +86,16 @@ var (
 
 // clientTokenOf finds a client token: "Authorization: Bearer <token>",
 // else the token query parameter (for clients that cannot set headers).
-func clientTokenOf(r *http.Request) string {
+// An Authorization header of another scheme is no token, never none.
+func clientTokenOf(r *http.Request) (string, error) {
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
-	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
+	switch {
+	case len(auth) > 7 && strings.EqualFold(auth[:7], "bearer "):
+		return strings.TrimSpace(auth[7:]), nil
+	case auth != "":
+		return "", errBadClientToken
 	}
-	if auth != "" {
-		return auth // another scheme: refused below, never mistaken for none
-	}
-	return r.URL.Query().Get("token")
+	return r.URL.Query().Get("token"), nil
 }
 
 // authenticateToken returns the client token value opens.
@@ -120,17 +121,26 @@ func (h *Handler) authenticateToken(ctx context.Context, value string) (*inbox.T
 
 // requireClientToken lets through requests with a valid client token.
 func (h *Handler) requireClientToken(c *gin.Context) {
-	if strings.HasPrefix(apiKeyOf(c.Request), apps.APIKeyPrefix) {
-		h.writeError(c, errAPIKeyNotToken)
-		return
-	}
-	t, err := h.authenticateToken(c.Request.Context(), clientTokenOf(c.Request))
+	t, err := h.clientToken(c.Request)
 	if err != nil {
 		h.writeError(c, err)
 		return
 	}
 	c.Set(ctxClientToken, t)
 	c.Next()
+}
+
+// clientToken is the client token r came with. An API key in any of its
+// places is refused as such, even beside a client token.
+func (h *Handler) clientToken(r *http.Request) (*inbox.Token, error) {
+	if strings.HasPrefix(apiKeyOf(r), apps.APIKeyPrefix) {
+		return nil, errAPIKeyNotToken
+	}
+	v, err := clientTokenOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.authenticateToken(r.Context(), v)
 }
 
 // authenticateEither takes a client token (one starting with "pgt_", in
