@@ -546,7 +546,7 @@ func TestInboxRouteTree(t *testing.T) {
 	}{
 		{"GET", "/v1/inbox/unseen-count", 200},
 		{"POST", "/v1/inbox/read-all", 200},
-		{"GET", "/v1/inbox/read-all", 404},      // an id that is no id
+		{"GET", "/v1/inbox/read-all", 404},        // an id that is no id
 		{"DELETE", "/v1/inbox/unseen-count", 404}, // likewise
 		{"POST", "/v1/inbox/unseen-count", 405},
 		{"PUT", "/v1/inbox/" + id, 405},
