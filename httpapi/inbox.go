@@ -48,6 +48,10 @@ func (h *Handler) routeInbox(core, client *gin.RouterGroup) {
 	core.GET("/notifications/:notificationId", h.getNotification)
 	core.DELETE("/notifications/:notificationId", h.deleteNotification)
 
+	for _, p := range []string{"/notifications", "/inbox", "/inbox/unseen-count", "/inbox/read-all",
+		"/inbox/:notificationId", "/inbox/:notificationId/delivered", "/inbox/:notificationId/read"} {
+		client.OPTIONS(p, clientPreflight)
+	}
 	in := client.Group("/inbox", h.requireClientToken)
 	in.GET("", h.listInbox)
 	in.GET("/unseen-count", h.unseenCount)
@@ -56,6 +60,16 @@ func (h *Handler) routeInbox(core, client *gin.RouterGroup) {
 	in.DELETE("/:notificationId", h.deleteInboxItem)
 	in.POST("/:notificationId/delivered", h.markInboxItem(inbox.StatusDelivered))
 	in.POST("/:notificationId/read", h.markInboxItem(inbox.StatusRead))
+}
+
+// clientPreflight answers a browser's CORS preflight of the client-token
+// routes (allowCORS adds the origin): any origin, with a client token in
+// Authorization and a JSON body.
+func clientPreflight(c *gin.Context) {
+	c.Header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	c.Header("Access-Control-Max-Age", "86400")
+	c.AbortWithStatus(http.StatusNoContent)
 }
 
 // clientTokenPrefix starts every client token (inbox tokens are "pgt_"

@@ -590,3 +590,37 @@ func TestInboxBodyLimits(t *testing.T) {
 	wantError(t, "userId with a NUL", x.do("POST", "/v1/tokens", `{"name":"n","userId":"u\u0000"}`, "x-token", x.a), 400, pushgate.EINVALID, "userId")
 	wantError(t, "a NUL in the query", x.do("GET", "/v1/tokens?userId=a%00", "", "x-token", x.a), 400, pushgate.EINVALID, "userId")
 }
+
+// A page on any origin may call the client-token routes: they take no
+// cookies, only the token the page holds.
+func TestInboxCORS(t *testing.T) {
+	x := newInboxAPI(t)
+	alice := x.token(x.a, "alice")
+	id := pushgate.NewID()
+	for _, p := range []string{"/v1/notifications", "/v1/inbox", "/v1/inbox/unseen-count", "/v1/inbox/read-all",
+		"/v1/inbox/" + id, "/v1/inbox/" + id + "/delivered", "/v1/inbox/" + id + "/read"} {
+		rec := x.do("OPTIONS", p, "", "Origin", "https://app.example", "Access-Control-Request-Method", "DELETE",
+			"Access-Control-Request-Headers", "authorization, content-type")
+		h := rec.Header()
+		if rec.Code != 204 || h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "DELETE") || h.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight of %s: %d %v", p, rec.Code, h)
+		}
+	}
+	for _, r := range []struct {
+		what   string
+		status int
+		header []string
+	}{
+		{"with a token", 200, []string{"Authorization", "Bearer " + alice.Token}},
+		{"without one", 401, nil},
+	} {
+		rec := x.do("GET", "/v1/inbox", "", append(r.header, "Origin", "https://app.example")...)
+		if rec.Code != r.status || rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET /v1/inbox %s from another origin: %d %v", r.what, rec.Code, rec.Header())
+		}
+	}
+	if rec := x.do("GET", "/v1/tokens", "", "x-token", x.a, "Origin", "https://app.example"); rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an API-key route allows other origins: %v", rec.Header())
+	}
+}

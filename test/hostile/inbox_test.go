@@ -124,6 +124,13 @@ func inboxFixtures(w *world) []*routeFx {
 		{route: "DELETE /v1/inbox/{notificationId}", token: a.inbox.token, ok: []int{204}, params: fresh, other: otherNote},
 		{route: "POST /v1/inbox/{notificationId}/delivered", token: a.inbox.token, ok: []int{200}, params: static(a.inbox.notification), other: otherNote},
 		{route: "POST /v1/inbox/{notificationId}/read", token: a.inbox.token, ok: []int{200}, params: static(a.inbox.notification), other: otherNote},
+		{route: "OPTIONS /v1/notifications", ok: []int{204}},
+		{route: "OPTIONS /v1/inbox", ok: []int{204}},
+		{route: "OPTIONS /v1/inbox/unseen-count", ok: []int{204}},
+		{route: "OPTIONS /v1/inbox/read-all", ok: []int{204}},
+		{route: "OPTIONS /v1/inbox/{notificationId}", ok: []int{204}, params: static(a.inbox.notification), other: otherNote},
+		{route: "OPTIONS /v1/inbox/{notificationId}/delivered", ok: []int{204}, params: static(a.inbox.notification), other: otherNote},
+		{route: "OPTIONS /v1/inbox/{notificationId}/read", ok: []int{204}, params: static(a.inbox.notification), other: otherNote},
 	}
 }
 
