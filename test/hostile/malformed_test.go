@@ -479,7 +479,13 @@ func pathCases(f *routeFx, add func(*routeFx, string, want, func() request), add
 			return r
 		})
 	}
-	addRaw(f, "invalid UTF-8 in the request line", want{codes: []int{400, 404, 405}}, func() []byte {
+	badLine := []int{400, 404, 405}
+	if f.method() == http.MethodOptions {
+		// The longer path may be another route's preflight, which
+		// answers for any id: it reveals nothing.
+		badLine = append(badLine, 204)
+	}
+	addRaw(f, "invalid UTF-8 in the request line", want{codes: badLine}, func() []byte {
 		r := f.valid()
 		return rawRequest(r.method, r.path+"/\xff\xfe", r)
 	})
@@ -734,7 +740,17 @@ func methodCases(fx map[string]*routeFx, routes []string) []mcase {
 	var out []mcase
 	for p, rs := range byPath {
 		served := methodsOf(routes, p)
+		// Made from a request with its credentials, where the path has
+		// one: a preflight's would meet the authentication of a route
+		// whose parameter takes the path (GET /v1/inbox/read-all is GET
+		// /v1/inbox/{notificationId}).
 		f := fx[rs[0]]
+		for _, r := range rs {
+			if fx[r].key != "" || fx[r].token != "" {
+				f = fx[r]
+				break
+			}
+		}
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "PROPFIND", "HOSTILE", "TRACE"} {
 			if served[m] {
 				continue
