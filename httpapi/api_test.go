@@ -33,6 +33,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 		opts.Core = coreOptions(t, db, kr)
 		opts.Core.BucketCreateRate = rate
 	}
+	if opts.Inbox == nil {
+		opts.Inbox = newFakeInbox()
+	}
 	if opts.Events.Recorder == nil {
 		opts.Events.Recorder = webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})
 	}

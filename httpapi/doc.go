@@ -20,8 +20,10 @@
 //	         /v1/context/{id}/events/*                none (message id), rate     timed, CORS
 //	                                                  limit per client address
 //	core     /v1/app... /v1/bucket...                 app API key                 timed
+//	         /v1/tokens... GET, DELETE /v1/notif...
 //	         /v1/images                                                           timed, larger body
-//	client   /v1/inbox... (issue 13, none yet)        client token, per route     timed
+//	client   /v1/inbox...                             client token (pgt_...)      timed, CORS
+//	         POST /v1/notifications                   client token or API key     timed, CORS
 //	streams  /v1/ws /v1/sse /app/{key} /socket.io/    per route, before the       untimed
 //	         (issues 13 and 15, none yet)             upgrade
 //

@@ -54,13 +54,15 @@ func (h *Handler) routeEvents(e *gin.RouterGroup) {
 	}
 }
 
-// allowCORS lets any origin call the client event endpoints: they take no
-// cookies and no credentials, so there is nothing for another origin to
-// abuse that a plain HTTP client could not. It runs before the middleware
-// that may refuse a request (NUL in the path, body limits and deadlines),
-// so a browser sees those answers too.
+// allowCORS lets any origin call the client event endpoints and the
+// routes a browser calls with a client token (the inbox, and sending to
+// the token's user): they take no cookies, only credentials a page must
+// hold already, so there is nothing for another origin to abuse that a
+// plain HTTP client could not. It runs before the middleware that may
+// refuse a request (NUL in the path, body limits and deadlines), so a
+// browser sees those answers too.
 func allowCORS(c *gin.Context) {
-	if strings.HasPrefix(c.FullPath(), clientEventPrefix) {
+	if p := c.FullPath(); strings.HasPrefix(p, clientEventPrefix) || p == "/v1/notifications" || strings.HasPrefix(p, "/v1/inbox") {
 		c.Header("Access-Control-Allow-Origin", "*")
 		c.Header("Vary", "Origin")
 	}

@@ -47,6 +47,9 @@ type Options struct {
 	// Events serves CORE's public client event endpoints when its
 	// Recorder is set.
 	Events EventOptions
+	// Inbox, when set, serves client tokens, notifications and the
+	// per-user inbox (/v1/tokens, /v1/notifications, /v1/inbox).
+	Inbox InboxService
 	// BodyTimeout bounds the time to receive a request body (default 30 s).
 	BodyTimeout time.Duration
 	// TrustedProxies are the CIDR prefixes of proxies whose
@@ -132,6 +135,9 @@ func (h *Handler) route(s surfaces) {
 	}
 	if h.opts.Events.Recorder != nil {
 		h.routeEvents(s.public)
+	}
+	if h.opts.Inbox != nil {
+		h.routeInbox(s.core, s.client)
 	}
 }
 

@@ -8,9 +8,11 @@ import "github.com/gin-gonic/gin"
 // one route tree and gives each route the chain of the group it was added
 // to. The package doc draws the same table.
 //
-// Where the realtime half's routes will go (none yet): issue 13's
-// /v1/inbox... on client, /v1/ws and /v1/sse on streams (client token
-// checked before the upgrade), /v1/tokens on core; issue 15's /app/{key}
+// Issue 13's /v1/tokens and /v1/notifications are on core (but POST
+// /v1/notifications, which also takes a client token, is on client) and
+// /v1/inbox... on client. Where the rest of the realtime half's routes
+// will go (none yet): /v1/ws and /v1/sse on streams (client token
+// checked before the upgrade); issue 15's /app/{key}
 // on streams and the Pusher HTTP API (/apps/{appId}/...) on a group of its
 // own made from public with the Pusher signature check; issue 16's
 // /socket.io/ on streams and notification-server's /api/{userId}/... on a
@@ -27,9 +29,10 @@ type surfaces struct {
 	// messages, batches, images), behind an app API key; timed.
 	core *gin.RouterGroup
 	// client: /v1 routes that a browser or app calls with a client token,
-	// not an API key (/v1/inbox..., issue 13). No authentication of the
-	// group's own yet: each route adds the token check (or one accepting
-	// either credential, for POST /v1/notifications); timed.
+	// not an API key (/v1/inbox..., issue 13), and their CORS preflights.
+	// No authentication of the group's own: the inbox routes add the token
+	// check (requireClientToken), POST /v1/notifications one accepting
+	// either credential (authenticateEither); timed.
 	client *gin.RouterGroup
 	// streams: long-lived connections (/v1/ws, /v1/sse, /app/{key},
 	// /socket.io/). Outside the middleware that times requests or bounds

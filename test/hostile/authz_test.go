@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,14 @@ var unscoped = map[string]bool{
 	"POST /v1/app/keys": true,
 	"POST /v1/bucket":   true,
 	"POST /v1/images":   true,
+	// The inbox: B's key and B's client tokens act on B's own.
+	"POST /v1/tokens":            true,
+	"GET /v1/tokens":             true,
+	"POST /v1/notifications":     true,
+	"GET /v1/notifications":      true,
+	"GET /v1/inbox":              true,
+	"GET /v1/inbox/unseen-count": true,
+	"POST /v1/inbox/read-all":    true,
 }
 
 // TestAuthorizationMatrix calls every route as app A's admin key, A's
@@ -61,6 +70,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		w.must(204, w.a.key, "DELETE", "/v1/app/keys/"+gone.ID, nil, nil)
 		keys["revoked"] = gone.Key
 		aIDs := []string{w.a.id, w.a.keyID, std.ID, w.a.bucket, w.a.context, w.a.message, w.a.batch}
+		// A client-token route takes, for each kind: A's token (admin),
+		// A's API key (standard), B's token (other), nothing, and A's
+		// revoked token.
+		tokens := map[string]string{}
+		if in := w.a.inbox; in != nil {
+			aIDs = append(aIDs, in.tokenID, in.notification)
+			tokens = map[string]string{"admin": in.token, "standard": w.a.key, "other": w.b.inbox.token, "revoked": in.revoked}
+		}
 
 		routes := allRoutes(t, w.node)
 		fx := fixtures(w)
@@ -74,7 +91,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for _, kind := range keyKinds {
 				t.Run(route+" as "+kind, func(t *testing.T) {
 					r := f.valid()
-					if f.key != "" {
+					if f.token != "" {
+						r.header = nil
+						if kind != "none" {
+							r.header = http.Header{"Authorization": {"Bearer " + tokens[kind]}}
+						}
+					} else if f.key != "" {
 						r.key = keys[kind]
 					} else if kind != "none" {
 						r.header = withKey(r.header, keys[kind])
@@ -179,6 +201,12 @@ func authzProblems(f *routeFx, kind string, a answer, aIDs []string, w *world) [
 		}
 	}
 	switch {
+	case f.token != "" && (kind == "none" || kind == "revoked" || kind == "standard"):
+		expect(401) // standard: an API key is no client token
+	case f.token != "" && kind == "other" && !unscoped[f.route]:
+		expect(404)
+	case f.token != "":
+		expect(f.ok...)
 	case f.key == "":
 		expect(f.ok...) // public: the key changes nothing
 	case kind == "none" || kind == "revoked":

@@ -51,6 +51,7 @@ type tenant struct {
 	message  string            // a message of context
 	batch    string            // a delivered webhook batch of bucket
 	receiver map[string]any    // the Web Push receiver message went to
+	inbox    *inboxTenant      // client tokens and a notification (when inboxWired)
 }
 
 func newWorld(t *testing.T, backend string) *world {
@@ -88,6 +89,9 @@ func newWorld(t *testing.T, backend string) *world {
 	w.b.id, w.b.key = w.newApp("other")
 	for _, tn := range []*tenant{w.a, w.b} {
 		w.populate(tn)
+		if inboxWired {
+			w.populateInbox(tn)
+		}
 	}
 	for _, tn := range []*tenant{w.a, w.b} {
 		tn.batch = w.deliveredBatch(tn)
