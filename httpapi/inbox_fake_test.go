@@ -123,7 +123,7 @@ func (f *fakeInbox) Send(_ context.Context, appID string, in inbox.NewNotificati
 	}
 	var problems []string
 	if in.Title == "" && in.Message == "" {
-		problems = append(problems, "title: title or message is required")
+		problems = append(problems, "message: a title or a message is required")
 	}
 	if in.Priority != nil && (*in.Priority < 1 || *in.Priority > 10) {
 		problems = append(problems, "priority: must be from 1 to 10")

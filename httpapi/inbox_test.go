@@ -21,7 +21,6 @@ type inboxAPI struct {
 	*client
 	fake   *fakeInbox
 	a, b   string // API keys
-	aID    string
 	maxLen int64
 }
 
@@ -34,7 +33,7 @@ func newInboxAPI(t *testing.T) *inboxAPI {
 		t.Fatal(err)
 	}
 	b, _ := svc.Create(context.Background(), "b")
-	return &inboxAPI{client: newClient(t, h), fake: fake, a: a.APIKey, b: b.APIKey, aID: a.AppID, maxLen: 16 << 10}
+	return &inboxAPI{client: newClient(t, h), fake: fake, a: a.APIKey, b: b.APIKey, maxLen: 16 << 10}
 }
 
 type tokenJSON struct {
@@ -203,6 +202,7 @@ func TestNotificationsWithAPIKey(t *testing.T) {
 
 	// Counts follow the users' acts.
 	x.do("POST", "/v1/inbox/"+id+"/delivered", "", "Authorization", "Bearer "+bob.Token)
+	x.do("POST", "/v1/inbox/"+id+"/delivered", "", "Authorization", "Bearer "+alice.Token)
 	x.do("POST", "/v1/inbox/"+id+"/read", "", "Authorization", "Bearer "+alice.Token)
 	var got struct {
 		ID        string
@@ -274,7 +274,7 @@ func TestSendNotificationValidation(t *testing.T) {
 		code       string
 		field      string
 	}{
-		{"no title or message", `{"priority":5}`, 400, pushgate.EINVALID, "title"},
+		{"no title or message", `{"priority":5}`, 400, pushgate.EINVALID, ""},
 		{"priority out of range", `{"title":"t","priority":11}`, 400, pushgate.EINVALID, "priority"},
 		{"priority as a string", `{"title":"t","priority":"5"}`, 400, pushgate.EINVALID, "priority: expected integer"},
 		{"priority a fraction", `{"title":"t","priority":5.5}`, 400, pushgate.EINVALID, "priority"},
