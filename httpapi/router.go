@@ -50,6 +50,8 @@ type Options struct {
 	// Inbox, when set, serves client tokens, notifications and the
 	// per-user inbox (/v1/tokens, /v1/notifications, /v1/inbox).
 	Inbox InboxService
+	// Realtime serves /v1/ws; it needs Inbox (to check client tokens).
+	Realtime RealtimeService
 	// BodyTimeout bounds the time to receive a request body (default 30 s).
 	BodyTimeout time.Duration
 	// TrustedProxies are the CIDR prefixes of proxies whose
@@ -138,6 +140,9 @@ func (h *Handler) route(s surfaces) {
 	}
 	if h.opts.Inbox != nil {
 		h.routeInbox(s.core, s.client)
+		if h.opts.Realtime != nil {
+			h.routeRealtime(s.streams)
+		}
 	}
 }
 

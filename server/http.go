@@ -39,6 +39,8 @@ func (s *Server) buildHTTP() {
 			Parse:            contexts.Options{Guard: s.guard},
 			BucketCreateRate: cfg.BucketCreateRate,
 		},
+		Inbox:          s.Inbox,
+		Realtime:       tokenSessions{s.inboxWS},
 		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          s.readyChecks(),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/inbox"
@@ -43,4 +44,11 @@ func (s *Server) inboxPurge() delivery.Job {
 		}
 		return err
 	}}
+}
+
+// tokenSessions runs /v1/ws sessions opened with a client token.
+type tokenSessions struct{ h *inboxproto.Handler }
+
+func (ts tokenSessions) ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token) {
+	ts.h.ServeWS(w, r, inboxproto.Identity{AppID: t.AppID, UserID: t.UserID, TokenID: t.ID})
 }

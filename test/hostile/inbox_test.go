@@ -4,44 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"testing"
 )
-
-// inboxWired says that server wires the inbox service into the HTTP API
-// (httpapi.Options.Inbox), so the node serves /v1/tokens,
-// /v1/notifications and /v1/inbox. Until then those routes are left out
-// of the suite (logged), and once the node serves them while this is
-// false, the suite fails: set it to true, then delete it and inboxRoute's
-// use in allRoutes.
-const inboxWired = false
-
-// inboxRoute says whether route is one of the inbox's.
-func inboxRoute(route string) bool {
-	_, p, _ := strings.Cut(route, " ")
-	for _, prefix := range []string{"/v1/tokens", "/v1/notifications", "/v1/inbox"} {
-		if p == prefix || strings.HasPrefix(p, prefix+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// withoutUnwiredInbox drops the inbox's routes while inboxWired is false,
-// and fails t if the node serves them all the same.
-func withoutUnwiredInbox(t *testing.T, served, routes []string) []string {
-	t.Helper()
-	if inboxWired {
-		return routes
-	}
-	if slices.Contains(served, "POST /v1/tokens") {
-		t.Errorf("the node serves the inbox routes: set inboxWired in test/hostile/inbox_test.go")
-		return routes
-	}
-	t.Logf("the node does not serve the inbox routes yet (inboxWired is false): they are left out")
-	return slices.DeleteFunc(routes, inboxRoute)
-}
 
 // inboxTenant is what one app holds in the inbox: two users' client
 // tokens, one revoked token, and a notification to the first user.
@@ -124,6 +88,10 @@ func inboxFixtures(w *world) []*routeFx {
 		{route: "DELETE /v1/inbox/{notificationId}", token: a.inbox.token, ok: []int{204}, params: fresh, other: otherNote},
 		{route: "POST /v1/inbox/{notificationId}/delivered", token: a.inbox.token, ok: []int{200}, params: static(a.inbox.notification), other: otherNote},
 		{route: "POST /v1/inbox/{notificationId}/read", token: a.inbox.token, ok: []int{200}, params: static(a.inbox.notification), other: otherNote},
+		// The suite speaks plain HTTP: a valid token without a WebSocket
+		// handshake is a 400 (the protocol has its own tests with real
+		// WebSocket clients).
+		{route: "GET /v1/ws", token: a.inbox.token, ok: []int{400}},
 		{route: "OPTIONS /v1/notifications", ok: []int{204}},
 		{route: "OPTIONS /v1/inbox", ok: []int{204}},
 		{route: "OPTIONS /v1/inbox/unseen-count", ok: []int{204}},

@@ -51,7 +51,7 @@ type tenant struct {
 	message  string            // a message of context
 	batch    string            // a delivered webhook batch of bucket
 	receiver map[string]any    // the Web Push receiver message went to
-	inbox    *inboxTenant      // client tokens and a notification (when inboxWired)
+	inbox    *inboxTenant      // client tokens and a notification
 }
 
 func newWorld(t *testing.T, backend string) *world {
@@ -89,9 +89,7 @@ func newWorld(t *testing.T, backend string) *world {
 	w.b.id, w.b.key = w.newApp("other")
 	for _, tn := range []*tenant{w.a, w.b} {
 		w.populate(tn)
-		if inboxWired {
-			w.populateInbox(tn)
-		}
+		w.populateInbox(tn)
 	}
 	for _, tn := range []*tenant{w.a, w.b} {
 		tn.batch = w.deliveredBatch(tn)

@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/inbox"
+)
+
+// RealtimeService runs the long-lived connections of authenticated client
+// tokens (the pushgate.v1 protocol's handler).
+type RealtimeService interface {
+	// ServeWS upgrades r and runs its session until the connection ends.
+	ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token)
+}
+
+// wsProtocolToken is how a browser, which cannot set headers on a
+// WebSocket, offers its client token: "Sec-WebSocket-Protocol:
+// pushgate.v1, token.<TOKEN>".
+const wsProtocolToken = "token."
+
+// routeRealtime adds /v1/ws on the streams group: the client token is
+// checked before the upgrade, so a bad or revoked one gets a 401 in the one
+// error shape and no WebSocket.
+func (h *Handler) routeRealtime(streams *gin.RouterGroup) {
+	streams.GET("/v1/ws", h.serveWS)
+}
+
+func (h *Handler) serveWS(c *gin.Context) {
+	t, err := h.wsToken(c.Request)
+	if err == nil {
+		err = checkUpgrade(c.Request)
+	}
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	h.opts.Realtime.ServeWS(c.Writer, c.Request, t)
+	c.Abort()
+}
+
+// wsToken is the client token of a WebSocket request: where the REST
+// routes look (Authorization bearer, ?token=), else in the subprotocols
+// offered.
+func (h *Handler) wsToken(r *http.Request) (*inbox.Token, error) {
+	if r.Header.Get("Authorization") == "" && r.URL.Query().Get("token") == "" {
+		for _, p := range strings.Split(r.Header.Get("Sec-WebSocket-Protocol"), ",") {
+			if p = strings.TrimSpace(p); strings.HasPrefix(p, wsProtocolToken) {
+				return h.authenticateToken(r.Context(), p[len(wsProtocolToken):])
+			}
+		}
+	}
+	return h.clientToken(r)
+}
+
+// checkUpgrade refuses, in the one error shape, a request that is no
+// WebSocket handshake (RFC 6455, section 4.2.1), before the upgrader would
+// answer it in plain text.
+func checkUpgrade(r *http.Request) error {
+	switch {
+	case !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket"):
+		return pushgate.Invalid("this route takes a WebSocket handshake (Connection: Upgrade, Upgrade: websocket)")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return pushgate.Invalid("Sec-WebSocket-Version: must be 13")
+	case len(r.Header.Get("Sec-WebSocket-Key")) != 24:
+		return pushgate.Invalid("Sec-WebSocket-Key: must be 16 bytes in base64")
+	}
+	return nil
+}
+
+// headerHas reports whether a comma-separated header lists token (any case).
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
