@@ -219,21 +219,22 @@ func (s *InboxStore) lockUser(ctx context.Context, tx *sql.Tx, appID, userID str
 const bumpChunk = 500
 
 // bump adds one to a counter column of the notifications ids (sorted).
-// Rows are locked in id order, so that concurrent bumps of overlapping
-// notifications (read-alls of users who share broadcasts) cannot deadlock;
-// with the lock UPDATE itself takes, which does not wait for the key-share
-// locks that state inserts hold on their notifications.
+// On PostgreSQL the rows are first locked in id order, with the lock
+// UPDATE takes (which does not wait for the key-share locks that state
+// inserts hold on their notifications), so that concurrent bumps of
+// overlapping notifications (read-alls of users who share broadcasts)
+// cannot deadlock. SQLite runs one transaction at a time.
 func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []string) error {
-	lock := ""
-	if s.db.Dialect == Postgres {
-		lock = " FOR NO KEY UPDATE" // as UPDATE locks; SQLite runs one transaction at a time
-	}
 	for len(ids) > 0 {
 		part := ids[:min(len(ids), bumpChunk)]
 		ids = ids[len(part):]
 		list, args := inList(part)
-		if _, err := s.db.exec(ctx, tx, `WITH locked AS (SELECT id FROM inbox_notifications WHERE id IN `+list+` ORDER BY id`+lock+`)
-			UPDATE inbox_notifications SET `+column+` = `+column+` + 1 WHERE id IN (SELECT id FROM locked)`, args...); err != nil {
+		if s.db.Dialect == Postgres {
+			if _, err := s.strings(ctx, tx, `SELECT id FROM inbox_notifications WHERE id IN `+list+` ORDER BY id FOR NO KEY UPDATE`, args...); err != nil {
+				return err
+			}
+		}
+		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET `+column+` = `+column+` + 1 WHERE id IN `+list, args...); err != nil {
 			return err
 		}
 	}
