@@ -55,7 +55,7 @@ func (b *sqlText) inboxRange(sel *selection, broadcast bool) {
 		at, id = "n.created_at", "n.id"
 		b.add(`SELECT n.id AS id, n.created_at AS created_at FROM inbox_notifications n
 			LEFT JOIN inbox_states s ON s.app_id = n.app_id AND s.user_id = ? AND s.notification_id = n.id
-			WHERE n.app_id = ? AND n.broadcast = ? AND n.created_at >= `, sel.UserID, sel.AppID, true)
+			WHERE n.app_id = ? AND n.broadcast = TRUE AND n.created_at >= `, sel.UserID, sel.AppID)
 		// No row or no first token: the user has no broadcasts.
 		b.add(`(SELECT first_token_at FROM inbox_users WHERE app_id = ? AND user_id = ?)`, sel.AppID, sel.UserID)
 	} else {
