@@ -4,7 +4,13 @@
 // state of them (unseen, delivered, read, deleted), unseen counts, history
 // and retention.
 //
+// Service validates what comes in (tokens, notifications, a user's marks),
+// stores it through Store, and then tells its Listener what changed; the
+// realtime hub is that listener and tells connected devices. The inbox is
+// what a device that was away finds. Purge is the body of the retention
+// job.
+//
 // It is a domain package: it imports only the root package and declares the
-// Store that storage/sqlstore implements. The realtime hub tells connected
-// devices what changed; the inbox is what a device that was away finds.
+// Store that storage/sqlstore implements. It never speaks HTTP or the wire
+// protocols, and never writes a row per user for a broadcast.
 package inbox

@@ -77,7 +77,7 @@ func (c *clock) Add(d time.Duration) {
 
 // newService returns a service on a fresh database with an app, its
 // listener and its clock.
-func newService(t *testing.T, db *sqlstore.DB) (*inbox.Service, string, *recorder, *clock) {
+func newService(t testing.TB, db *sqlstore.DB) (*inbox.Service, string, *recorder, *clock) {
 	t.Helper()
 	now := time.Now().UTC()
 	a := &apps.App{ID: pushgate.NewID(), Name: "a", Key: pushgate.RandomToken(10), SealedSecret: "x", CreatedAt: now}

@@ -12,9 +12,11 @@
 // Validation, sealing and policy stay in the domain packages, which declare
 // the interfaces implemented here. Where a rule must hold against
 // concurrent writers, the store enforces the part the contract assigns it,
-// in the same transaction as the write: CreateFirst's one winner, and an
+// in the same transaction as the write: CreateFirst's one winner, an
 // app's last admin key that DeleteAPIKey refuses to delete
-// (apps.ErrLastAdmin).
+// (apps.ErrLastAdmin), and a user's read counted once on a notification's
+// row (InboxStore's marks and read-alls of one user take the user's row
+// first).
 //
 // Two stores write each other's tables, as their contracts say:
 // MessageStore.Finish inserts the webhook events of final results (mapped

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func (b *sqlText) inboxRange(sel *selection, broadcast bool) {
 		at, id = "n.created_at", "n.id"
 		b.add(`SELECT n.id AS id, n.created_at AS created_at FROM inbox_notifications n
 			LEFT JOIN inbox_states s ON s.app_id = n.app_id AND s.user_id = ? AND s.notification_id = n.id
-			WHERE n.app_id = ? AND n.broadcast = ? AND n.created_at >= `, sel.UserID, sel.AppID, true)
+			WHERE n.app_id = ? AND n.broadcast = TRUE AND n.created_at >= `, sel.UserID, sel.AppID)
 		// No row or no first token: the user has no broadcasts.
 		b.add(`(SELECT first_token_at FROM inbox_users WHERE app_id = ? AND user_id = ?)`, sel.AppID, sel.UserID)
 	} else {
@@ -202,22 +203,89 @@ func (s *InboxStore) Unseen(ctx context.Context, appID, userID string, now time.
 	return s.count(ctx, s.db, &selection{Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterUnseen, Now: now}})
 }
 
-// ReadAll counts what it reads and moves the user's watermark forward to
-// at (never back), in one transaction.
-func (s *InboxStore) ReadAll(ctx context.Context, appID, userID string, at time.Time) (int, error) {
-	var n int
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = s.count(ctx, tx, &selection{Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterUnseen, Now: at}, until: at})
-		if err != nil {
+// lockUser locks the user's inbox_users row (making it if missing) until
+// the transaction ends: marks and read-alls of one user run one at a time,
+// so that each read is counted once. ok is false when the app is gone.
+func (s *InboxStore) lockUser(ctx context.Context, tx *sql.Tx, appID, userID string) (ok bool, _ error) {
+	_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id) VALUES (?, ?)
+		ON CONFLICT (app_id, user_id) DO UPDATE SET tokens = inbox_users.tokens`, appID, userID)
+	if isForeignKeyViolation(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// bumpChunk bounds the ids of one counter update.
+const bumpChunk = 500
+
+// bump adds one to a counter column of the notifications ids (sorted).
+// On PostgreSQL the rows are first locked in id order, with the lock
+// UPDATE takes (which does not wait for the key-share locks that state
+// inserts hold on their notifications), so that concurrent bumps of
+// overlapping notifications (read-alls of users who share broadcasts)
+// cannot deadlock. SQLite runs one transaction at a time.
+func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []string) error {
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), bumpChunk)]
+		ids = ids[len(part):]
+		list, args := inList(part)
+		if s.db.Dialect == Postgres {
+			if _, err := s.strings(ctx, tx, `SELECT id FROM inbox_notifications WHERE id IN `+list+` ORDER BY id FOR NO KEY UPDATE`, args...); err != nil {
+				return err
+			}
+		}
+		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET `+column+` = `+column+` + 1 WHERE id IN `+list, args...); err != nil {
 			return err
 		}
-		_, err = s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id, read_all_at) VALUES (?, ?, ?)
-			ON CONFLICT (app_id, user_id) DO UPDATE SET read_all_at = excluded.read_all_at
-			WHERE inbox_users.read_all_at IS NULL OR inbox_users.read_all_at < excluded.read_all_at`, appID, userID, at.UTC())
+	}
+	return nil
+}
+
+// ReadAll counts what it reads on the notifications' rows and moves the
+// user's watermark forward to at (never back), in one transaction.
+func (s *InboxStore) ReadAll(ctx context.Context, appID, userID string, at time.Time) (int, error) {
+	var ids []string
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
+			return err
+		}
+		var b sqlText
+		sel := &selection{Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterUnseen, Now: at}, until: at}
+		b.add(`SELECT id FROM (`)
+		b.inboxRange(sel, false)
+		b.add(` UNION ALL `)
+		b.inboxRange(sel, true)
+		b.add(`) u ORDER BY id`)
+		var err error
+		if ids, err = s.strings(ctx, tx, b.String(), b.args...); err != nil {
+			return err
+		}
+		if err := s.bump(ctx, tx, "reads", ids); err != nil {
+			return err
+		}
+		_, err = s.db.exec(ctx, tx, `UPDATE inbox_users SET read_all_at = ?
+			WHERE app_id = ? AND user_id = ? AND (read_all_at IS NULL OR read_all_at < ?)`, at.UTC(), appID, userID, at.UTC())
 		return err
 	})
-	return n, err
+	return len(ids), err
+}
+
+// strings runs a query of one text column.
+func (s *InboxStore) strings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := s.db.query(ctx, q, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // markState writes a user's state forward: each statement inserts the
@@ -234,18 +302,24 @@ var markState = map[inbox.Status]string{
 		WHERE inbox_states.status <> 'deleted'`,
 }
 
+// markCounter is the notification's counter a mark moves.
+var markCounter = map[inbox.Status]string{inbox.StatusDelivered: "delivered", inbox.StatusRead: "reads"}
+
 func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []string, status inbox.Status, at time.Time) ([]*inbox.Item, error) {
 	stmt, ok := markState[status]
 	if !ok {
 		return nil, pushgate.Invalid("the status is invalid", `status: must be "delivered", "read" or "deleted"`)
 	}
-	if len(ids) == 0 {
-		return []*inbox.Item{}, nil
-	}
 	at = at.UTC()
-	var changed []*inbox.Item
+	changed := []*inbox.Item{}
+	if len(ids) == 0 {
+		return changed, nil
+	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		changed = []*inbox.Item{}
+		changed = changed[:0]
+		if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
+			return err
+		}
 		items, _, err := s.items(ctx, tx, &selection{
 			Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterAll, Limit: len(ids), Now: at},
 			ids:   ids,
@@ -253,6 +327,9 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 		if err != nil {
 			return err
 		}
+		// In id order: the counters' rows are locked as bump locks them.
+		slices.SortFunc(items, func(a, b *inbox.Item) int { return strings.Compare(a.ID, b.ID) })
+		var moved []string
 		for _, it := range items {
 			if !moves(it, status) {
 				continue
@@ -274,7 +351,10 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 				it.ReadAt = &at
 			}
 			it.Status = status
-			changed = append(changed, it)
+			changed, moved = append(changed, it), append(moved, it.ID)
+		}
+		if column, ok := markCounter[status]; ok {
+			return s.bump(ctx, tx, column, moved)
 		}
 		return nil
 	})

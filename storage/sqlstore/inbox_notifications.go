@@ -13,17 +13,9 @@ import (
 const notificationColumns = `n.id, n.app_id, n.title, n.message, n.priority, n.extras, n.image_url, n.click_url, n.broadcast,
 	n.source, n.bucket_id, n.message_id, n.created_at, n.expires_at`
 
-// countColumns are a notification's aggregate counts. Read counts the
-// users with a read state and the users whose read-all covers it (for a
-// broadcast, users who had it: their first token came before it).
-const countColumns = `n.recipients,
-	(SELECT count(*) FROM inbox_states s WHERE s.notification_id = n.id AND s.delivered_at IS NOT NULL),
-	(SELECT count(*) FROM inbox_states s WHERE s.notification_id = n.id AND s.read_at IS NOT NULL)
-	+ (SELECT count(*) FROM inbox_users u WHERE u.app_id = n.app_id AND u.read_all_at >= n.created_at
-		AND ((n.broadcast AND u.first_token_at <= n.created_at)
-			OR (NOT n.broadcast AND EXISTS (SELECT 1 FROM inbox_recipients r WHERE r.notification_id = n.id AND r.user_id = u.user_id)))
-		AND NOT EXISTS (SELECT 1 FROM inbox_states s WHERE s.app_id = u.app_id AND s.user_id = u.user_id
-			AND s.notification_id = n.id AND s.read_at IS NOT NULL))`
+// countColumns are a notification's aggregate counts, kept on its row by
+// Mark and ReadAll.
+const countColumns = `n.recipients, n.delivered, n.reads`
 
 // scanNotification reads notificationColumns, then more (such as counts).
 func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.Notification, error) {

@@ -2,6 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -493,6 +496,62 @@ func TestInboxPurgeAndDelete(t *testing.T) {
 		}
 		if got := f.ids(b, "ann", inbox.FilterAll, f.at(20*time.Second)); !inboxIs(got, castB) {
 			t.Fatalf("app b's inbox = %v", got)
+		}
+	})
+}
+
+// TestInboxConcurrentReads: users reading the same notifications at once,
+// by marks and read-alls racing each other, are each counted once, and
+// nobody's read fails.
+func TestInboxConcurrentReads(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newInboxFixture(t, db)
+		a := f.app()
+		users := make([]string, 8)
+		for i := range users {
+			users[i] = fmt.Sprint("user", i)
+			f.token(a, users[i], f.at(0))
+		}
+		var sent []*inbox.Notification
+		var ids []string
+		for i := range 6 {
+			n := f.send(a, f.at(time.Duration(i+1)*time.Second))
+			if i%2 == 1 {
+				n = f.send(a, f.at(time.Duration(i+1)*time.Second), users...)
+			}
+			sent, ids = append(sent, n), append(ids, n.ID)
+		}
+		now := f.at(time.Minute)
+		var wg sync.WaitGroup
+		errs := make(chan error, 3*len(users))
+		for i, u := range users {
+			rev := slices.Clone(ids)
+			if i%2 == 0 {
+				slices.Reverse(rev)
+			}
+			wg.Add(3)
+			go func() { defer wg.Done(); _, err := f.s.Mark(ctx, a, u, rev, inbox.StatusDelivered, now); errs <- err }()
+			go func() { defer wg.Done(); _, err := f.s.Mark(ctx, a, u, rev, inbox.StatusRead, now); errs <- err }()
+			go func() { defer wg.Done(); _, err := f.s.ReadAll(ctx, a, u, now); errs <- err }()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, n := range sent {
+			_, c, err := f.s.GetNotification(ctx, a, n.ID)
+			if err != nil || c.Read != len(users) || c.Delivered > len(users) {
+				t.Fatalf("counts of %s = %+v, %v; want %d reads", n.Title, c, err, len(users))
+			}
+		}
+		for _, u := range users {
+			if n := f.unseen(a, u, now); n != 0 {
+				t.Fatalf("unseen of %s = %d", u, n)
+			}
 		}
 	})
 }

@@ -38,7 +38,6 @@ CREATE TABLE inbox_users (
     cleared_before DATETIME,
     PRIMARY KEY (app_id, user_id)
 );
-CREATE INDEX inbox_users_read_all ON inbox_users (app_id, read_all_at);
 
 CREATE TABLE inbox_notifications (
     id         TEXT PRIMARY KEY,
@@ -50,7 +49,12 @@ CREATE TABLE inbox_notifications (
     image_url  TEXT NOT NULL DEFAULT '',
     click_url  TEXT NOT NULL DEFAULT '',
     broadcast  BOOLEAN NOT NULL,
+    -- recipients is fixed when stored; delivered and reads count the users
+    -- that acknowledged and read it (a read-all counts for each unread
+    -- notification it reads), so that counts cost no scan of users.
     recipients BIGINT NOT NULL,
+    delivered  BIGINT NOT NULL DEFAULT 0,
+    reads      BIGINT NOT NULL DEFAULT 0,
     source     TEXT NOT NULL,
     bucket_id  TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL DEFAULT '',
