@@ -79,10 +79,16 @@ func preflight(c *gin.Context) {
 }
 
 func (h *Handler) rateLimit(l *ipLimiter) gin.HandlerFunc {
+	return h.limitBy(l, (*gin.Context).ClientIP,
+		fmt.Sprintf("too many requests from this address; at most %s a second", strconv.FormatFloat(h.opts.Events.RatePerIP, 'f', -1, 64)))
+}
+
+// limitBy takes a token of the bucket key names for the request, or
+// answers 429 with Retry-After and message.
+func (h *Handler) limitBy(l *ipLimiter, key func(*gin.Context) string, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if ok, wait := l.allow(c.ClientIP(), time.Now()); !ok {
-			h.writeError(c, &pushgate.Error{Code: pushgate.ERATELIMITED, RetryAfter: wait,
-				Message: fmt.Sprintf("too many requests from this address; at most %s a second", strconv.FormatFloat(h.opts.Events.RatePerIP, 'f', -1, 64))})
+		if ok, wait := l.allow(key(c), time.Now()); !ok {
+			h.writeError(c, &pushgate.Error{Code: pushgate.ERATELIMITED, RetryAfter: wait, Message: message})
 			return
 		}
 		c.Next()

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,19 +41,22 @@ type InboxService interface {
 // /v1/notifications takes either credential, so it is on client with a
 // check of its own.
 func (h *Handler) routeInbox(core, client *gin.RouterGroup) {
-	core.POST("/tokens", h.createToken)
-	core.GET("/tokens", h.listTokens)
-	core.DELETE("/tokens/:tokenId", h.deleteToken)
-	client.POST("/notifications", h.authenticateEither, h.sendNotification)
-	core.GET("/notifications", h.listNotifications)
-	core.GET("/notifications/:notificationId", h.getNotification)
-	core.DELETE("/notifications/:notificationId", h.deleteNotification)
+	limit := h.appLimit()
+	tokens := core.Group("/tokens", limit)
+	tokens.POST("", h.createToken)
+	tokens.GET("", h.listTokens)
+	tokens.DELETE("/:tokenId", h.deleteToken)
+	client.POST("/notifications", h.authenticateEither, limit, h.sendNotification)
+	notes := core.Group("/notifications", limit)
+	notes.GET("", h.listNotifications)
+	notes.GET("/:notificationId", h.getNotification)
+	notes.DELETE("/:notificationId", h.deleteNotification)
 
 	for _, p := range []string{"/notifications", "/inbox", "/inbox/unseen-count", "/inbox/read-all",
 		"/inbox/:notificationId", "/inbox/:notificationId/delivered", "/inbox/:notificationId/read"} {
 		client.OPTIONS(p, clientPreflight)
 	}
-	in := client.Group("/inbox", h.requireClientToken)
+	in := client.Group("/inbox", h.requireClientToken, limit)
 	in.GET("", h.listInbox)
 	in.GET("/unseen-count", h.unseenCount)
 	in.POST("/read-all", h.readAll)
@@ -221,4 +225,25 @@ func sinceQuery(c *gin.Context, problems *[]string) time.Time {
 		*problems = append(*problems, "since: must be an RFC 3339 time, such as 2026-01-02T15:04:05Z")
 	}
 	return t
+}
+
+// appLimit bounds the requests one app makes to the notification, token
+// and inbox routes (Options.AppRatePerMinute, Datonow's 600 a minute by
+// default), whether with an API key or its users' client tokens. It runs
+// after authentication, which names the app.
+func (h *Handler) appLimit() gin.HandlerFunc {
+	perMinute := h.opts.AppRatePerMinute
+	if perMinute <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	l := newIPLimiter(perMinute/60, int(max(1, perMinute)))
+	return h.limitBy(l, requestApp, fmt.Sprintf("too many requests for this app; at most %s a minute", strconv.FormatFloat(perMinute, 'f', -1, 64)))
+}
+
+// requestApp is the id of the app the request authenticated as.
+func requestApp(c *gin.Context) string {
+	if t := currentToken(c); t != nil {
+		return t.AppID
+	}
+	return currentApp(c).ID
 }

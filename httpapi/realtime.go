@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -26,7 +28,18 @@ const wsProtocolToken = "token."
 // checked before the upgrade, so a bad or revoked one gets a 401 in the one
 // error shape and no WebSocket.
 func (h *Handler) routeRealtime(streams *gin.RouterGroup) {
-	streams.GET("/v1/ws", h.serveWS)
+	streams.GET("/v1/ws", h.connectLimit(), h.serveWS)
+}
+
+// connectLimit bounds the realtime connections one client address opens
+// a second (Options.ConnectRatePerIP, 10 by default in the server).
+func (h *Handler) connectLimit() gin.HandlerFunc {
+	perSecond := h.opts.ConnectRatePerIP
+	if perSecond <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	return h.limitBy(newIPLimiter(perSecond, int(max(1, perSecond))), (*gin.Context).ClientIP,
+		fmt.Sprintf("too many connections from this address; at most %s a second", strconv.FormatFloat(perSecond, 'f', -1, 64)))
 }
 
 func (h *Handler) serveWS(c *gin.Context) {

@@ -52,6 +52,12 @@ type Options struct {
 	Inbox InboxService
 	// Realtime serves /v1/ws; it needs Inbox (to check client tokens).
 	Realtime RealtimeService
+	// AppRatePerMinute bounds one app's requests to the notification,
+	// token and inbox routes (0: no bound); ConnectRatePerIP bounds the
+	// realtime connections one client address opens a second (0: no
+	// bound). Both are per node.
+	AppRatePerMinute float64
+	ConnectRatePerIP float64
 	// BodyTimeout bounds the time to receive a request body (default 30 s).
 	BodyTimeout time.Duration
 	// TrustedProxies are the CIDR prefixes of proxies whose

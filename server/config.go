@@ -145,6 +145,11 @@ type Config struct {
 	// none for two of them is closed.
 	WSMaxFrameBytes int64
 	WSHeartbeat     time.Duration
+	// AppRatePerMinute bounds one app's requests to the notification,
+	// token and inbox routes; WSConnectRate the realtime connections one
+	// client address opens a second. Per node; 0 turns either off.
+	AppRatePerMinute float64
+	WSConnectRate    float64
 
 	Logger *slog.Logger
 }
@@ -185,6 +190,8 @@ func Defaults() Config {
 		InboxRetention:       30 * 24 * time.Hour,
 		WSMaxFrameBytes:      16 << 10,
 		WSHeartbeat:          25 * time.Second,
+		AppRatePerMinute:     600,
+		WSConnectRate:        10,
 	}
 }
 
@@ -437,6 +444,12 @@ func (c *Config) validateRealtime() []error {
 	}
 	if c.WSHeartbeat < time.Second || c.WSHeartbeat > 10*time.Minute {
 		errs = append(errs, errors.New("ws_heartbeat: must be between 1s and 10m"))
+	}
+	if c.AppRatePerMinute < 0 {
+		errs = append(errs, errors.New("app_rate_limit: must be 0 (off) or more"))
+	}
+	if c.WSConnectRate < 0 {
+		errs = append(errs, errors.New("ws_connect_rate: must be 0 (off) or more"))
 	}
 	return errs
 }

@@ -39,11 +39,13 @@ func (s *Server) buildHTTP() {
 			Parse:            contexts.Options{Guard: s.guard},
 			BucketCreateRate: cfg.BucketCreateRate,
 		},
-		Inbox:          s.Inbox,
-		Realtime:       tokenSessions{s.inboxWS},
-		Events:         httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
-		TrustedProxies: cfg.TrustedProxies,
-		Ready:          s.readyChecks(),
+		Inbox:            s.Inbox,
+		AppRatePerMinute: cfg.AppRatePerMinute,
+		ConnectRatePerIP: cfg.WSConnectRate,
+		Realtime:         tokenSessions{s.inboxWS},
+		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
+		TrustedProxies:   cfg.TrustedProxies,
+		Ready:            s.readyChecks(),
 	})
 	s.http = &http.Server{
 		Handler:           s.handler,

@@ -127,6 +127,16 @@ var settings = []setting{
 		}},
 	{key: "ws_heartbeat", def: "25s", help: "WebSocket ping interval; a connection that answers none for two of them is closed",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WSHeartbeat) }},
+	{key: "app_rate_limit", def: "600", help: "requests a minute one app may make to the notification, token and inbox routes, per node (0: no limit)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.AppRatePerMinute, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+	{key: "ws_connect_rate", def: "10", help: "realtime connections (/v1/ws, /v1/sse) one client address may open a second, per node (0: no limit)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.WSConnectRate, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
 	{key: "images_dir", help: "folder of the image CDN's variants (empty: DATA_DIR/images); nodes serving /cdn must share it with the workers",
 		apply: func(c *server.Config, v string) error { c.ImagesDir = v; return nil }},
 	{key: "image_max_bytes", def: "10485760", help: "largest source image fetched or uploaded, in bytes",

@@ -69,6 +69,9 @@ func nodeConfig(t *testing.T, backend string) server.Config {
 	// and creates buckets faster than one key may (the limit has its own
 	// test in httpapi).
 	cfg.BucketCreateRate = 0
+	// and calls the inbox routes and opens connections faster than one app
+	// or address may (the limits have their own tests in httpapi).
+	cfg.AppRatePerMinute, cfg.WSConnectRate = 0, 0
 	return cfg
 }
 
