@@ -52,3 +52,20 @@ func TestMaintenanceShutdownKeepsItsDeadline(t *testing.T) {
 		t.Fatal("the local job was not cancelled at the deadline")
 	}
 }
+
+// A second Shutdown (a node stopped twice by its embedder) is harmless.
+func TestMaintenanceShutdownTwice(t *testing.T) {
+	opt, err := asynq.ParseRedisURI(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := delivery.NewQueue(delivery.QueueOptions{Redis: opt, Namespace: testenv.Namespace(t)})
+	defer q.Close()
+	m := delivery.NewMaintenance(q, time.Hour, nil, nil, nil)
+	m.Start(context.Background())
+	for range 2 {
+		if err := m.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

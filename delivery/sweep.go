@@ -62,9 +62,10 @@ type Maintenance struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	stop   chan struct{}
-	cancel context.CancelFunc // ends the context local jobs run on
-	wg     sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	cancel   context.CancelFunc // ends the context local jobs run on
+	wg       sync.WaitGroup
 }
 
 // NewMaintenance returns the maintenance handler and scheduler.
@@ -125,7 +126,7 @@ func (m *Maintenance) schedule(ctx context.Context) {
 // Shutdown stops scheduling and waits for the local jobs running to end,
 // or for ctx: then it cancels them and reports ctx's end.
 func (m *Maintenance) Shutdown(ctx context.Context) error {
-	close(m.stop)
+	m.stopOnce.Do(func() { close(m.stop) })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

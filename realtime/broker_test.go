@@ -229,7 +229,7 @@ func TestAQuietRedisSubscriptionIsPingedNotDropped(t *testing.T) {
 	url := testenv.RedisURL(t)
 	ns := testenv.Namespace(t)
 	var lg logs
-	br := realtime.NewRedisBroker(redisClient(t, url), realtime.RedisOptions{Namespace: ns, Logger: slog.New(&lg), HealthInterval: 5 * time.Millisecond})
+	br := realtime.NewRedisBroker(redisClient(t, url), realtime.RedisOptions{Namespace: ns, Logger: slog.New(&lg), HealthInterval: 100 * time.Millisecond})
 	sub := realtime.New(realtime.Options{Broker: br})
 	if err := sub.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -237,7 +237,7 @@ func TestAQuietRedisSubscriptionIsPingedNotDropped(t *testing.T) {
 	defer sub.Shutdown(context.Background())
 	s := newSession(&proto{name: "ws"}, 4)
 	sub.Register("app1", "ann", "", s)
-	time.Sleep(100 * time.Millisecond) // quiet for many health intervals
+	time.Sleep(time.Second) // quiet for many health intervals
 	if err := redisHub(t, url, ns).ToUsers(t.Context(), "app1", []string{"ann"}, msg("n", 1)); err != nil {
 		t.Fatal(err)
 	}

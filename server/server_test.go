@@ -137,6 +137,9 @@ func TestEmbeddedNodeWorks(t *testing.T) {
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Stopped twice (an embedder's defer and its signal handler): the
+	// second does nothing.
+	defer s.Shutdown(ctx)
 	defer s.Shutdown(ctx)
 	if _, ok := s.FirstApp(); !ok {
 		t.Fatal("no first app")

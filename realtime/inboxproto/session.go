@@ -189,6 +189,10 @@ func (s *session) greet(ctx context.Context) bool {
 	s.unseen = unseen
 	live := false
 	for _, f := range s.held {
+		if bytes.HasPrefix(f, recountPrefix) {
+			live = true // a hub message, not a frame: count again below
+			continue
+		}
 		if id, ok := notificationID(f); ok {
 			if replayed[id] {
 				continue

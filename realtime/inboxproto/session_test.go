@@ -147,6 +147,9 @@ func TestHelloThenPendingOldestFirstThenLive(t *testing.T) {
 	}
 	publish(t, n.hub, "n3")
 	publish(t, n.hub, "n4")
+	// A retracted broadcast asks every session to count again: never a
+	// frame of its own.
+	n.hub.ToApp(context.Background(), "app", realtime.Message{Type: "recount"})
 	close(ib.gate)
 	var got []string
 	for range 3 {
