@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ const (
 	CloseTooBig     = websocket.CloseMessageTooBig   // 1009: a frame over MaxFrameBytes
 	CloseTryLater   = websocket.CloseTryAgainLater   // 1013: frames queued faster than read
 	closeDeadline   = time.Second                    // to write a close frame
+	closeWait       = time.Second                    // for the client to answer a close frame
 	pingDeadline    = 5 * time.Second                // to write a ping
 	protocolPrefix  = "token."                       // Sec-WebSocket-Protocol token offer
 	bearerPrefix    = "Bearer "                      // Authorization header
@@ -221,22 +223,25 @@ func (c *Conn) write() {
 	}
 }
 
-// Close sends a close frame with code and reason and closes the
-// connection; later calls do nothing. Frames still queued are dropped.
+// Close sends a close frame with code and reason, and closes the
+// connection once the client answers it or closeWait passes (closing at
+// once would reset a connection the client is still writing to, and the
+// client would never see the code); later calls do nothing. Frames still
+// queued are dropped.
 func (c *Conn) Close(code int, reason string) {
 	if !c.markClosed() {
 		return
 	}
 	msg := websocket.FormatCloseMessage(code, reason)
 	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeDeadline))
-	_ = c.ws.Close()
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeWait))
+	time.AfterFunc(closeWait, func() { _ = c.ws.Close() })
 }
 
 // abort closes without a close frame (the peer is gone or stuck).
 func (c *Conn) abort() {
-	if c.markClosed() {
-		_ = c.ws.Close()
-	}
+	c.markClosed()
+	_ = c.ws.Close()
 }
 
 func (c *Conn) markClosed() bool {
@@ -252,6 +257,12 @@ func (c *Conn) markClosed() bool {
 	return true
 }
 
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // Done is closed once the connection is.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
@@ -262,20 +273,32 @@ var ErrBinary = errors.New("binary frames are not accepted: send JSON text frame
 // Read reads client frames until the connection ends, handing each text
 // frame to frame, or ErrBinary for a binary one. It enforces the frame
 // size (1009), the frame rate (1008) and the heartbeat (two missed pings
-// close the connection), and returns once the connection is closed.
+// close the connection), and returns once the connection is closed. Once
+// the connection is closing, what the client still sends is read and
+// dropped until it answers the close.
 func (c *Conn) Read(frame func(data []byte, err error)) {
 	defer c.abort()
 	for {
 		kind, data, err := c.ws.ReadMessage()
-		if err != nil {
-			// Over the size limit, gorilla has sent the 1009 close frame
-			// itself; the deferred abort closes the connection.
+		if errors.Is(err, websocket.ErrReadLimit) {
+			// gorilla has sent the 1009 close frame and reads no more:
+			// drain the rest of the frame so that the close is not lost
+			// to a reset.
+			c.markClosed()
+			_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
+			_, _ = io.Copy(io.Discard, c.ws.NetConn())
 			return
+		}
+		if err != nil {
+			return
+		}
+		if c.isClosed() {
+			continue
 		}
 		c.alive()
 		if !c.lim.Allow() {
 			c.Close(ClosePolicy, "too many frames")
-			return
+			continue
 		}
 		if kind == binaryFrame {
 			frame(nil, ErrBinary)

@@ -178,6 +178,24 @@ func TestLimitsClose(t *testing.T) {
 			t.Errorf("close code %d, want 1008", code)
 		}
 	})
+	t.Run("a client still writing sees 1008, not a reset", func(t *testing.T) {
+		s := newServer(t, wsconn.Options{Rate: 1, Burst: 5})
+		ws, _ := s.dial(t, "", nil)
+		var wmu sync.Mutex
+		go func() {
+			for {
+				wmu.Lock()
+				err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
+				wmu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+		if code := closeCode(t, ws); code != websocket.ClosePolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
 	t.Run("the protocol's own code", func(t *testing.T) {
 		s := newServer(t, wsconn.Options{})
 		ws, c := s.dial(t, "", nil)
