@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
 	"time"
 
@@ -215,18 +214,17 @@ func (s *InboxStore) lockUser(ctx context.Context, tx *sql.Tx, appID, userID str
 	return err == nil, err
 }
 
-// bumpChunk bounds the ids of one counter update.
-const bumpChunk = 500
+// readAllChunk bounds the ids of one counter update.
+const readAllChunk = 500
 
-// bump adds one to a counter column of the notifications ids (sorted).
-// On PostgreSQL the rows are first locked in id order, with the lock
-// UPDATE takes (which does not wait for the key-share locks that state
-// inserts hold on their notifications), so that concurrent bumps of
-// overlapping notifications (read-alls of users who share broadcasts)
-// cannot deadlock. SQLite runs one transaction at a time.
-func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []string) error {
+// countReadAlls adds one to the read_alls counter of the notifications ids
+// (sorted). On PostgreSQL the rows are first locked in id order, with the
+// lock UPDATE takes (which does not wait for the key-share locks that state
+// inserts hold on their notifications), so that read-alls of users who
+// share broadcasts cannot deadlock. SQLite runs one transaction at a time.
+func (s *InboxStore) countReadAlls(ctx context.Context, tx *sql.Tx, ids []string) error {
 	for len(ids) > 0 {
-		part := ids[:min(len(ids), bumpChunk)]
+		part := ids[:min(len(ids), readAllChunk)]
 		ids = ids[len(part):]
 		list, args := inList(part)
 		if s.db.Dialect == Postgres {
@@ -234,7 +232,7 @@ func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []
 				return err
 			}
 		}
-		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET `+column+` = `+column+` + 1 WHERE id IN `+list, args...); err != nil {
+		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET read_alls = read_alls + 1 WHERE id IN `+list, args...); err != nil {
 			return err
 		}
 	}
@@ -260,7 +258,7 @@ func (s *InboxStore) ReadAll(ctx context.Context, appID, userID string, at time.
 		if ids, err = s.strings(ctx, tx, b.String(), b.args...); err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx, "reads", ids); err != nil {
+		if err := s.countReadAlls(ctx, tx, ids); err != nil {
 			return err
 		}
 		_, err = s.db.exec(ctx, tx, `UPDATE inbox_users SET read_all_at = ?
@@ -302,9 +300,6 @@ var markState = map[inbox.Status]string{
 		WHERE inbox_states.status <> 'deleted'`,
 }
 
-// markCounter is the notification's counter a mark moves.
-var markCounter = map[inbox.Status]string{inbox.StatusDelivered: "delivered", inbox.StatusRead: "reads"}
-
 func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []string, status inbox.Status, at time.Time) ([]*inbox.Item, error) {
 	stmt, ok := markState[status]
 	if !ok {
@@ -327,9 +322,6 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 		if err != nil {
 			return err
 		}
-		// In id order: the counters' rows are locked as bump locks them.
-		slices.SortFunc(items, func(a, b *inbox.Item) int { return strings.Compare(a.ID, b.ID) })
-		var moved []string
 		for _, it := range items {
 			if !moves(it, status) {
 				continue
@@ -351,10 +343,7 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 				it.ReadAt = &at
 			}
 			it.Status = status
-			changed, moved = append(changed, it), append(moved, it.ID)
-		}
-		if column, ok := markCounter[status]; ok {
-			return s.bump(ctx, tx, column, moved)
+			changed = append(changed, it)
 		}
 		return nil
 	})
