@@ -203,14 +203,18 @@ func (s *InboxStore) Unseen(ctx context.Context, appID, userID string, now time.
 }
 
 // lockUser locks the user's inbox_users row (making it if missing) until
-// the transaction ends: marks and read-alls of one user run one at a time,
+// the transaction ends: reads and read-alls of one user run one at a time,
 // so that each read is counted once. ok is false when the app is gone.
+// SQLite runs one transaction at a time: there the row is only made.
 func (s *InboxStore) lockUser(ctx context.Context, tx *sql.Tx, appID, userID string) (ok bool, _ error) {
-	_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id) VALUES (?, ?)
-		ON CONFLICT (app_id, user_id) DO UPDATE SET tokens = inbox_users.tokens`, appID, userID)
+	_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id) VALUES (?, ?) ON CONFLICT (app_id, user_id) DO NOTHING`, appID, userID)
 	if isForeignKeyViolation(err) {
 		return false, nil
 	}
+	if err != nil || s.db.Dialect != Postgres {
+		return err == nil, err
+	}
+	_, err = s.strings(ctx, tx, `SELECT user_id FROM inbox_users WHERE app_id = ? AND user_id = ? FOR NO KEY UPDATE`, appID, userID)
 	return err == nil, err
 }
 
@@ -312,8 +316,11 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		changed = changed[:0]
-		if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
-			return err
+		// Reads are counted with read-alls: they take turns.
+		if status == inbox.StatusRead {
+			if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
+				return err
+			}
 		}
 		items, _, err := s.items(ctx, tx, &selection{
 			Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterAll, Limit: len(ids), Now: at},
