@@ -49,11 +49,12 @@ CREATE TABLE inbox_notifications (
     image_url  TEXT NOT NULL DEFAULT '',
     click_url  TEXT NOT NULL DEFAULT '',
     broadcast  BOOLEAN NOT NULL,
-    -- recipients is fixed when stored; read_alls counts the users who read
-    -- it by a read-all (those who read it one by one have a state row), so
-    -- that counts cost no scan of users.
+    -- recipients is fixed when stored; delivered and reads count the users
+    -- that acknowledged and read it (a read-all counts for each unread
+    -- notification it reads), so that counts cost no scan of users.
     recipients BIGINT NOT NULL,
-    read_alls  BIGINT NOT NULL DEFAULT 0,
+    delivered  BIGINT NOT NULL DEFAULT 0,
+    reads      BIGINT NOT NULL DEFAULT 0,
     source     TEXT NOT NULL,
     bucket_id  TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL DEFAULT '',
@@ -85,8 +86,7 @@ CREATE TABLE inbox_states (
     deleted_at      TIMESTAMPTZ,
     PRIMARY KEY (app_id, user_id, notification_id)
 );
--- Counting a notification's acknowledgements and reads reads only this index.
-CREATE INDEX inbox_states_notification ON inbox_states (notification_id, delivered_at, read_at);
+CREATE INDEX inbox_states_notification ON inbox_states (notification_id);
 CREATE INDEX inbox_states_read ON inbox_states (read_at) WHERE deleted_at IS NULL;
 
 -- +goose Down
