@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
 	"time"
 
@@ -204,29 +203,32 @@ func (s *InboxStore) Unseen(ctx context.Context, appID, userID string, now time.
 }
 
 // lockUser locks the user's inbox_users row (making it if missing) until
-// the transaction ends: marks and read-alls of one user run one at a time,
+// the transaction ends: reads and read-alls of one user run one at a time,
 // so that each read is counted once. ok is false when the app is gone.
+// SQLite runs one transaction at a time: there the row is only made.
 func (s *InboxStore) lockUser(ctx context.Context, tx *sql.Tx, appID, userID string) (ok bool, _ error) {
-	_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id) VALUES (?, ?)
-		ON CONFLICT (app_id, user_id) DO UPDATE SET tokens = inbox_users.tokens`, appID, userID)
+	_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id) VALUES (?, ?) ON CONFLICT (app_id, user_id) DO NOTHING`, appID, userID)
 	if isForeignKeyViolation(err) {
 		return false, nil
 	}
+	if err != nil || s.db.Dialect != Postgres {
+		return err == nil, err
+	}
+	_, err = s.strings(ctx, tx, `SELECT user_id FROM inbox_users WHERE app_id = ? AND user_id = ? FOR NO KEY UPDATE`, appID, userID)
 	return err == nil, err
 }
 
-// bumpChunk bounds the ids of one counter update.
-const bumpChunk = 500
+// readAllChunk bounds the ids of one counter update.
+const readAllChunk = 500
 
-// bump adds one to a counter column of the notifications ids (sorted).
-// On PostgreSQL the rows are first locked in id order, with the lock
-// UPDATE takes (which does not wait for the key-share locks that state
-// inserts hold on their notifications), so that concurrent bumps of
-// overlapping notifications (read-alls of users who share broadcasts)
-// cannot deadlock. SQLite runs one transaction at a time.
-func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []string) error {
+// countReadAlls adds one to the read_alls counter of the notifications ids
+// (sorted). On PostgreSQL the rows are first locked in id order, with the
+// lock UPDATE takes (which does not wait for the key-share locks that state
+// inserts hold on their notifications), so that read-alls of users who
+// share broadcasts cannot deadlock. SQLite runs one transaction at a time.
+func (s *InboxStore) countReadAlls(ctx context.Context, tx *sql.Tx, ids []string) error {
 	for len(ids) > 0 {
-		part := ids[:min(len(ids), bumpChunk)]
+		part := ids[:min(len(ids), readAllChunk)]
 		ids = ids[len(part):]
 		list, args := inList(part)
 		if s.db.Dialect == Postgres {
@@ -234,7 +236,7 @@ func (s *InboxStore) bump(ctx context.Context, tx *sql.Tx, column string, ids []
 				return err
 			}
 		}
-		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET `+column+` = `+column+` + 1 WHERE id IN `+list, args...); err != nil {
+		if _, err := s.db.exec(ctx, tx, `UPDATE inbox_notifications SET read_alls = read_alls + 1 WHERE id IN `+list, args...); err != nil {
 			return err
 		}
 	}
@@ -260,7 +262,7 @@ func (s *InboxStore) ReadAll(ctx context.Context, appID, userID string, at time.
 		if ids, err = s.strings(ctx, tx, b.String(), b.args...); err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx, "reads", ids); err != nil {
+		if err := s.countReadAlls(ctx, tx, ids); err != nil {
 			return err
 		}
 		_, err = s.db.exec(ctx, tx, `UPDATE inbox_users SET read_all_at = ?
@@ -302,9 +304,6 @@ var markState = map[inbox.Status]string{
 		WHERE inbox_states.status <> 'deleted'`,
 }
 
-// markCounter is the notification's counter a mark moves.
-var markCounter = map[inbox.Status]string{inbox.StatusDelivered: "delivered", inbox.StatusRead: "reads"}
-
 func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []string, status inbox.Status, at time.Time) ([]*inbox.Item, error) {
 	stmt, ok := markState[status]
 	if !ok {
@@ -317,8 +316,11 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		changed = changed[:0]
-		if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
-			return err
+		// Reads are counted with read-alls: they take turns.
+		if status == inbox.StatusRead {
+			if ok, err := s.lockUser(ctx, tx, appID, userID); !ok {
+				return err
+			}
 		}
 		items, _, err := s.items(ctx, tx, &selection{
 			Query: inbox.Query{AppID: appID, UserID: userID, Filter: inbox.FilterAll, Limit: len(ids), Now: at},
@@ -327,9 +329,6 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 		if err != nil {
 			return err
 		}
-		// In id order: the counters' rows are locked as bump locks them.
-		slices.SortFunc(items, func(a, b *inbox.Item) int { return strings.Compare(a.ID, b.ID) })
-		var moved []string
 		for _, it := range items {
 			if !moves(it, status) {
 				continue
@@ -351,10 +350,7 @@ func (s *InboxStore) Mark(ctx context.Context, appID, userID string, ids []strin
 				it.ReadAt = &at
 			}
 			it.Status = status
-			changed, moved = append(changed, it), append(moved, it.ID)
-		}
-		if column, ok := markCounter[status]; ok {
-			return s.bump(ctx, tx, column, moved)
+			changed = append(changed, it)
 		}
 		return nil
 	})

@@ -13,9 +13,13 @@ import (
 const notificationColumns = `n.id, n.app_id, n.title, n.message, n.priority, n.extras, n.image_url, n.click_url, n.broadcast,
 	n.source, n.bucket_id, n.message_id, n.created_at, n.expires_at`
 
-// countColumns are a notification's aggregate counts, kept on its row by
-// Mark and ReadAll.
-const countColumns = `n.recipients, n.delivered, n.reads`
+// countColumns are a notification's aggregate counts: the users that
+// acknowledged or read it one by one (their state rows, of an index that
+// holds the times) and those that read it by a read-all (a counter that
+// ReadAll keeps on the row).
+const countColumns = `n.recipients,
+	(SELECT count(s.delivered_at) FROM inbox_states s WHERE s.notification_id = n.id),
+	(SELECT count(s.read_at) FROM inbox_states s WHERE s.notification_id = n.id) + n.read_alls`
 
 // scanNotification reads notificationColumns, then more (such as counts).
 func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.Notification, error) {

@@ -555,3 +555,43 @@ func TestInboxConcurrentReads(t *testing.T) {
 		}
 	})
 }
+
+// TestInboxCountsMigration: counts kept on the row by the first inbox
+// schema (delivered, reads) become state counts and read_alls.
+func TestInboxCountsMigration(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, d.URL, sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			before := map[string]int64{"sqlite": 9, "postgres": 11}[d.Name]
+			if err := sqlstore.MigrateUpTo(ctx, db, before); err != nil {
+				t.Fatal(err)
+			}
+			f := newInboxFixture(t, db)
+			a := f.app()
+			f.token(a, "ann", f.at(0))
+			n := f.send(a, f.at(time.Second))
+			// Under the first schema: bob read it one by one, ann by a
+			// read-all; ann acknowledged it.
+			for _, q := range []string{
+				`INSERT INTO inbox_states (app_id, user_id, notification_id, status, read_at) VALUES ('` + a + `', 'bob', '` + n.ID + `', 'read', CURRENT_TIMESTAMP)`,
+				`INSERT INTO inbox_states (app_id, user_id, notification_id, status, delivered_at) VALUES ('` + a + `', 'ann', '` + n.ID + `', 'delivered', CURRENT_TIMESTAMP)`,
+				`UPDATE inbox_notifications SET delivered = 1, reads = 2`,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, c, err := f.s.GetNotification(ctx, a, n.ID); err != nil || c != (inbox.Counts{Recipients: 1, Delivered: 1, Read: 2}) {
+				t.Fatalf("counts after the migration = %+v, %v", c, err)
+			}
+		})
+	}
+}
