@@ -65,7 +65,7 @@ func TestEventID(t *testing.T) {
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 // sseNode serves ServeSSE for alice on a hub of its own.
-func sseNode(t *testing.T, ib *userInbox) (*realtime.Hub, string) {
+func sseNode(t *testing.T, ib inboxproto.Inbox) (*realtime.Hub, string) {
 	t.Helper()
 	hub := realtime.New(realtime.Options{})
 	if err := hub.Start(context.Background()); err != nil {
@@ -225,6 +225,26 @@ func TestSSERevoked(t *testing.T) {
 	hub.CloseToken(context.Background(), "app", "tok", realtime.CloseRevoked, "token revoked")
 	if ev := e.next(); ev[0] != "event: error" || !strings.Contains(ev[1], `"code":"token_revoked"`) {
 		t.Fatalf("got %q, want error token_revoked", ev)
+	}
+	if _, ok := <-e.ch; ok {
+		t.Fatal("the stream goes on")
+	}
+}
+
+// brokenInbox counts but cannot list.
+type brokenInbox struct{ *userInbox }
+
+func (brokenInbox) Inbox(context.Context, inbox.Query) ([]*inbox.Item, string, error) {
+	return nil, "", pushgate.Errorf(pushgate.EINTERNAL, "database gone")
+}
+
+// An inbox that cannot be read after hello ends the stream with internal.
+func TestSSEInboxFails(t *testing.T) {
+	_, url := sseNode(t, brokenInbox{&userInbox{}})
+	e := openEvents(t, url, "")
+	e.next() // hello
+	if ev := e.next(); ev[0] != "event: error" || !strings.Contains(ev[1], `"code":"internal"`) {
+		t.Fatalf("got %q, want error internal", ev)
 	}
 	if _, ok := <-e.ch; ok {
 		t.Fatal("the stream goes on")
