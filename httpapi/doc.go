@@ -25,7 +25,7 @@
 //	client   /v1/inbox...                             client token (pgt_...)      timed, CORS
 //	         POST /v1/notifications                   client token or API key     timed, CORS
 //	streams  /v1/ws /v1/sse /app/{key} /socket.io/    per route, before the       untimed
-//	         (issues 13 and 15, none yet)             upgrade
+//	         (/v1/ws, /v1/sse: issue 13)              upgrade or stream
 //
 // "timed" is, in order: request id, metrics and access log (observe), panic
 // recovery, CORS of the client events, the NUL check, the body deadline

@@ -65,3 +65,8 @@ type refuseRealtime struct{}
 func (refuseRealtime) ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token) {
 	http.Error(w, "the handshake checks let a plain request through", http.StatusTeapot)
 }
+
+func (refuseRealtime) ServeSSE(w http.ResponseWriter, r *http.Request, t *inbox.Token) error {
+	http.Error(w, "the checks let a plain request through", http.StatusTeapot)
+	return nil
+}

@@ -17,6 +17,11 @@ import (
 type RealtimeService interface {
 	// ServeWS upgrades r and runs its session until the connection ends.
 	ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token)
+	// ServeSSE streams r's session as Server-Sent Events until it ends.
+	// It returns an error, having written nothing, when it cannot start
+	// (a Last-Event-ID it did not send, the inbox unreadable); nil once
+	// the stream began.
+	ServeSSE(w http.ResponseWriter, r *http.Request, t *inbox.Token) error
 }
 
 // wsProtocolToken is how a browser, which cannot set headers on a
@@ -24,11 +29,13 @@ type RealtimeService interface {
 // pushgate.v1, token.<TOKEN>".
 const wsProtocolToken = "token."
 
-// routeRealtime adds /v1/ws on the streams group: the client token is
-// checked before the upgrade, so a bad or revoked one gets a 401 in the one
-// error shape and no WebSocket.
+// routeRealtime adds /v1/ws and /v1/sse on the streams group: the client
+// token is checked before the upgrade or the stream, so a bad or revoked
+// one gets a 401 in the one error shape and no session.
 func (h *Handler) routeRealtime(streams *gin.RouterGroup) {
-	streams.GET("/v1/ws", h.connectLimit(), h.serveWS)
+	limit := h.connectLimit()
+	streams.GET("/v1/ws", limit, h.serveWS)
+	streams.GET("/v1/sse", limit, h.serveSSE)
 }
 
 // connectLimit bounds the realtime connections one client address opens
@@ -40,6 +47,22 @@ func (h *Handler) connectLimit() gin.HandlerFunc {
 	}
 	return h.limitBy(newIPLimiter(perSecond, int(max(1, perSecond))), (*gin.Context).ClientIP,
 		fmt.Sprintf("too many connections from this address; at most %s a second", strconv.FormatFloat(perSecond, 'f', -1, 64)))
+}
+
+// serveSSE takes the client token where the REST routes do (Authorization
+// bearer, ?token= for EventSource, which cannot set headers). Any origin
+// may read the stream: the token, not a cookie, is the credential.
+func (h *Handler) serveSSE(c *gin.Context) {
+	c.Header("Access-Control-Allow-Origin", "*")
+	t, err := h.clientToken(c.Request)
+	if err == nil {
+		err = h.opts.Realtime.ServeSSE(c.Writer, c.Request, t)
+	}
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.Abort()
 }
 
 func (h *Handler) serveWS(c *gin.Context) {

@@ -50,7 +50,7 @@ type Options struct {
 	// Inbox, when set, serves client tokens, notifications and the
 	// per-user inbox (/v1/tokens, /v1/notifications, /v1/inbox).
 	Inbox InboxService
-	// Realtime serves /v1/ws; it needs Inbox (to check client tokens).
+	// Realtime serves /v1/ws and /v1/sse; it needs Inbox (to check client tokens).
 	Realtime RealtimeService
 	// AppRatePerMinute bounds one app's requests to the notification,
 	// token and inbox routes (0: no bound); ConnectRatePerIP bounds the

@@ -15,7 +15,13 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/httpapi"
+	"github.com/pushgate/pushgate/internal/testenv"
 )
+
+// An event stream's body is text to the checker (its events are the
+// protocol's tests').
+func init() { openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.FileBodyDecoder) }
 
 func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 	t.Helper()
@@ -38,13 +44,15 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 func TestSpecIsValid(t *testing.T) { loadSpec(t) }
 
 // Every route in the router is in the spec, and every route in the spec is
-// in the router.
+// in the router (the WebSocket handshake aside: docs/realtime.md has it).
 func TestRoutesMatchSpec(t *testing.T) {
 	doc, _ := loadSpec(t)
-	h, _ := newTestAPI(t)
+	h, _ := newTestAPIOn(t, testenv.OpenDB(t, testenv.SQLiteURL(t)), httpapi.Options{Realtime: &fakeRealtime{}})
 	inRouter := map[string]bool{}
 	for _, r := range h.Routes() {
-		inRouter[r] = true
+		if r != "GET /v1/ws" {
+			inRouter[r] = true
+		}
 	}
 	inSpec := map[string]bool{}
 	for path, item := range doc.Paths.Map() {

@@ -10,9 +10,9 @@ import "github.com/gin-gonic/gin"
 //
 // Issue 13's /v1/tokens and /v1/notifications are on core (but POST
 // /v1/notifications, which also takes a client token, is on client) and
-// /v1/inbox... on client. Where the rest of the realtime half's routes
-// will go (none yet): /v1/ws and /v1/sse on streams (client token
-// checked before the upgrade); issue 15's /app/{key}
+// /v1/inbox... on client; /v1/ws and /v1/sse on streams (client token
+// checked before the upgrade or the stream). Where the rest of the
+// realtime half's routes will go (none yet): issue 15's /app/{key}
 // on streams and the Pusher HTTP API (/apps/{appId}/...) on a group of its
 // own made from public with the Pusher signature check; issue 16's
 // /socket.io/ on streams and notification-server's /api/{userId}/... on a

@@ -46,9 +46,14 @@ func (s *Server) inboxPurge() delivery.Job {
 	}}
 }
 
-// tokenSessions runs /v1/ws sessions opened with a client token.
+// tokenSessions runs /v1/ws and /v1/sse sessions opened with a client
+// token.
 type tokenSessions struct{ h *inboxproto.Handler }
 
 func (ts tokenSessions) ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token) {
 	ts.h.ServeWS(w, r, inboxproto.Identity{AppID: t.AppID, UserID: t.UserID, TokenID: t.ID})
+}
+
+func (ts tokenSessions) ServeSSE(w http.ResponseWriter, r *http.Request, t *inbox.Token) error {
+	return ts.h.ServeSSE(w, r, inboxproto.Identity{AppID: t.AppID, UserID: t.UserID, TokenID: t.ID})
 }

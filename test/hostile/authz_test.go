@@ -38,6 +38,7 @@ var unscoped = map[string]bool{
 	"GET /v1/inbox/unseen-count": true,
 	"POST /v1/inbox/read-all":    true,
 	"GET /v1/ws":                 true,
+	"GET /v1/sse":                true,
 }
 
 // TestAuthorizationMatrix calls every route as app A's admin key, A's

@@ -92,6 +92,9 @@ func inboxFixtures(w *world) []*routeFx {
 		// handshake is a 400 (the protocol has its own tests with real
 		// WebSocket clients).
 		{route: "GET /v1/ws", token: a.inbox.token, ok: []int{400}},
+		// A stream that does not end: the suite reads it up to its first
+		// event (hello).
+		{route: "GET /v1/sse", token: a.inbox.token, ok: []int{200}},
 		{route: "OPTIONS /v1/notifications", ok: []int{204}},
 		{route: "OPTIONS /v1/inbox", ok: []int{204}},
 		{route: "OPTIONS /v1/inbox/unseen-count", ok: []int{204}},

@@ -203,7 +203,7 @@ func (n *node) do(r request) answer {
 		return answer{err: err}
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	b, err := readBody(res)
 	return answer{status: res.StatusCode, header: res.Header, body: b, err: err}
 }
 
@@ -263,8 +263,31 @@ func readAnswer(conn net.Conn, req []byte) answer {
 		return answer{err: err}
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	b, err := readBody(res)
 	return answer{status: res.StatusCode, header: res.Header, body: b, err: err}
+}
+
+// readBody reads an answer's body; of an event stream (GET /v1/sse),
+// which does not end, only up to the end of its first event.
+func readBody(res *http.Response) ([]byte, error) {
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		return io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	}
+	r := bufio.NewReader(io.LimitReader(res.Body, 1<<20))
+	var out []byte
+	inEvent := false
+	for {
+		line, err := r.ReadBytes('\n')
+		out = append(out, line...)
+		switch {
+		case err != nil:
+			return out, err
+		case bytes.HasPrefix(line, []byte("event:")):
+			inEvent = true
+		case inEvent && len(bytes.TrimSpace(line)) == 0:
+			return out, nil
+		}
+	}
 }
 
 // alive fails the test unless the node answers /healthz.
