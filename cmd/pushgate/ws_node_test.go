@@ -48,9 +48,11 @@ type wsResults struct {
 		ID         string
 		Phone, Tab []frame
 	}
-	AfterReadAll  struct{ Phone, Tab frame }
-	RetractStatus int
-	Retracted     struct {
+	RestReadStatus int
+	AfterRestRead  struct{ Phone, Tab frame }
+	AfterReadAll   struct{ Phone, Tab frame }
+	RetractStatus  int
+	Retracted      struct {
 		ID         string
 		Phone, Tab []frame
 	}
@@ -151,7 +153,7 @@ func TestInboxOverWebSocketWithNodeClient(t *testing.T) {
 
 func checkRefusals(t *testing.T, r *wsResults) {
 	t.Helper()
-	for _, name := range []string{"none", "unknown", "revoked", "bearerRevoked"} {
+	for _, name := range []string{"none", "unknown", "revoked", "bearerRevoked", "apiKey"} {
 		if got := r.Refusals[name]; got.Status != 401 || got.Body.Code != "unauthorized" {
 			t.Errorf("connection with %s token: %+v, want 401 unauthorized before the upgrade", name, got)
 		}
@@ -213,6 +215,9 @@ func checkTwoSessions(t *testing.T, r *wsResults, pending []string) {
 		if n := fs[0]; n["type"] != "notification" || n["id"] != r.Live.ID || n["clickUrl"] != "https://shop.example/o/7" || n["priority"] != 8.0 || !unseen(fs[1], 3) {
 			t.Errorf("%s: live notification %v, want it and unseen 3", name, fs)
 		}
+	}
+	if r.RestReadStatus != 200 || !unseen(r.AfterRestRead.Phone, 2) || !unseen(r.AfterRestRead.Tab, 2) {
+		t.Errorf("after a read through REST (%d): %+v, want unseen 2 on both", r.RestReadStatus, r.AfterRestRead)
 	}
 	if !unseen(r.AfterReadAll.Phone, 0) || !unseen(r.AfterReadAll.Tab, 0) {
 		t.Errorf("after read_all: %+v, want unseen 0 on both", r.AfterReadAll)

@@ -104,6 +104,7 @@ async function refusals() {
   out.unknown = await connect({ query: "?token=pgt_" + "A".repeat(43) });
   out.revoked = await connect({ protocols: ["pushgate.v1", "token." + setup.revoked] });
   out.bearerRevoked = await connect({ headers: { authorization: "Bearer " + setup.revoked } });
+  out.apiKey = await connect({ headers: { authorization: "Bearer " + setup.apiKey } });
   return out;
 }
 
@@ -124,6 +125,10 @@ async function aliceDevices(out) {
 
   const live = await api("POST", "/v1/notifications", { title: "live", message: "while online", priority: 8, extras: { orderId: 7 }, clickUrl: "https://shop.example/o/7", to: { userIds: ["alice"] } });
   out.live = { id: live.body.id, phone: [await phone.session.next(), await phone.session.next()], tab: [await tab.session.next(), await tab.session.next()] };
+
+  // A read through the REST inbox reaches the sessions too.
+  out.restReadStatus = (await rest("POST", "/v1/inbox/" + live.body.id + "/read", setup.alice)).status;
+  out.afterRestRead = { phone: await phone.session.next(), tab: await tab.session.next() };
 
   phone.session.send({ type: "read_all", ref: "ra" });
   out.afterReadAll = { phone: await phone.session.next(), tab: await tab.session.next() };
