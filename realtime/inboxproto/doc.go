@@ -6,7 +6,7 @@
 // read_all, delete, history, ping) through the user's inbox.
 //
 // The same server frames go out as Server-Sent Events at /v1/sse (SSE,
-// ServeSSE; docs/realtime-sse.md): event = frame type, data = the frame's
+// ServeSSE; docs/realtime.md): event = frame type, data = the frame's
 // JSON, and on notifications an id (EventID, a position in the inbox by
 // creation time and id) that Last-Event-ID resumes after. An SSE session
 // has no client frames (clients act through the inbox REST routes), and

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +22,6 @@ const (
 	closeDeadline   = time.Second                    // to write a close frame
 	closeWait       = time.Second                    // for the client to answer a close frame
 	pingDeadline    = 5 * time.Second                // to write a ping
-	protocolPrefix  = "token."                       // Sec-WebSocket-Protocol token offer
-	bearerPrefix    = "Bearer "                      // Authorization header
 	textFrame       = websocket.TextMessage
 	binaryFrame     = websocket.BinaryMessage
 	defaultRate     = 20
@@ -100,24 +97,6 @@ func NewUpgrader(opts Options) *Upgrader {
 		u.up.Subprotocols = []string{opts.Subprotocol}
 	}
 	return u
-}
-
-// Token returns the credential a WebSocket request carries, looked for in
-// this order: the token query parameter, an Authorization bearer, a
-// "token.<TOKEN>" offer in Sec-WebSocket-Protocol.
-func Token(r *http.Request) string {
-	if t := r.URL.Query().Get("token"); t != "" {
-		return t
-	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, bearerPrefix) {
-		return strings.TrimSpace(h[len(bearerPrefix):])
-	}
-	for _, p := range websocket.Subprotocols(r) {
-		if strings.HasPrefix(p, protocolPrefix) {
-			return p[len(protocolPrefix):]
-		}
-	}
-	return ""
 }
 
 // Upgrade answers the handshake; on failure it has answered the request

@@ -1,6 +1,6 @@
 // Package wsconn is the WebSocket transport of pushgate's realtime
-// protocols: the handshake (with the credential looked for in the query,
-// an Authorization bearer or a Sec-WebSocket-Protocol offer), and a Conn
+// protocols: the handshake (answering the protocol's subprotocol when the
+// client offers it; the caller authenticates before), and a Conn
 // that never blocks its sender, bounds what a client may send (frame size,
 // frame rate) and what it may leave unread (a queue bound), and closes a
 // peer that stops answering pings.
