@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -98,7 +100,17 @@ func TestCoreSendReachesTheInbox(t *testing.T) {
 				}
 			}
 
-			want := map[string]bool{"crm-alice sent": true, "crm-bob sent": true, " sent": true, "crm-alice delivered": true, "crm-alice clicked": true}
+			// Bob reads his over the inbox REST routes, no device having
+			// acknowledged it: delivered and clicked. Carol reads all of
+			// hers at once: a read-all names no notification, and reports
+			// nothing.
+			_, bob := a.token("bob")
+			_, carol := a.token("carol")
+			clientPost(t, srv, bob, "/v1/inbox/"+sent.Results[1].MessageID+"/read", 200)
+			clientPost(t, srv, carol, "/v1/inbox/read-all", 200)
+
+			want := map[string]bool{"crm-alice sent": true, "crm-bob sent": true, " sent": true, "crm-alice delivered": true, "crm-alice clicked": true,
+				"crm-bob delivered": true, "crm-bob clicked": true}
 			var got map[string]bool
 			waitFor(t, 30*time.Second, "sent, delivered and clicked at the callback", func() bool {
 				got = map[string]bool{}
@@ -112,7 +124,7 @@ func TestCoreSendReachesTheInbox(t *testing.T) {
 						if got[key] {
 							t.Fatalf("%s twice", key)
 						}
-						if (m.ForeignID == "crm-alice") != (m.MessageID == msgID) {
+						if (m.ForeignID == "crm-alice") != (m.MessageID == msgID) || (m.ForeignID == "crm-bob") != (m.MessageID == sent.Results[1].MessageID) {
 							t.Fatalf("event %+v names another message", m)
 						}
 						got[key] = true
@@ -139,4 +151,20 @@ func TestCoreSendReachesTheInbox(t *testing.T) {
 func (a *api) appID(srv *Server) string {
 	creds, _ := srv.FirstApp()
 	return creds.AppID
+}
+
+// clientPost posts to a client-token route and checks the status.
+func clientPost(t *testing.T, srv *Server, token, path string, status int) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+srv.Addr()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != status {
+		t.Fatalf("POST %s: %d %s, want %d", path, res.StatusCode, body, status)
+	}
 }
