@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -37,13 +38,7 @@ func parseCredential(path string, raw RawCredential, opts ParseOptions, p *probl
 	payloadPath := path + ".payload"
 	fields, isObject := jsonObject(raw.Payload)
 	if t == WebSocket {
-		// Nothing to configure yet; unknown members are left for later
-		// versions rather than refused.
-		if !isObject && !isAbsent(raw.Payload) {
-			p.add(payloadPath, "must be an object")
-			return nil
-		}
-		return &Credential{Type: WebSocket}
+		return parseWebSocket(payloadPath, raw.Payload, fields, isObject, p)
 	}
 	if !isObject {
 		if isAbsent(raw.Payload) {
@@ -70,6 +65,41 @@ func parseCredential(path string, raw RawCredential, opts ParseOptions, p *probl
 		return nil
 	}
 	return c
+}
+
+// parseWebSocket reads the payload of pushgate's own provider: {} (or
+// none). It has nothing to configure and no secrets, and a member in it is
+// refused by name rather than ignored: a client that sends one expects it
+// to mean something.
+func parseWebSocket(path string, payload json.RawMessage, fields map[string]json.RawMessage, isObject bool, p *problems) *Credential {
+	if !isObject && !isAbsent(payload) {
+		p.add(path, "must be an object")
+		return nil
+	}
+	if len(fields) > 0 {
+		names := slices.Sorted(maps.Keys(fields))
+		const named = 5 // a hostile payload's thousand members are not all listed
+		for _, name := range names[:min(len(names), named)] {
+			p.add(memberPath(path, name), "is not a websocket credential setting (its payload is {})")
+		}
+		if len(names) > named {
+			p.add(path, "has %d more members; it must be {}", len(names)-named)
+		}
+		return nil
+	}
+	return &Credential{Type: WebSocket}
+}
+
+// memberPath is path.name for a plain name, or path["name"] quoted.
+func memberPath(path, name string) string {
+	plain := name != "" && len(name) <= 64
+	for i := 0; plain && i < len(name); i++ {
+		plain = isAlnum(name[i]) || name[i] == '_'
+	}
+	if plain {
+		return path + "." + name
+	}
+	return path + "[" + quoted(name) + "]"
 }
 
 func parseAPNSToken(o *object) *APNSTokenCredential {

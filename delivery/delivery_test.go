@@ -34,13 +34,13 @@ func (p *scripted) Send(_ context.Context, m *providers.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sends[m.ID]++
-	a := p.answers[m.Receiver.Token]
+	a := p.answers[m.Receiver.UserID]
 	if len(a) == 0 {
 		return nil
 	}
 	err := a[0]
 	if len(a) > 1 {
-		p.answers[m.Receiver.Token] = a[1:]
+		p.answers[m.Receiver.UserID] = a[1:]
 	}
 	return err
 }
@@ -149,7 +149,7 @@ func (c bucketCredentials) Credential(_ context.Context, _, _, id string) (*buck
 func (r *rig) receivers(tokens ...string) []recipients.Receiver {
 	out := make([]recipients.Receiver, len(tokens))
 	for i, tok := range tokens {
-		out[i] = recipients.Receiver{CredentialID: r.bucket.Credentials[0].ID, ForeignID: "f-" + tok, Token: tok}
+		out[i] = recipients.Receiver{CredentialID: r.bucket.Credentials[0].ID, ForeignID: "f-" + tok, UserID: tok}
 	}
 	return out
 }
@@ -231,7 +231,7 @@ func TestSendRefusesBadReceiversOnly(t *testing.T) {
 	db := testenv.OpenDB(t, testenv.SQLiteURL(t))
 	r := newRig(t, db, delivery.Options{})
 	recv := r.receivers("ok-1", "dup", "dup")
-	recv = append(recv, recipients.Receiver{CredentialID: pushgate.NewID(), Token: "x"}, recipients.Receiver{Token: "x"})
+	recv = append(recv, recipients.Receiver{CredentialID: pushgate.NewID(), UserID: "x"}, recipients.Receiver{UserID: "x"})
 	res, err := r.sender.Send(context.Background(), r.bucket, r.context, recv)
 	if err != nil {
 		t.Fatal(err)
@@ -274,10 +274,10 @@ func TestOutcomes(t *testing.T) {
 		for i, w := range want {
 			m := got[i]
 			if m.Status != w.status || m.Attempts != w.attempts || (w.status == messages.Failed && m.Reason != w.reason) {
-				t.Errorf("%s: %s/%s after %d attempts; want %s/%s after %d", r.receivers(m.Receiver.Token)[0].Token, m.Status, m.Reason, m.Attempts, w.status, w.reason, w.attempts)
+				t.Errorf("%s: %s/%s after %d attempts; want %s/%s after %d", r.receivers(m.Receiver.UserID)[0].UserID, m.Status, m.Reason, m.Attempts, w.status, w.reason, w.attempts)
 			}
 			if n := r.provider.count(m.ID); n != w.attempts {
-				t.Errorf("%s sent %d times, want %d", m.Receiver.Token, n, w.attempts)
+				t.Errorf("%s sent %d times, want %d", m.Receiver.UserID, n, w.attempts)
 			}
 		}
 		if !strings.Contains(got[1].LastError, "410") {

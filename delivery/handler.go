@@ -302,6 +302,7 @@ func storableMessage(m *messages.Message) *messages.Message {
 	c.ForeignID = messages.StorableText(c.ForeignID)
 	rv := &c.Receiver
 	rv.ForeignID, rv.Token, rv.Endpoint = messages.StorableText(rv.ForeignID), messages.StorableText(rv.Token), messages.StorableText(rv.Endpoint)
+	rv.UserID = messages.StorableText(rv.UserID)
 	rv.P256dh, rv.Auth = messages.StorableText(rv.P256dh), messages.StorableText(rv.Auth)
 	return &c
 }

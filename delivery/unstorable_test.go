@@ -165,7 +165,7 @@ func (s *refusingStore) Finish(ctx context.Context, results []messages.Result) e
 		if s.always {
 			return fmt.Errorf("finish messages: %w: refused", messages.ErrUnstorable)
 		}
-		for _, text := range []string{m.ForeignID, m.Receiver.ForeignID, m.Receiver.Token, m.Receiver.Endpoint, r.Error, r.Reason} {
+		for _, text := range []string{m.ForeignID, m.Receiver.ForeignID, m.Receiver.Token, m.Receiver.UserID, m.Receiver.Endpoint, r.Error, r.Reason} {
 			if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
 				return fmt.Errorf("finish messages: %w: invalid byte sequence", messages.ErrUnstorable)
 			}

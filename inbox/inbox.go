@@ -19,8 +19,8 @@ type Token struct {
 }
 
 // Source says what made a notification: the notifications API, or a CORE
-// send through a websocket credential (then BucketID and MessageID name the
-// CORE message whose events the inbox reports).
+// send through a websocket credential (then BucketID, MessageID and
+// ContextID name the CORE message whose events the inbox reports).
 type Source string
 
 const (
@@ -45,10 +45,13 @@ type Notification struct {
 	Broadcast bool     `json:"-"`
 	UserIDs   []string `json:"-"`
 	Source    Source   `json:"-"`
-	// BucketID and MessageID are set for SourceCore, with UserIDs holding
-	// the one receiver's user.
+	// BucketID, MessageID and ContextID are set for SourceCore, with
+	// UserIDs holding the one receiver's user: the CORE message and the
+	// context it belongs to, which its client events (delivered, clicked)
+	// name.
 	BucketID  string `json:"-"`
 	MessageID string `json:"-"`
+	ContextID string `json:"-"`
 	// ExpiresAt is CreatedAt plus the ttl, or plus inbox_max_age when no
 	// ttl was given (or a longer one): an expired notification is never
 	// sent and is purged.

@@ -293,7 +293,7 @@ func TestSendCoreAndPurge(t *testing.T) {
 		if _, _, err := s.CreateToken(ctx, app, "ann", "phone"); err != nil {
 			t.Fatal(err)
 		}
-		n := &inbox.Notification{AppID: app, Title: "core", UserIDs: []string{"ann"}, BucketID: pushgate.NewID(), MessageID: pushgate.NewID()}
+		n := &inbox.Notification{AppID: app, Title: "core", UserIDs: []string{"ann"}, BucketID: pushgate.NewID(), MessageID: pushgate.NewID(), ContextID: pushgate.NewID()}
 		if err := s.SendCore(ctx, n); err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func TestSendCoreAndPurge(t *testing.T) {
 			t.Fatalf("SendCore(two users) err = %v", err)
 		}
 		got, c, err := s.Get(ctx, app, n.ID)
-		if err != nil || got.BucketID != n.BucketID || got.MessageID != n.MessageID || c.Recipients != 1 {
+		if err != nil || got.BucketID != n.BucketID || got.MessageID != n.MessageID || got.ContextID != n.ContextID || c.Recipients != 1 {
 			t.Fatalf("Get = %+v, %+v, %v", got, c, err)
 		}
 		read, _, _ := s.Send(ctx, app, inbox.NewNotification{Title: "read", To: &inbox.Recipients{UserIDs: []string{"ann"}}})

@@ -24,7 +24,7 @@ var fuzzBucket = &buckets.Bucket{Credentials: []*buckets.Credential{
 	{ID: "hms", Type: "hms"}, // stored by a later version: receives nothing here
 }}
 
-var receiverFields = []string{"credentialId", "foreignId", "token", "endpoint", "p256dh", "auth"}
+var receiverFields = []string{"credentialId", "foreignId", "userId", "token", "endpoint", "p256dh", "auth"}
 
 // FuzzValidate decodes a receiver as the send handlers do (one JSON object
 // of CORE's SendManyToContextDto) and validates it against the bucket's
@@ -45,9 +45,11 @@ func FuzzValidate(f *testing.F) {
 		{CredentialID: "vapid", Endpoint: "https://fcm.googleapis.com/fcm/send/abc", P256dh: rfc8291P256dh + "=", Auth: rfc8291Auth + "=="},
 		{CredentialID: "vapid", Endpoint: "http://127.0.0.1:1/push", P256dh: "BAAA", Auth: "AAAA", Token: "t"},
 		{CredentialID: "vapid", Endpoint: "https://h/\x00", P256dh: strings.Repeat("A", 87), Auth: strings.Repeat("A", 22)},
-		{CredentialID: "ws", Token: "user-42", ForeignID: strings.Repeat("f", 256)},
-		{CredentialID: "ws", Token: "user\x00"},
-		{CredentialID: "ws", ForeignID: "a\x00b", Token: "u"},
+		{CredentialID: "ws", UserID: "user-42", ForeignID: strings.Repeat("f", 256)},
+		{CredentialID: "ws", UserID: "user\x00"},
+		{CredentialID: "ws", ForeignID: "a\x00b", UserID: "u"},
+		{CredentialID: "ws", Token: "user-42"},
+		{CredentialID: "fcm", Token: "abc", UserID: "u"},
 		{CredentialID: "hms", Token: "x"},
 		{CredentialID: "nope"},
 		{},
@@ -58,7 +60,7 @@ func FuzzValidate(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, s := range []string{`{"credentialId":5}`, `[]`, `null`, `{"CREDENTIALID":"ws","TOKEN":"u"}`, `{"credentialId":"ws","token":"\ud800"}`} {
+	for _, s := range []string{`{"credentialId":5}`, `[]`, `null`, `{"CREDENTIALID":"ws","USERID":"u"}`, `{"credentialId":"ws","userId":"\ud800"}`} {
 		f.Add([]byte(s))
 	}
 	opts := recipients.Options{}
@@ -98,7 +100,7 @@ func checkAccepted(t *testing.T, r recipients.Receiver, cred *buckets.Credential
 	// Every backend stores it: PostgreSQL refuses NUL and invalid UTF-8 in
 	// text, so accepting them would make a message whose result can never
 	// be written.
-	for i, s := range []string{r.CredentialID, r.ForeignID, r.Token, r.Endpoint, r.P256dh, r.Auth} {
+	for i, s := range []string{r.CredentialID, r.ForeignID, r.UserID, r.Token, r.Endpoint, r.P256dh, r.Auth} {
 		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 			t.Fatalf("receiver field %s %q accepted: it cannot be stored on PostgreSQL", receiverFields[i], s)
 		}
@@ -132,8 +134,8 @@ func checkAccepted(t *testing.T, r recipients.Receiver, cred *buckets.Credential
 			t.Fatalf("Web Push endpoint %q accepted, but no request can go there: %v", r.Endpoint, err)
 		}
 	case buckets.WebSocket:
-		if r.Token == "" {
-			t.Fatalf("WebSocket receiver %+v accepted without a user id", r)
+		if r.UserID == "" || r.Token != "" || r.Endpoint != "" {
+			t.Fatalf("WebSocket receiver %+v accepted without a user id, or with a device", r)
 		}
 	default:
 		t.Fatalf("receiver %+v of a %s credential accepted", r, cred.Type)

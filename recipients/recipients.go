@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
@@ -25,10 +27,13 @@ func CheckCount(n int) error {
 }
 
 // Receiver is CORE's receiver: a credential of the bucket and either a
-// device token (APNS, FCM) or a Web Push subscription.
+// device token (APNS, FCM), a Web Push subscription, or the user id of a
+// websocket credential's receiver (pushgate's own provider: the message
+// goes to that user's inbox, on every device).
 type Receiver struct {
 	CredentialID string `json:"credentialId"`
 	ForeignID    string `json:"foreignId,omitempty"`
+	UserID       string `json:"userId,omitempty"`
 	Token        string `json:"token,omitempty"`
 	Endpoint     string `json:"endpoint,omitempty"`
 	P256dh       string `json:"p256dh,omitempty"`
@@ -45,12 +50,41 @@ type Options struct {
 	Guard *pushgate.SSRFGuard
 }
 
-// Key identifies the device a receiver reaches, for de-duplication.
+// MaxUserID is how many characters a websocket receiver's user id may
+// have: the inbox's limit, which it checks again when it stores.
+const MaxUserID = 200
+
+// Key identifies the device (or, for a websocket receiver, the user) a
+// receiver reaches, for de-duplication.
 func (r Receiver) Key() string {
-	if r.Endpoint != "" {
+	switch {
+	case r.Endpoint != "":
 		return r.CredentialID + "\x00" + r.Endpoint
+	case r.UserID != "":
+		return r.CredentialID + "\x00u\x00" + r.UserID
 	}
 	return r.CredentialID + "\x00" + r.Token
+}
+
+// Address is the one text that says where the receiver is reached apart
+// from a Web Push subscription: its device token, or a websocket
+// receiver's user id. Stores keep it in one column; SetAddress puts it
+// back.
+func (r Receiver) Address() string {
+	if r.UserID != "" {
+		return r.UserID
+	}
+	return r.Token
+}
+
+// SetAddress sets what Address returned for a receiver of a credential of
+// type t: the user id of a websocket receiver, the token of any other.
+func (r *Receiver) SetAddress(t buckets.CredentialType, address string) {
+	if t == buckets.WebSocket {
+		r.UserID, r.Token = address, ""
+		return
+	}
+	r.Token = address
 }
 
 // Validate checks r against the credential it names (nil when the bucket
@@ -72,6 +106,12 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 	case cred == nil:
 		add("credentialId", "no credential %q in this bucket", r.CredentialID)
 		return errs
+	}
+	switch cred.Type {
+	case buckets.APNSToken, buckets.APNSCert, buckets.FCMv1, buckets.VAPID:
+		if r.UserID != "" {
+			add("userId", "is for websocket receivers; this credential is %s", cred.Type)
+		}
 	}
 	switch cred.Type {
 	case buckets.APNSToken, buckets.APNSCert:
@@ -105,11 +145,26 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 			add("auth", "must be the subscription's auth secret (16 bytes, base64url)")
 		}
 	case buckets.WebSocket:
-		if r.Token == "" || len(r.Token) > 255 || !pushgate.StorableText(r.Token) {
-			add("token", "must be the user id of a WebSocket receiver (1 to 255 characters of UTF-8 text without NUL)")
-		}
+		errs = append(errs, validateWebSocket(r)...)
 	default:
 		add("credentialId", "credential type %s cannot receive messages", cred.Type)
+	}
+	return errs
+}
+
+// validateWebSocket checks a websocket receiver: a user id as the inbox
+// takes it (1 to MaxUserID characters of UTF-8 text without NUL or control
+// characters), and none of the device fields.
+func validateWebSocket(r Receiver) []string {
+	var errs []string
+	if r.Token != "" || r.Endpoint != "" || r.P256dh != "" || r.Auth != "" {
+		errs = append(errs, "token: a websocket receiver has a userId, not a token or a subscription")
+	}
+	switch {
+	case r.UserID == "":
+		errs = append(errs, "userId: is required for a websocket receiver")
+	case !pushgate.StorableText(r.UserID) || utf8.RuneCountInString(r.UserID) > MaxUserID || strings.IndexFunc(r.UserID, unicode.IsControl) >= 0:
+		errs = append(errs, fmt.Sprintf("userId: must be 1 to %d characters of UTF-8 text without NUL or control characters", MaxUserID))
 	}
 	return errs
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pushgate/pushgate"
@@ -71,9 +72,9 @@ func TestValidateRefusesWhatCannotBeStored(t *testing.T) {
 			[]string{"foreignId: must be UTF-8 text without NUL characters"}},
 		{"invalid UTF-8 in foreignId", recipients.Receiver{CredentialID: "apns", Token: token, ForeignID: "user\xff"}, apns,
 			[]string{"foreignId: must be UTF-8 text without NUL characters"}},
-		{"NUL in a WebSocket user id", recipients.Receiver{CredentialID: "ws", Token: "user\x00"}, ws,
-			[]string{"token: must be the user id of a WebSocket receiver (1 to 255 characters of UTF-8 text without NUL)"}},
-		{"a user id that is fine", recipients.Receiver{CredentialID: "ws", Token: "użytkownik-1", ForeignID: "ü"}, ws, nil},
+		{"NUL in a WebSocket user id", recipients.Receiver{CredentialID: "ws", UserID: "user\x00"}, ws,
+			[]string{"userId: must be 1 to 200 characters of UTF-8 text without NUL or control characters"}},
+		{"a user id that is fine", recipients.Receiver{CredentialID: "ws", UserID: "użytkownik-1", ForeignID: "ü"}, ws, nil},
 	} {
 		if got := recipients.Validate(tc.r, tc.cred, recipients.Options{}); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Validate = %q, want %q", tc.name, got, tc.want)
@@ -100,5 +101,63 @@ func TestCheckCount(t *testing.T) {
 	}
 	if err := recipients.CheckCount(recipients.MaxPerSend + 1); pushgate.ErrorCode(err) != pushgate.ETOOLARGE {
 		t.Fatalf("%d receivers: %v, want %s", recipients.MaxPerSend+1, err, pushgate.ETOOLARGE)
+	}
+}
+
+// A websocket receiver is a user of the app: {credentialId, userId,
+// foreignId}, with the inbox's rules for the user id and none of the
+// device fields.
+func TestValidateWebSocketReceivers(t *testing.T) {
+	ws := &buckets.Credential{ID: "ws", Type: buckets.WebSocket}
+	fcm := &buckets.Credential{ID: "fcm", Type: buckets.FCMv1}
+	badUser := "userId: must be 1 to 200 characters of UTF-8 text without NUL or control characters"
+	notToken := "token: a websocket receiver has a userId, not a token or a subscription"
+	for _, tc := range []struct {
+		name string
+		r    recipients.Receiver
+		cred *buckets.Credential
+		want []string
+	}{
+		{"user id", recipients.Receiver{CredentialID: "ws", UserID: "user-1", ForeignID: "f"}, ws, nil},
+		{"200 characters", recipients.Receiver{CredentialID: "ws", UserID: strings.Repeat("ż", 200)}, ws, nil},
+		{"201 characters", recipients.Receiver{CredentialID: "ws", UserID: strings.Repeat("u", 201)}, ws, []string{badUser}},
+		{"no user id", recipients.Receiver{CredentialID: "ws"}, ws, []string{"userId: is required for a websocket receiver"}},
+		{"a control character", recipients.Receiver{CredentialID: "ws", UserID: "a\nb"}, ws, []string{badUser}},
+		{"invalid UTF-8", recipients.Receiver{CredentialID: "ws", UserID: "a\xff"}, ws, []string{badUser}},
+		{"a token instead", recipients.Receiver{CredentialID: "ws", Token: "user-1"}, ws,
+			[]string{notToken, "userId: is required for a websocket receiver"}},
+		{"a token too", recipients.Receiver{CredentialID: "ws", UserID: "u", Token: "user-1"}, ws, []string{notToken}},
+		{"a subscription too", recipients.Receiver{CredentialID: "ws", UserID: "u", Endpoint: "https://push.example/x"}, ws, []string{notToken}},
+		{"a user id for FCM", recipients.Receiver{CredentialID: "fcm", UserID: "u", Token: "abc"}, fcm,
+			[]string{"userId: is for websocket receivers; this credential is fcm_v1"}},
+	} {
+		if got := recipients.Validate(tc.r, tc.cred, recipients.Options{}); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Validate = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Two receivers of one websocket credential with the same user id are one
+// user; the same user id on another credential, or as an FCM token, is not.
+func TestWebSocketReceiverKeys(t *testing.T) {
+	a := recipients.Receiver{CredentialID: "ws", UserID: "u1", ForeignID: "a"}
+	b := recipients.Receiver{CredentialID: "ws", UserID: "u1", ForeignID: "b"}
+	other := recipients.Receiver{CredentialID: "ws2", UserID: "u1"}
+	token := recipients.Receiver{CredentialID: "ws", Token: "u1"}
+	if a.Key() != b.Key() {
+		t.Error("the same user of one credential has two keys")
+	}
+	if a.Key() == other.Key() || a.Key() == token.Key() {
+		t.Error("different receivers share a key")
+	}
+	var r recipients.Receiver
+	r.SetAddress(buckets.WebSocket, a.Address())
+	if r.UserID != "u1" || r.Token != "" {
+		t.Errorf("SetAddress(websocket) = %+v", r)
+	}
+	r = recipients.Receiver{}
+	r.SetAddress(buckets.FCMv1, token.Address())
+	if r.Token != "u1" || r.UserID != "" {
+		t.Errorf("SetAddress(fcm_v1) = %+v", r)
 	}
 }

@@ -5,9 +5,12 @@
 // and what an application embeds to run pushgate inside its own process.
 //
 // New only wires: each subsystem has its own builder in its own file
-// (storage.go, queue.go, providers.go, images.go, delivery.go, webhooks.go,
-// http.go), called in that order, each using what the ones before it
-// built; a connection is kept on the Server as soon as it is open, so a
+// (storage.go, queue.go, realtime.go, providers.go, images.go, delivery.go,
+// webhooks.go, http.go), called in that order, each using what the ones
+// before it built (the websocket provider stores into the inbox that
+// realtime.go builds; webhooks.go adds the inbox listener that turns CORE
+// notifications' acknowledgements and reads into client events,
+// coreevents.go); a connection is kept on the Server as soon as it is open, so a
 // failing builder leaves nothing open behind it. The work itself lives in
 // the packages the builders call (image tasks in imagejobs, not here).
 // Every part that reads time is given the Server's one clock.

@@ -10,10 +10,12 @@ import (
 	"github.com/pushgate/pushgate/providers/apns"
 	"github.com/pushgate/pushgate/providers/fcm"
 	"github.com/pushgate/pushgate/providers/webpush"
+	"github.com/pushgate/pushgate/providers/websocket"
 )
 
-// buildProviders registers the provider of each credential type and builds
-// the bucket service, which checks credentials against them.
+// buildProviders registers the provider of each credential type (the
+// websocket one stores into the inbox buildRealtime built) and builds the
+// bucket service, which checks credentials against them.
 func (s *Server) buildProviders() {
 	cfg := s.cfg
 	vapidSubject, _ := cfg.vapidSubject()
@@ -21,6 +23,7 @@ func (s *Server) buildProviders() {
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
 	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: s.guard})
 	webpush.Register(s.Providers, webpush.Options{Guard: s.guard, DefaultSubject: vapidSubject})
+	websocket.Register(s.Providers, s.Inbox)
 	checks := cfg.CredentialCheckConcurrency
 	if checks == 0 {
 		// Half the CPUs: the rest serve every other request.

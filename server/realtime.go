@@ -14,7 +14,9 @@ import (
 // buildRealtime builds the inbox service, the hub with its broker between
 // nodes (Redis pub/sub, or in memory on the embedded Redis, which no other
 // node shares), the Notifier that tells the hub what the inbox changed,
-// and the /v1/ws protocol handler.
+// and the /v1/ws protocol handler. It runs before buildProviders, which
+// hands the inbox to providers/websocket; buildWebhooks adds the listener
+// of CORE notifications' client events (listenCoreEvents).
 func (s *Server) buildRealtime() {
 	cfg := s.cfg
 	s.Inbox = inbox.NewService(s.DB.Inbox(), inbox.Options{
@@ -25,13 +27,21 @@ func (s *Server) buildRealtime() {
 		broker = realtime.NewRedisBroker(s.redis, realtime.RedisOptions{Namespace: cfg.QueueNamespace, Logger: s.log})
 	}
 	s.hub = realtime.New(realtime.Options{Broker: broker, Logger: s.log})
-	s.Inbox.SetListener(inboxproto.NewNotifier(s.hub, s.Inbox, s.log))
+	s.notifier = inboxproto.NewNotifier(s.hub, s.Inbox, s.log)
+	s.Inbox.SetListener(s.notifier)
 	s.inboxWS = inboxproto.NewHandler(inboxproto.Options{
 		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,
 		Upgrader: wsconn.NewUpgrader(wsconn.Options{
 			Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat,
 		}),
 	})
+}
+
+// listenCoreEvents makes the inbox tell both the Notifier and coreEvents,
+// which records the client events of CORE notifications through the
+// webhooks recorder (built after the inbox).
+func (s *Server) listenCoreEvents() {
+	s.Inbox.SetListener(listeners{s.notifier, coreEvents{rec: s.recorder, log: s.log}})
 }
 
 // inboxPurge is the maintenance job that applies inbox_retention and

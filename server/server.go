@@ -60,6 +60,7 @@ type Server struct {
 	images      *imagejobs.Service
 	hub         *realtime.Hub
 	inboxWS     *inboxproto.Handler
+	notifier    *inboxproto.Notifier
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance
@@ -97,11 +98,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.openQueue(ctx); err != nil {
 		return nil, err
 	}
+	s.buildRealtime()
 	s.buildProviders()
 	if err := s.buildImages(); err != nil {
 		return nil, err
 	}
-	s.buildRealtime()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
 		return nil, err

@@ -9,13 +9,14 @@ import (
 	"github.com/pushgate/pushgate/webhooks"
 )
 
-// buildWebhooks builds the recorder of client events and the dispatcher of
-// batches (which also serves the API's batch listing and redelivery) and,
+// buildWebhooks builds the recorder of client events (which the inbox's
+// CORE notifications report to as well) and the dispatcher of batches (which also serves the API's batch listing and redelivery) and,
 // on a worker node, the flusher that makes batches; only worker nodes
 // start the dispatcher.
 func (s *Server) buildWebhooks() error {
 	cfg := s.cfg
 	s.recorder = webhooks.NewRecorder(s.DB.Webhooks(), webhooks.RecorderOptions{Logger: s.log, Now: s.now})
+	s.listenCoreEvents()
 	targets := webhooks.TargetsFunc(s.webhookTarget)
 	var err error
 	s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: s.guard.Transport()},

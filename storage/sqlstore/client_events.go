@@ -51,7 +51,8 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 
 // recordOutboxReports handles the reports that found no message: those
 // whose message is still in the outbox (an app that reports before the
-// push went out, or a test) are moved into messages and recorded again.
+// push went out, or a test) are moved into messages, and every one is
+// recorded again.
 func (s *WebhookStore) recordOutboxReports(ctx context.Context, events []webhooks.ClientEvent, found []bool) error {
 	var missing []webhooks.ClientEvent
 	var at []int
@@ -67,7 +68,12 @@ func (s *WebhookStore) recordOutboxReports(ctx context.Context, events []webhook
 	for i, e := range missing {
 		ids[i] = e.MessageID
 	}
-	if moved, err := s.db.materialize(ctx, ids); err != nil || moved == 0 {
+	// Recorded again even when nothing was moved: a worker's Finish may
+	// have been moving the chunk into messages while the first attempt
+	// looked, and materialize waited for it to commit. (pushgate's own
+	// provider makes that common: a device acknowledges a message while
+	// its worker is still storing the result.)
+	if _, err := s.db.materialize(ctx, ids); err != nil {
 		return err
 	}
 	again := make([]bool, len(missing))

@@ -11,7 +11,7 @@ import (
 )
 
 const notificationColumns = `n.id, n.app_id, n.title, n.message, n.priority, n.extras, n.image_url, n.click_url, n.broadcast,
-	n.source, n.bucket_id, n.message_id, n.created_at, n.expires_at`
+	n.source, n.bucket_id, n.message_id, n.context_id, n.created_at, n.expires_at`
 
 // countColumns are a notification's aggregate counts: the users that
 // acknowledged or read it one by one (their state rows, of an index that
@@ -26,7 +26,7 @@ func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.
 	var n inbox.Notification
 	var extras, source string
 	dest := append([]any{&n.ID, &n.AppID, &n.Title, &n.Message, &n.Priority, &extras, &n.ImageURL, &n.ClickURL, &n.Broadcast,
-		&source, &n.BucketID, &n.MessageID, &n.CreatedAt, &n.ExpiresAt}, more...)
+		&source, &n.BucketID, &n.MessageID, &n.ContextID, &n.CreatedAt, &n.ExpiresAt}, more...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -46,9 +46,9 @@ const recipientRows = 250
 func (s *InboxStore) InsertNotification(ctx context.Context, n *inbox.Notification, c inbox.Counts) error {
 	return s.db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_notifications (id, app_id, title, message, priority, extras, image_url, click_url,
-			broadcast, recipients, source, bucket_id, message_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			broadcast, recipients, source, bucket_id, message_id, context_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.AppID, n.Title, n.Message, n.Priority, string(n.Extras), n.ImageURL, n.ClickURL,
-			n.Broadcast, c.Recipients, string(n.Source), n.BucketID, n.MessageID, n.CreatedAt.UTC(), n.ExpiresAt.UTC())
+			n.Broadcast, c.Recipients, string(n.Source), n.BucketID, n.MessageID, n.ContextID, n.CreatedAt.UTC(), n.ExpiresAt.UTC())
 		switch {
 		case isForeignKeyViolation(err):
 			return pushgate.NotFound("app")

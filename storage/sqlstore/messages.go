@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/webhooks"
 )
@@ -122,7 +123,7 @@ var insertColumns = []string{"id", "app_id", "bucket_id", "context_id", "credent
 
 func insertRow(m *messages.Message) []any {
 	r := m.Receiver
-	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, r.Token, r.Endpoint, r.P256dh, r.Auth,
+	return []any{m.ID, m.AppID, m.BucketID, m.ContextID, m.CredentialID, m.Provider, m.ForeignID, r.Address(), r.Endpoint, r.P256dh, r.Auth,
 		string(m.Status), m.Attempts, m.CreatedAt.UTC(), m.UpdatedAt.UTC(), nullTime(m.ExpiresAt), m.EnqueuedAt.UTC()}
 }
 
@@ -139,6 +140,7 @@ func scanMessage(row interface{ Scan(...any) error }) (*messages.Message, error)
 		return nil, err
 	}
 	r.CredentialID, r.ForeignID = m.CredentialID, m.ForeignID
+	r.SetAddress(buckets.CredentialType(m.Provider), r.Token)
 	m.Status = messages.Status(status)
 	m.CreatedAt, m.UpdatedAt, m.EnqueuedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC(), m.EnqueuedAt.UTC()
 	for _, p := range []struct {
@@ -174,6 +176,7 @@ func scanClaimed(row interface{ Scan(...any) error }) (*messages.Message, error)
 		return nil, err
 	}
 	r.CredentialID, r.ForeignID = m.CredentialID, m.ForeignID
+	r.SetAddress(buckets.CredentialType(m.Provider), r.Token)
 	m.Status = messages.Sending
 	if expires.Valid {
 		m.ExpiresAt = expires.Time.UTC()

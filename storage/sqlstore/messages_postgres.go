@@ -409,7 +409,7 @@ func (f *finishRows) add(r *messages.Result) {
 	f.eventReasons, f.eventActions = append(f.eventReasons, e.Reason), append(f.eventActions, e.Action)
 	f.apps, f.buckets, f.contexts = append(f.apps, m.AppID), append(f.buckets, m.BucketID), append(f.contexts, m.ContextID)
 	f.creds, f.providers, f.foreign = append(f.creds, m.CredentialID), append(f.providers, m.Provider), append(f.foreign, m.ForeignID)
-	f.tokens, f.endpoints = append(f.tokens, m.Receiver.Token), append(f.endpoints, m.Receiver.Endpoint)
+	f.tokens, f.endpoints = append(f.tokens, m.Receiver.Address()), append(f.endpoints, m.Receiver.Endpoint)
 	f.p256dhs, f.auths = append(f.p256dhs, m.Receiver.P256dh), append(f.auths, m.Receiver.Auth)
 	f.created, f.expires = append(f.created, m.CreatedAt.UTC()), append(f.expires, timePtr(m.ExpiresAt))
 }

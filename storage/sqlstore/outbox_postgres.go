@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/messages"
 )
 
@@ -33,7 +34,8 @@ import (
 // messages.Store that use them.
 //
 // A chunk's receivers are packed into one bytea: for each message, six
-// strings (id, foreign id, token, endpoint, p256dh, auth), each an unsigned
+// strings (id, foreign id, token or user id (recipients.Receiver.Address),
+// endpoint, p256dh, auth), each an unsigned
 // varint length and the bytes.
 
 const outboxFields = 6
@@ -42,12 +44,12 @@ func packReceivers(msgs []*messages.Message) []byte {
 	size := 0
 	for _, m := range msgs {
 		r := &m.Receiver
-		size += len(m.ID) + len(m.ForeignID) + len(r.Token) + len(r.Endpoint) + len(r.P256dh) + len(r.Auth) + outboxFields*2
+		size += len(m.ID) + len(m.ForeignID) + len(r.Address()) + len(r.Endpoint) + len(r.P256dh) + len(r.Auth) + outboxFields*2
 	}
 	b := make([]byte, 0, size)
 	for _, m := range msgs {
 		r := &m.Receiver
-		for _, s := range [outboxFields]string{m.ID, m.ForeignID, r.Token, r.Endpoint, r.P256dh, r.Auth} {
+		for _, s := range [outboxFields]string{m.ID, m.ForeignID, r.Address(), r.Endpoint, r.P256dh, r.Auth} {
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
 		}
@@ -105,7 +107,8 @@ func (o *outboxRow) messages() ([]*messages.Message, error) {
 			Provider: o.provider, ForeignID: f[1], Status: messages.Queued, Attempts: o.claims,
 			CreatedAt: o.createdAt.UTC(), UpdatedAt: o.createdAt.UTC(), EnqueuedAt: o.enqueuedAt.UTC()}
 		m.Receiver.CredentialID, m.Receiver.ForeignID = o.credentialID, f[1]
-		m.Receiver.Token, m.Receiver.Endpoint, m.Receiver.P256dh, m.Receiver.Auth = f[2], f[3], f[4], f[5]
+		m.Receiver.Endpoint, m.Receiver.P256dh, m.Receiver.Auth = f[3], f[4], f[5]
+		m.Receiver.SetAddress(buckets.CredentialType(o.provider), f[2])
 		if o.expiresAt.Valid {
 			m.ExpiresAt = o.expiresAt.Time.UTC()
 		}

@@ -817,6 +817,9 @@ func specialCases(w *world, fx map[string]*routeFx) []mcase {
 	add(bucket, "unknown credential type", want{codes: c400}, bucketWith(func(m map[string]any) {
 		m["providerCredentials"].([]any)[0].(map[string]any)["type"] = "carrier_pigeon"
 	}))
+	add(bucket, "websocket credential with a payload member", want{codes: c400}, bucketWith(func(m map[string]any) {
+		m["providerCredentials"] = []any{map[string]any{"type": "websocket", "payload": map[string]any{"secret": "x"}}}
+	}))
 	add(bucket, "21 callback headers", want{codes: c400}, bucketWith(func(m map[string]any) {
 		h := map[string]any{}
 		for i := 0; i < 21; i++ {
@@ -901,6 +904,12 @@ func specialCases(w *world, fx map[string]*routeFx) []mcase {
 		receivers(map[string]any{"credentialId": w.a.cred["fcm_v1"], "foreignId": strings.Repeat("f", 256), "token": "fcm-token:x"}))
 	add(send, "receiver of the other app's credential", want{codes: c400, refused: receiverOf("receivers[0]")},
 		receivers(map[string]any{"credentialId": w.b.cred["fcm_v1"], "token": "fcm-token:x"}))
+	add(send, "websocket receiver with a token instead of a userId", want{codes: c400, refused: receiverOf("receivers[0]")},
+		receivers(map[string]any{"credentialId": w.a.cred["websocket"], "token": "user-1"}))
+	add(send, "websocket user id of 10,000 characters", want{codes: c400, refused: receiverOf("receivers[0]")},
+		receivers(map[string]any{"credentialId": w.a.cred["websocket"], "userId": strings.Repeat("u", 10000)}))
+	add(send, "websocket user id with a control character", want{codes: c400, refused: receiverOf("receivers[0]")},
+		receivers(map[string]any{"credentialId": w.a.cred["websocket"], "userId": "a\u001bb"}))
 	add(send, "APNS token of 10,000 digits", want{codes: c400, refused: receiverOf("receivers[0]")},
 		receivers(map[string]any{"credentialId": w.a.cred["apns_token"], "token": strings.Repeat("a", 10000)}))
 	add(send, "Web Push endpoint of a non-http scheme", want{codes: c400, refused: receiverOf("receivers[0]")},

@@ -172,7 +172,8 @@ func (w *world) bucketBody(callback string) string {
 		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":%q,"production":false}},
 		{"type":"apns_cert","payload":{"cert":%q,"key":%q,"appBundleId":%q,"production":false}},
 		{"type":"fcm_v1","payload":%s},
-		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],
+		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}},
+		{"type":"websocket","payload":{}}],
 		"callbackConfig":{"type":"http","payload":{"url":%q,"headers":{"X-Shop-Secret":"s3cr3t"},"batchSize":100,"flushIntervalMs":100}}}`,
 		w.apnsKey.P8, w.apnsKey.KeyID, w.apnsKey.TeamID, topic, w.apnsCert.CertPEM, w.apnsCert.KeyPEM, topic,
 		w.account, w.vapidPub, w.vapidKey, callback)
@@ -231,6 +232,7 @@ func (w *world) receivers(tn *tenant) []any {
 		map[string]any{"credentialId": tn.cred["vapid"], "foreignId": "web-1", "endpoint": sub.Endpoint, "p256dh": sub.P256dh, "auth": sub.Auth},
 		map[string]any{"credentialId": tn.cred["fcm_v1"], "foreignId": "android-1", "token": "fcm-token:APA91b-hostile"},
 		map[string]any{"credentialId": tn.cred["apns_token"], "foreignId": "ios-1", "token": strings.Repeat("ab", 32)},
+		map[string]any{"credentialId": tn.cred["websocket"], "foreignId": "inbox-1", "userId": "hostile-user"},
 	}
 }
 
