@@ -567,7 +567,7 @@ func TestInboxCountsMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			before := map[string]int64{"sqlite": 9, "postgres": 11}[d.Name]
+			before := map[string]int64{"sqlite": 10, "postgres": 12}[d.Name]
 			if err := sqlstore.MigrateUpTo(ctx, db, before); err != nil {
 				t.Fatal(err)
 			}
