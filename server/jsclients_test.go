@@ -1,7 +1,6 @@
 package server
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,24 +12,10 @@ import (
 	"github.com/pushgate/pushgate/recipients"
 )
 
-// nodeWith returns the node binary if the npm packages are installed. CI
-// sets PUSHGATE_TEST_JS=1 after `npm ci`, and then their absence fails.
+// nodeWith returns the node binary if the npm packages are installed.
 func nodeWith(t *testing.T, packages ...string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	missing := err != nil
-	for _, p := range packages {
-		if _, err := os.Stat(filepath.Join("..", "node_modules", p, "package.json")); err != nil {
-			missing = true
-		}
-	}
-	if missing {
-		if os.Getenv("PUSHGATE_TEST_JS") != "" {
-			t.Fatalf("node or the npm packages %v are missing; run npm ci", packages)
-		}
-		t.Skipf("node or the npm packages %v are missing; run npm ci to run this test", packages)
-	}
-	return node
+	return testenv.Node(t, "../node_modules", packages...)
 }
 
 // TestWebPushBodiesDecryptWithHTTPECE sends data, raw and silent contexts

@@ -10,26 +10,14 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pushgate/pushgate/internal/testenv"
 )
 
-// nodeWith returns the node binary if the npm packages are installed. CI
-// sets PUSHGATE_TEST_JS=1 after `npm ci`, and then their absence fails.
+// nodeWith returns the node binary if the npm packages are installed.
 func nodeWith(t *testing.T, packages ...string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	missing := err != nil
-	for _, p := range packages {
-		if _, err := os.Stat(filepath.Join("..", "..", "node_modules", p, "package.json")); err != nil {
-			missing = true
-		}
-	}
-	if missing {
-		if os.Getenv("PUSHGATE_TEST_JS") != "" {
-			t.Fatalf("node or the npm packages %v are missing; run npm ci", packages)
-		}
-		t.Skipf("node or the npm packages %v are missing; run npm ci to run this test", packages)
-	}
-	return node
+	return testenv.Node(t, "../../node_modules", packages...)
 }
 
 type frame = map[string]any
