@@ -100,12 +100,15 @@ func (p *pipeline) produce(tb testing.TB, n, workers int) []webhooks.Event {
 	for range workers {
 		wg.Go(func() {
 			for {
-				start := int(next.Add(1000)) - 1000
+				// Chunks of 250: each is stored, claimed and finished in
+				// its own transactions, and on SQLite a writer waits for
+				// the others; small ones keep the waits short under -race.
+				start := int(next.Add(250)) - 250
 				if start >= n {
 					return
 				}
-				evs := sent(min(1000, n-start))
-				bucket := p.buckets[(start/1000)%len(p.buckets)]
+				evs := sent(min(250, n-start))
+				bucket := p.buckets[(start/250)%len(p.buckets)]
 				for i := range evs {
 					evs[i].AppID, evs[i].BucketID = p.appID, bucket
 				}
