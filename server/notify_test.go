@@ -10,16 +10,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pushgate/pushgate"
-	"github.com/pushgate/pushgate/internal/testenv"
 )
 
 // An application mounts the node's handler under its own prefix and sends
 // to its users from its own code with Notify; their devices connected
 // through the application's server get it at once.
 func TestNotifyFromAnEmbeddingApplication(t *testing.T) {
-	cfg := Defaults()
-	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
-	cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+	cfg := nodeConfig(t, "")
 	srv, a := startNode(t, cfg)
 	creds, _ := srv.FirstApp()
 	_, alice := a.token("alice")

@@ -15,6 +15,16 @@ import (
 	"github.com/pushgate/pushgate/internal/testenv"
 )
 
+// nodeConfig is a node on databaseURL ("" for SQLite in a temporary data
+// directory), listening on a free loopback port, with its own master key
+// and queue namespace.
+func nodeConfig(t *testing.T, databaseURL string) Config {
+	cfg := Defaults()
+	cfg.DataDir, cfg.HTTPAddr, cfg.DatabaseURL = t.TempDir(), "127.0.0.1:0", databaseURL
+	cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+	return cfg
+}
+
 // wsClient is a device: one WebSocket session of a client token.
 type wsClient struct {
 	t  *testing.T
@@ -113,9 +123,7 @@ func (a *api) notify(title string, users ...string) string {
 func TestInboxOverWebSocket(t *testing.T) {
 	for _, d := range testenv.Databases(t) {
 		t.Run(d.Name, func(t *testing.T) {
-			cfg := Defaults()
-			cfg.DataDir, cfg.HTTPAddr, cfg.DatabaseURL = t.TempDir(), "127.0.0.1:0", d.URL
-			cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+			cfg := nodeConfig(t, d.URL)
 			srv, a := startNode(t, cfg)
 			aliceID, alice := a.token("alice")
 			_, bob := a.token("bob")
@@ -190,9 +198,7 @@ func TestInboxAcrossNodes(t *testing.T) {
 	}
 	for _, d := range testenv.Databases(t) {
 		t.Run(d.Name, func(t *testing.T) {
-			cfg := Defaults()
-			cfg.DataDir, cfg.HTTPAddr, cfg.DatabaseURL = t.TempDir(), "127.0.0.1:0", d.URL
-			cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+			cfg := nodeConfig(t, d.URL)
 			cfg.RedisURL = testenv.RedisURL(t)
 			one, a := startNode(t, cfg)
 			two, err := New(context.Background(), cfg)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/internal/testenv"
 )
 
@@ -159,9 +158,7 @@ func errorCode(t *testing.T, res *http.Response) string {
 func TestInboxOverSSE(t *testing.T) {
 	for _, d := range testenv.Databases(t) {
 		t.Run(d.Name, func(t *testing.T) {
-			cfg := Defaults()
-			cfg.DataDir, cfg.HTTPAddr, cfg.DatabaseURL = t.TempDir(), "127.0.0.1:0", d.URL
-			cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+			cfg := nodeConfig(t, d.URL)
 			srv, a := startNode(t, cfg)
 			aliceID, alice := a.token("alice")
 
@@ -253,9 +250,7 @@ func TestInboxOverSSE(t *testing.T) {
 
 // Shutdown ends a stream with going_away: the client reconnects elsewhere.
 func TestSSEEndsOnShutdown(t *testing.T) {
-	cfg := Defaults()
-	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
-	cfg.MasterKey, cfg.QueueNamespace = pushgate.NewMasterKey(), testenv.Namespace(t)
+	cfg := nodeConfig(t, "")
 	cfg.ShutdownGrace = 30 * time.Second
 	ctx := context.Background()
 	srv, err := New(ctx, cfg)

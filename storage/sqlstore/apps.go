@@ -98,16 +98,7 @@ func (s *AppStore) ListApps(ctx context.Context) ([]*apps.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*apps.App
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, scanApp)
 }
 
 func (s *AppStore) SetAppSecret(ctx context.Context, id, sealed string) error {

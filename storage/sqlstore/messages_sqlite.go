@@ -44,16 +44,7 @@ func (s sqliteMessages) claim(ctx context.Context, ids []string, now, leaseUntil
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*messages.Message
-	for rows.Next() {
-		m, err := scanClaimed(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, scanClaimed)
 }
 
 // finish updates each sending message with its result and stores the

@@ -172,16 +172,7 @@ func scanBatches(rows *sql.Rows, err error) ([]*webhooks.Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*webhooks.Batch
-	for rows.Next() {
-		b, err := scanBatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return collect(rows, scanBatch)
 }
 
 func (s *WebhookStore) ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*webhooks.Batch, error) {
