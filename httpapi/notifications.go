@@ -91,8 +91,9 @@ func toNotificationJSON(n *inbox.Notification, counts inbox.Counts) notification
 var errOtherUsers = pushgate.Errorf(pushgate.EFORBIDDEN,
 	"a client token sends to its own user only: leave out \"to\", or name only the token's user")
 
-// sendNotification stores a notification. With an API key it goes to the
-// users of "to", or to every user of the app; with a client token, to the
+// sendNotification stores a notification, once its image is on the CDN
+// (inbox.Service.Send waits for it). With an API key it goes to the users
+// of "to", or to every user of the app; with a client token, to the
 // token's own user only.
 func (h *Handler) sendNotification(c *gin.Context) {
 	var req inbox.NewNotification
@@ -115,7 +116,11 @@ func (h *Handler) sendNotification(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"id": n.ID, "recipients": counts.Recipients})
+	out := gin.H{"id": n.ID, "recipients": counts.Recipients}
+	if n.ImageError != "" {
+		out["imageError"] = n.ImageError // stored and delivered without the image
+	}
+	c.JSON(http.StatusCreated, out)
 }
 
 func (h *Handler) listNotifications(c *gin.Context) {

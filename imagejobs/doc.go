@@ -6,7 +6,10 @@
 // jobs keep it whole: Recovery enqueues again contexts whose task Redis
 // lost, SourceExpiry forgets what image URLs returned a month ago. The
 // Deliverer asks it, as a delivery.ImageJobs, to make sure a context whose
-// messages wait for their images is being processed.
+// messages wait for their images is being processed. It also makes, in
+// the call rather than as a task, the image of an inbox notification
+// (NotificationImage, the inbox.Images the notifications API waits on),
+// and takes uploads.
 //
 // It sits above both imagecdn and delivery rather than in imagecdn:
 // imagecdn imports only the root package, the standard library and its

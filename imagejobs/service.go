@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -129,6 +130,28 @@ func (s *Service) PlaceholderURL(variant string) string {
 
 // Handler serves GET and HEAD /cdn/{key}.
 func (s *Service) Handler() http.Handler { return imagecdn.NewHandler(s.opts.Store, s.log) }
+
+// NotificationImage makes the variants of the image of an inbox
+// notification at source, in the call (the notifications API waits for
+// it: the notification is stored only once its image is on the CDN, and
+// has no queue task to wait in), and returns the URL of the variant a CORE
+// context's image gets for websocket receivers (contexts.ForPlatform): the
+// large one. It implements inbox.Images.
+func (s *Service) NotificationImage(ctx context.Context, source string) (string, error) {
+	p, err := s.processor()
+	if err != nil {
+		return "", err
+	}
+	res, err := p.Process(ctx, source)
+	if err != nil {
+		return "", err
+	}
+	im, ok := res.Image(contexts.VariantLarge)
+	if !ok || im.URL == "" {
+		return "", fmt.Errorf("image %s: no %s variant was made", source, contexts.VariantLarge)
+	}
+	return im.URL, nil
+}
 
 // MaxBytes is the largest image accepted.
 func (s *Service) MaxBytes() int64 { return s.opts.Processor.Limits.MaxBytes }

@@ -39,8 +39,15 @@ type Notification struct {
 	Message  string          `json:"message"`
 	Priority int             `json:"priority"`
 	Extras   json.RawMessage `json:"extras,omitempty"`
-	ImageURL string          `json:"imageUrl,omitempty"`
-	ClickURL string          `json:"clickUrl,omitempty"`
+	// ImageURL is where pushgate's image CDN serves the image: Send puts
+	// the imageUrl it is given there first, and the CDN URLs of a CORE
+	// context come with it to SendCore.
+	ImageURL string `json:"imageUrl,omitempty"`
+	// ImageError says why the imageUrl given to Send could not be put on
+	// the CDN, so that the notification went without an image. It is the
+	// sender's to know, not stored.
+	ImageError string `json:"-"`
+	ClickURL   string `json:"clickUrl,omitempty"`
 	// Broadcast: to every user of the app, UserIDs empty.
 	Broadcast bool     `json:"-"`
 	UserIDs   []string `json:"-"`

@@ -40,6 +40,15 @@ type Options struct {
 	Retention time.Duration
 	Listener  Listener
 	Logger    *slog.Logger
+	// Guard judges the host of an imageUrl when it is given (nil: a guard
+	// with an empty allow-list, the strictest), as for a context's images.
+	Guard *pushgate.SSRFGuard
+	// Images puts imageUrl on the image CDN before the notification is
+	// stored (nil: the URL is kept as given).
+	Images Images
+	// ImageWait bounds how long Send waits for that (default
+	// DefaultImageWait); past it the notification goes without its image.
+	ImageWait time.Duration
 }
 
 // Defaults of Options.
@@ -58,13 +67,23 @@ type Service struct {
 	maxAge    time.Duration
 	retention time.Duration
 	log       *slog.Logger
+	guard     *pushgate.SSRFGuard
+	images    Images
+	imageWait time.Duration
 	// l holds the Listener: the hub is built after the service.
 	l atomic.Pointer[Listener]
 }
 
 // NewService returns a service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, now: opts.Now, maxAge: opts.MaxAge, retention: opts.Retention, log: opts.Logger}
+	s := &Service{store: store, now: opts.Now, maxAge: opts.MaxAge, retention: opts.Retention, log: opts.Logger,
+		guard: opts.Guard, images: opts.Images, imageWait: opts.ImageWait}
+	if s.guard == nil {
+		s.guard, _ = pushgate.NewSSRFGuard("")
+	}
+	if s.imageWait <= 0 {
+		s.imageWait = DefaultImageWait
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -107,7 +126,7 @@ type NewNotification struct {
 	Priority *int            `json:"priority"` // 1..10, default 5
 	TTL      *int64          `json:"ttl"`      // seconds, ≥ 1; default and at most MaxAge
 	Extras   json.RawMessage `json:"extras"`   // a JSON object (or absent/null), ≤ 8 KiB
-	ImageURL string          `json:"imageUrl"` // absolute http(s) URL ≤ 2048, optional
+	ImageURL string          `json:"imageUrl"` // absolute http(s) URL ≤ 2048, not internal, optional
 	ClickURL string          `json:"clickUrl"` // absolute URL ≤ 2048, optional
 	To       *Recipients     `json:"to"`       // nil: broadcast
 }
@@ -117,16 +136,22 @@ type Recipients struct {
 	UserIDs []string `json:"userIds"` // 1..1000, each a valid user id; duplicates removed
 }
 
-// Send validates, stores (one row for a broadcast), tells Listener.Stored
-// and returns the notification with its counts.
+// Send validates, puts the image on the CDN (waiting at most ImageWait;
+// the notification goes without it when that fails, and ImageError says
+// why), stores (one row for a broadcast), tells Listener.Stored and
+// returns the notification with its counts.
 func (s *Service) Send(ctx context.Context, appID string, nn NewNotification) (*Notification, Counts, error) {
-	users, err := nn.validate()
+	users, err := nn.validate(s.guard)
+	if err != nil {
+		return nil, Counts{}, err
+	}
+	image, failure, err := s.cdnImage(ctx, nn.ImageURL)
 	if err != nil {
 		return nil, Counts{}, err
 	}
 	now := s.clock()
 	n := &Notification{ID: pushgate.NewID(), AppID: appID, Title: nn.Title, Message: nn.Message, Priority: defaultPriority,
-		Extras: nn.Extras, ImageURL: nn.ImageURL, ClickURL: nn.ClickURL, Broadcast: nn.To == nil, UserIDs: users,
+		Extras: nn.Extras, ImageURL: image, ImageError: failure, ClickURL: nn.ClickURL, Broadcast: nn.To == nil, UserIDs: users,
 		Source: SourceAPI, CreatedAt: now, ExpiresAt: s.expiry(now, nn.TTL)}
 	if nn.Priority != nil {
 		n.Priority = *nn.Priority

@@ -79,13 +79,21 @@ func (c *clock) Add(d time.Duration) {
 // listener and its clock.
 func newService(t testing.TB, db *sqlstore.DB) (*inbox.Service, string, *recorder, *clock) {
 	t.Helper()
+	return newServiceWith(t, db, inbox.Options{})
+}
+
+// newServiceWith is newService with opts (its clock, max age and
+// retention are newService's).
+func newServiceWith(t testing.TB, db *sqlstore.DB, opts inbox.Options) (*inbox.Service, string, *recorder, *clock) {
+	t.Helper()
 	now := time.Now().UTC()
 	a := &apps.App{ID: pushgate.NewID(), Name: "a", Key: pushgate.RandomToken(10), SealedSecret: "x", CreatedAt: now}
 	if err := db.Apps().CreateApp(context.Background(), a, nil); err != nil {
 		t.Fatal(err)
 	}
 	rec, clk := &recorder{}, &clock{t: now}
-	s := inbox.NewService(db.Inbox(), inbox.Options{Now: clk.Now, MaxAge: 48 * time.Hour, Retention: 24 * time.Hour})
+	opts.Now, opts.MaxAge, opts.Retention = clk.Now, 48*time.Hour, 24*time.Hour
+	s := inbox.NewService(db.Inbox(), opts)
 	s.SetListener(rec)
 	return s, a.ID, rec, clk
 }
@@ -122,6 +130,10 @@ func TestSendValidation(t *testing.T) {
 		{"image relative", inbox.NewNotification{Title: "t", ImageURL: "/a.png"}, "imageUrl: must be an absolute URL"},
 		{"image ftp", inbox.NewNotification{Title: "t", ImageURL: "ftp://x/a.png"}, "imageUrl:"},
 		{"image long", inbox.NewNotification{Title: "t", ImageURL: "https://x/" + strings.Repeat("a", 2048)}, "imageUrl: must be at most 2048"},
+		{"image on loopback", inbox.NewNotification{Title: "t", ImageURL: "http://127.0.0.1:8080/a.png"}, "imageUrl: 127.0.0.1 is a forbidden address (loopback)"},
+		{"image at the metadata service", inbox.NewNotification{Title: "t", ImageURL: "http://169.254.169.254/a.png"}, "imageUrl: 169.254.169.254 is a forbidden address"},
+		{"image on localhost", inbox.NewNotification{Title: "t", ImageURL: "https://localhost/a.png"}, "imageUrl: localhost"},
+		{"image with a port and no host", inbox.NewNotification{Title: "t", ImageURL: "https://:443/a.png"}, "imageUrl: must be an absolute URL"},
 		{"click javascript", inbox.NewNotification{Title: "t", ClickURL: "javascript:alert(1)"}, "clickUrl: must be an absolute URL"},
 		{"click relative", inbox.NewNotification{Title: "t", ClickURL: "page"}, "clickUrl:"},
 		{"no users", inbox.NewNotification{Title: "t", To: &inbox.Recipients{}}, "to.userIds: must list 1 to 1000 users"},

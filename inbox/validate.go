@@ -122,9 +122,9 @@ func checkExtras(extras json.RawMessage) (json.RawMessage, string) {
 	return b.Bytes(), ""
 }
 
-// validate checks n against the limits (maxAge bounds the ttl) and returns
-// the unique recipients (nil for a broadcast).
-func (n *NewNotification) validate() (users []string, err error) {
+// validate checks n against the limits, and its imageUrl against guard,
+// and returns the unique recipients (nil for a broadcast).
+func (n *NewNotification) validate(guard *pushgate.SSRFGuard) (users []string, err error) {
 	var fields []string
 	bad := func(field, problem string) {
 		if problem != "" {
@@ -145,7 +145,7 @@ func (n *NewNotification) validate() (users []string, err error) {
 	extras, problem := checkExtras(n.Extras)
 	bad("extras", problem)
 	n.Extras = extras
-	bad("imageUrl", checkURL(n.ImageURL, webScheme))
+	bad("imageUrl", checkImageURL(n.ImageURL, guard))
 	bad("clickUrl", checkURL(n.ClickURL, clickScheme))
 	if n.To != nil {
 		users = uniqueUsers(n.To.UserIDs, bad)

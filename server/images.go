@@ -6,10 +6,15 @@ import (
 
 	"github.com/pushgate/pushgate/imagecdn"
 	"github.com/pushgate/pushgate/imagejobs"
+	"github.com/pushgate/pushgate/inbox"
 )
 
+// The image jobs put inbox notifications' images on the CDN too.
+var _ inbox.Images = (*imagejobs.Service)(nil)
+
 // buildImages opens the CDN's image folder and builds the image jobs that
-// fill it; workers run them once buildDelivery registers them.
+// fill it; workers run them once buildDelivery registers them, and the
+// inbox (buildRealtime) asks them for notifications' images.
 func (s *Server) buildImages() error {
 	cfg := s.cfg
 	dir := cfg.ImagesDir

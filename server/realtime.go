@@ -14,13 +14,15 @@ import (
 // buildRealtime builds the inbox service, the hub with its broker between
 // nodes (Redis pub/sub, or in memory on the embedded Redis, which no other
 // node shares), the Notifier that tells the hub what the inbox changed,
-// and the /v1/ws protocol handler. It runs before buildProviders, which
+// and the /v1/ws protocol handler. It runs after buildImages, whose jobs
+// put notifications' images on the CDN, and before buildProviders, which
 // hands the inbox to providers/websocket; buildWebhooks adds the listener
 // of CORE notifications' client events (listenCoreEvents).
 func (s *Server) buildRealtime() {
 	cfg := s.cfg
 	s.Inbox = inbox.NewService(s.DB.Inbox(), inbox.Options{
 		Now: s.now, MaxAge: cfg.InboxMaxAge, Retention: cfg.InboxRetention, Logger: s.log,
+		Guard: s.guard, Images: s.images,
 	})
 	var broker realtime.Broker
 	if s.embedded == nil {

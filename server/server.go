@@ -98,11 +98,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.openQueue(ctx); err != nil {
 		return nil, err
 	}
-	s.buildRealtime()
-	s.buildProviders()
 	if err := s.buildImages(); err != nil {
 		return nil, err
 	}
+	s.buildRealtime()
+	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
 		return nil, err
