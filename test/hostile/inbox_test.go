@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -207,6 +208,16 @@ func inboxSpecialCases(w *world, fx map[string]*routeFx) []mcase {
 		{"extras of 9 KiB", []int{400, 413}, func(m map[string]any) { m["extras"] = map[string]any{"k": strings.Repeat("e", 9<<10)} }},
 		{"imageUrl of file scheme", c400, func(m map[string]any) { m["imageUrl"] = "file:///etc/passwd" }},
 		{"imageUrl javascript:", c400, func(m map[string]any) { m["imageUrl"] = "javascript:alert(1)" }},
+		{"imageUrl at the metadata service", c400, func(m map[string]any) { m["imageUrl"] = "http://169.254.169.254/latest/meta-data/" }},
+		// The world's allow-list holds 127.0.0.1 (its fakes), and nothing
+		// else on loopback.
+		{"imageUrl on loopback", c400, func(m map[string]any) { m["imageUrl"] = "http://127.0.0.2:6379/x.png" }},
+		{"imageUrl on loopback in hex", c400, func(m map[string]any) { m["imageUrl"] = "http://0x7f000002/x.png" }},
+		{"imageUrl on IPv6 loopback", c400, func(m map[string]any) { m["imageUrl"] = "http://[::1]/x.png" }},
+		{"imageUrl on a private address", c400, func(m map[string]any) { m["imageUrl"] = "https://10.0.0.7/x.png" }},
+		{"imageUrl with a port and no host", c400, func(m map[string]any) { m["imageUrl"] = "https://:443/x.png" }},
+		{"imageUrl of 3,000 characters", c400, func(m map[string]any) { m["imageUrl"] = "https://shop.example/" + strings.Repeat("a", 3000) }},
+		{"imageUrl a number", c400, func(m map[string]any) { m["imageUrl"] = 5 }},
 		{"clickUrl of 3,000 characters", c400, func(m map[string]any) { m["clickUrl"] = "https://shop.example/" + strings.Repeat("a", 3000) }},
 		{"no users", c400, func(m map[string]any) { m["to"] = map[string]any{"userIds": []any{}} }},
 		{"users null", c400, func(m map[string]any) { m["to"] = map[string]any{"userIds": nil} }},
@@ -216,6 +227,19 @@ func inboxSpecialCases(w *world, fx map[string]*routeFx) []mcase {
 	} {
 		add(send, c.what, want{codes: c.codes}, sendWith(nil, c.change))
 	}
+	// An image the node cannot fetch: the notification is stored and sent
+	// without it, and the answer says why.
+	imageError := func(a answer) []string {
+		var sent struct{ ImageError string }
+		if json.Unmarshal(a.body, &sent) != nil || !strings.Contains(sent.ImageError, "image.invalid") {
+			return []string{"no imageError naming the image: " + a.String()}
+		}
+		return nil
+	}
+	add(send, "imageUrl whose host never resolves", want{codes: []int{201}, check: imageError},
+		sendWith(nil, func(m map[string]any) { m["imageUrl"] = "http://image.invalid/x.png" }))
+	add(send, "a client token with an imageUrl that never resolves", want{codes: []int{201}, check: imageError},
+		sendWith(asAlice, func(m map[string]any) { m["imageUrl"] = "http://image.invalid/x.png" }))
 	add(send, "a client token to its own user", want{codes: []int{201}}, sendWith(asAlice, func(m map[string]any) {}))
 	add(send, "a client token without to", want{codes: []int{201}}, sendWith(asAlice, func(m map[string]any) { delete(m, "to") }))
 	add(send, "a client token to another user", want{codes: []int{403}}, sendWith(asAlice, func(m map[string]any) {

@@ -54,6 +54,7 @@ var outbounds = []outbound{
 	{"raw context chromium badge", "badge", "http"},
 	{"Web Push endpoint", "endpoint", "https"},
 	{"FCM token_uri", "token_uri", "https"},
+	{"notification imageUrl", "imageUrl", "http"},
 }
 
 // ssrfNode is a node whose SSRF guard allows only 127.0.0.2, where origin
@@ -143,6 +144,9 @@ type attempt struct {
 // give hands url to the node through path o, as app A.
 func (s *ssrfNode) give(o outbound, url string) attempt {
 	key := s.admin
+	if o.name == "notification imageUrl" {
+		return s.notify(url)
+	}
 	vapid := map[string]any{"type": "vapid", "payload": map[string]any{"publicKey": s.vapidPub, "privateKey": s.vapidKey}}
 	var acc map[string]any
 	json.Unmarshal(s.account, &acc)
@@ -234,6 +238,24 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 	}}
 }
 
+// notify sends a notification whose imageUrl is url. The node fetches the
+// image before it answers: an accepted URL has been tried once the answer
+// is in, and one that cannot be served must be reported in imageError.
+func (s *ssrfNode) notify(url string) attempt {
+	var sent struct{ ID, ImageError string }
+	a := s.call(s.admin, "POST", "/v1/notifications", map[string]any{"title": "Sale", "imageUrl": url,
+		"to": map[string]any{"userIds": []string{"alice"}}}, &sent)
+	if a.status != 201 {
+		return refusal(a)
+	}
+	return attempt{answer: a, done: func() (bool, []string) {
+		if sent.ImageError == "" {
+			return true, []string{fmt.Sprintf("the notification with image %s was sent without an imageError: %s", url, a)}
+		}
+		return true, nil
+	}}
+}
+
 func refusal(a answer) attempt {
 	_, errs, _ := errorOf(a)
 	return attempt{refused: a.status == 400, answer: a, errors: errs}
@@ -306,7 +328,8 @@ func TestSSRFNeverConnects(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newSSRFNode(t, backend, []string{server.RoleAPI, server.RoleWorker})
-		paths := append(outbounds[:len(outbounds):len(outbounds)], outbound{name: "image redirect", field: "image", scheme: "http"})
+		paths := append(outbounds[:len(outbounds):len(outbounds)], outbound{name: "image redirect", field: "image", scheme: "http"},
+			outbound{name: "notification image redirect", field: "imageUrl", scheme: "http"})
 		type ssrfCase struct {
 			name string
 			sink *sink
@@ -317,9 +340,12 @@ func TestSSRFNeverConnects(t *testing.T) {
 			for _, host := range loopbackHosts {
 				c := &ssrfCase{name: fmt.Sprintf("ssrf: %s %s never connects", o.name, strings.ReplaceAll(host, ":%d", "")), sink: newSink(t)}
 				url := fmt.Sprintf("%s://%s/hostile.png", o.scheme, fmt.Sprintf(host, c.sink.port))
-				if o.name == "image redirect" {
+				switch o.name {
+				case "image redirect":
 					c.at = s.give(outbound{name: "data context image"}, s.origin.URL+"/redirect?to="+url)
-				} else {
+				case "notification image redirect":
+					c.at = s.notify(s.origin.URL + "/redirect?to=" + url)
+				default:
 					c.at = s.give(o, url)
 				}
 				cases = append(cases, c)
