@@ -5,7 +5,9 @@
 // and retention.
 //
 // Service validates what comes in (tokens, notifications, a user's marks),
-// stores it through Store, and then tells its Listener what changed; the
+// has a notification's image put on the image CDN through the Images it
+// is given (it never fetches anything itself), stores it through Store,
+// and then tells its Listener what changed; the
 // realtime hub is that listener and tells connected devices. The inbox is
 // what a device that was away finds. Purge is the body of the retention
 // job.

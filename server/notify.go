@@ -23,8 +23,9 @@ type Notification struct {
 // Notify stores n in the inboxes of userIDs of app appID (every user of the
 // app when userIDs is nil) and delivers it at once to their connected
 // devices on every node, as POST /v1/notifications does. It returns the
-// notification's id and how many users it was stored for. The node must
-// be started.
+// notification's id and how many users it was stored for. An ImageURL is
+// put on the node's image CDN first, as the API does (a failed image is
+// logged, and n is sent without it). The node must be started.
 func (s *Server) Notify(ctx context.Context, appID string, userIDs []string, n Notification) (id string, recipients int, err error) {
 	nn := inbox.NewNotification{Title: n.Title, Message: n.Message, Extras: n.Extras, ImageURL: n.ImageURL, ClickURL: n.ClickURL}
 	if n.Priority != 0 {
