@@ -49,8 +49,9 @@ type sentNotification struct {
 // TestNotificationImagesThroughTheCDN: a notification's imageUrl reaches
 // the WebSocket frame, the SSE event, the user's inbox and the app's list
 // as the node's CDN URL of the large variant, which serves the processed
-// image; the same for a client token's own notification and for a CORE
-// context's image sent to a websocket receiver. An internal address is
+// image; the same for a client token's own notification, for
+// server.Notify and for a CORE context's image sent to a websocket
+// receiver. An internal address is
 // refused with a 400 naming imageUrl; a 404 source or a redirect to a
 // forbidden address is delivered without an image, and the answer says
 // why.
@@ -103,6 +104,20 @@ func TestNotificationImagesThroughTheCDN(t *testing.T) {
 			}
 			frame = phone.next("notification", "unseen")
 			cdnImage(t, a, frame["imageUrl"].(string), "large")
+
+			// And server.Notify, from an application embedding the node.
+			id, _, err := srv.Notify(t.Context(), a.appID(srv), []string{"alice"}, Notification{Title: "From the app", ImageURL: f.images.URL + "/app.png"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if frame = phone.next("notification", "unseen"); frame["id"] != id {
+				t.Fatalf("got %v, want notification %s", frame, id)
+			}
+			cdnImage(t, a, frame["imageUrl"].(string), "large")
+			if _, _, err := srv.Notify(t.Context(), a.appID(srv), []string{"alice"}, Notification{Title: "t", ImageURL: "http://10.0.0.7/x.png"}); err == nil ||
+				!strings.Contains(err.Error(), "imageUrl: 10.0.0.7 is a forbidden address") {
+				t.Fatalf("Notify with a private image: %v", err)
+			}
 
 			var e apiError
 			body["imageUrl"] = "http://169.254.169.254/latest/meta-data/x.png"
