@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
+	"github.com/pushgate/pushgate/inbox"
 	"github.com/pushgate/pushgate/webhooks"
 )
 
@@ -131,6 +132,10 @@ type Config struct {
 	// ImageRevalidateAfter is how long a fetched image URL is taken as
 	// unchanged before it is fetched again (conditionally).
 	ImageRevalidateAfter time.Duration
+	// NotificationImageWait bounds how long POST /v1/notifications and
+	// Notify wait for a notification's image to be on the CDN; past it the
+	// notification is sent without the image.
+	NotificationImageWait time.Duration
 	// TrustedProxies are CIDR prefixes of reverse proxies whose
 	// X-Forwarded-For names the client; with none, the client is the
 	// connection's peer.
@@ -157,41 +162,42 @@ type Config struct {
 // Defaults returns the configuration of `pushgate serve` with no settings.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:             ":8080",
-		DataDir:              "./pushgate-data",
-		Roles:                []string{RoleAPI, RoleWorker},
-		ShutdownGrace:        15 * time.Second,
-		MaxBodyBytes:         1 << 20,
-		HTTPBodyTimeout:      30 * time.Second,
-		HTTPIdleTimeout:      2 * time.Minute,
-		AccessLog:            true,
-		WorkerConcurrency:    20,
-		QueueNamespace:       "pushgate",
-		FirstAppName:         "default",
-		AuthCacheTTL:         10 * time.Second,
-		BucketIdleTTL:        30 * 24 * time.Hour,
-		BucketCreateRate:     5,
-		DeliveryMaxAttempts:  8,
-		DeliveryChunkSize:    500,
-		DeliveryConcurrency:  64,
-		DeliveryLease:        5 * time.Minute,
-		DeliveryStaleAfter:   time.Minute,
-		MaintenanceInterval:  30 * time.Second,
-		WebhookBatchSize:     1000,
-		WebhookFlushInterval: 5 * time.Second,
-		WebhookRetryFor:      24 * time.Hour,
-		WebhookMinBackoff:    5 * time.Second,
-		EventsRatePerIP:      50,
-		EventsBurst:          200,
-		ImageMaxBytes:        10 << 20,
-		ImageMaxPixels:       40_000_000,
-		ImageRevalidateAfter: time.Hour,
-		InboxMaxAge:          90 * 24 * time.Hour,
-		InboxRetention:       30 * 24 * time.Hour,
-		WSMaxFrameBytes:      16 << 10,
-		WSHeartbeat:          25 * time.Second,
-		AppRatePerMinute:     600,
-		WSConnectRate:        10,
+		HTTPAddr:              ":8080",
+		DataDir:               "./pushgate-data",
+		Roles:                 []string{RoleAPI, RoleWorker},
+		ShutdownGrace:         15 * time.Second,
+		MaxBodyBytes:          1 << 20,
+		HTTPBodyTimeout:       30 * time.Second,
+		HTTPIdleTimeout:       2 * time.Minute,
+		AccessLog:             true,
+		WorkerConcurrency:     20,
+		QueueNamespace:        "pushgate",
+		FirstAppName:          "default",
+		AuthCacheTTL:          10 * time.Second,
+		BucketIdleTTL:         30 * 24 * time.Hour,
+		BucketCreateRate:      5,
+		DeliveryMaxAttempts:   8,
+		DeliveryChunkSize:     500,
+		DeliveryConcurrency:   64,
+		DeliveryLease:         5 * time.Minute,
+		DeliveryStaleAfter:    time.Minute,
+		MaintenanceInterval:   30 * time.Second,
+		WebhookBatchSize:      1000,
+		WebhookFlushInterval:  5 * time.Second,
+		WebhookRetryFor:       24 * time.Hour,
+		WebhookMinBackoff:     5 * time.Second,
+		EventsRatePerIP:       50,
+		EventsBurst:           200,
+		ImageMaxBytes:         10 << 20,
+		ImageMaxPixels:        40_000_000,
+		ImageRevalidateAfter:  time.Hour,
+		NotificationImageWait: inbox.DefaultImageWait,
+		InboxMaxAge:           90 * 24 * time.Hour,
+		InboxRetention:        30 * 24 * time.Hour,
+		WSMaxFrameBytes:       16 << 10,
+		WSHeartbeat:           25 * time.Second,
+		AppRatePerMinute:      600,
+		WSConnectRate:         10,
 	}
 }
 
@@ -374,6 +380,9 @@ func (c *Config) validateImages() []error {
 	}
 	if c.ImageRevalidateAfter < 0 {
 		errs = append(errs, errors.New("image_revalidate_after: must not be negative"))
+	}
+	if c.NotificationImageWait < time.Second || c.NotificationImageWait > 5*time.Minute {
+		errs = append(errs, errors.New("notification_image_wait: must be between 1s and 5m"))
 	}
 	return errs
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushgate/pushgate/internal/testenv"
 )
@@ -61,6 +62,9 @@ func TestNotificationImagesThroughTheCDN(t *testing.T) {
 			f := newFakes(t)
 			cfg := f.config(t, d.URL)
 			cfg.SSRFAllow = "127.0.0.1/32" // the image origin, and nothing else on loopback
+			// However slow the machine, the images are made: the wait is tested
+			// in inbox.
+			cfg.NotificationImageWait = 5 * time.Minute
 			srv, a := startNode(t, cfg)
 			_, alice := a.token("alice")
 			phone, _, err := dialWS(t, srv, "?token="+alice, nil)

@@ -22,7 +22,7 @@ func (s *Server) buildRealtime() {
 	cfg := s.cfg
 	s.Inbox = inbox.NewService(s.DB.Inbox(), inbox.Options{
 		Now: s.now, MaxAge: cfg.InboxMaxAge, Retention: cfg.InboxRetention, Logger: s.log,
-		Guard: s.guard, Images: s.images,
+		Guard: s.guard, Images: s.images, ImageWait: cfg.NotificationImageWait,
 	})
 	var broker realtime.Broker
 	if s.embedded == nil {

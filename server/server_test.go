@@ -54,6 +54,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"queue_namespace":              func(c *Config) { c.QueueNamespace = "a:b" },
 		"bucket_create_rate":           func(c *Config) { c.BucketCreateRate = -1 },
 		"credential_check_concurrency": func(c *Config) { c.CredentialCheckConcurrency = -1 },
+		"notification_image_wait":      func(c *Config) { c.NotificationImageWait = 0 },
 	} {
 		c := Defaults()
 		mutate(&c)

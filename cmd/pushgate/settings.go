@@ -153,6 +153,8 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) (err error) { c.ImageConcurrency, err = strconv.Atoi(v); return err }},
 	{key: "image_revalidate_after", def: "1h", help: "how long a fetched image URL is taken as unchanged; after it the URL is fetched again with If-None-Match/If-Modified-Since",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ImageRevalidateAfter) }},
+	{key: "notification_image_wait", def: "10s", help: "how long POST /v1/notifications waits for a notification's image to be on the CDN; past it the notification is sent without the image",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.NotificationImageWait) }},
 	{key: "events_rate_per_ip", def: "50", help: "requests a second one client address may make to the public client event endpoints (0: no limit)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.EventsRatePerIP, err = strconv.ParseFloat(v, 64)
