@@ -134,7 +134,7 @@ func (s *session) Send(frame []byte) bool {
 		s.unseen++
 		count := s.unseen
 		s.mu.Unlock()
-		return s.c.Send(frame) && s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+		return s.c.Send(frame, render(TypeUnseen, countPayload{Count: count}))
 	case bytes.HasPrefix(frame, unseenPrefix):
 		var p countPayload
 		if json.Unmarshal(frame, &p) == nil {

@@ -134,9 +134,10 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 	return c, nil
 }
 
-// Conn is one WebSocket connection. Sends never block: frames wait in a
-// bounded queue written by a goroutine that runs only while there is
-// something to write.
+// Conn is one WebSocket connection. Sends never block: what the socket
+// takes at once is written by the sender, the rest waits in a bounded
+// queue written by a goroutine that runs only while there is something to
+// write.
 type Conn struct {
 	nc       net.Conn
 	opts     *Options
@@ -149,7 +150,8 @@ type Conn struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the client's last frame
 
 	mu      sync.Mutex
-	queue   []outFrame
+	queue   []outFrame  // whole frames waiting
+	rest    net.Buffers // what a write left of a batch: goes before the queue
 	st      state
 	closing []byte        // the close frame's body, until written
 	done    chan struct{} // made when Done is first called
@@ -158,139 +160,13 @@ type Conn struct {
 
 // state is a Conn's lifecycle, under its mu.
 type state struct {
-	writing    bool // a writer goroutine runs
+	writing    bool // someone writes: a Send on its own goroutine, or the writer goroutine
 	closed     bool // no more sends: a close frame is on its way, or the connection is gone
 	peerClosed bool // the client sent its close frame: shut once ours is written
 	closeSent  bool // our close frame is written
 	shut       bool // the socket is closed
 	reading    bool // a reader is handling a frame
 	told       bool // onClose has run
-}
-
-// outFrame is a frame waiting for the writer.
-type outFrame struct {
-	op   ws.OpCode
-	data []byte
-}
-
-// heartbeat closes a client silent for two heartbeats, and pings the
-// others (the registry's sweep calls it once a heartbeat).
-func (c *Conn) heartbeat(now time.Time, every time.Duration) {
-	if now.Sub(time.Unix(0, c.lastSeen.Load())) > 2*every {
-		c.abort()
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.st.closed {
-		c.enqueueLocked(outFrame{op: ws.OpPing})
-	}
-}
-
-// Subprotocol is the one the handshake agreed on, if any.
-func (c *Conn) Subprotocol() string { return c.protocol }
-
-// Send queues a text frame and reports whether it was queued: false once
-// the connection is closed, or when the client reads too slowly (the
-// connection is then closed with 1013). frame is not copied: it must not
-// change afterwards (the hub renders one frame for every session).
-func (c *Conn) Send(frame []byte) bool {
-	c.mu.Lock()
-	if c.st.closed {
-		c.mu.Unlock()
-		return false
-	}
-	if len(c.queue) >= c.opts.QueueLimit {
-		c.mu.Unlock()
-		c.Close(CloseTryLater, "too slow: frames queued faster than read")
-		return false
-	}
-	c.enqueueLocked(outFrame{op: ws.OpText, data: frame})
-	c.mu.Unlock()
-	return true
-}
-
-// enqueueLocked queues f and starts the writer if it is not running.
-func (c *Conn) enqueueLocked(f outFrame) {
-	c.queue = append(c.queue, f)
-	c.startWriterLocked()
-}
-
-func (c *Conn) startWriterLocked() {
-	if !c.st.writing {
-		c.st.writing = true
-		go c.write()
-	}
-}
-
-// write sends what is queued, in batches of one writev each, then the
-// close frame if one waits, then ends.
-func (c *Conn) write() {
-	for {
-		c.mu.Lock()
-		batch, closing := c.queue, c.closing
-		c.queue, c.closing = nil, nil
-		if len(batch) == 0 && closing == nil {
-			c.st.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		if len(batch) > 0 && !c.writeBatch(batch) {
-			c.abort()
-			return
-		}
-		if closing != nil {
-			c.writeClose(closing)
-		}
-	}
-}
-
-func (c *Conn) writeBatch(batch []outFrame) bool {
-	headers := make([]byte, 0, 10*len(batch))
-	bufs := make(net.Buffers, 0, 2*len(batch))
-	for _, f := range batch {
-		start := len(headers)
-		headers = appendHeader(headers, f.op, len(f.data))
-		bufs = append(bufs, headers[start:len(headers):len(headers)])
-		if len(f.data) > 0 {
-			bufs = append(bufs, f.data)
-		}
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	_, err := bufs.WriteTo(c.nc)
-	return err == nil
-}
-
-// writeClose writes the close frame; the socket is shut at once if the
-// client closed first, else when it answers or closeWait passes.
-func (c *Conn) writeClose(body []byte) {
-	frame := appendHeader(make([]byte, 0, 4+len(body)), ws.OpClose, len(body))
-	_ = c.nc.SetWriteDeadline(time.Now().Add(closeDeadline))
-	_, err := c.nc.Write(append(frame, body...))
-	c.mu.Lock()
-	c.st.closeSent = true
-	peerClosed := c.st.peerClosed
-	c.mu.Unlock()
-	if err != nil || peerClosed {
-		c.shut()
-		return
-	}
-	time.AfterFunc(closeWait, c.shut)
-}
-
-// appendHeader appends a server frame's header (final, unmasked).
-func appendHeader(b []byte, op ws.OpCode, n int) []byte {
-	b = append(b, 0x80|byte(op))
-	switch {
-	case n < 126:
-		return append(b, byte(n))
-	case n <= 0xffff:
-		return append(b, 126, byte(n>>8), byte(n))
-	default:
-		return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
-			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
 }
 
 // Close sends a close frame with code and reason, and closes the
@@ -313,7 +189,10 @@ func (c *Conn) closeWith(body []byte) {
 		return
 	}
 	c.closing = body
-	c.startWriterLocked()
+	if !c.st.writing {
+		c.st.writing = true
+		go c.write()
+	}
 }
 
 // abort closes without a close frame (the peer is gone or stuck).

@@ -121,3 +121,31 @@ func (p *poller) stop() {
 	p.stopped = true
 	_, _ = unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 }
+
+// writeNow writes what the socket takes without waiting (one writev of
+// at most IOV_MAX buffers) and returns what is left; a socket the poller
+// cannot watch takes nothing here.
+func (c *Conn) writeNow(bufs net.Buffers) (net.Buffers, error) {
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return bufs, nil
+	}
+	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
+		return true // never wait: the writer goroutine does
+	})
+	if werr == unix.EAGAIN {
+		n, werr = 0, nil
+	}
+	if err = errors.Join(err, werr); err != nil {
+		return nil, err
+	}
+	return consume(bufs, n), nil
+}

@@ -121,11 +121,7 @@ func (c *Conn) handle(h ws.Header, payload []byte) error {
 		return nil
 	case ws.OpPing:
 		if c.allow() {
-			c.mu.Lock()
-			if !c.st.closed {
-				c.enqueueLocked(outFrame{op: ws.OpPong, data: payload})
-			}
-			c.mu.Unlock()
+			c.pong(payload)
 		}
 		return nil
 	}
