@@ -134,7 +134,7 @@ func (s *session) Send(frame []byte) bool {
 		s.unseen++
 		count := s.unseen
 		s.mu.Unlock()
-		return s.c.Send(frame, render(TypeUnseen, countPayload{Count: count}))
+		return s.c.Send(frame, unseenFrame(count))
 	case bytes.HasPrefix(frame, unseenPrefix):
 		var p countPayload
 		if json.Unmarshal(frame, &p) == nil {
@@ -161,7 +161,7 @@ func (s *session) recount() {
 	s.mu.Lock()
 	s.unseen = count
 	s.mu.Unlock()
-	s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+	s.c.Send(unseenFrame(count))
 }
 
 func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }
