@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -112,19 +113,41 @@ func (h *Hub) localCloseToken(appID, tokenID string, code int, reason string) {
 }
 
 // send renders m once per protocol among t's sessions and queues the frame
-// on each; a session that cannot take it is dropped and closed. t goes back
-// to the pool.
+// on each; a session that cannot take it is dropped and closed. A session
+// writes what its socket takes at once on the sending goroutine, so a
+// large fan-out is split among the processors. t goes back to the pool.
 func (h *Hub) send(t *targets, m Message) {
+	workers := min(runtime.GOMAXPROCS(0), len(t.list)/parallelFanout)
+	if workers < 2 {
+		h.sendTo(t.list, m)
+	} else {
+		var wg sync.WaitGroup
+		for part := range slices.Chunk(t.list, (len(t.list)+workers-1)/workers) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.sendTo(part, m)
+			}()
+		}
+		wg.Wait()
+	}
+	clear(t.list)
+	t.list = t.list[:0]
+	targetPool.Put(t)
+}
+
+// parallelFanout is the number of sessions per processor above which a
+// fan-out is split.
+const parallelFanout = 512
+
+func (h *Hub) sendTo(list []*entry, m Message) {
 	r := make(renders, 0, 4)
-	for _, e := range t.list {
+	for _, e := range list {
 		frame, ok := r.frame(e.s.Protocol(), m, h)
 		if ok && !e.s.Send(frame) && e.app.remove(e) {
 			e.s.Close(CloseSlowConsumer, "slow consumer")
 		}
 	}
-	clear(t.list)
-	t.list = t.list[:0]
-	targetPool.Put(t)
 }
 
 // renders caches one message's frames by protocol for one fan-out. There

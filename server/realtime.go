@@ -31,11 +31,12 @@ func (s *Server) buildRealtime() {
 	s.hub = realtime.New(realtime.Options{Broker: broker, Logger: s.log})
 	s.notifier = inboxproto.NewNotifier(s.hub, s.Inbox, s.log)
 	s.Inbox.SetListener(s.notifier)
+	s.wsUpgrader = wsconn.NewUpgrader(wsconn.Options{
+		Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat,
+	})
 	s.inboxWS = inboxproto.NewHandler(inboxproto.Options{
 		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,
-		Upgrader: wsconn.NewUpgrader(wsconn.Options{
-			Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat,
-		}),
+		Upgrader: s.wsUpgrader,
 	})
 }
 

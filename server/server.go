@@ -25,6 +25,7 @@ import (
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/wsconn"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
 )
@@ -60,6 +61,7 @@ type Server struct {
 	images      *imagejobs.Service
 	hub         *realtime.Hub
 	inboxWS     *inboxproto.Handler
+	wsUpgrader  *wsconn.Upgrader
 	notifier    *inboxproto.Notifier
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
@@ -259,6 +261,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // close releases connections in reverse order of opening.
 func (s *Server) close() {
+	if s.wsUpgrader != nil {
+		s.wsUpgrader.Close() // after the connections it watched closed
+	}
 	if s.Queue != nil {
 		s.Queue.Close()
 	}

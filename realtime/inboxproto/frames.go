@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pushgate/pushgate/inbox"
@@ -94,6 +95,14 @@ func frame(typ string, payload json.RawMessage) ([]byte, error) {
 		return append(out[:len(out)-1], '}'), nil
 	}
 	return append(out, p[1:]...), nil
+}
+
+// unseenFrame is render(TypeUnseen, countPayload{count}) without
+// reflection: every session of a fan-out sends one.
+func unseenFrame(count int) []byte {
+	b := make([]byte, 0, 40)
+	b = append(b, `{"type":"unseen","count":`...)
+	return append(strconv.AppendInt(b, int64(count), 10), '}')
 }
 
 // render makes one frame of this protocol from a type and a payload value.

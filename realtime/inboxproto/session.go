@@ -68,36 +68,33 @@ func NewHandler(opts Options) *Handler {
 	return &Handler{opts: opts, recounts: make(chan struct{}, 8)}
 }
 
-// ServeWS upgrades an authenticated request and runs its session until the
-// connection ends: hello, the user's pending notifications oldest first,
-// then live frames both ways.
+// ServeWS upgrades an authenticated request and starts its session:
+// hello, the user's pending notifications oldest first, then live frames
+// both ways. It returns once the session runs; an idle session holds no
+// goroutine.
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	c, err := h.opts.Upgrader.Upgrade(w, r)
 	if err != nil {
 		return // answered by the upgrader
 	}
-	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true, ctx: r.Context()}
+	// The request's context ends with the handler. A session's calls are
+	// short and bounded by the store's own timeouts, and a context per
+	// session that the connection's end cancels would cost more memory
+	// than the session itself.
+	ctx := context.Background()
+	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true}
 	done := func() {}
 	if h.opts.Track != nil {
 		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
 	}
-	defer done()
 	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
-	defer unregister()
-	// The request's context ends with the handler; a session's calls run
-	// under one that ends with the connection.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer cancel()
-	go func() {
-		<-c.Done()
-		cancel()
-	}()
-	s.ctx = ctx
 	if !s.greet(ctx) {
 		c.Close(websocket1011, "could not read the inbox")
-		return
 	}
-	c.Read(func(data []byte, err error) { s.handle(ctx, data, err) })
+	c.Serve(func(data []byte, err error) { s.handle(ctx, data, err) }, func() {
+		unregister()
+		done()
+	})
 }
 
 // websocket1011 is WebSocket's "internal error" close code.
@@ -118,7 +115,6 @@ type session struct {
 	held      [][]byte
 	// unseen is the user's unseen count as this session last told it.
 	unseen int
-	ctx    context.Context
 }
 
 func (s *session) Protocol() realtime.Protocol { return WebSocket }
@@ -138,7 +134,7 @@ func (s *session) Send(frame []byte) bool {
 		s.unseen++
 		count := s.unseen
 		s.mu.Unlock()
-		return s.c.Send(frame) && s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+		return s.c.Send(frame, unseenFrame(count))
 	case bytes.HasPrefix(frame, unseenPrefix):
 		var p countPayload
 		if json.Unmarshal(frame, &p) == nil {
@@ -158,14 +154,14 @@ func (s *session) Send(frame []byte) bool {
 func (s *session) recount() {
 	s.h.recounts <- struct{}{}
 	defer func() { <-s.h.recounts }()
-	count, err := s.h.opts.Inbox.Unseen(s.ctx, s.id.AppID, s.id.UserID)
+	count, err := s.h.opts.Inbox.Unseen(context.Background(), s.id.AppID, s.id.UserID)
 	if err != nil {
 		return // the connection ended, or the next change tells it
 	}
 	s.mu.Lock()
 	s.unseen = count
 	s.mu.Unlock()
-	s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+	s.c.Send(unseenFrame(count))
 }
 
 func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }

@@ -30,3 +30,11 @@ func TestSSESlowConsumer(t *testing.T) {
 		t.Fatal("a closed stream took an event")
 	}
 }
+
+func TestUnseenFrameIsTheRenderedOne(t *testing.T) {
+	for _, n := range []int{0, 1, 42, 1 << 20} {
+		if got, want := string(unseenFrame(n)), string(render(TypeUnseen, countPayload{Count: n})); got != want {
+			t.Errorf("unseenFrame(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

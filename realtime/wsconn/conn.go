@@ -2,28 +2,28 @@ package wsconn
 
 import (
 	"errors"
-	"io"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
+	"github.com/gobwas/ws"
 )
 
 // Close codes this package sends; the protocol layer adds its own
 // (4003 for a revoked token, say).
 const (
-	CloseNormal     = websocket.CloseNormalClosure   // 1000
-	CloseGoingAway  = websocket.CloseGoingAway       // 1001: the node shuts down
-	ClosePolicy     = websocket.ClosePolicyViolation // 1008: a flood of frames
-	CloseTooBig     = websocket.CloseMessageTooBig   // 1009: a frame over MaxFrameBytes
-	CloseTryLater   = websocket.CloseTryAgainLater   // 1013: frames queued faster than read
-	closeDeadline   = time.Second                    // to write a close frame
-	closeWait       = time.Second                    // for the client to answer a close frame
-	pingDeadline    = 5 * time.Second                // to write a ping
-	textFrame       = websocket.TextMessage
-	binaryFrame     = websocket.BinaryMessage
+	CloseNormal     = 1000
+	CloseGoingAway  = 1001 // the node shuts down
+	CloseProtocol   = 1002 // a frame RFC 6455 forbids
+	CloseBadData    = 1007 // a text frame that is not UTF-8
+	ClosePolicy     = 1008 // a flood of frames
+	CloseTooBig     = 1009 // a frame over MaxFrameBytes
+	CloseTryLater   = 1013 // frames queued faster than read
+	closeDeadline   = time.Second
+	closeWait       = time.Second      // for the client to answer a close frame
+	frameTimeout    = 10 * time.Second // to read the rest of a frame once it began
 	defaultRate     = 20
 	defaultBurst    = 40
 	defaultQueue    = 256
@@ -35,11 +35,11 @@ type Options struct {
 	// Subprotocol is what the server answers when the client offers it
 	// ("pushgate.v1"); a client that offers none gets none.
 	Subprotocol string
-	// MaxFrameBytes bounds a client frame: a bigger one closes with 1009
-	// (default 16 KiB).
+	// MaxFrameBytes bounds a client message: a bigger one closes with
+	// 1009 (default 16 KiB).
 	MaxFrameBytes int64
-	// Heartbeat is the ping interval; a connection that answers none for
-	// two of them is closed (default 25 s).
+	// Heartbeat is the ping interval; a connection that sends nothing,
+	// not even a pong, for two of them is closed (default 25 s).
 	Heartbeat time.Duration
 	// Rate and Burst bound the client's frames per second; a flood over
 	// them closes with 1008 (defaults 20 and 40).
@@ -48,7 +48,7 @@ type Options struct {
 	// QueueLimit is how many frames may wait for a slow client; one more
 	// closes it with 1013 (default 256).
 	QueueLimit int
-	// WriteTimeout bounds one frame's write (default 10 s).
+	// WriteTimeout bounds one batch of frames' write (default 10 s).
 	WriteTimeout time.Duration
 }
 
@@ -76,130 +76,97 @@ func (o Options) withDefaults() Options {
 
 // Upgrader turns authenticated HTTP requests into Conns.
 type Upgrader struct {
-	opts Options
-	up   websocket.Upgrader
+	opts  Options
+	up    ws.HTTPUpgrader
+	conns *registry
+	poll  *poller // nil where there is no epoll: a goroutine per connection
 }
 
-// NewUpgrader makes an Upgrader. Buffers are small and the write buffer is
-// pooled: an idle connection holds its read buffer only.
+// NewUpgrader makes an Upgrader. Its poller starts with the first
+// connection and stops with Close.
 func NewUpgrader(opts Options) *Upgrader {
 	opts = opts.withDefaults()
-	u := &Upgrader{opts: opts}
-	u.up = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
-		WriteBufferPool: &sync.Pool{},
-		// Connections authenticate with a token, not with cookies the
-		// browser attaches, so any origin may connect.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}
-	if opts.Subprotocol != "" {
-		u.up.Subprotocols = []string{opts.Subprotocol}
+	conns := newRegistry(opts.Heartbeat)
+	u := &Upgrader{opts: opts, conns: conns, poll: newPoller(conns)}
+	u.up.Timeout = closeDeadline * 5
+	if sub := opts.Subprotocol; sub != "" {
+		u.up.Protocol = func(p string) bool { return p == sub }
 	}
 	return u
 }
 
+// Close stops the poller and the heartbeat and refuses new connections;
+// connections still open are read no more, so close them first (the
+// server's connection registry does, at shutdown).
+func (u *Upgrader) Close() {
+	u.conns.close()
+	if u.poll != nil {
+		u.poll.stop()
+	}
+}
+
+// errEarlyData refuses a client that sent frames before it saw the
+// handshake's answer (RFC 6455, section 4.1: it must wait).
+var errEarlyData = errors.New("websocket: client sent data before the handshake was answered")
+
 // Upgrade answers the handshake; on failure it has answered the request
-// with an HTTP error already.
+// already (in plain text: the caller checks the handshake first to answer
+// in its own error shape).
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-	ws, err := u.up.Upgrade(w, r, nil)
+	nc, rw, hs, err := u.up.Upgrade(r, w)
 	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
 		return nil, err
 	}
-	return newConn(ws, u.opts), nil
+	if rw.Reader.Buffered() > 0 {
+		nc.Close()
+		return nil, errEarlyData
+	}
+	c := &Conn{nc: nc, opts: &u.opts, protocol: hs.Protocol, conns: u.conns, poll: u.poll}
+	c.lastSeen.Store(time.Now().UnixNano())
+	c.in.tokens = float64(u.opts.Burst)
+	if err := u.conns.add(c); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
-// Conn is one WebSocket connection. Sends never block: frames wait in a
-// bounded queue written by a goroutine that runs only while there is
-// something to write, so an idle connection costs its read goroutine and
-// buffer, and a timer for its heartbeat.
+// Conn is one WebSocket connection. Sends never block: what the socket
+// takes at once is written by the sender, the rest waits in a bounded
+// queue written by a goroutine that runs only while there is something to
+// write.
 type Conn struct {
-	ws   *websocket.Conn
-	opts Options
-	lim  *rate.Limiter
+	nc       net.Conn
+	opts     *Options
+	protocol string
+	conns    *registry
+	poll     *poller
+	id       uint64 // in conns, and in the poller's events
+	frame    func(data []byte, err error)
+	onClose  func()
+	lastSeen atomic.Int64 // unix nanoseconds of the client's last frame
 
 	mu      sync.Mutex
-	queue   [][]byte
-	writing bool
-	closed  bool
-	ping    *time.Timer
-	done    chan struct{}
+	queue   []outFrame  // whole frames waiting
+	rest    net.Buffers // what a write left of a batch: goes before the queue
+	st      state
+	closing []byte        // the close frame's body, until written
+	done    chan struct{} // made when Done is first called
+	in      reading       // touched only by the one reader at a time
 }
 
-func newConn(ws *websocket.Conn, opts Options) *Conn {
-	c := &Conn{ws: ws, opts: opts, lim: rate.NewLimiter(rate.Limit(opts.Rate), opts.Burst), done: make(chan struct{})}
-	ws.SetReadLimit(opts.MaxFrameBytes)
-	c.alive()
-	ws.SetPongHandler(func(string) error { c.alive(); return nil })
-	c.mu.Lock()
-	c.ping = time.AfterFunc(opts.Heartbeat, c.sendPing)
-	c.mu.Unlock()
-	return c
-}
-
-// alive moves the read deadline two heartbeats on.
-func (c *Conn) alive() {
-	c.ws.SetReadDeadline(time.Now().Add(2*c.opts.Heartbeat + time.Second))
-}
-
-func (c *Conn) sendPing() {
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(pingDeadline)); err != nil {
-		c.abort()
-		return
-	}
-	c.mu.Lock()
-	if !c.closed {
-		c.ping.Reset(c.opts.Heartbeat)
-	}
-	c.mu.Unlock()
-}
-
-// Subprotocol is the one the handshake agreed on, if any.
-func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
-
-// Send queues a text frame and reports whether it was queued: false once
-// the connection is closed, or when the client reads too slowly (the
-// connection is then closed with 1013).
-func (c *Conn) Send(frame []byte) bool {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return false
-	}
-	if len(c.queue) >= c.opts.QueueLimit {
-		c.mu.Unlock()
-		c.Close(CloseTryLater, "too slow: frames queued faster than read")
-		return false
-	}
-	c.queue = append(c.queue, frame)
-	if !c.writing {
-		c.writing = true
-		go c.write()
-	}
-	c.mu.Unlock()
-	return true
-}
-
-// write sends what is queued, then ends.
-func (c *Conn) write() {
-	for {
-		c.mu.Lock()
-		batch := c.queue
-		c.queue = nil
-		if len(batch) == 0 || c.closed {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		for _, f := range batch {
-			c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-			if err := c.ws.WriteMessage(textFrame, f); err != nil {
-				c.abort()
-				return
-			}
-		}
-	}
+// state is a Conn's lifecycle, under its mu.
+type state struct {
+	writing    bool // someone writes: a Send on its own goroutine, or the writer goroutine
+	closed     bool // no more sends: a close frame is on its way, or the connection is gone
+	peerClosed bool // the client sent its close frame: shut once ours is written
+	closeSent  bool // our close frame is written
+	shut       bool // the socket is closed
+	reading    bool // a reader is handling a frame
+	told       bool // onClose has run
 }
 
 // Close sends a close frame with code and reason, and closes the
@@ -208,81 +175,116 @@ func (c *Conn) write() {
 // client would never see the code); later calls do nothing. Frames still
 // queued are dropped.
 func (c *Conn) Close(code int, reason string) {
-	if !c.markClosed() {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	c.closeWith(ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+}
+
+// closeWith closes with a close frame of this body (empty: no code).
+func (c *Conn) closeWith(body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.markClosedLocked() {
 		return
 	}
-	msg := websocket.FormatCloseMessage(code, reason)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeDeadline))
-	_ = c.ws.SetReadDeadline(time.Now().Add(closeWait))
-	time.AfterFunc(closeWait, func() { _ = c.ws.Close() })
+	c.closing = body
+	if !c.st.writing {
+		c.st.writing = true
+		go c.write()
+	}
 }
 
 // abort closes without a close frame (the peer is gone or stuck).
 func (c *Conn) abort() {
-	c.markClosed()
-	_ = c.ws.Close()
+	c.mu.Lock()
+	c.markClosedLocked()
+	c.mu.Unlock()
+	c.shut()
 }
 
-func (c *Conn) markClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+func (c *Conn) markClosedLocked() bool {
+	if c.st.closed {
 		return false
 	}
-	c.closed = true
+	c.st.closed = true
 	c.queue = nil
-	c.ping.Stop()
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
 	return true
 }
 
-func (c *Conn) isClosed() bool {
+// shut closes the socket, once; onClose runs when no frame is being
+// handled any more.
+func (c *Conn) shut() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
+	if c.st.shut {
+		c.mu.Unlock()
+		return
+	}
+	c.st.shut = true
+	c.markClosedLocked()
+	c.mu.Unlock()
+	c.conns.remove(c)
+	if c.poll != nil {
+		c.poll.remove(c) // not watched (yet, or at all): nothing to do
+	}
+	_ = c.nc.Close()
+	c.tellClosed(false)
 }
 
-// Done is closed once the connection is.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+// tellClosed runs onClose once the socket is shut and no reader is
+// busy; the reader calls it with done=true as it finishes.
+func (c *Conn) tellClosed(readerDone bool) {
+	c.mu.Lock()
+	if readerDone {
+		c.st.reading = false
+	}
+	run := c.st.shut && !c.st.reading && !c.st.told && c.onClose != nil
+	if run {
+		c.st.told = true
+	}
+	c.mu.Unlock()
+	if run {
+		c.onClose()
+	}
+}
 
-// ErrBinary is given to Read's handler for a binary frame: the protocols
-// here speak JSON text only.
+// Done is closed once the connection is closing: no frame is sent after.
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.st.closed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// ErrBinary is given to Serve's handler for a binary message: the
+// protocols here speak JSON text only.
 var ErrBinary = errors.New("binary frames are not accepted: send JSON text frames")
 
-// Read reads client frames until the connection ends, handing each text
-// frame to frame, or ErrBinary for a binary one. It enforces the frame
-// size (1009), the frame rate (1008) and the heartbeat (two missed pings
-// close the connection), and returns once the connection is closed. Once
-// the connection is closing, what the client still sends is read and
-// dropped until it answers the close.
-func (c *Conn) Read(frame func(data []byte, err error)) {
-	defer c.abort()
-	for {
-		kind, data, err := c.ws.ReadMessage()
-		if errors.Is(err, websocket.ErrReadLimit) {
-			// gorilla has sent the 1009 close frame and reads no more:
-			// drain the rest of the frame so that the close is not lost
-			// to a reset.
-			c.markClosed()
-			_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
-			_, _ = io.Copy(io.Discard, c.ws.NetConn())
-			return
-		}
-		if err != nil {
-			return
-		}
-		if c.isClosed() {
-			continue
-		}
-		c.alive()
-		if !c.lim.Allow() {
-			c.Close(ClosePolicy, "too many frames")
-			continue
-		}
-		if kind == binaryFrame {
-			frame(nil, ErrBinary)
-			continue
-		}
-		frame(data, nil)
+// Serve hands each client text message to frame from now on (ErrBinary
+// for a binary one), one at a time, and returns at once; onClose runs
+// once the connection has ended and the last frame was handled. It
+// enforces the message size (1009), the frame rate (1008), RFC 6455's
+// framing (1002, 1007) and the heartbeat. Once the connection is closing,
+// what the client still sends is read and dropped until it answers the
+// close. Call it once.
+func (c *Conn) Serve(frame func(data []byte, err error), onClose func()) {
+	c.mu.Lock()
+	c.frame, c.onClose = frame, onClose
+	shut := c.st.shut
+	c.mu.Unlock()
+	if shut {
+		c.tellClosed(false)
+		return
+	}
+	if c.poll == nil || !c.poll.add(c) {
+		go c.readLoop()
 	}
 }

@@ -2,14 +2,18 @@ package wsconn_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 
 	"github.com/pushgate/pushgate/realtime/wsconn"
@@ -20,6 +24,7 @@ import (
 type server struct {
 	*httptest.Server
 	conns  chan *wsconn.Conn
+	ended  chan struct{} // one per connection whose onClose ran
 	mu     sync.Mutex
 	frames []string
 	errs   []error
@@ -27,7 +32,7 @@ type server struct {
 
 func newServer(t *testing.T, opts wsconn.Options) *server {
 	t.Helper()
-	s := &server{conns: make(chan *wsconn.Conn, 1)}
+	s := &server{conns: make(chan *wsconn.Conn, 1), ended: make(chan struct{}, 16)}
 	up := wsconn.NewUpgrader(opts)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r)
@@ -35,7 +40,7 @@ func newServer(t *testing.T, opts wsconn.Options) *server {
 			return
 		}
 		s.conns <- c
-		c.Read(func(data []byte, err error) {
+		c.Serve(func(data []byte, err error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if err != nil {
@@ -43,9 +48,12 @@ func newServer(t *testing.T, opts wsconn.Options) *server {
 				return
 			}
 			s.frames = append(s.frames, string(data))
-		})
+		}, func() { s.ended <- struct{}{} })
 	}))
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		s.Close()
+		up.Close()
+	})
 	return s
 }
 
@@ -250,4 +258,193 @@ func TestSlowReaderIsDropped(t *testing.T) {
 		t.Fatal("a client that reads nothing had 2.5 GB queued for it")
 	}
 	<-c.Done()
+}
+
+// rawDial opens a connection whose frames the test writes byte by byte
+// (gobwas/ws's client), to send what a well-behaved client library never
+// would.
+func rawDial(t *testing.T, s *server) net.Conn {
+	t.Helper()
+	nc, _, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(s.URL, "http")+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	<-s.conns
+	return nc
+}
+
+// rawCloseCode reads server frames until a close frame, and returns its code.
+func rawCloseCode(t *testing.T, nc net.Conn) int {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		f, err := ws.ReadFrame(nc)
+		if err != nil {
+			return 0
+		}
+		if f.Header.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(f.Payload)
+			return int(code)
+		}
+	}
+}
+
+func masked(f ws.Frame) ws.Frame {
+	return ws.MaskFrameInPlace(f)
+}
+
+func TestFramingRules(t *testing.T) {
+	cases := []struct {
+		name   string
+		frames []ws.Frame
+		code   int
+	}{
+		{"an unmasked frame", []ws.Frame{ws.NewTextFrame([]byte(`{}`))}, wsconn.CloseProtocol},
+		{"reserved bits", []ws.Frame{masked(ws.Frame{Header: ws.Header{Fin: true, Rsv: 4, OpCode: ws.OpText, Length: 2}, Payload: []byte("{}")})}, wsconn.CloseProtocol},
+		{"a reserved opcode", []ws.Frame{masked(ws.NewFrame(ws.OpCode(3), true, []byte("{}")))}, wsconn.CloseProtocol},
+		{"a continuation with no message", []ws.Frame{masked(ws.NewFrame(ws.OpContinuation, true, []byte("{}")))}, wsconn.CloseProtocol},
+		{"a new message inside a fragmented one", []ws.Frame{
+			masked(ws.NewFrame(ws.OpText, false, []byte("{"))), masked(ws.NewFrame(ws.OpText, true, []byte("}")))}, wsconn.CloseProtocol},
+		{"a fragmented ping", []ws.Frame{masked(ws.NewFrame(ws.OpPing, false, nil))}, wsconn.CloseProtocol},
+		{"text that is not UTF-8", []ws.Frame{masked(ws.NewTextFrame([]byte{'"', 0xff, 0xfe, '"'}))}, wsconn.CloseBadData},
+		{"fragments over the size limit together", []ws.Frame{
+			masked(ws.NewFrame(ws.OpText, false, bytes.Repeat([]byte("x"), 600))),
+			masked(ws.NewFrame(ws.OpContinuation, true, bytes.Repeat([]byte("x"), 600)))}, wsconn.CloseTooBig},
+		{"a close frame with a reserved code", []ws.Frame{masked(ws.NewCloseFrame(ws.NewCloseFrameBody(1005, "")))}, wsconn.CloseProtocol},
+		{"a close frame with a code", []ws.Frame{masked(ws.NewCloseFrame(ws.NewCloseFrameBody(4321, "bye")))}, 4321},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each waits a second for a close answer that never comes
+			s := newServer(t, wsconn.Options{MaxFrameBytes: 1024})
+			nc := rawDial(t, s)
+			for _, f := range tc.frames {
+				if err := ws.WriteFrame(nc, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code := rawCloseCode(t, nc); code != tc.code {
+				t.Errorf("close code %d, want %d", code, tc.code)
+			}
+			select {
+			case <-s.ended:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection did not end")
+			}
+		})
+	}
+}
+
+func TestFragmentsAndControlFrames(t *testing.T) {
+	s := newServer(t, wsconn.Options{})
+	nc := rawDial(t, s)
+	frames := []ws.Frame{
+		ws.NewFrame(ws.OpText, false, []byte(`{"type":`)),
+		ws.NewPingFrame([]byte("between")), // control frames may come between fragments
+		ws.NewFrame(ws.OpContinuation, false, []byte(`"ping",`)),
+		ws.NewFrame(ws.OpContinuation, true, []byte(`"ref":"é"}`)),
+	}
+	for _, f := range frames {
+		if err := ws.WriteFrame(nc, masked(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	f, err := ws.ReadFrame(nc)
+	if err != nil || f.Header.OpCode != ws.OpPong || string(f.Payload) != "between" {
+		t.Fatalf("answer to a ping: %+v %q, %v", f.Header, f.Payload, err)
+	}
+	eventually(t, "the fragmented message was not handed over", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.frames) == 1
+	})
+	if want := `{"type":"ping","ref":"é"}`; s.frames[0] != want {
+		t.Errorf("message %q, want %q", s.frames[0], want)
+	}
+}
+
+func TestOnCloseRunsOnceAfterTheLastFrame(t *testing.T) {
+	s := newServer(t, wsconn.Options{})
+	client, c := s.dial(t, "", nil)
+	for range 20 {
+		client.WriteMessage(websocket.TextMessage, []byte(`{}`))
+	}
+	client.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	if code := closeCode(t, client); code != websocket.CloseNormalClosure {
+		t.Errorf("the server answered the client's close with %d, want 1000", code)
+	}
+	<-s.ended
+	<-c.Done()
+	s.mu.Lock()
+	n := len(s.frames)
+	s.mu.Unlock()
+	if n != 20 {
+		t.Errorf("%d frames handled before the close, want 20", n)
+	}
+	select {
+	case <-s.ended:
+		t.Error("onClose ran twice")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestManyConnectionsKeepTheirOrder has many clients write at once, so
+// that the poller hands readiness over while other readers run.
+func TestManyConnectionsKeepTheirOrder(t *testing.T) {
+	const conns, frames = 50, 30
+	got := make([][]string, conns)
+	var mu sync.Mutex
+	up := wsconn.NewUpgrader(wsconn.Options{Rate: 1000, Burst: 1000})
+	defer up.Close()
+	ready := make(chan struct{}, conns)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		c, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		c.Serve(func(data []byte, _ error) {
+			mu.Lock()
+			got[i] = append(got[i], string(data))
+			n := len(got[i])
+			mu.Unlock()
+			if n == frames {
+				c.Send([]byte("done"))
+			}
+		}, func() {})
+		ready <- struct{}{}
+	}))
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/?i="+strconv.Itoa(i), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer ws.Close()
+			for j := range frames {
+				ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(j)))
+			}
+			ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, data, err := ws.ReadMessage(); err != nil || string(data) != "done" {
+				t.Errorf("connection %d: %q, %v", i, data, err)
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range conns {
+		for j, f := range got[i] {
+			if f != strconv.Itoa(j) {
+				t.Fatalf("connection %d: frame %d is %q: out of order", i, j, f)
+			}
+		}
+	}
 }

@@ -1,0 +1,151 @@
+package wsconn
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller watches idle connections' sockets with one epoll instance. A
+// socket is armed for one readiness at a time (EPOLLONESHOT): the
+// connection's reader re-arms it once the frames it held were handled, so
+// one connection never has two readers. Events carry the connection's
+// number in the registry, not the descriptor, so an event that arrives
+// after its connection closed and the descriptor was reused finds nothing.
+type poller struct {
+	conns *registry
+	once  sync.Once
+	epfd  int
+	wake  int // an eventfd that stops the loop
+	err   error
+
+	mu      sync.Mutex // held around epoll_ctl, so that none runs after stop
+	stopped bool
+}
+
+const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+func newPoller(conns *registry) *poller { return &poller{conns: conns} }
+
+func (p *poller) start() {
+	p.epfd, p.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if p.err != nil {
+		return
+	}
+	p.wake, p.err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if p.err == nil {
+		// The wake event carries number 0, which no connection has.
+		p.err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, p.wake, &unix.EpollEvent{Events: unix.EPOLLIN})
+	}
+	if p.err != nil {
+		unix.Close(p.epfd)
+		return
+	}
+	go p.loop()
+}
+
+// add watches c's socket; false when c cannot be watched (not a plain
+// socket, or no epoll), and then it needs a reader of its own.
+func (p *poller) add(c *Conn) bool {
+	p.once.Do(p.start)
+	if p.err != nil {
+		return false
+	}
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return false // TLS and others buffer inside: the socket's readiness says nothing
+	}
+	return p.ctl(c, unix.EPOLL_CTL_ADD) == nil
+}
+
+// rearm watches c again after its reader finished.
+func (p *poller) rearm(c *Conn) bool { return p.ctl(c, unix.EPOLL_CTL_MOD) == nil }
+
+// remove stops watching c; its socket is about to close.
+func (p *poller) remove(c *Conn) { _ = p.ctl(c, unix.EPOLL_CTL_DEL) }
+
+func (p *poller) ctl(c *Conn, op int) error {
+	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(c.id), Pad: int32(c.id >> 32)}
+	var ctlErr error
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.err != nil {
+		return errClosed
+	}
+	err = raw.Control(func(fd uintptr) { ctlErr = unix.EpollCtl(p.epfd, op, int(fd), &ev) })
+	return errors.Join(err, ctlErr)
+}
+
+func (p *poller) loop() {
+	events := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if id == 0 {
+				p.mu.Lock()
+				unix.Close(p.wake)
+				unix.Close(p.epfd)
+				p.mu.Unlock()
+				return
+			}
+			if c := p.conns.get(id); c != nil {
+				go c.ready()
+			}
+		}
+	}
+}
+
+// stop ends the loop; sockets still watched are read no more.
+func (p *poller) stop() {
+	p.once.Do(func() { p.err = errClosed })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.err != nil {
+		return
+	}
+	p.stopped = true
+	_, _ = unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+}
+
+// writeNow writes what the socket takes without waiting (one writev of
+// at most IOV_MAX buffers) and returns what is left; a socket the poller
+// cannot watch takes nothing here.
+func (c *Conn) writeNow(bufs net.Buffers) (net.Buffers, error) {
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return bufs, nil
+	}
+	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
+		return true // never wait: the writer goroutine does
+	})
+	if werr == unix.EAGAIN {
+		n, werr = 0, nil
+	}
+	if err = errors.Join(err, werr); err != nil {
+		return nil, err
+	}
+	return consume(bufs, n), nil
+}

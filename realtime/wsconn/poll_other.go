@@ -1,0 +1,19 @@
+//go:build !linux
+
+package wsconn
+
+import "net"
+
+// poller is Linux's epoll; elsewhere every connection has a reader
+// goroutine of its own.
+type poller struct{}
+
+func newPoller(*registry) *poller { return nil }
+
+func (*poller) add(*Conn) bool   { return false }
+func (*poller) rearm(*Conn) bool { return false }
+func (*poller) remove(*Conn)     {}
+func (*poller) stop()            {}
+
+// writeNow leaves every write to the writer goroutine.
+func (*Conn) writeNow(bufs net.Buffers) (net.Buffers, error) { return bufs, nil }

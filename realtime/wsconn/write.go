@@ -1,0 +1,191 @@
+package wsconn
+
+import (
+	"net"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// outFrame is a frame waiting to be written.
+type outFrame struct {
+	op   ws.OpCode
+	data []byte
+}
+
+// heartbeat closes a client silent for two heartbeats, and pings the
+// others (the registry's sweep calls it once a heartbeat).
+func (c *Conn) heartbeat(now time.Time, every time.Duration) {
+	if now.Sub(time.Unix(0, c.lastSeen.Load())) > 2*every {
+		c.abort()
+		return
+	}
+	c.mu.Lock()
+	if c.st.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, outFrame{op: ws.OpPing})
+	c.flushLocked()
+}
+
+// Subprotocol is the one the handshake agreed on, if any.
+func (c *Conn) Subprotocol() string { return c.protocol }
+
+// Send queues text frames, in order, and reports whether they were
+// queued: false once the connection is closed, or when the client reads
+// too slowly (the connection is then closed with 1013). Frames are not
+// copied: they must not change afterwards (the hub renders one frame for
+// every session).
+func (c *Conn) Send(frames ...[]byte) bool {
+	c.mu.Lock()
+	if c.st.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue)+len(frames) > c.opts.QueueLimit {
+		c.mu.Unlock()
+		c.Close(CloseTryLater, "too slow: frames queued faster than read")
+		return false
+	}
+	for _, f := range frames {
+		c.queue = append(c.queue, outFrame{op: ws.OpText, data: f})
+	}
+	c.flushLocked()
+	return true
+}
+
+// pong answers a client's ping.
+func (c *Conn) pong(payload []byte) {
+	c.mu.Lock()
+	if c.st.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, outFrame{op: ws.OpPong, data: payload})
+	c.flushLocked()
+}
+
+// flushLocked writes what is queued, on the caller's goroutine while the
+// socket takes it without waiting (a fan-out to ten thousand sessions
+// starts no goroutine), and leaves the rest to the writer goroutine. c.mu
+// is held, and released.
+func (c *Conn) flushLocked() {
+	if c.st.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.st.writing = true
+	for len(c.queue) > 0 && len(c.rest) == 0 && c.closing == nil {
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		rest, err := c.writeNow(encode(batch))
+		c.mu.Lock()
+		if err != nil {
+			c.mu.Unlock()
+			c.abort()
+			return
+		}
+		c.rest = rest
+	}
+	if len(c.rest) > 0 || len(c.queue) > 0 || c.closing != nil {
+		go c.write() // writing stays set
+	} else {
+		c.st.writing = false
+	}
+	c.mu.Unlock()
+}
+
+// write sends what waits, each batch in one writev, then the close frame
+// if one waits, then ends. A connection that closed still gets the rest
+// of a frame it began, so that the close frame after it is one.
+func (c *Conn) write() {
+	for {
+		c.mu.Lock()
+		bufs := append(c.rest, encode(c.queue)...)
+		closing := c.closing
+		c.rest, c.queue, c.closing = nil, nil, nil
+		if len(bufs) == 0 && closing == nil {
+			c.st.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if len(bufs) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+			if _, err := bufs.WriteTo(c.nc); err != nil {
+				c.abort()
+				return
+			}
+		}
+		if closing != nil {
+			c.writeClose(closing)
+		}
+	}
+}
+
+// encode turns frames into the buffers of one writev: each frame's header
+// (one allocation for all of them) and its payload.
+func encode(batch []outFrame) net.Buffers {
+	if len(batch) == 0 {
+		return nil
+	}
+	headers := make([]byte, 0, 10*len(batch))
+	bufs := make(net.Buffers, 0, 2*len(batch))
+	for _, f := range batch {
+		start := len(headers)
+		headers = appendHeader(headers, f.op, len(f.data))
+		bufs = append(bufs, headers[start:len(headers):len(headers)])
+		if len(f.data) > 0 {
+			bufs = append(bufs, f.data)
+		}
+	}
+	return bufs
+}
+
+// consume drops n written bytes from the front of bufs.
+func consume(bufs net.Buffers, n int) net.Buffers {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 0 {
+		return nil // keep no frame alive once written
+	}
+	if n > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+// writeClose writes the close frame; the socket is shut at once if the
+// client closed first, else when it answers or closeWait passes.
+func (c *Conn) writeClose(body []byte) {
+	frame := appendHeader(make([]byte, 0, 4+len(body)), ws.OpClose, len(body))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(closeDeadline))
+	_, err := c.nc.Write(append(frame, body...))
+	c.mu.Lock()
+	c.st.closeSent = true
+	peerClosed := c.st.peerClosed
+	c.mu.Unlock()
+	if err != nil || peerClosed {
+		c.shut()
+		return
+	}
+	time.AfterFunc(closeWait, c.shut)
+}
+
+// appendHeader appends a server frame's header (final, unmasked).
+func appendHeader(b []byte, op ws.OpCode, n int) []byte {
+	b = append(b, 0x80|byte(op))
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
