@@ -32,6 +32,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports failures to read the auth epoch.
 	Logger *slog.Logger
+	// Guard judges the connectAuthUrl an app is given (nil: a zero guard,
+	// which refuses every internal address).
+	Guard *pushgate.SSRFGuard
 }
 
 // Service manages apps and authenticates API keys.
@@ -42,6 +45,7 @@ type Service struct {
 	ttl     time.Duration
 	poll    time.Duration
 	log     *slog.Logger
+	guard   *pushgate.SSRFGuard
 
 	mu    sync.RWMutex
 	cache map[string]cachedKey // by API key hash; only keys that opened an app
@@ -71,7 +75,7 @@ type cachedKey struct {
 // NewService returns a Service over store, sealing secrets with keyring.
 // Authenticate remembers keys only after Start.
 func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
-	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, cache: map[string]cachedKey{}}
+	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, guard: opts.Guard, cache: map[string]cachedKey{}}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -573,7 +573,17 @@ func TestInboxCountsMigration(t *testing.T) {
 			}
 			f := newInboxFixture(t, db)
 			a := f.app()
-			f.token(a, "ann", f.at(0))
+			// ann's token as the schema of then holds it (the store's
+			// CreateToken writes columns of later migrations).
+			for _, q := range []string{
+				`INSERT INTO inbox_tokens (id, app_id, user_id, name, hash, created_at) VALUES ('` + pushgate.NewID() + `', '` + a + `', 'ann', 'phone', 'h', CURRENT_TIMESTAMP)`,
+				`INSERT INTO inbox_users (app_id, user_id, tokens, first_token_at) VALUES ('` + a + `', 'ann', 1, CURRENT_TIMESTAMP)`,
+				`INSERT INTO inbox_apps (app_id, users) VALUES ('` + a + `', 1)`,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
 			n := f.send(a, f.at(time.Second))
 			// Under the first schema: bob read it one by one, ann by a
 			// read-all; ann acknowledged it.

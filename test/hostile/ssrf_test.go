@@ -54,6 +54,7 @@ var outbounds = []outbound{
 	{"raw context chromium badge", "badge", "http"},
 	{"Web Push endpoint", "endpoint", "https"},
 	{"FCM token_uri", "token_uri", "https"},
+	{"connectAuthUrl", "connectAuthUrl", "https"},
 }
 
 // ssrfNode is a node whose SSRF guard allows only 127.0.0.2, where origin
@@ -143,6 +144,9 @@ type attempt struct {
 // give hands url to the node through path o, as app A.
 func (s *ssrfNode) give(o outbound, url string) attempt {
 	key := s.admin
+	if o.name == "connectAuthUrl" {
+		return s.giveConnectAuth(url)
+	}
 	vapid := map[string]any{"type": "vapid", "payload": map[string]any{"publicKey": s.vapidPub, "privateKey": s.vapidKey}}
 	var acc map[string]any
 	json.Unmarshal(s.account, &acc)
@@ -229,6 +233,23 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 		if m.Reason == "invalid_token" {
 			// Defect 7: a refused address is not a bad token.
 			return true, []string{fmt.Sprintf("a refused address failed the message as invalid_token (%s)", m.LastError)}
+		}
+		return true, nil
+	}}
+}
+
+// giveConnectAuth sets url as app A's connectAuthUrl; once accepted, a
+// connection with a cookie and no client token makes the node call it.
+func (s *ssrfNode) giveConnectAuth(url string) attempt {
+	var app struct{ Key string }
+	a := s.call(s.admin, "PATCH", "/v1/app", map[string]any{"connectAuthUrl": url}, &app)
+	if a.status != 200 {
+		return refusal(a)
+	}
+	return attempt{answer: a, done: func() (bool, []string) {
+		sse := s.do(request{method: "GET", path: "/v1/sse?app=" + app.Key, header: http.Header{"Cookie": {"session=1"}}})
+		if sse.status != 503 {
+			return true, []string{fmt.Sprintf("a connection to an app whose connectAuthUrl is refused: %s, want 503", sse)}
 		}
 		return true, nil
 	}}
