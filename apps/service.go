@@ -294,10 +294,9 @@ func (s *Service) Get(ctx context.Context, id string) (*App, error) {
 	return s.open(app)
 }
 
-// GetByKey returns the app with the given public key, its secret opened.
-// Nothing calls it yet: the Pusher protocol (issue 15) will, when a
-// connection to /app/{key} names its app by the public key and its private
-// channels are signed with the secret.
+// GetByKey returns the app with the given public key, its secret opened:
+// a connection authenticated by the app's connectAuthUrl names its app by
+// the public key (and the Pusher protocol's /app/{key} will).
 func (s *Service) GetByKey(ctx context.Context, publicKey string) (*App, error) {
 	app, err := s.store.GetAppByKey(ctx, publicKey)
 	if err != nil {
