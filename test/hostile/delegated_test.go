@@ -20,13 +20,15 @@ type delegatedApp struct {
 }
 
 var delegatedAnswers = map[string]func(w http.ResponseWriter, inward string){
-	"alice":    func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"alice"}`) },
-	"nul":      func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"al\u0000ice"}`) },
-	"control":  func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"al\nice"}`) },
-	"long":     func(w http.ResponseWriter, _ string) { fmt.Fprintf(w, `{"userId":%q}`, strings.Repeat("é", 201)) },
-	"number":   func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":7}`) },
-	"array":    func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `[{"userId":"alice"}]`) },
-	"huge":     func(w http.ResponseWriter, _ string) { fmt.Fprintf(w, `{"userId":"alice","x":%q}`, strings.Repeat("x", 1<<20)) },
+	"alice":   func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"alice"}`) },
+	"nul":     func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"al\u0000ice"}`) },
+	"control": func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":"al\nice"}`) },
+	"long":    func(w http.ResponseWriter, _ string) { fmt.Fprintf(w, `{"userId":%q}`, strings.Repeat("é", 201)) },
+	"number":  func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `{"userId":7}`) },
+	"array":   func(w http.ResponseWriter, _ string) { fmt.Fprint(w, `[{"userId":"alice"}]`) },
+	"huge": func(w http.ResponseWriter, _ string) {
+		fmt.Fprintf(w, `{"userId":"alice","x":%q}`, strings.Repeat("x", 1<<20))
+	},
 	"empty":    func(w http.ResponseWriter, _ string) {},
 	"status":   func(w http.ResponseWriter, _ string) { w.WriteHeader(201); fmt.Fprint(w, `{"userId":"alice"}`) },
 	"redirect": func(w http.ResponseWriter, inward string) { w.Header().Set("Location", inward); w.WriteHeader(307) },
