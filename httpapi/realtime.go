@@ -79,14 +79,14 @@ func (h *Handler) serveWS(c *gin.Context) {
 
 // identify is who makes a client request or opens a stream (ws: a
 // WebSocket, whose handshake it checks too): a client token's user, or the
-// user the app's connectAuthUrl admits. The handshake is checked before the app is asked,
-// so that what is no WebSocket never costs the app a call.
+// user the app's connectAuthUrl admits. The handshake is checked before
+// the app is asked, so that what is no WebSocket never costs it a call.
 func (h *Handler) identify(c *gin.Context, ws bool) (*inbox.Token, error) {
 	r := c.Request
-	switch {
-	case !h.delegating(r, ws) && !ws:
-		return h.clientToken(r)
-	case !h.delegating(r, ws):
+	if !h.delegating(r, ws) {
+		if !ws {
+			return h.clientToken(r)
+		}
 		t, err := h.wsToken(r)
 		if err == nil {
 			err = checkUpgrade(r)
