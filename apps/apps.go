@@ -20,6 +20,25 @@ type App struct {
 	// SealedSecret is the secret as stored.
 	SealedSecret string    `json:"-"`
 	CreatedAt    time.Time `json:"createdAt"`
+	// ConnectAuthURL and AllowedOrigins are the app's connection settings
+	// (see Settings). Store reads by id, by public key and the list fill
+	// them; AppByAPIKeyHash does not, so an app remembered with its API key
+	// never answers with settings that have changed since.
+	ConnectAuthURL string   `json:"connectAuthUrl"`
+	AllowedOrigins []string `json:"allowedOrigins"`
+}
+
+// Settings are what an app's admin may change about how its users connect.
+type Settings struct {
+	// ConnectAuthURL, when set, authenticates realtime connections that
+	// come without a client token: pushgate calls it with the connection's
+	// Cookie and Authorization headers and admits the user it names.
+	ConnectAuthURL string
+	// AllowedOrigins are the web origins ("https://app.example") whose
+	// pages may open such connections: cookies go with every request a
+	// browser makes, so a page of any other origin could otherwise open a
+	// session as its visitor.
+	AllowedOrigins []string
 }
 
 // Role is what an API key may do. An admin key may do everything a
@@ -84,6 +103,8 @@ type Store interface {
 	// SetAppSecret replaces the app's sealed secret. It leaves the auth
 	// epoch alone: what a Service remembers about a key holds no secret.
 	SetAppSecret(ctx context.Context, id, sealed string) error
+	// SetAppSettings replaces the app's settings (ENOTFOUND: no such app).
+	SetAppSettings(ctx context.Context, id string, s Settings) error
 	// DeleteApp deletes the app and everything that belongs to it, and
 	// advances the auth epoch.
 	DeleteApp(ctx context.Context, id string) error

@@ -32,6 +32,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports failures to read the auth epoch.
 	Logger *slog.Logger
+	// Guard judges the connectAuthUrl an app is given (nil: a zero guard,
+	// which refuses every internal address).
+	Guard *pushgate.SSRFGuard
 }
 
 // Service manages apps and authenticates API keys.
@@ -42,6 +45,7 @@ type Service struct {
 	ttl     time.Duration
 	poll    time.Duration
 	log     *slog.Logger
+	guard   *pushgate.SSRFGuard
 
 	mu    sync.RWMutex
 	cache map[string]cachedKey // by API key hash; only keys that opened an app
@@ -71,7 +75,7 @@ type cachedKey struct {
 // NewService returns a Service over store, sealing secrets with keyring.
 // Authenticate remembers keys only after Start.
 func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
-	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, cache: map[string]cachedKey{}}
+	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, guard: opts.Guard, cache: map[string]cachedKey{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -290,10 +294,9 @@ func (s *Service) Get(ctx context.Context, id string) (*App, error) {
 	return s.open(app)
 }
 
-// GetByKey returns the app with the given public key, its secret opened.
-// Nothing calls it yet: the Pusher protocol (issue 15) will, when a
-// connection to /app/{key} names its app by the public key and its private
-// channels are signed with the secret.
+// GetByKey returns the app with the given public key, its secret opened:
+// a connection authenticated by the app's connectAuthUrl names its app by
+// the public key (and the Pusher protocol's /app/{key} will).
 func (s *Service) GetByKey(ctx context.Context, publicKey string) (*App, error) {
 	app, err := s.store.GetAppByKey(ctx, publicKey)
 	if err != nil {

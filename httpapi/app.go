@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -12,24 +14,87 @@ import (
 
 func (h *Handler) routeApp(v1 *gin.RouterGroup) {
 	v1.GET("/app", h.getApp)
-	// Only admin keys manage keys, so a leaked standard key cannot mint
-	// keys that outlive it or lock the owner out.
+	// Only admin keys manage keys and settings, so a leaked standard key
+	// cannot mint keys that outlive it, lock the owner out, or point the
+	// app's users' cookies at another URL.
+	v1.PATCH("/app", h.requireAdmin, h.patchApp)
 	v1.GET("/app/keys", h.requireAdmin, h.listKeys)
 	v1.POST("/app/keys", h.requireAdmin, h.createKey)
 	v1.DELETE("/app/keys/:keyId", h.requireAdmin, h.revokeKey)
 }
 
 type appDTO struct {
-	AppID     string    `json:"appId"`
-	Name      string    `json:"name"`
-	Key       string    `json:"key"`
-	CreatedAt time.Time `json:"createdAt"`
+	AppID          string    `json:"appId"`
+	Name           string    `json:"name"`
+	Key            string    `json:"key"`
+	CreatedAt      time.Time `json:"createdAt"`
+	ConnectAuthURL *string   `json:"connectAuthUrl"`
+	AllowedOrigins []string  `json:"allowedOrigins"`
 }
 
-func (h *Handler) getApp(c *gin.Context) {
-	a := currentApp(c)
-	c.JSON(http.StatusOK, appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt})
+func toAppDTO(a *apps.App) appDTO {
+	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins}
+	if a.ConnectAuthURL != "" {
+		dto.ConnectAuthURL = &a.ConnectAuthURL
+	}
+	if dto.AllowedOrigins == nil {
+		dto.AllowedOrigins = []string{}
+	}
+	return dto
 }
+
+// getApp reads the app again: the one its API key opened may be
+// remembered from before a change of its settings.
+func (h *Handler) getApp(c *gin.Context) {
+	a, err := h.opts.Apps.Get(c.Request.Context(), currentApp(c).ID)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAppDTO(a))
+}
+
+// patchApp changes the app's settings: each field present is set, null
+// clears it, an absent one stays.
+func (h *Handler) patchApp(c *gin.Context) {
+	var req struct {
+		ConnectAuthURL json.RawMessage `json:"connectAuthUrl"`
+		AllowedOrigins json.RawMessage `json:"allowedOrigins"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		h.writeError(c, err)
+		return
+	}
+	var patch apps.SettingsPatch
+	var problems []string
+	if req.ConnectAuthURL != nil {
+		patch.ConnectAuthURL = new(string)
+		if !isNull(req.ConnectAuthURL) && json.Unmarshal(req.ConnectAuthURL, patch.ConnectAuthURL) != nil {
+			problems = append(problems, "connectAuthUrl: must be a string (an https URL) or null")
+		}
+	}
+	if req.AllowedOrigins != nil {
+		patch.AllowedOrigins = new([]string)
+		if !isNull(req.AllowedOrigins) && json.Unmarshal(req.AllowedOrigins, patch.AllowedOrigins) != nil {
+			problems = append(problems, "allowedOrigins: must be a list of origins (strings) or null")
+		}
+	}
+	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil {
+		problems = append(problems, "body: must set connectAuthUrl or allowedOrigins")
+	}
+	if len(problems) > 0 {
+		h.writeError(c, pushgate.Invalid("the app settings are invalid", problems...))
+		return
+	}
+	a, err := h.opts.Apps.UpdateSettings(c.Request.Context(), currentApp(c).ID, patch)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAppDTO(a))
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 type apiKeyDTO struct {
 	ID        string    `json:"id"`

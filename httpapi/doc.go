@@ -22,10 +22,17 @@
 //	core     /v1/app... /v1/bucket...                 app API key                 timed
 //	         /v1/tokens... GET, DELETE /v1/notif...
 //	         /v1/images                                                           timed, larger body
-//	client   /v1/inbox...                             client token (pgt_...)      timed, CORS
+//	client   /v1/inbox...                             client token (pgt_...), or  timed, CORS
+//	                                                  the app's connectAuthUrl
 //	         POST /v1/notifications                   client token or API key     timed, CORS
 //	streams  /v1/ws /v1/sse /app/{key} /socket.io/    per route, before the       untimed
-//	         (/v1/ws, /v1/sse: issue 13)              upgrade or stream
+//	         (/v1/ws, /v1/sse: issue 13)              upgrade or stream; /v1/ws
+//	                                                  and /v1/sse as /v1/inbox
+//
+// "the app's connectAuthUrl": a request with no client token that names its
+// app (?app=, X-Pushgate-App) is authenticated by the app's answer to its
+// cookies (connectauth.go, ConnectAuthenticator); its Origin must be one of
+// the app's allowedOrigins, since a browser sends cookies from any page.
 //
 // "timed" is, in order: request id, metrics and access log (observe), panic
 // recovery, CORS of the client events, the NUL check, the body deadline

@@ -67,11 +67,20 @@ func (h *Handler) routeInbox(core, client *gin.RouterGroup) {
 }
 
 // clientPreflight answers a browser's CORS preflight of the client-token
-// routes (allowCORS adds the origin): any origin, with a client token in
-// Authorization and a JSON body.
+// routes: any origin, with a client token in Authorization (or the app in
+// X-Pushgate-App) and a JSON body.
+//
+// A preflight carries no credentials and no header values, so it cannot
+// tell whether the request will use the app's cookies: it lets any origin
+// send one (Access-Control-Allow-Credentials), and the request itself is
+// refused (403) unless its Origin is one of the app's allowedOrigins.
 func clientPreflight(c *gin.Context) {
+	if origin := c.GetHeader("Origin"); origin != "" {
+		c.Header("Access-Control-Allow-Origin", origin)
+		c.Header("Access-Control-Allow-Credentials", "true")
+	}
 	c.Header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, "+appHeader)
 	c.Header("Access-Control-Max-Age", "86400")
 	c.AbortWithStatus(http.StatusNoContent)
 }
@@ -138,8 +147,10 @@ func (h *Handler) authenticateToken(ctx context.Context, value string) (*inbox.T
 }
 
 // requireClientToken lets through requests with a valid client token.
+// A request that names its app and has no client token is authenticated
+// by the app's connectAuthUrl instead (SSE clients act over these routes).
 func (h *Handler) requireClientToken(c *gin.Context) {
-	t, err := h.clientToken(c.Request)
+	t, err := h.identify(c, false)
 	if err != nil {
 		h.writeError(c, err)
 		return

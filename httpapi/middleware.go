@@ -231,9 +231,9 @@ func (h *Handler) authenticate(c *gin.Context) {
 }
 
 var errNotAdmin = pushgate.Errorf(pushgate.EFORBIDDEN,
-	"this API key cannot manage API keys: use an admin key, or `pushgate apps keys` on the server")
+	"this API key cannot manage the app's API keys or settings: use an admin key, or `pushgate apps keys` on the server")
 
-// requireAdmin lets only admin keys through.
+// requireAdmin lets only admin keys through (key management, PATCH /v1/app).
 func (h *Handler) requireAdmin(c *gin.Context) {
 	if currentKey(c).Role != apps.RoleAdmin {
 		h.writeError(c, errNotAdmin)

@@ -50,11 +50,13 @@ func (h *Handler) connectLimit() gin.HandlerFunc {
 }
 
 // serveSSE takes the client token where the REST routes do (Authorization
-// bearer, ?token= for EventSource, which cannot set headers). Any origin
-// may read the stream: the token, not a cookie, is the credential.
+// bearer, ?token= for EventSource, which cannot set headers), or asks the
+// app named by ?app= (connectAuthUrl). Any origin may read a stream opened
+// with a token: the token, not a cookie, is the credential; one opened
+// with the app's cookies only its allowed origins.
 func (h *Handler) serveSSE(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
-	t, err := h.clientToken(c.Request)
+	t, err := h.identify(c, false)
 	if err == nil {
 		err = h.opts.Realtime.ServeSSE(c.Writer, c.Request, t)
 	}
@@ -66,10 +68,7 @@ func (h *Handler) serveSSE(c *gin.Context) {
 }
 
 func (h *Handler) serveWS(c *gin.Context) {
-	t, err := h.wsToken(c.Request)
-	if err == nil {
-		err = checkUpgrade(c.Request)
-	}
+	t, err := h.identify(c, true)
 	if err != nil {
 		h.writeError(c, err)
 		return
@@ -78,18 +77,55 @@ func (h *Handler) serveWS(c *gin.Context) {
 	c.Abort()
 }
 
+// identify is who makes a client request or opens a stream (ws: a
+// WebSocket, whose handshake it checks too): a client token's user, or the
+// user the app's connectAuthUrl admits. The handshake is checked before
+// the app is asked, so that what is no WebSocket never costs it a call.
+func (h *Handler) identify(c *gin.Context, ws bool) (*inbox.Token, error) {
+	r := c.Request
+	if !h.delegating(r, ws) {
+		if !ws {
+			return h.clientToken(r)
+		}
+		t, err := h.wsToken(r)
+		if err == nil {
+			err = checkUpgrade(r)
+		}
+		return t, err
+	}
+	if ws {
+		if err := checkUpgrade(r); err != nil {
+			return nil, err
+		}
+	}
+	t, app, err := h.delegated(r)
+	if err != nil {
+		return nil, err
+	}
+	allowCredentials(c, app)
+	return t, nil
+}
+
 // wsToken is the client token of a WebSocket request: where the REST
 // routes look (Authorization bearer, ?token=), else in the subprotocols
 // offered.
 func (h *Handler) wsToken(r *http.Request) (*inbox.Token, error) {
 	if r.Header.Get("Authorization") == "" && r.URL.Query().Get("token") == "" {
-		for _, p := range strings.Split(r.Header.Get("Sec-WebSocket-Protocol"), ",") {
-			if p = strings.TrimSpace(p); strings.HasPrefix(p, wsProtocolToken) {
-				return h.authenticateToken(r.Context(), p[len(wsProtocolToken):])
-			}
+		if v := wsProtocolTokenOf(r); v != "" {
+			return h.authenticateToken(r.Context(), v)
 		}
 	}
 	return h.clientToken(r)
+}
+
+// wsProtocolTokenOf is the token a browser offers as a subprotocol, or "".
+func wsProtocolTokenOf(r *http.Request) string {
+	for _, p := range strings.Split(r.Header.Get("Sec-WebSocket-Protocol"), ",") {
+		if p = strings.TrimSpace(p); strings.HasPrefix(p, wsProtocolToken) {
+			return p[len(wsProtocolToken):]
+		}
+	}
+	return ""
 }
 
 // checkUpgrade refuses, in the one error shape, a request that is no

@@ -19,6 +19,10 @@ type AppService interface {
 	CreateKey(ctx context.Context, appID, name string, role apps.Role) (*apps.APIKey, string, error)
 	ListKeys(ctx context.Context, appID string) ([]*apps.APIKey, error)
 	RevokeKey(ctx context.Context, appID, keyID string) error
+	// Get and GetByKey read an app with its settings (by id, by public key).
+	Get(ctx context.Context, id string) (*apps.App, error)
+	GetByKey(ctx context.Context, publicKey string) (*apps.App, error)
+	UpdateSettings(ctx context.Context, appID string, patch apps.SettingsPatch) (*apps.App, error)
 }
 
 // Check is one readiness check: a dependency that must answer.
@@ -52,6 +56,10 @@ type Options struct {
 	Inbox InboxService
 	// Realtime serves /v1/ws and /v1/sse; it needs Inbox (to check client tokens).
 	Realtime RealtimeService
+	// ConnectAuth, when set, authenticates the connections and inbox
+	// requests that name their app and carry no client token, through the
+	// app's connectAuthUrl.
+	ConnectAuth ConnectAuthenticator
 	// AppRatePerMinute bounds one app's requests to the notification,
 	// token and inbox routes (0: no bound); ConnectRatePerIP bounds the
 	// realtime connections one client address opens a second (0: no

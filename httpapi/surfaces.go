@@ -10,8 +10,8 @@ import "github.com/gin-gonic/gin"
 //
 // Issue 13's /v1/tokens and /v1/notifications are on core (but POST
 // /v1/notifications, which also takes a client token, is on client) and
-// /v1/inbox... on client; /v1/ws and /v1/sse on streams (client token
-// checked before the upgrade or the stream). Where the rest of the
+// /v1/inbox... on client; /v1/ws and /v1/sse on streams (client token, or
+// the app's connectAuthUrl, checked before the upgrade or the stream). Where the rest of the
 // realtime half's routes will go (none yet): issue 15's /app/{key}
 // on streams and the Pusher HTTP API (/apps/{appId}/...) on a group of its
 // own made from public with the Pusher signature check; issue 16's
@@ -31,7 +31,7 @@ type surfaces struct {
 	// client: /v1 routes that a browser or app calls with a client token,
 	// not an API key (/v1/inbox..., issue 13), and their CORS preflights.
 	// No authentication of the group's own: the inbox routes add the token
-	// check (requireClientToken), POST /v1/notifications one accepting
+	// check (requireClientToken, which also takes delegated authentication), POST /v1/notifications one accepting
 	// either credential (authenticateEither); timed.
 	client *gin.RouterGroup
 	// streams: long-lived connections (/v1/ws, /v1/sse, /app/{key},

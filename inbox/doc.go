@@ -12,7 +12,13 @@
 // what a device that was away finds. Purge is the body of the retention
 // job.
 //
+// ConnectAuth admits users an app vouches for: it asks the app's
+// connectAuthUrl who a connection without a client token is, and makes the
+// user one of the app's users (the PNS way of authenticating).
+//
 // It is a domain package: it imports only the root package and declares the
-// Store that storage/sqlstore implements. It never speaks HTTP or the wire
-// protocols, and never writes a row per user for a broadcast.
+// Store that storage/sqlstore implements. It serves no HTTP and speaks no
+// wire protocol; its one HTTP call, ConnectAuth's, goes through the client
+// it is given (the SSRF guard's transport, no redirects). It never writes a
+// row per user for a broadcast.
 package inbox

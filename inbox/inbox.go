@@ -146,8 +146,13 @@ type Store interface {
 	// DeleteToken removes a token and returns it (not found: ENOTFOUND).
 	DeleteToken(ctx context.Context, appID, id string) (*Token, error)
 	// CountUsers is the number of distinct users with a client token in
-	// the app: a broadcast's recipients.
+	// the app, or admitted by its connectAuthUrl: a broadcast's recipients.
 	CountUsers(ctx context.Context, appID string) (int, error)
+	// JoinDelegated makes a user admitted by the app's connectAuthUrl one
+	// of the app's users, as a first client token does (counted by
+	// CountUsers, given the broadcasts created from at on); joining again
+	// changes nothing. No such app: ENOTFOUND.
+	JoinDelegated(ctx context.Context, appID, userID string, at time.Time) error
 
 	// InsertNotification stores n (and its recipients when targeted) in
 	// one transaction.

@@ -155,6 +155,11 @@ type Config struct {
 	// client address opens a second. Per node; 0 turns either off.
 	AppRatePerMinute float64
 	WSConnectRate    float64
+	// ConnectAuthCache is how long an answer of an app's connectAuthUrl is
+	// remembered per node (0: never); ConnectAuthRootCAs, when set,
+	// replaces the system roots for those calls (embedders and tests).
+	ConnectAuthCache   time.Duration
+	ConnectAuthRootCAs *x509.CertPool
 
 	Logger *slog.Logger
 }
@@ -198,6 +203,7 @@ func Defaults() Config {
 		WSHeartbeat:           25 * time.Second,
 		AppRatePerMinute:      600,
 		WSConnectRate:         10,
+		ConnectAuthCache:      30 * time.Second,
 	}
 }
 
@@ -450,6 +456,9 @@ func (c *Config) validateRealtime() []error {
 	}
 	if c.WSMaxFrameBytes < 1024 || c.WSMaxFrameBytes > 1<<20 {
 		errs = append(errs, errors.New("ws_max_frame_bytes: must be between 1024 and 1048576"))
+	}
+	if c.ConnectAuthCache < 0 || c.ConnectAuthCache > time.Hour {
+		errs = append(errs, errors.New("connect_auth_cache: must be between 0 (no cache) and 1h"))
 	}
 	if c.WSHeartbeat < time.Second || c.WSHeartbeat > 10*time.Minute {
 		errs = append(errs, errors.New("ws_heartbeat: must be between 1s and 10m"))

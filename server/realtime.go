@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 
 	"github.com/pushgate/pushgate/delivery"
@@ -14,7 +15,8 @@ import (
 // buildRealtime builds the inbox service, the hub with its broker between
 // nodes (Redis pub/sub, or in memory on the embedded Redis, which no other
 // node shares), the Notifier that tells the hub what the inbox changed,
-// and the /v1/ws protocol handler. It runs after buildImages, whose jobs
+// the /v1/ws protocol handler, and the authentication of connections
+// through apps' connectAuthUrl. It runs after buildImages, whose jobs
 // put notifications' images on the CDN, and before buildProviders, which
 // hands the inbox to providers/websocket; buildWebhooks adds the listener
 // of CORE notifications' client events (listenCoreEvents).
@@ -38,6 +40,19 @@ func (s *Server) buildRealtime() {
 		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,
 		Upgrader: s.wsUpgrader,
 	})
+	s.connectAuth = inbox.NewConnectAuth(s.Inbox, inbox.ConnectAuthOptions{
+		Client: inbox.NewConnectAuthClient(s.connectAuthTransport()), CacheTTL: cfg.ConnectAuthCache, Now: s.now, Logger: s.log,
+	})
+}
+
+// connectAuthTransport is the SSRF guard's transport for calls to apps'
+// connectAuthUrl, trusting ConnectAuthRootCAs when set.
+func (s *Server) connectAuthTransport() *http.Transport {
+	t := s.guard.Transport()
+	if s.cfg.ConnectAuthRootCAs != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: s.cfg.ConnectAuthRootCAs, MinVersion: tls.VersionTLS12}
+	}
+	return t
 }
 
 // listenCoreEvents makes the inbox tell both the Notifier and coreEvents,

@@ -52,17 +52,20 @@ type Server struct {
 	// Inbox holds client tokens, notifications and users' inboxes.
 	Inbox *inbox.Service
 
-	embedded    *embeddedRedis
-	redis       redis.UniversalClient
-	redisOpt    asynq.RedisConnOpt
-	recorder    *webhooks.Recorder
-	flusher     *webhooks.Flusher
-	dispatcher  *webhooks.Dispatcher
-	images      *imagejobs.Service
-	hub         *realtime.Hub
-	inboxWS     *inboxproto.Handler
-	wsUpgrader  *wsconn.Upgrader
-	notifier    *inboxproto.Notifier
+	embedded   *embeddedRedis
+	redis      redis.UniversalClient
+	redisOpt   asynq.RedisConnOpt
+	recorder   *webhooks.Recorder
+	flusher    *webhooks.Flusher
+	dispatcher *webhooks.Dispatcher
+	images     *imagejobs.Service
+	hub        *realtime.Hub
+	inboxWS    *inboxproto.Handler
+	wsUpgrader *wsconn.Upgrader
+	notifier   *inboxproto.Notifier
+	// connectAuth asks apps' connectAuthUrl who a connection without a
+	// client token is.
+	connectAuth *inbox.ConnectAuth
 	worker      *delivery.Worker
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance

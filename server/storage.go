@@ -23,7 +23,7 @@ func (s *Server) openStorage(ctx context.Context) error {
 	if n > 0 {
 		s.log.Info("applied database migrations", "count", n)
 	}
-	s.Apps = apps.NewService(s.DB.Apps(), s.keyring, apps.Options{AuthCacheTTL: s.cfg.AuthCacheTTL, Logger: s.log, Now: s.now})
+	s.Apps = apps.NewService(s.DB.Apps(), s.keyring, apps.Options{AuthCacheTTL: s.cfg.AuthCacheTTL, Logger: s.log, Now: s.now, Guard: s.guard})
 	if s.cfg.FirstAppName != "" {
 		s.firstApp, s.firstAppNew, err = s.Apps.CreateFirst(ctx, s.cfg.FirstAppName)
 		if err != nil {

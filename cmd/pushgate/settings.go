@@ -137,6 +137,8 @@ var settings = []setting{
 			c.WSConnectRate, err = strconv.ParseFloat(v, 64)
 			return err
 		}},
+	{key: "connect_auth_cache", def: "30s", help: "how long a node remembers an answer of an app's connectAuthUrl (admitted user, or 401/403) for the same cookie and Authorization (0: ask every time)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ConnectAuthCache) }},
 	{key: "images_dir", help: "folder of the image CDN's variants (empty: DATA_DIR/images); nodes serving /cdn must share it with the workers",
 		apply: func(c *server.Config, v string) error { c.ImagesDir = v; return nil }},
 	{key: "image_max_bytes", def: "10485760", help: "largest source image fetched or uploaded, in bytes",

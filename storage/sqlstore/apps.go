@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
@@ -19,13 +21,42 @@ func (db *DB) Apps() *AppStore { return &AppStore{db: db} }
 
 const appColumns = `id, name, public_key, secret_sealed, created_at`
 
+// appSelect is what a read of an app selects: its columns and its
+// connection settings.
+const appSelect = appColumns + `, connect_auth_url, allowed_origins`
+
 func scanApp(row interface{ Scan(...any) error }) (*apps.App, error) {
 	var a apps.App
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt); err != nil {
+	var origins string
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &a.ConnectAuthURL, &origins); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
+	if err := json.Unmarshal([]byte(origins), &a.AllowedOrigins); err != nil {
+		return nil, fmt.Errorf("app %s: allowed_origins: %w", a.ID, err)
+	}
+	if a.AllowedOrigins == nil {
+		a.AllowedOrigins = []string{}
+	}
 	return &a, nil
+}
+
+// SetAppSettings stores the app's connection settings.
+func (s *AppStore) SetAppSettings(ctx context.Context, id string, set apps.Settings) error {
+	origins := set.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	raw, err := json.Marshal(origins)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET connect_auth_url = ?, allowed_origins = ? WHERE id = ?`,
+		set.ConnectAuthURL, string(raw), id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "app")
 }
 
 func (s *AppStore) insertApp(ctx context.Context, tx *sql.Tx, a *apps.App, k *apps.APIKey) error {
@@ -78,7 +109,7 @@ func (s *AppStore) CreateFirst(ctx context.Context, a *apps.App, k *apps.APIKey)
 }
 
 func (s *AppStore) GetApp(ctx context.Context, id string) (*apps.App, error) {
-	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appSelect+` FROM apps WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pushgate.NotFound("app")
 	}
@@ -86,7 +117,7 @@ func (s *AppStore) GetApp(ctx context.Context, id string) (*apps.App, error) {
 }
 
 func (s *AppStore) GetAppByKey(ctx context.Context, publicKey string) (*apps.App, error) {
-	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appColumns+` FROM apps WHERE public_key = ?`, publicKey))
+	a, err := scanApp(s.db.queryRow(ctx, s.db, `SELECT `+appSelect+` FROM apps WHERE public_key = ?`, publicKey))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pushgate.NotFound("app")
 	}
@@ -94,7 +125,7 @@ func (s *AppStore) GetAppByKey(ctx context.Context, publicKey string) (*apps.App
 }
 
 func (s *AppStore) ListApps(ctx context.Context) ([]*apps.App, error) {
-	rows, err := s.db.query(ctx, s.db, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`)
+	rows, err := s.db.query(ctx, s.db, `SELECT `+appSelect+` FROM apps ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}

@@ -92,15 +92,55 @@ func (s *InboxStore) CreateToken(ctx context.Context, t *inbox.Token) error {
 			return err
 		}
 		var tokens int64
+		var delegated bool
 		err = s.db.queryRow(ctx, tx, `INSERT INTO inbox_users (app_id, user_id, tokens, first_token_at) VALUES (?, ?, 1, ?)
 			ON CONFLICT (app_id, user_id) DO UPDATE SET tokens = inbox_users.tokens + 1,
 				first_token_at = COALESCE(inbox_users.first_token_at, excluded.first_token_at)
-			RETURNING tokens`, t.AppID, t.UserID, t.CreatedAt.UTC()).Scan(&tokens)
-		if err != nil || tokens != 1 {
+			RETURNING tokens, delegated_at IS NOT NULL`, t.AppID, t.UserID, t.CreatedAt.UTC()).Scan(&tokens, &delegated)
+		// A user admitted by the app's connectAuthUrl is counted already.
+		if err != nil || tokens != 1 || delegated {
 			return err
 		}
 		_, err = s.db.exec(ctx, tx, `INSERT INTO inbox_apps (app_id, users) VALUES (?, 1)
 			ON CONFLICT (app_id) DO UPDATE SET users = inbox_apps.users + 1`, t.AppID)
+		return err
+	})
+}
+
+// JoinDelegated makes a user the app's connectAuthUrl admitted one of the
+// app's users, once: the first time, it sets delegated_at, the time from
+// which the user has the app's broadcasts when it had none (no token
+// before), and counts the user in inbox_apps unless a token already did.
+// The conditional update locks the user's row, as CreateToken's upsert
+// does, so concurrent joins and tokens count the user once.
+func (s *InboxStore) JoinDelegated(ctx context.Context, appID, userID string, at time.Time) error {
+	at = at.UTC()
+	return s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var tokens int64
+		err := s.db.queryRow(ctx, tx, `UPDATE inbox_users SET delegated_at = ?, first_token_at = COALESCE(first_token_at, ?)
+			WHERE app_id = ? AND user_id = ? AND delegated_at IS NULL RETURNING tokens`, at, at, appID, userID).Scan(&tokens)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res, err := s.db.exec(ctx, tx, `INSERT INTO inbox_users (app_id, user_id, tokens, first_token_at, delegated_at)
+				VALUES (?, ?, 0, ?, ?) ON CONFLICT (app_id, user_id) DO NOTHING`, appID, userID, at, at)
+			if isForeignKeyViolation(err) {
+				return pushgate.NotFound("app")
+			}
+			if err != nil {
+				return err
+			}
+			// No row inserted: the user was joined already (a concurrent
+			// join or token made the row since, and counted the user).
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+		case err != nil:
+			return err
+		case tokens > 0:
+			return nil
+		}
+		_, err = s.db.exec(ctx, tx, `INSERT INTO inbox_apps (app_id, users) VALUES (?, 1)
+			ON CONFLICT (app_id) DO UPDATE SET users = inbox_apps.users + 1`, appID)
 		return err
 	})
 }
@@ -155,7 +195,8 @@ func (s *InboxStore) ListTokens(ctx context.Context, appID, userID, cursor strin
 }
 
 // DeleteToken removes the token; the user's last token takes the user out
-// of the app's count (the user keeps the broadcasts already had).
+// of the app's count (the user keeps the broadcasts already had), unless
+// the app's connectAuthUrl admitted the user too.
 func (s *InboxStore) DeleteToken(ctx context.Context, appID, id string) (*inbox.Token, error) {
 	var t *inbox.Token
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -168,9 +209,10 @@ func (s *InboxStore) DeleteToken(ctx context.Context, appID, id string) (*inbox.
 			return err
 		}
 		var left int64
-		err = s.db.queryRow(ctx, tx, `UPDATE inbox_users SET tokens = tokens - 1 WHERE app_id = ? AND user_id = ? RETURNING tokens`,
-			appID, t.UserID).Scan(&left)
-		if err != nil || left > 0 {
+		var delegated bool
+		err = s.db.queryRow(ctx, tx, `UPDATE inbox_users SET tokens = tokens - 1 WHERE app_id = ? AND user_id = ?
+			RETURNING tokens, delegated_at IS NOT NULL`, appID, t.UserID).Scan(&left, &delegated)
+		if err != nil || left > 0 || delegated {
 			return err
 		}
 		_, err = s.db.exec(ctx, tx, `UPDATE inbox_apps SET users = users - 1 WHERE app_id = ?`, appID)

@@ -573,7 +573,17 @@ func TestInboxCountsMigration(t *testing.T) {
 			}
 			f := newInboxFixture(t, db)
 			a := f.app()
-			f.token(a, "ann", f.at(0))
+			// ann's token as the schema of then holds it (the store's
+			// CreateToken writes columns of later migrations).
+			for _, q := range []string{
+				`INSERT INTO inbox_tokens (id, app_id, user_id, name, hash, created_at) VALUES ('` + pushgate.NewID() + `', '` + a + `', 'ann', 'phone', 'h', CURRENT_TIMESTAMP)`,
+				`INSERT INTO inbox_users (app_id, user_id, tokens, first_token_at) VALUES ('` + a + `', 'ann', 1, CURRENT_TIMESTAMP)`,
+				`INSERT INTO inbox_apps (app_id, users) VALUES ('` + a + `', 1)`,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
 			n := f.send(a, f.at(time.Second))
 			// Under the first schema: bob read it one by one, ann by a
 			// read-all; ann acknowledged it.
@@ -594,4 +604,68 @@ func TestInboxCountsMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Users admitted by the app's connectAuthUrl are the app's users once,
+// whatever tokens they also have or had, and have the broadcasts sent
+// since their first admission.
+func TestInboxDelegatedUsersCount(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		f := newInboxFixture(t, db)
+		ctx := context.Background()
+		a := f.app()
+		users := func(want int, after string) {
+			t.Helper()
+			if n, err := f.s.CountUsers(ctx, a); err != nil || n != want {
+				t.Fatalf("after %s: %d users, %v; want %d", after, n, err, want)
+			}
+		}
+		join := func(user string, at time.Duration) {
+			t.Helper()
+			if err := f.s.JoinDelegated(ctx, a, user, f.at(at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := f.send(a, f.at(0))
+		join("dee", time.Second)
+		join("dee", 2*time.Second)
+		users(1, "dee joined twice")
+		dee := f.token(a, "dee", f.at(3*time.Second))
+		users(1, "a token of dee")
+		if _, err := f.s.DeleteToken(ctx, a, dee.ID); err != nil {
+			t.Fatal(err)
+		}
+		users(1, "dee's only token deleted")
+
+		tom := f.token(a, "tom", f.at(4*time.Second))
+		users(2, "tom's token")
+		join("tom", 5*time.Second)
+		users(2, "tom joined too")
+		if _, err := f.s.DeleteToken(ctx, a, tom.ID); err != nil {
+			t.Fatal(err)
+		}
+		users(2, "tom's token deleted")
+		ula := f.token(a, "ula", f.at(6*time.Second))
+		users(3, "ula's token")
+		if _, err := f.s.DeleteToken(ctx, a, ula.ID); err != nil {
+			t.Fatal(err)
+		}
+		users(2, "ula's token deleted")
+
+		// A user who had only read-all before (a row without tokens).
+		if _, err := f.s.ReadAll(ctx, a, "val", f.at(7*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		join("val", 8*time.Second)
+		users(3, "val joined")
+
+		fresh := f.send(a, f.at(9*time.Second))
+		items, _, err := f.s.Inbox(ctx, inbox.Query{AppID: a, UserID: "dee", Filter: inbox.FilterAll, Limit: 10, Now: f.at(10 * time.Second)})
+		if err != nil || len(items) != 1 || items[0].ID != fresh.ID || items[0].ID == old.ID {
+			t.Fatalf("dee's inbox: %d items, %v; want only the broadcast sent after dee joined", len(items), err)
+		}
+		if err := f.s.JoinDelegated(ctx, pushgate.NewID(), "x", f.at(0)); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("an unknown app: %v", err)
+		}
+	})
 }

@@ -14,8 +14,10 @@ import (
 // key, none, and a key of A that was revoked.
 var keyKinds = []string{"admin", "standard", "other", "none", "revoked"}
 
-// keyManagement are the routes only an admin key may use.
+// keyManagement are the routes only an admin key may use: the app's keys
+// and its settings.
 var keyManagement = map[string]bool{
+	"PATCH /v1/app":               true,
 	"GET /v1/app/keys":            true,
 	"POST /v1/app/keys":           true,
 	"DELETE /v1/app/keys/{keyId}": true,
@@ -25,6 +27,7 @@ var keyManagement = map[string]bool{
 // key works on them, on its own app.
 var unscoped = map[string]bool{
 	"GET /v1/app":       true,
+	"PATCH /v1/app":     true,
 	"GET /v1/app/keys":  true,
 	"POST /v1/app/keys": true,
 	"POST /v1/bucket":   true,

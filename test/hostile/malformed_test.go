@@ -292,6 +292,8 @@ func fixtures(w *world) map[string]*routeFx {
 		{route: "GET /api/status/ping", ok: []int{200}},
 		{route: "GET /api/status/info", ok: []int{200}},
 		{route: "GET /v1/app", key: a.key, ok: []int{200}},
+		{route: "PATCH /v1/app", key: a.key, ok: []int{200},
+			body: func() []byte { return []byte(`{"connectAuthUrl":null,"allowedOrigins":["https://app.example"]}`) }},
 		{route: "GET /v1/app/keys", key: a.key, ok: []int{200}},
 		{route: "POST /v1/app/keys", key: a.key, ok: []int{201},
 			body: func() []byte { return []byte(`{"name":"ci","role":"standard"}`) }},

@@ -55,6 +55,7 @@ var outbounds = []outbound{
 	{"Web Push endpoint", "endpoint", "https"},
 	{"FCM token_uri", "token_uri", "https"},
 	{"notification imageUrl", "imageUrl", "http"},
+	{"connectAuthUrl", "connectAuthUrl", "https"},
 }
 
 // ssrfNode is a node whose SSRF guard allows only 127.0.0.2, where origin
@@ -146,6 +147,9 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 	key := s.admin
 	if o.name == "notification imageUrl" {
 		return s.notify(url)
+	}
+	if o.name == "connectAuthUrl" {
+		return s.giveConnectAuth(url)
 	}
 	vapid := map[string]any{"type": "vapid", "payload": map[string]any{"publicKey": s.vapidPub, "privateKey": s.vapidKey}}
 	var acc map[string]any
@@ -251,6 +255,23 @@ func (s *ssrfNode) notify(url string) attempt {
 	return attempt{answer: a, done: func() (bool, []string) {
 		if sent.ImageError == "" {
 			return true, []string{fmt.Sprintf("the notification with image %s was sent without an imageError: %s", url, a)}
+		}
+		return true, nil
+	}}
+}
+
+// giveConnectAuth sets url as app A's connectAuthUrl; once accepted, a
+// connection with a cookie and no client token makes the node call it.
+func (s *ssrfNode) giveConnectAuth(url string) attempt {
+	var app struct{ Key string }
+	a := s.call(s.admin, "PATCH", "/v1/app", map[string]any{"connectAuthUrl": url}, &app)
+	if a.status != 200 {
+		return refusal(a)
+	}
+	return attempt{answer: a, done: func() (bool, []string) {
+		sse := s.do(request{method: "GET", path: "/v1/sse?app=" + app.Key, header: http.Header{"Cookie": {"session=1"}}})
+		if sse.status != 503 {
+			return true, []string{fmt.Sprintf("a connection to an app whose connectAuthUrl is refused: %s, want 503", sse)}
 		}
 		return true, nil
 	}}
