@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -324,5 +325,39 @@ func TestAnAnonymousSessionGetsBroadcastsOnly(t *testing.T) {
 	}
 	if n := h.Sessions("app1", ""); n != 0 {
 		t.Errorf("Sessions of no user = %d", n)
+	}
+}
+
+// TestALargeFanOutReachesEachSessionOnce crosses the size at which the hub
+// splits a fan-out among processors: every session still gets the
+// message once, a slow one among them is dropped, and the message is
+// rendered at most once per part.
+func TestALargeFanOutReachesEachSessionOnce(t *testing.T) {
+	h := startHub(t, realtime.Options{})
+	p := &proto{name: "ws"}
+	var all []*session
+	for i := range 5000 {
+		s := newSession(p, 1)
+		h.Register("app1", fmt.Sprint("user", i), "", s)
+		all = append(all, s)
+	}
+	slow := all[2500]
+	slow.q <- "full"
+	if err := h.ToApp(t.Context(), "app1", msg("notification", map[string]string{"id": "n1"})); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range all {
+		if s == slow {
+			continue
+		}
+		if got := s.drained(); len(got) != 1 {
+			t.Fatalf("session %d got %q", i, got)
+		}
+	}
+	if code, _ := slow.waitClosed(t); code != realtime.CloseSlowConsumer {
+		t.Errorf("the slow session was closed with %d, want %d", code, realtime.CloseSlowConsumer)
+	}
+	if n := p.renders.Load(); n > int64(runtime.GOMAXPROCS(0)) {
+		t.Errorf("rendered %d times for one message", n)
 	}
 }
