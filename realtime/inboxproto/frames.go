@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pushgate/pushgate/inbox"
@@ -114,6 +115,15 @@ type helloPayload struct {
 	UserID    string `json:"userId"`
 	Unseen    int    `json:"unseen"`
 	Heartbeat int    `json:"heartbeat"`
+}
+
+// unseenFrame is render(TypeUnseen, countPayload{Count: count}) without
+// reflection: every session writes one after each live notification, so
+// a 10,000-way fan-out makes 10,000 of them.
+func unseenFrame(count int) []byte {
+	b := make([]byte, 0, len(unseenPrefix)+len(`,"count":}`)+20)
+	b = append(append(b, unseenPrefix...), `,"count":`...)
+	return append(strconv.AppendInt(b, int64(count), 10), '}')
 }
 
 type countPayload struct {

@@ -88,12 +88,23 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	// under one that ends with the connection.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
+	// While the greeting runs, a connection that ends cancels the inbox
+	// reads it waits on. After it this goroutine reads the frames and
+	// returns when the connection ends, which cancels ctx: a goroutine
+	// per session watching for that would cost every idle session its
+	// stack (docs/performance.md).
+	greeted := make(chan struct{})
 	go func() {
-		<-c.Done()
-		cancel()
+		select {
+		case <-c.Done():
+			cancel()
+		case <-greeted:
+		}
 	}()
 	s.ctx = ctx
-	if !s.greet(ctx) {
+	ok := s.greet(ctx)
+	close(greeted)
+	if !ok {
 		c.Close(websocket1011, "could not read the inbox")
 		return
 	}
@@ -138,7 +149,7 @@ func (s *session) Send(frame []byte) bool {
 		s.unseen++
 		count := s.unseen
 		s.mu.Unlock()
-		return s.c.Send(frame) && s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+		return s.c.Send(frame) && s.c.Send(unseenFrame(count))
 	case bytes.HasPrefix(frame, unseenPrefix):
 		var p countPayload
 		if json.Unmarshal(frame, &p) == nil {
@@ -165,7 +176,7 @@ func (s *session) recount() {
 	s.mu.Lock()
 	s.unseen = count
 	s.mu.Unlock()
-	s.c.Send(render(TypeUnseen, countPayload{Count: count}))
+	s.c.Send(unseenFrame(count))
 }
 
 func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }

@@ -38,7 +38,7 @@ func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.
 	return &n, nil
 }
 
-// recipientRows bounds one insert of recipients: 4 parameters a row.
+// recipientRows bounds one insert of recipients on SQLite: 4 parameters a row.
 const recipientRows = 250
 
 // InsertNotification stores n, and a row per user when it is targeted; a
@@ -60,21 +60,35 @@ func (s *InboxStore) InsertNotification(ctx context.Context, n *inbox.Notificati
 		if n.Broadcast {
 			return nil
 		}
-		for users := n.UserIDs; len(users) > 0; {
-			part := users[:min(len(users), recipientRows)]
-			users = users[len(part):]
-			args := make([]any, 0, 4*len(part))
-			for _, u := range part {
-				args = append(args, n.ID, n.AppID, u, n.CreatedAt.UTC())
-			}
-			q := `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at) VALUES (?, ?, ?, ?)` +
-				strings.Repeat(`, (?, ?, ?, ?)`, len(part)-1)
-			if _, err := s.db.exec(ctx, tx, q, args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.insertRecipients(ctx, tx, n)
 	})
+}
+
+// insertRecipients stores a targeted notification's users. PostgreSQL
+// takes them all as one array: a 1000-user send is one statement of four
+// parameters, not four of 1000 (bench/wsload: a third less CPU in the node,
+// which encoded every parameter, and a sixth less in PostgreSQL). SQLite,
+// which has no arrays, takes rows of parameters.
+func (s *InboxStore) insertRecipients(ctx context.Context, tx *sql.Tx, n *inbox.Notification) error {
+	if s.db.Dialect == Postgres {
+		_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at)
+			SELECT ?, ?, u, ? FROM unnest(?::text[]) AS u`, n.ID, n.AppID, n.CreatedAt.UTC(), n.UserIDs)
+		return err
+	}
+	for users := n.UserIDs; len(users) > 0; {
+		part := users[:min(len(users), recipientRows)]
+		users = users[len(part):]
+		args := make([]any, 0, 4*len(part))
+		for _, u := range part {
+			args = append(args, n.ID, n.AppID, u, n.CreatedAt.UTC())
+		}
+		q := `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at) VALUES (?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?)`, len(part)-1)
+		if _, err := s.db.exec(ctx, tx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetNotification returns the notification with its users when targeted.
