@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 10_000, "idle connections, one user and one client token each (gotify: one user's clients)")
 	flag.IntVar(&o.sends, "sends", 1000, "sends to the one online user (with -phase broadcast: broadcasts)")
 	flag.IntVar(&o.rounds, "rounds", 5, "fan-out notifications to all n connections")
-	flag.StringVar(&o.phase, "phase", "all", "all (connections, one user, fan-out, reconnect storm) or broadcast (answer time only, no connections)")
+	flag.StringVar(&o.phase, "phase", "all", "all (connections, one user, fan-out, reconnect storm), memory (connections only) or broadcast (answer time only, no connections)")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "the server's process id (resident memory and CPU)")
 	flag.StringVar(&o.cpuPIDs, "cpu-pids", "", "more processes whose CPU counts, as name=pid,... (e.g. redis=123)")
 	flag.StringVar(&o.pgDB, "pg-db", "", "count the CPU of the PostgreSQL backends serving this database")
@@ -113,7 +113,7 @@ func all(ctx context.Context, o options, b backend) error {
 	}
 	fmt.Printf("tokens: %d made through the API in %v\n", len(users)+1, time.Since(t0).Round(time.Millisecond))
 	conns, err := idleMemory(ctx, o, b, users)
-	if err != nil {
+	if err != nil || o.phase == "memory" {
 		return err
 	}
 	one, err := dial(ctx, b, solo, -1, oneTracker)

@@ -10,7 +10,8 @@
 #   bash bench/wsload/run.sh
 #   PGDB=bench REDIS_URL=redis://127.0.0.1:6379/3 GOTIFY_BIN=/tmp/gotify bash bench/wsload/run.sh
 #
-# SKIP_PUSHGATE=1 runs Gotify alone. PGDB is dropped and created again (default pushgate_wsbench); REDIS_URL's
+# SKIP_PUSHGATE=1 runs Gotify alone; PHASE=memory only opens the connections
+# and reports memory. PGDB is dropped and created again (default pushgate_wsbench); REDIS_URL's
 # database is flushed. The report goes to stdout and $OUT/report.txt, the
 # heap profiles to $OUT (go tool pprof -top -sample_index=inuse_space
 # $OUT/heap-after.pb.gz).
@@ -60,7 +61,7 @@ pid=$!
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ]; do kill -0 "$pid" || { tail "$work/pushgate.log"; exit 1; }; sleep 0.05; done
 key=$(sed -n 's/.*"apiKey":"\([^"]*\)".*/\1/p' "$work/out.json")
 app=$(sed -n 's/.*"appId":"\([^"]*\)".*/\1/p' "$work/out.json")
-"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" \
+"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" -phase "${PHASE:-all}" \
   -server-pid "$pid" -cpu-pids "redis=$redis_pid" -pg-db "$PGDB" -pprof "http://127.0.0.1:$PPROF_PORT" -out "$OUT"
 
 # Broadcast to a million users stored, not connected. A user counts for
@@ -68,12 +69,14 @@ app=$(sed -n 's/.*"appId":"\([^"]*\)".*/\1/p' "$work/out.json")
 # would take most of an hour, so this benchmark (and only it) writes them
 # straight into the inbox's tables: a row each in inbox_users, and the app's
 # user count in inbox_apps, as POST /v1/tokens leaves them.
+if [ "${PHASE:-all}" = all ]; then
 t0=$(date +%s%N)
 psql -c "INSERT INTO inbox_users (app_id, user_id, tokens, first_token_at)
          SELECT '$app', 'seed-' || g, 1, now() FROM generate_series(1, $SEED_USERS) g;
          UPDATE inbox_apps SET users = users + $SEED_USERS WHERE app_id = '$app';"
 echo "seeded $SEED_USERS users in $(( ($(date +%s%N) - t0) / 1000000 )) ms: the app has $(psql -c "SELECT users FROM inbox_apps WHERE app_id = '$app'") users"
 "$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -phase broadcast -sends 50
+fi
 echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 fi
