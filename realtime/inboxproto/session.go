@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -68,31 +69,30 @@ func NewHandler(opts Options) *Handler {
 	return &Handler{opts: opts, recounts: make(chan struct{}, 8)}
 }
 
-// ServeWS upgrades an authenticated request and runs its session until the
-// connection ends: hello, the user's pending notifications oldest first,
-// then live frames both ways.
+// ServeWS upgrades an authenticated request, greets the session (hello,
+// the user's pending notifications oldest first) and returns: the session
+// goes on in a goroutine of its own, reading the client's frames, until
+// the connection ends. Returning frees the request and the handler's
+// stack, grown deep by the router and the greeting's queries: two thirds
+// of an idle session's memory (docs/performance.md).
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	c, err := h.opts.Upgrader.Upgrade(w, r)
 	if err != nil {
 		return // answered by the upgrader
 	}
-	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true, ctx: r.Context()}
+	// The request's context ends with the handler; a session's calls run
+	// under one that ends with the connection.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true, ctx: ctx}
 	done := func() {}
 	if h.opts.Track != nil {
 		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
 	}
-	defer done()
 	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
-	defer unregister()
-	// The request's context ends with the handler; a session's calls run
-	// under one that ends with the connection.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer cancel()
+	end := func() { cancel(); unregister(); done() }
 	// While the greeting runs, a connection that ends cancels the inbox
-	// reads it waits on. After it this goroutine reads the frames and
-	// returns when the connection ends, which cancels ctx: a goroutine
-	// per session watching for that would cost every idle session its
-	// stack (docs/performance.md).
+	// reads it waits on; after it, the reading goroutine ends with the
+	// connection and cancels ctx itself.
 	greeted := make(chan struct{})
 	go func() {
 		select {
@@ -101,14 +101,27 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 		case <-greeted:
 		}
 	}()
-	s.ctx = ctx
 	ok := s.greet(ctx)
 	close(greeted)
 	if !ok {
 		c.Close(websocket1011, "could not read the inbox")
+		end()
 		return
 	}
-	c.Read(func(data []byte, err error) { s.handle(ctx, data, err) })
+	go s.run(ctx, end)
+}
+
+// run reads the client's frames until the connection ends, then end. A
+// panic in a frame's handling ends this session alone (the router's
+// recovery does not see this goroutine): wsconn aborts the connection.
+func (s *session) run(ctx context.Context, end func()) {
+	defer end()
+	defer func() {
+		if v := recover(); v != nil {
+			s.h.opts.Logger.Error("realtime session: panic", "app", s.id.AppID, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	s.c.Read(func(data []byte, err error) { s.handle(ctx, data, err) })
 }
 
 // websocket1011 is WebSocket's "internal error" close code.
