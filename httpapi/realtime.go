@@ -15,7 +15,9 @@ import (
 // RealtimeService runs the long-lived connections of authenticated client
 // tokens (the pushgate.v1 protocol's handler).
 type RealtimeService interface {
-	// ServeWS upgrades r and runs its session until the connection ends.
+	// ServeWS upgrades r and starts its session, which may go on after
+	// ServeWS returns (in a goroutine of its own, until the connection
+	// ends): the handler must not touch the connection afterwards.
 	ServeWS(w http.ResponseWriter, r *http.Request, t *inbox.Token)
 	// ServeSSE streams r's session as Server-Sent Events until it ends.
 	// It returns an error, having written nothing, when it cannot start

@@ -34,7 +34,7 @@ func (s *Server) buildRealtime() {
 	s.notifier = inboxproto.NewNotifier(s.hub, s.Inbox, s.log)
 	s.Inbox.SetListener(s.notifier)
 	s.wsUpgrader = wsconn.NewUpgrader(wsconn.Options{
-		Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat,
+		Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat, Logger: s.log,
 	})
 	s.inboxWS = inboxproto.NewHandler(inboxproto.Options{
 		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,

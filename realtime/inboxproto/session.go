@@ -89,7 +89,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	}
 	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
 	if !s.greet(ctx) {
-		c.Close(websocket1011, "could not read the inbox")
+		c.Close(closeInternal, "could not read the inbox")
 	}
 	c.Serve(func(data []byte, err error) { s.handle(ctx, data, err) }, func() {
 		unregister()
@@ -97,8 +97,9 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	})
 }
 
-// websocket1011 is WebSocket's "internal error" close code.
-const websocket1011 = 1011
+// closeInternal is WebSocket's "internal error" close code, which SSE
+// streams turn into an internal error event.
+const closeInternal = wsconn.CloseInternal
 
 // session is one /v1/ws connection, registered with the hub.
 type session struct {

@@ -53,6 +53,9 @@ func (u *userInbox) Mark(ctx context.Context, appID, userID string, ids []string
 		if id == "broken" {
 			return nil, pushgate.Errorf(pushgate.EINTERNAL, "database gone")
 		}
+		if id == "panic" {
+			panic("inboxproto test: a bug in the inbox")
+		}
 		u.marks = append(u.marks, string(status)+":"+id)
 	}
 	return nil, nil
@@ -270,4 +273,37 @@ func TestRevokedTokenCloses4003(t *testing.T) {
 	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 4003 {
 		t.Fatalf("got %v, want close 4003", err)
 	}
+}
+
+// The session reads its frames in a goroutine of its own, after ServeWS
+// returned: a panic there ends that session alone, unregistered, and the
+// node goes on serving.
+func TestPanicInASessionEndsItAlone(t *testing.T) {
+	n := newNode(t, &userInbox{})
+	other := n.dial(t)
+	next(t, other) // hello
+	ws := n.dial(t)
+	next(t, ws)
+	for n.hub.Sessions("app", "alice") < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ack","ids":["panic"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	for n.hub.Sessions("app", "alice") != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := other.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","ref":"p"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := next(t, other); f["type"] != "pong" {
+		t.Fatalf("the other session answered %v, want pong", f)
+	}
+	next(t, n.dial(t)) // a new session is greeted
 }

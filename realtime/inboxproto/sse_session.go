@@ -40,7 +40,7 @@ var closeErrors = map[int][2]string{
 	realtime.CloseRevoked:      {ErrTokenRevoked, "the client token was revoked"},
 	realtime.CloseGoingAway:    {ErrGoingAway, "the server is shutting down; reconnect"},
 	realtime.CloseSlowConsumer: {ErrSlowConsumer, "events came faster than they were read; reconnect"},
-	websocket1011:              {ErrInternal, "the server could not read the inbox; reconnect later"},
+	closeInternal:              {ErrInternal, "the server could not read the inbox; reconnect later"},
 }
 
 // ServeSSE runs the session of an authenticated request as a stream of
@@ -188,7 +188,7 @@ func (s *sseSession) closeLocked(code int) {
 	}
 	e, ok := closeErrors[code]
 	if !ok {
-		e = closeErrors[websocket1011]
+		e = closeErrors[closeInternal]
 	}
 	s.closing, s.queue, s.held = true, nil, nil
 	s.final = sseEvent(TypeError, errorFrame(e[0], e[1], ""))
@@ -264,7 +264,7 @@ func (s *sseSession) write(events ...[]byte) bool {
 func (s *sseSession) greet(ctx context.Context, unseen int, after *Position) bool {
 	replayed, ok := s.replay(ctx, after)
 	if !ok {
-		s.Close(websocket1011, "could not read the inbox")
+		s.Close(closeInternal, "could not read the inbox")
 		s.mu.Lock()
 		final := s.final
 		s.mu.Unlock()

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -20,6 +21,7 @@ const (
 	CloseBadData    = 1007 // a text frame that is not UTF-8
 	ClosePolicy     = 1008 // a flood of frames
 	CloseTooBig     = 1009 // a frame over MaxFrameBytes
+	CloseInternal   = 1011 // the server failed
 	CloseTryLater   = 1013 // frames queued faster than read
 	closeDeadline   = time.Second
 	closeWait       = time.Second      // for the client to answer a close frame
@@ -50,6 +52,8 @@ type Options struct {
 	QueueLimit int
 	// WriteTimeout bounds one batch of frames' write (default 10 s).
 	WriteTimeout time.Duration
+	// Logger hears of frame handlers that panicked.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -70,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"math"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -168,12 +169,25 @@ func (c *Conn) deliver(op ws.OpCode, data []byte) {
 	switch {
 	case !c.allow():
 	case op == ws.OpBinary:
-		c.frame(nil, ErrBinary)
+		c.safely(nil, ErrBinary)
 	case !utf8.Valid(data):
 		c.Close(CloseBadData, "text frames must be UTF-8")
 	default:
-		c.frame(data, nil)
+		c.safely(data, nil)
 	}
+}
+
+// safely hands a message to the protocol; a handler that panics ends its
+// own connection (1011) and no other: no router's recovery is there to
+// catch it.
+func (c *Conn) safely(data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.opts.Logger.Error("wsconn: a frame handler panicked; its connection is closed", "panic", p, "stack", string(debug.Stack()))
+			c.Close(CloseInternal, "internal error")
+		}
+	}()
+	c.frame(data, err)
 }
 
 // peerClose answers the client's close frame: the socket shuts once our

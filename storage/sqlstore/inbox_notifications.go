@@ -38,12 +38,15 @@ func scanNotification(row interface{ Scan(...any) error }, more ...any) (*inbox.
 	return &n, nil
 }
 
-// recipientRows bounds one insert of recipients: 4 parameters a row.
+// recipientRows bounds one insert of recipients (SQLite): 4 parameters a row.
 const recipientRows = 250
 
 // InsertNotification stores n, and a row per user when it is targeted; a
 // broadcast is the one row whatever the number of users.
 func (s *InboxStore) InsertNotification(ctx context.Context, n *inbox.Notification, c inbox.Counts) error {
+	if s.db.Dialect == Postgres {
+		return s.insertNotificationPostgres(ctx, n, c)
+	}
 	return s.db.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := s.db.exec(ctx, tx, `INSERT INTO inbox_notifications (id, app_id, title, message, priority, extras, image_url, click_url,
 			broadcast, recipients, source, bucket_id, message_id, context_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -60,21 +63,55 @@ func (s *InboxStore) InsertNotification(ctx context.Context, n *inbox.Notificati
 		if n.Broadcast {
 			return nil
 		}
-		for users := n.UserIDs; len(users) > 0; {
-			part := users[:min(len(users), recipientRows)]
-			users = users[len(part):]
-			args := make([]any, 0, 4*len(part))
-			for _, u := range part {
-				args = append(args, n.ID, n.AppID, u, n.CreatedAt.UTC())
-			}
-			q := `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at) VALUES (?, ?, ?, ?)` +
-				strings.Repeat(`, (?, ?, ?, ?)`, len(part)-1)
-			if _, err := s.db.exec(ctx, tx, q, args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.insertRecipients(ctx, tx, n)
 	})
+}
+
+// insertRecipients stores a targeted notification's users on SQLite, which
+// has no arrays, in rows of parameters.
+func (s *InboxStore) insertRecipients(ctx context.Context, tx *sql.Tx, n *inbox.Notification) error {
+	for users := n.UserIDs; len(users) > 0; {
+		part := users[:min(len(users), recipientRows)]
+		users = users[len(part):]
+		args := make([]any, 0, 4*len(part))
+		for _, u := range part {
+			args = append(args, n.ID, n.AppID, u, n.CreatedAt.UTC())
+		}
+		q := `INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at) VALUES (?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?)`, len(part)-1)
+		if _, err := s.db.exec(ctx, tx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertNotificationPostgres stores n and its users in one statement, one
+// round trip with no transaction around it, where BEGIN, two inserts and
+// COMMIT took four: a notification to one user is the latency the issue
+// bounds at 2 ms. The users go as one array: a 1000-user send is one
+// statement of a few parameters, not four of 1000 (bench/wsload: a third
+// less CPU in the node, which encoded every parameter, and a sixth less in
+// PostgreSQL). A broadcast's array is empty.
+func (s *InboxStore) insertNotificationPostgres(ctx context.Context, n *inbox.Notification, c inbox.Counts) error {
+	users := n.UserIDs
+	if n.Broadcast || users == nil {
+		users = []string{}
+	}
+	_, err := s.db.exec(ctx, s.db, `WITH n AS (INSERT INTO inbox_notifications (id, app_id, title, message, priority, extras, image_url, click_url,
+			broadcast, recipients, source, bucket_id, message_id, context_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING id, app_id, created_at)
+		INSERT INTO inbox_recipients (notification_id, app_id, user_id, created_at)
+		SELECT n.id, n.app_id, u, n.created_at FROM n, unnest(?::text[]) AS u`,
+		n.ID, n.AppID, n.Title, n.Message, n.Priority, string(n.Extras), n.ImageURL, n.ClickURL,
+		n.Broadcast, c.Recipients, string(n.Source), n.BucketID, n.MessageID, n.ContextID, n.CreatedAt.UTC(), n.ExpiresAt.UTC(), users)
+	switch {
+	case isForeignKeyViolation(err):
+		return pushgate.NotFound("app")
+	case isUniqueViolation(err):
+		return pushgate.Errorf(pushgate.ECONFLICT, "a notification with that id exists")
+	}
+	return err
 }
 
 // GetNotification returns the notification with its users when targeted.

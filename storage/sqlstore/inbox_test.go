@@ -669,3 +669,35 @@ func TestInboxDelegatedUsersCount(t *testing.T) {
 		}
 	})
 }
+
+// A notification is stored whole or not at all: an unknown app is not
+// found, a taken id a conflict, and neither leaves recipients behind.
+func TestInboxInsertNotificationFailures(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newInboxFixture(t, db)
+		a := f.app()
+		n := f.send(a, f.at(0), "ann", "bob")
+		orphan := &inbox.Notification{ID: pushgate.NewID(), AppID: "no-such-app", Title: "t", Priority: 5, UserIDs: []string{"ann"},
+			Source: inbox.SourceAPI, CreatedAt: f.at(time.Second), ExpiresAt: f.at(time.Hour)}
+		if err := f.s.InsertNotification(ctx, orphan, inbox.Counts{Recipients: 1}); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
+			t.Fatalf("unknown app: %v, want not found", err)
+		}
+		again := *n
+		again.UserIDs = []string{"cid"}
+		again.CreatedAt = f.at(2 * time.Second)
+		if err := f.s.InsertNotification(ctx, &again, inbox.Counts{Recipients: 1}); pushgate.ErrorCode(err) != pushgate.ECONFLICT {
+			t.Fatalf("taken id: %v, want a conflict", err)
+		}
+		if got := f.ids(a, "cid", inbox.FilterAll, f.at(time.Minute)); len(got) != 0 {
+			t.Fatalf("cid's inbox after the failed insert = %v, want empty", got)
+		}
+		if got := f.ids(a, "bob", inbox.FilterAll, f.at(time.Minute)); len(got) != 1 || got[0] != n.ID {
+			t.Fatalf("bob's inbox = %v, want [%s]", got, n.ID)
+		}
+		_, c, err := f.s.GetNotification(ctx, a, n.ID)
+		if err != nil || c.Recipients != 2 {
+			t.Fatalf("the first notification: %+v, %v", c, err)
+		}
+	})
+}
