@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -82,7 +83,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	// session that the connection's end cancels would cost more memory
 	// than the session itself.
 	ctx := context.Background()
-	s := &session{h: h, c: c, id: id, sessionID: pushgate.NewID(), replaying: true}
+	s := &session{h: h, c: c, id: id, replaying: true}
 	done := func() {}
 	if h.opts.Track != nil {
 		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
@@ -103,10 +104,9 @@ const closeInternal = wsconn.CloseInternal
 
 // session is one /v1/ws connection, registered with the hub.
 type session struct {
-	h         *Handler
-	c         *wsconn.Conn
-	id        Identity
-	sessionID string
+	h  *Handler
+	c  *wsconn.Conn
+	id Identity
 
 	// While the pending notifications are sent, live frames wait in held
 	// so that they come after them, and one of the pending ones that also
@@ -168,19 +168,25 @@ func (s *session) recount() {
 func (s *session) Close(code int, reason string) { s.c.Close(code, reason) }
 
 // greet sends hello and the pending notifications, then what came live
-// meanwhile.
+// meanwhile. The pending ones are read first: when they are all of the
+// user's unseen notifications (fewer than Options.Replay unacknowledged),
+// their number is hello's count and no count is asked of the store.
 func (s *session) greet(ctx context.Context) bool {
-	unseen, err := s.h.opts.Inbox.Unseen(ctx, s.id.AppID, s.id.UserID)
-	if err != nil {
-		s.h.opts.Logger.Warn("realtime session: unseen count", "app", s.id.AppID, "err", err)
-		return false
-	}
-	s.c.Send(render(TypeHello, helloPayload{SessionID: s.sessionID, UserID: s.id.UserID, Unseen: unseen,
-		Heartbeat: int(s.h.opts.Heartbeat / time.Second)}))
-	replayed, err := s.replay(ctx)
+	pending, replayed, unseen, err := s.pending(ctx)
 	if err != nil {
 		s.h.opts.Logger.Warn("realtime session: pending notifications", "app", s.id.AppID, "err", err)
 		return false
+	}
+	if unseen < 0 {
+		if unseen, err = s.h.opts.Inbox.Unseen(ctx, s.id.AppID, s.id.UserID); err != nil {
+			s.h.opts.Logger.Warn("realtime session: unseen count", "app", s.id.AppID, "err", err)
+			return false
+		}
+	}
+	s.c.Send(render(TypeHello, helloPayload{SessionID: pushgate.NewID(), UserID: s.id.UserID, Unseen: unseen,
+		Heartbeat: int(s.h.opts.Heartbeat / time.Second)}))
+	for part := range slices.Chunk(pending, replayBatch) {
+		s.c.Send(part...)
 	}
 	s.mu.Lock()
 	s.unseen = unseen
@@ -207,29 +213,37 @@ func (s *session) greet(ctx context.Context) bool {
 	return true
 }
 
-// replay sends the user's notifications that no device has acknowledged
-// yet, oldest first, up to Options.Replay, and returns their ids.
-func (s *session) replay(ctx context.Context) (map[string]bool, error) {
-	sent := map[string]bool{}
+// replayBatch is how many pending notifications go into one write.
+const replayBatch = 32
+
+// pending reads the user's notifications that no device has acknowledged
+// yet, oldest first, up to Options.Replay, as frames, with their ids; and
+// the user's unseen count when it read all of the unseen ones (-1 when it
+// stopped at the bound).
+func (s *session) pending(ctx context.Context) (frames [][]byte, ids map[string]bool, unseen int, err error) {
+	ids = map[string]bool{}
 	q := inbox.Query{AppID: s.id.AppID, UserID: s.id.UserID, Filter: inbox.FilterUnseen, Oldest: true, Limit: 100}
-	for len(sent) < s.h.opts.Replay {
+	for {
 		items, next, err := s.h.opts.Inbox.Inbox(ctx, q)
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		for _, it := range items {
-			if it.Status != inbox.StatusUnseen || len(sent) >= s.h.opts.Replay {
-				continue
+			unseen++
+			if it.Status != inbox.StatusUnseen {
+				continue // delivered to a device, not read: counted, not sent again
 			}
-			sent[it.ID] = true
-			s.c.Send(render(TypeNotification, NotificationOf(&it.Notification)))
+			if len(frames) >= s.h.opts.Replay {
+				return frames, ids, -1, nil
+			}
+			ids[it.ID] = true
+			frames = append(frames, render(TypeNotification, NotificationOf(&it.Notification)))
 		}
 		if next == "" {
-			break
+			return frames, ids, unseen, nil
 		}
 		q.Cursor = next
 	}
-	return sent, nil
 }
 
 // notificationID reads the id of a notification frame.

@@ -80,15 +80,20 @@ type node struct {
 	url   string
 }
 
-func newNode(t *testing.T, ib *userInbox) *node {
+func newNode(t *testing.T, ib *userInbox) *node { return newNodeReplaying(t, ib, 0) }
+
+// newNodeReplaying is a node whose sessions send at most replay pending
+// notifications after hello (0: the default).
+func newNodeReplaying(t *testing.T, ib *userInbox, replay int) *node {
 	t.Helper()
 	hub := realtime.New(realtime.Options{})
 	if err := hub.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hub.Shutdown(context.Background()) })
-	h := inboxproto.NewHandler(inboxproto.Options{Inbox: ib, Hub: hub, Heartbeat: 25 * time.Second,
-		Upgrader: wsconn.NewUpgrader(wsconn.Options{Subprotocol: "pushgate.v1"})})
+	up := wsconn.NewUpgrader(wsconn.Options{Subprotocol: "pushgate.v1"})
+	t.Cleanup(up.Close)
+	h := inboxproto.NewHandler(inboxproto.Options{Inbox: ib, Hub: hub, Heartbeat: 25 * time.Second, Upgrader: up, Replay: replay})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeWS(w, r, inboxproto.Identity{AppID: "app", UserID: "alice", TokenID: "tok"})
 	}))
@@ -140,10 +145,6 @@ func TestHelloThenPendingOldestFirstThenLive(t *testing.T) {
 		items: []*inbox.Item{item("n1", inbox.StatusUnseen), item("n2", inbox.StatusDelivered), item("n3", inbox.StatusUnseen)}}
 	n := newNode(t, ib)
 	ws := n.dial(t)
-	hello := next(t, ws)
-	if hello["type"] != "hello" || hello["userId"] != "alice" || hello["unseen"] != 3.0 || hello["heartbeat"] != 25.0 || hello["sessionId"] == "" {
-		t.Fatalf("hello = %v", hello)
-	}
 	// While the pending ones are read, n3 (pending too) and n4 arrive live.
 	for n.hub.Sessions("app", "alice") == 0 {
 		time.Sleep(5 * time.Millisecond)
@@ -154,6 +155,12 @@ func TestHelloThenPendingOldestFirstThenLive(t *testing.T) {
 	// frame of its own.
 	n.hub.ToApp(context.Background(), "app", realtime.Message{Type: "recount"})
 	close(ib.gate)
+	// hello counts what the pending read found: n1, n2 (delivered, not
+	// read) and n3.
+	hello := next(t, ws)
+	if hello["type"] != "hello" || hello["userId"] != "alice" || hello["unseen"] != 3.0 || hello["heartbeat"] != 25.0 || hello["sessionId"] == "" {
+		t.Fatalf("hello = %v", hello)
+	}
 	var got []string
 	for range 3 {
 		f := next(t, ws)
@@ -306,4 +313,34 @@ func TestPanicInASessionEndsItAlone(t *testing.T) {
 		t.Fatalf("the other session answered %v, want pong", f)
 	}
 	next(t, n.dial(t)) // a new session is greeted
+}
+
+// hello's count is the number of unseen notifications the pending read
+// found when it read them all, and the store's count when the replay
+// bound stopped it (this fake counts read ones too, so the two differ).
+func TestHelloCountsWhatThePendingReadFound(t *testing.T) {
+	items := func() []*inbox.Item {
+		return []*inbox.Item{item("n1", inbox.StatusUnseen), item("n2", inbox.StatusDelivered),
+			item("n3", inbox.StatusUnseen), item("n4", inbox.StatusRead)}
+	}
+	for _, tc := range []struct {
+		replay  int
+		unseen  float64
+		pending []string
+	}{{10, 3, []string{"n1", "n3"}}, {1, 4, []string{"n1"}}} {
+		n := newNodeReplaying(t, &userInbox{items: items()}, tc.replay)
+		ws := n.dial(t)
+		if hello := next(t, ws); hello["type"] != "hello" || hello["unseen"] != tc.unseen {
+			t.Fatalf("replay %d: hello = %v, want unseen %v", tc.replay, hello, tc.unseen)
+		}
+		for _, id := range tc.pending {
+			if f := next(t, ws); f["type"] != "notification" || f["id"] != id {
+				t.Fatalf("replay %d: %v, want notification %s", tc.replay, f, id)
+			}
+		}
+		ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","ref":"end"}`))
+		if f := next(t, ws); f["type"] != "pong" {
+			t.Fatalf("replay %d: %v after the pending ones, want pong", tc.replay, f)
+		}
+	}
 }
