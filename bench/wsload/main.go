@@ -47,6 +47,7 @@ type options struct {
 	out       string
 	dialers   int
 	settle    time.Duration
+	hold      time.Duration
 	chunked   bool
 	storm     time.Duration
 }
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "folder for the pprof profiles taken (with -pprof)")
 	flag.IntVar(&o.dialers, "dialers", 64, "connections opened at once")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each resident-memory reading")
+	flag.DurationVar(&o.hold, "hold", 0, "after the idle-memory reading, hold the connections idle this long and read the resident memory again (130s passes Go's periodic collection)")
 	flag.BoolVar(&o.chunked, "chunked", true, "pushgate: also fan out with to.userIds in chunks of 1000 (besides broadcasts)")
 	flag.DurationVar(&o.storm, "storm-window", 10*time.Second, "pushgate: the reconnect storm's deadline")
 	flag.Parse()

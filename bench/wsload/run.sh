@@ -10,7 +10,9 @@
 #   bash bench/wsload/run.sh
 #   PGDB=bench REDIS_URL=redis://127.0.0.1:6379/3 GOTIFY_BIN=/tmp/gotify bash bench/wsload/run.sh
 #
-# SKIP_PUSHGATE=1 runs Gotify alone; PHASE=memory only opens the connections
+# HOLD (default 130s) keeps the idle connections open past Go's periodic GC and reads
+# the resident memory again (both servers are Go programs). SKIP_PUSHGATE=1 runs Gotify
+# alone; PHASE=memory only opens the connections
 # and reports memory. PGDB is dropped and created again (default pushgate_wsbench); REDIS_URL's
 # database is flushed. The report goes to stdout and $OUT/report.txt, the
 # heap profiles to $OUT (go tool pprof -top -sample_index=inuse_space
@@ -30,6 +32,7 @@ PORT=${PORT:-18490}
 GOTIFY_PORT=${GOTIFY_PORT:-18491}
 PPROF_PORT=${PPROF_PORT:-18492}
 SEED_USERS=${SEED_USERS:-1000000}
+HOLD=${HOLD:-130s} # idle connections held past Go's periodic GC before memory is read again (0: not)
 work=$(mktemp -d /tmp/wsbench.XXXXXX)
 OUT=${OUT:-$work/out}
 mkdir -p "$OUT"
@@ -61,7 +64,7 @@ pid=$!
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ]; do kill -0 "$pid" || { tail "$work/pushgate.log"; exit 1; }; sleep 0.05; done
 key=$(sed -n 's/.*"apiKey":"\([^"]*\)".*/\1/p' "$work/out.json")
 app=$(sed -n 's/.*"appId":"\([^"]*\)".*/\1/p' "$work/out.json")
-"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" -phase "${PHASE:-all}" \
+"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" -phase "${PHASE:-all}" -hold "$HOLD" \
   -server-pid "$pid" -cpu-pids "redis=$redis_pid" -pg-db "$PGDB" -pprof "http://127.0.0.1:$PPROF_PORT" -out "$OUT"
 
 # Broadcast to a million users stored, not connected. A user counts for
@@ -91,7 +94,7 @@ if [ -n "${GOTIFY_BIN:-}" ]; then
     exec "$GOTIFY_BIN" >"$work/gotify.log" 2>&1) &
   pid=$!
   until [ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$GOTIFY_PORT/health")" = 200 ]; do kill -0 "$pid" || { tail "$work/gotify.log"; exit 1; }; sleep 0.05; done
-  "$work/wsload" -target gotify -url "http://127.0.0.1:$GOTIFY_PORT" -user admin:admin -n "$N" -server-pid "$pid"
+  "$work/wsload" -target gotify -url "http://127.0.0.1:$GOTIFY_PORT" -user admin:admin -n "$N" -hold "$HOLD" -server-pid "$pid"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 fi
 echo "report and profiles in $OUT"

@@ -45,8 +45,7 @@ func (r *Registry) Track(close func(ctx context.Context)) (done func()) {
 	if closing {
 		go close(ctx)
 	}
-	var once sync.Once
-	return func() { once.Do(func() { r.remove(e) }) }
+	return func() { r.remove(e) } // removing twice does nothing
 }
 
 // TrackConn tracks a hijacked connection that needs no goodbye: Shutdown

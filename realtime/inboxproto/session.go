@@ -54,6 +54,10 @@ type Options struct {
 // Handler serves the pushgate.v1 protocol over WebSocket.
 type Handler struct {
 	opts Options
+	// appIDs holds one copy of each app id its sessions name: a session
+	// keeps its app's id, and ten thousand of them need not keep ten
+	// thousand copies.
+	appIDs sync.Map
 	// recounts bounds the unseen counts read at once for recounts.
 	recounts chan struct{}
 }
@@ -83,6 +87,9 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	// session that the connection's end cancels would cost more memory
 	// than the session itself.
 	ctx := context.Background()
+	if v, loaded := h.appIDs.LoadOrStore(id.AppID, id.AppID); loaded {
+		id.AppID = v.(string)
+	}
 	s := &session{h: h, c: c, id: id, replaying: true}
 	done := func() {}
 	if h.opts.Track != nil {

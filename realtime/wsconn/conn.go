@@ -131,7 +131,8 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 		nc.Close()
 		return nil, errEarlyData
 	}
-	c := &Conn{nc: nc, opts: &u.opts, protocol: hs.Protocol, conns: u.conns, poll: u.poll}
+	c := &Conn{nc: nc, u: u}
+	c.st.agreed = hs.Protocol != ""
 	c.lastSeen.Store(time.Now().UnixNano())
 	c.in.tokens = float64(u.opts.Burst)
 	if err := u.conns.add(c); err != nil {
@@ -147,11 +148,8 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 // write.
 type Conn struct {
 	nc       net.Conn
-	opts     *Options
-	protocol string
-	conns    *registry
-	poll     *poller
-	id       uint64 // in conns, and in the poller's events
+	u        *Upgrader // its options, registry and poller
+	id       uint64    // in the registry, and in the poller's events
 	frame    func(data []byte, err error)
 	onClose  func()
 	lastSeen atomic.Int64 // unix nanoseconds of the client's last frame
@@ -174,6 +172,7 @@ type state struct {
 	shut       bool // the socket is closed
 	reading    bool // a reader is handling a frame
 	told       bool // onClose has run
+	agreed     bool // the handshake agreed on Options.Subprotocol
 }
 
 // Close sends a close frame with code and reason, and closes the
@@ -233,9 +232,9 @@ func (c *Conn) shut() {
 	c.st.shut = true
 	c.markClosedLocked()
 	c.mu.Unlock()
-	c.conns.remove(c)
-	if c.poll != nil {
-		c.poll.remove(c) // not watched (yet, or at all): nothing to do
+	c.u.conns.remove(c)
+	if c.u.poll != nil {
+		c.u.poll.remove(c) // not watched (yet, or at all): nothing to do
 	}
 	_ = c.nc.Close()
 	c.tellClosed(false)
@@ -291,7 +290,7 @@ func (c *Conn) Serve(frame func(data []byte, err error), onClose func()) {
 		c.tellClosed(false)
 		return
 	}
-	if c.poll == nil || !c.poll.add(c) {
+	if c.u.poll == nil || !c.u.poll.add(c) {
 		go c.readLoop()
 	}
 }

@@ -51,7 +51,7 @@ func (c *Conn) ready() {
 	c.st.reading = false
 	shut := c.st.shut
 	c.mu.Unlock()
-	if err != nil || !shut && !c.poll.rearm(c) {
+	if err != nil || !shut && !c.u.poll.rearm(c) {
 		c.abort()
 	}
 	c.tellClosed(false) // once shut, by whichever of the reader and the closer is last
@@ -98,7 +98,7 @@ func (c *Conn) readFrame(br *bufio.Reader) error {
 		c.in.skip = math.MaxInt64 // the stream cannot be trusted: drop it until shut
 		return nil
 	}
-	if !h.OpCode.IsControl() && h.Length > c.opts.MaxFrameBytes-int64(len(c.in.msg)) {
+	if !h.OpCode.IsControl() && h.Length > c.u.opts.MaxFrameBytes-int64(len(c.in.msg)) {
 		c.Close(CloseTooBig, "message over the size limit")
 		c.in.skip, c.in.msg, c.in.msgOp = h.Length, nil, 0
 		return nil
@@ -153,9 +153,9 @@ func (c *Conn) allow() bool {
 	}
 	now := time.Now().UnixNano()
 	if c.in.last != 0 {
-		c.in.tokens += float64(now-c.in.last) / 1e9 * c.opts.Rate
+		c.in.tokens += float64(now-c.in.last) / 1e9 * c.u.opts.Rate
 	}
-	c.in.tokens, c.in.last = min(c.in.tokens, float64(c.opts.Burst)), now
+	c.in.tokens, c.in.last = min(c.in.tokens, float64(c.u.opts.Burst)), now
 	if c.in.tokens < 1 {
 		c.Close(ClosePolicy, "too many frames")
 		return false
@@ -183,7 +183,7 @@ func (c *Conn) deliver(op ws.OpCode, data []byte) {
 func (c *Conn) safely(data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.opts.Logger.Error("wsconn: a frame handler panicked; its connection is closed", "panic", p, "stack", string(debug.Stack()))
+			c.u.opts.Logger.Error("wsconn: a frame handler panicked; its connection is closed", "panic", p, "stack", string(debug.Stack()))
 			c.Close(CloseInternal, "internal error")
 		}
 	}()

@@ -30,7 +30,14 @@ func (c *Conn) heartbeat(now time.Time, every time.Duration) {
 }
 
 // Subprotocol is the one the handshake agreed on, if any.
-func (c *Conn) Subprotocol() string { return c.protocol }
+func (c *Conn) Subprotocol() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.agreed {
+		return c.u.opts.Subprotocol
+	}
+	return ""
+}
 
 // Send queues text frames, in order, and reports whether they were
 // queued: false once the connection is closed, or when the client reads
@@ -43,7 +50,7 @@ func (c *Conn) Send(frames ...[]byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue)+len(frames) > c.opts.QueueLimit {
+	if len(c.queue)+len(frames) > c.u.opts.QueueLimit {
 		c.mu.Unlock()
 		c.Close(CloseTryLater, "too slow: frames queued faster than read")
 		return false
@@ -113,7 +120,7 @@ func (c *Conn) write() {
 		}
 		c.mu.Unlock()
 		if len(bufs) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.u.opts.WriteTimeout))
 			if _, err := bufs.WriteTo(c.nc); err != nil {
 				c.abort()
 				return
