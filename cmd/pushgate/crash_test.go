@@ -60,12 +60,39 @@ func startProcess(t *testing.T, bin string, env []string) *process {
 	if p.base == "" {
 		t.Fatalf("serve did not start:\n%s", logs.String())
 	}
-	go io.Copy(io.Discard, stderr)
+	tail := keepTail(sc, stderr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the node's last log lines:\n%s", tail())
+		}
+	})
 	select {
 	case p.out = <-lines:
 	case <-time.After(200 * time.Millisecond): // a restart prints no credentials
 	}
 	return p
+}
+
+// keepTail reads the rest of a node's log, keeping its last 60 lines for
+// a failed test to show.
+func keepTail(sc *bufio.Scanner, r io.Reader) (tail func() string) {
+	var mu sync.Mutex
+	var last []string
+	go func() {
+		for sc.Scan() {
+			mu.Lock()
+			if last = append(last, sc.Text()); len(last) > 60 {
+				last = last[1:]
+			}
+			mu.Unlock()
+		}
+		io.Copy(io.Discard, r) // a line too long for the scanner: the node must not block on its log
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(last, "\n")
+	}
 }
 
 func (p *process) call(t *testing.T, key, method, path string, body any, out any) int {
