@@ -167,6 +167,19 @@ func (g *SSRFGuard) Check(ip netip.Addr) error {
 	return nil
 }
 
+// IsHTTPURL reports whether s is an absolute http(s) URL with a host
+// name: what the node fetches or posts to. Hostname, not Host:
+// "https://:443" has a Host, and would reach the node itself.
+func IsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && u.Opaque == ""
+}
+
+// NoRedirects is an http.Client's CheckRedirect for a client that follows
+// no redirect: the answer is the redirect itself, never a request sent
+// somewhere the tenant's URL did not name.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // CheckURL reports, without resolving any name, whether the guard will
 // refuse the host of rawURL: see CheckHost. It returns nil for what is not
 // a URL with a host (the caller's own checks report that).

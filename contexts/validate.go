@@ -398,20 +398,13 @@ func (c *checker) httpURL(p, s string) {
 		c.add(p, "must be at most %d bytes", MaxURLLen)
 		return
 	}
-	if !isHTTPURL(s) {
+	if !pushgate.IsHTTPURL(s) {
 		c.add(p, "must be an absolute http(s) URL")
 		return
 	}
 	if err := c.guard.CheckURL(s); err != nil {
 		c.add(p, "%s", err)
 	}
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	// Hostname, not Host: "https://:443" has a Host, and would be fetched
-	// from the node itself.
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && u.Opaque == ""
 }
 
 // link checks what a click opens: a web page or an app's deep link
@@ -440,7 +433,7 @@ func (c *checker) link(p, s string) {
 // drawable resource in the app; CORE's web SDKs may put a URL there, so
 // both are accepted.
 func (c *checker) smallIcon(p, s string) {
-	if s == "" || isHTTPURL(s) && len(s) <= MaxURLLen {
+	if s == "" || pushgate.IsHTTPURL(s) && len(s) <= MaxURLLen {
 		return
 	}
 	if len(s) > MaxNameLen || strings.IndexFunc(s, func(r rune) bool {

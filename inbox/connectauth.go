@@ -68,11 +68,9 @@ const (
 // that is not 200), and ConnectAuthTimeout for the whole call.
 func NewConnectAuthClient(transport http.RoundTripper) *http.Client {
 	return &http.Client{
-		Transport: transport,
-		Timeout:   ConnectAuthTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+		Transport:     transport,
+		Timeout:       ConnectAuthTimeout,
+		CheckRedirect: pushgate.NoRedirects,
 	}
 }
 

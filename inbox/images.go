@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/pushgate/pushgate"
@@ -30,9 +29,7 @@ func checkImageURL(raw string, guard *pushgate.SSRFGuard) string {
 	if p := checkURL(raw, webScheme); p != "" || raw == "" {
 		return p
 	}
-	// Hostname, not Host: "https://:443" has a Host, and would be fetched
-	// from the node itself.
-	if u, err := url.Parse(raw); err != nil || u.Hostname() == "" || u.Opaque != "" {
+	if !pushgate.IsHTTPURL(raw) {
 		return "must be an absolute URL"
 	}
 	if err := guard.CheckURL(raw); err != nil {

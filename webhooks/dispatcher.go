@@ -67,7 +67,7 @@ func NewDispatcher(store Store, targets Targets, client *http.Client, opts Dispa
 		return nil, errors.New("webhooks: NewDispatcher needs an http.Client")
 	}
 	c := *client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRedirect = pushgate.NoRedirects
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second
 	}
@@ -189,7 +189,7 @@ func (d *Dispatcher) resolve(ctx context.Context, b *Batch, o Outcome) (*Target,
 			return fail(d.retry(o, b, 0, "internal error while looking up the callback"))
 		}
 	}
-	if !validURL(t.URL) {
+	if !pushgate.IsHTTPURL(t.URL) {
 		return fail(d.dead(o, "the callback URL is not an absolute http(s) URL"))
 	}
 	key, err := secretKey(t.Secret)
@@ -284,11 +284,6 @@ func withoutURLSecrets(err error) string {
 		return fmt.Sprintf("%s %q: %v", ue.Op, pushgate.RedactURL(ue.URL), ue.Err)
 	}
 	return err.Error()
-}
-
-func validURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && u.Opaque == ""
 }
 
 // printable keeps the start of an answer readable in a listing.

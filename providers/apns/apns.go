@@ -15,6 +15,7 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/providers"
 )
@@ -133,7 +134,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		Timeout:   timeout,
 		// Apple never redirects; a redirect (from a proxy at apns_host)
 		// is a failed send, not somewhere else to post the notification.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: pushgate.NoRedirects,
 	}
 	return p, nil
 }

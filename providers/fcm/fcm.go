@@ -116,7 +116,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	tokenClient := &http.Client{
 		Transport:     refusalTransport{p.tokenTransport},
 		Timeout:       tokenTimeout,
-		CheckRedirect: noRedirects,
+		CheckRedirect: pushgate.NoRedirects,
 	}
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient)
 	conf := &jwt.Config{
@@ -127,7 +127,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		TokenURL:     sa.TokenURI,
 	}
 	p.tokens = conf.TokenSource(tokenCtx)
-	hc := &http.Client{Transport: &oauth2.Transport{Source: p.tokens, Base: base}, Timeout: timeout, CheckRedirect: noRedirects}
+	hc := &http.Client{Transport: &oauth2.Transport{Source: p.tokens, Base: base}, Timeout: timeout, CheckRedirect: pushgate.NoRedirects}
 
 	// The SDK gets a ready, authenticated client rather than the JSON:
 	// its own credential loading accepts any credential type, and its
@@ -260,11 +260,6 @@ func (p *Provider) Close() error {
 	p.tokenTransport.CloseIdleConnections()
 	return nil
 }
-
-// noRedirects keeps a client from following redirects: neither FCM nor a
-// token endpoint redirects, and a redirect would carry the send or the
-// signed assertion somewhere else.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // refusalTransport turns the guard's refusal of a token_uri into an answer.
 // golang.org/x/oauth2's JWT flow flattens a transport error into text, but

@@ -145,7 +145,7 @@ func guardedClient(g *pushgate.SSRFGuard) *http.Client {
 		Transport: t,
 		// A push service never redirects; a redirect from an endpoint is
 		// an attempt to send the request somewhere else.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: pushgate.NoRedirects,
 	}
 }
 

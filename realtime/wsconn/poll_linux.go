@@ -54,12 +54,21 @@ func (p *poller) add(c *Conn) bool {
 	if p.err != nil {
 		return false
 	}
-	switch c.nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-	default:
-		return false // TLS and others buffer inside: the socket's readiness says nothing
+	if !pollable(c.nc) {
+		return false
 	}
 	return p.ctl(c, unix.EPOLL_CTL_ADD) == nil
+}
+
+// pollable reports whether nc is a plain socket, whose readiness and
+// non-blocking writes say what its reader and writer will see; TLS and
+// others buffer inside.
+func pollable(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
 }
 
 // rearm watches c again after its reader finished.
@@ -126,9 +135,7 @@ func (p *poller) stop() {
 // at most IOV_MAX buffers) and returns what is left; a socket the poller
 // cannot watch takes nothing here.
 func (c *Conn) writeNow(bufs net.Buffers) (net.Buffers, error) {
-	switch c.nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-	default:
+	if !pollable(c.nc) {
 		return bufs, nil
 	}
 	raw, err := c.nc.(syscall.Conn).SyscallConn()
