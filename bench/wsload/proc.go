@@ -12,45 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pushgate/pushgate/bench/internal/procstat"
 )
 
 // rssKiB is a process's resident memory (VmRSS) in KiB.
-func rssKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times; 100 on
-// every Linux the tool runs on (sysconf needs cgo).
-const clockTick = 10 * time.Millisecond
-
-// cpuTime is a process's utime+stime.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from after its closing parenthesis (state is field 3).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
-	}
-	return time.Duration(utime+stime) * clockTick, nil
-}
+func rssKiB(pid int) (int64, error) { return procstat.StatusKiB(pid, "VmRSS") }
 
 // cpuSet names the processes whose CPU a phase counts: the server, any
 // named in -cpu-pids, and the PostgreSQL backends of one database (found
@@ -85,23 +52,15 @@ func newCPUSet(o options) (*cpuSet, error) {
 func (s *cpuSet) read() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for name, pid := range s.named {
-		if t, err := cpuTime(pid); err == nil {
+		if t, err := procstat.CPUTime(pid); err == nil {
 			out[name] = t
 		}
 	}
 	if s.pgDB == "" {
 		return out
 	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cmd, err := os.ReadFile(d + "/cmdline")
-		if err != nil || !bytes.HasPrefix(cmd, []byte("postgres: ")) || !bytes.Contains(cmd, []byte(" "+s.pgDB+" ")) {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		if t, err := cpuTime(pid); err == nil {
-			out["postgres"] += t
-		}
+	if t := procstat.SumCPU(procstat.PostgresDB(s.pgDB)); t > 0 {
+		out["postgres"] = t
 	}
 	return out
 }

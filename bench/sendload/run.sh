@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The native pipeline beside bare sideshow/apns2 and gorush (issue 14), in
+# one command: builds pushgate and bench/sendload, then runs sendload once
+# per row against one separate fake APNS process each, N pushes a row:
+#   bare sideshow/apns2 (100 goroutines), gorush v1.22.0, pushgate on
+#   PostgreSQL + Redis without and with a callback, pushgate embedded
+#   (SQLite, in-process Redis).
+# It prints each run's report, then the rows of the table in
+# docs/performance.md. CPU per push is node + PostgreSQL + Redis, read from
+# /proc (all PostgreSQL processes: on a shared machine, others' queries
+# count too; the report also gives this database's backends alone).
+#
+#   bash bench/sendload/run.sh
+#   N=20000 PGDB=pushgate_t14a REDIS_URL=redis://127.0.0.1:6379/11 bash bench/sendload/run.sh
+#   ROWS="pg pg-callback" bash bench/sendload/run.sh
+#
+# PGDB (default pushgate_sendload) is dropped and created again before
+# each PostgreSQL row; REDIS_URL's database is flushed. FAKE=count keeps
+# the fake from storing what it accepts. GORUSH_BIN (default
+# /tmp/gorush-bin/gorush) is built by bench/sendload/gorush.sh when absent.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${N:-100000}
+PGDB=${PGDB:-pushgate_sendload}
+PGHOST=${PGHOST:-127.0.0.1}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/14}
+FAKE=${FAKE:-verify}
+ROWS=${ROWS:-bare gorush pg pg-callback embedded}
+GORUSH_BIN=${GORUSH_BIN:-/tmp/gorush-bin/gorush}
+work=$(mktemp -d /tmp/sendload.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/pushgate" ./cmd/pushgate
+go build -o "$work/sendload" ./bench/sendload
+case " $ROWS " in *" gorush "*) [ -x "$GORUSH_BIN" ] || GORUSH_BIN=$GORUSH_BIN bash bench/sendload/gorush.sh ;; esac
+
+db_url="postgres://postgres@$PGHOST:5432/$PGDB?sslmode=disable"
+fresh() {
+  dropdb -h "$PGHOST" -U postgres --if-exists "$PGDB"
+  createdb -h "$PGHOST" -U postgres "$PGDB"
+  redis_db=${REDIS_URL##*/}
+  redis-cli -n "${redis_db:-0}" flushdb >/dev/null
+}
+load() { "$work/sendload" -n "$N" -fake "$FAKE" -pushgate-bin "$work/pushgate" "$@" | tee -a "$work/report.txt"; }
+
+echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), pushgate $(git rev-parse --short HEAD), $N pushes a row, fake $FAKE"
+for row in $ROWS; do
+  echo
+  echo "== $row"
+  case $row in
+  bare) load -bare apns -label "bare sideshow/apns2, 100 goroutines" ;;
+  gorush) load -target gorush -gorush-bin "$GORUSH_BIN" -label "gorush v1.22.0 (defaults, nothing persisted)" ;;
+  pg) fresh; load -db "$db_url" -redis "$REDIS_URL" -label "pushgate, PostgreSQL + Redis, no callback" ;;
+  pg-callback) fresh; load -db "$db_url" -redis "$REDIS_URL" -events -label "pushgate, PostgreSQL + Redis, callback on" ;;
+  embedded) load -label "pushgate, embedded default (SQLite, in-process Redis)" ;;
+  *) echo "unknown row $row (bare, gorush, pg, pg-callback, embedded)"; exit 1 ;;
+  esac
+done
+echo
+echo "| system | pushes/s | CPU per push (node + PostgreSQL + Redis) | peak RSS | answer p50 / p99 | fake's CPU per push |"
+echo "| --- | --- | --- | --- | --- | --- |"
+grep '^| ' "$work/report.txt"
+grep '^callback:' "$work/report.txt" || true
