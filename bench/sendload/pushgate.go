@@ -60,7 +60,7 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 	r := result{label: o.label, pushes: total, elapsed: end.Sub(start), latencies: latencies, cpu: used(cpu0, w.read()), w: w}
 	r.peakKiB, _ = procstat.StatusKiB(node.pid, "VmHWM")
 	if r.label == "" {
-		r.label = fmt.Sprintf("pushgate, %s, %s, callback %v", orDefault(dbName(o.db), "SQLite"), orDefault(o.redis, "embedded Redis"), o.events)
+		r.label = fmt.Sprintf("pushgate (%s), %s, %s, callback %v", o.provider, orDefault(dbName(o.db), "SQLite"), orDefault(o.redis, "embedded Redis"), o.events)
 	}
 	r.print()
 	if o.events && o.clientEv {
