@@ -56,6 +56,8 @@ type options struct {
 	gorushBin   string
 	gorushNotes int
 	gorushToks  int
+	profile     string
+	profileFor  time.Duration
 }
 
 func main() {
@@ -86,6 +88,8 @@ func main() {
 	flag.StringVar(&o.gorushBin, "gorush-bin", "/tmp/gorush-bin/gorush", "gorush: the binary built by bench/sendload/gorush.sh")
 	flag.IntVar(&o.gorushNotes, "gorush-notifications", 100, "gorush: notifications per POST /api/push")
 	flag.IntVar(&o.gorushToks, "gorush-tokens", 500, "gorush: device tokens per notification")
+	flag.StringVar(&o.profile, "node-profile", "", "pushgate: write a CPU profile of the node's first -node-profile-for of sending to this file (the binary needs -tags pprof, as it is built without -pushgate-bin; profiling adds a little CPU)")
+	flag.DurationVar(&o.profileFor, "node-profile-for", 10*time.Second, "pushgate: length of the -node-profile")
 	flag.Parse()
 
 	t := &tb{}

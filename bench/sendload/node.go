@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,8 +26,10 @@ type proc struct {
 	pid  int
 	base string // http://127.0.0.1:PORT
 	log  string // its standard error, or its log file
-	mu   sync.Mutex
-	out  bytes.Buffer // its standard output
+	// pprof is where pushgate serves its profiles (with -node-profile).
+	pprof string
+	mu    sync.Mutex
+	out   bytes.Buffer // its standard output
 }
 
 // start runs cmd with its standard output kept and its standard error in
@@ -106,13 +109,14 @@ func freePort(t *tb) int {
 }
 
 // pushgateBinary is -pushgate-bin, or pushgate built into a temporary
-// folder from the repository this runs in.
+// folder from the repository this runs in, with the pprof tag (its
+// profiles are served only when PUSHGATE_PPROF_ADDR is set).
 func pushgateBinary(t *tb, o options) string {
 	if o.bin != "" {
 		return o.bin
 	}
 	bin := filepath.Join(t.TempDir(), "pushgate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pushgate")
+	cmd := exec.Command("go", "build", "-tags", "pprof", "-o", bin, "./cmd/pushgate")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("go build ./cmd/pushgate (run sendload from the repository, or give -pushgate-bin): %v", err)
@@ -123,7 +127,7 @@ func pushgateBinary(t *tb, o options) string {
 // nodeEnv is the configuration of the node: the storage and queue of o,
 // the push hosts replaced by the fakes, and no limit that one load client
 // on one address would hit.
-func nodeEnv(t *tb, o options, f *fakeProc, port int) []string {
+func nodeEnv(t *tb, o options, f *fakeProc, port int, pprof string) []string {
 	env := append(os.Environ(),
 		"PUSHGATE_DATA_DIR="+t.TempDir(), "PUSHGATE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"PUSHGATE_DATABASE_URL="+o.db, "PUSHGATE_REDIS_URL="+o.redis,
@@ -137,6 +141,9 @@ func nodeEnv(t *tb, o options, f *fakeProc, port int) []string {
 		"PUSHGATE_VAPID_SUBJECT=mailto:bench@example.com",
 		"PUSHGATE_EVENTS_RATE_PER_IP=0", "PUSHGATE_BUCKET_CREATE_RATE=0",
 	)
+	if pprof != "" {
+		env = append(env, "PUSHGATE_PPROF_ADDR="+pprof)
+	}
 	if o.db != "" && os.Getenv("PUSHGATE_MASTER_KEY") == "" { // a database used before needs its own
 		key := make([]byte, 32)
 		rand.Read(key)
@@ -151,11 +158,15 @@ var apiKeyRE = regexp.MustCompile(`"apiKey":\s*"([^"]+)"`)
 // app's, or, on a database used before, a new app's.
 func startNode(t *tb, o options, f *fakeProc) (*proc, string) {
 	bin := pushgateBinary(t, o)
-	port := freePort(t)
-	env := nodeEnv(t, o, f, port)
+	port, pprof := freePort(t), ""
+	if o.profile != "" {
+		pprof = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	env := nodeEnv(t, o, f, port, pprof)
 	cmd := exec.Command(bin, "serve", "--json")
 	cmd.Env = env
 	p := start(t, cmd, fmt.Sprintf("http://127.0.0.1:%d", port), "/readyz", filepath.Join(t.TempDir(), "pushgate.log"))
+	p.pprof = pprof
 	if m := apiKeyRE.FindStringSubmatch(p.stdout()); m != nil {
 		return p, m[1]
 	}
@@ -167,4 +178,32 @@ func startNode(t *tb, o options, f *fakeProc) (*proc, string) {
 		t.Fatalf("pushgate apps create: %v\n%s", err, out)
 	}
 	return p, string(m[1])
+}
+
+// profileNode saves the node's CPU profile of the next -node-profile-for
+// to -node-profile; the returned func waits for it.
+func profileNode(o options, node *proc) func() {
+	if o.profile == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", node.pprof, max(1, int(o.profileFor.Seconds())))
+		res, err := http.Get(u)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sendload: node profile:", err)
+			return
+		}
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != 200 {
+			fmt.Fprintf(os.Stderr, "sendload: node profile: %v %d (is the binary built with -tags pprof?)\n", err, res.StatusCode)
+			return
+		}
+		if err := os.WriteFile(o.profile, raw, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "sendload: node profile:", err)
+		}
+	}()
+	return func() { <-done }
 }

@@ -44,6 +44,7 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 		orDefault(o.redis, "embedded Redis"), o.provider, o.fake, o.latency, o.events)
 	fmt.Printf("sends:     %d requests of %d receivers from %d concurrent senders\n", requests, o.batch, o.senders)
 	before, cpu0 := f.counts(t).delivered(o.provider), w.read()
+	profiled := profileNode(o, node)
 	start := time.Now()
 	latencies, ids := sendAll(t, o.senders, requests, func(s int) []byte {
 		return c.postRaw(t, path, bodies[s])
@@ -63,6 +64,7 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 		r.label = fmt.Sprintf("pushgate (%s), %s, %s, callback %v", o.provider, orDefault(dbName(o.db), "SQLite"), orDefault(o.redis, "embedded Redis"), o.events)
 	}
 	r.print()
+	profiled()
 	if o.events && o.clientEv {
 		clientEvents(t, o, c, consumer, "/v1/context/"+ctxAnswer.ContextID+"/events/delivered", ids)
 	}

@@ -57,7 +57,12 @@ for row in $ROWS; do
   esac
 done
 echo
-echo "| system | pushes/s | CPU per push (node + PostgreSQL + Redis) | peak RSS | answer p50 / p99 | fake's CPU per push |"
+echo "| system | pushes/s (× gorush) | CPU per push (node + PostgreSQL + Redis) (× gorush) | peak RSS | answer p50 / p99 | fake's CPU per push |"
 echo "| --- | --- | --- | --- | --- | --- |"
-grep '^| ' "$work/report.txt"
+# pushgate's rate and CPU per push also as fractions of gorush's, when both ran
+awk -F' [|] ' -v OFS=' | ' '/^[|] / { n++; for (j = 1; j <= NF; j++) f[n, j] = $j; nf[n] = NF
+    rate[n] = $2; gsub(",", "", rate[n]); cpu[n] = $3 + 0; if ($1 ~ /gorush/) { g = rate[n]; gc = cpu[n] } }
+  END { for (i = 1; i <= n; i++) {
+    if (g && f[i, 1] ~ /pushgate/) { f[i, 2] = f[i, 2] sprintf(" (%.2f×)", rate[i] / g); f[i, 3] = f[i, 3] sprintf(" (%.2f×)", cpu[i] / gc) }
+    line = f[i, 1]; for (j = 2; j <= nf[i]; j++) line = line OFS f[i, j]; print line } }' "$work/report.txt"
 grep '^callback:' "$work/report.txt" || true
