@@ -41,6 +41,9 @@ func start(t *tb, cmd *exec.Cmd, base, ready, logFile string) *proc {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = &lockedWriter{p: p}, errf
+	// A load tool killed outright takes its server along (Linux only, as
+	// is /proc).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

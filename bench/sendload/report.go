@@ -111,7 +111,8 @@ func (r *result) print() {
 		parts = append(parts, fmt.Sprintf("Redis %.1f", perPush(c.redis, n)))
 	}
 	fmt.Printf("CPU/push:  %.1f µs = %s; fake %.1f µs, load tool %.1f µs\n", perPush(total, n), strings.Join(parts, " + "), perPush(c.fake, n), perPush(c.self, n))
-	fmt.Printf("peak RSS:  %.0f MB (the node's VmHWM)\n", float64(r.peakKiB)/1024)
+	fakeKiB, _ := procstat.StatusKiB(r.w.fake, "VmHWM")
+	fmt.Printf("peak RSS:  %.0f MB (the node's VmHWM); the fake's %.0f MB\n", float64(r.peakKiB)/1024, float64(fakeKiB)/1024)
 	split := ""
 	if r.w.pg || r.w.redis > 0 {
 		split = fmt.Sprintf(" = %.0f + %.0f + %.1f", perPush(c.node, n), perPush(c.pg, n), perPush(c.redis, n))
