@@ -13,6 +13,7 @@
 #   bash bench/sendload/run.sh
 #   N=20000 PGDB=pushgate_t14a REDIS_URL=redis://127.0.0.1:6379/11 bash bench/sendload/run.sh
 #   ROWS="pg pg-callback" bash bench/sendload/run.sh
+#   N=30000 ROWS="bare-webpush pg-webpush" bash bench/sendload/run.sh   # Web Push (the fake decrypts)
 #
 # PGDB (default pushgate_sendload) is dropped and created again before
 # each PostgreSQL row; REDIS_URL's database is flushed. FAKE=count keeps
@@ -53,7 +54,9 @@ for row in $ROWS; do
   pg) fresh; load -db "$db_url" -redis "$REDIS_URL" -label "pushgate, PostgreSQL + Redis, no callback" ;;
   pg-callback) fresh; load -db "$db_url" -redis "$REDIS_URL" -events -label "pushgate, PostgreSQL + Redis, callback on" ;;
   embedded) load -label "pushgate, embedded default (SQLite, in-process Redis)" ;;
-  *) echo "unknown row $row (bare, gorush, pg, pg-callback, embedded)"; exit 1 ;;
+  bare-webpush) load -bare webpush -label "bare webpush-go, 100 goroutines" ;;
+  pg-webpush) fresh; load -provider webpush -db "$db_url" -redis "$REDIS_URL" -label "pushgate Web Push, PostgreSQL + Redis, no callback" ;;
+  *) echo "unknown row $row (bare, gorush, pg, pg-callback, embedded, bare-webpush, pg-webpush)"; exit 1 ;;
   esac
 done
 echo
