@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,8 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 	}, o.events)
 	fmt.Printf("accepted:  %d in %v (%.0f/s)\n", total, time.Since(start).Round(time.Millisecond), float64(total)/time.Since(start).Seconds())
 	if o.roles == "api" { // nothing is delivered
+		slices.Sort(latencies)
+		fmt.Printf("answers:   p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), pct(latencies, 100))
 		return
 	}
 	end := f.waitDelivered(t, o.provider, before, total, 60*time.Second)
