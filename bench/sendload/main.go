@@ -64,6 +64,8 @@ type options struct {
 	cpuprofile  string
 	events      bool
 	eventConns  int
+	reports     bool
+	keep        bool
 }
 
 func main() {
@@ -84,6 +86,8 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.BoolVar(&o.events, "events", false, "give the bucket a callback, then report every message delivered through the client event endpoint")
 	flag.IntVar(&o.eventConns, "event-clients", 64, "concurrent clients of the client event endpoint (with -events)")
+	flag.BoolVar(&o.reports, "reports", true, "with -events, report every message delivered once the sent events arrived (false: stop there)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bucket and its messages at the end (default: delete them)")
 	flag.Parse()
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -131,7 +135,9 @@ func run(t *tb, o options) {
 	}
 	c := &client{base: "http://" + srv.Addr(), key: creds.APIKey, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	b := newBucket(t, c, f, callback)
-	defer b.delete(c)
+	if !o.keep {
+		defer b.delete(c)
+	}
 	var ctxAnswer struct{ ContextID string }
 	c.post(t, "/v1/bucket/"+b.id+"/context/data", `{"title":"Load test","body":"Hello from sendload","behaviour":"https://example.com/x","tag":"bench"}`, &ctxAnswer)
 
@@ -338,6 +344,9 @@ func clientEvents(t *tb, o options, c *client, consumer *countingConsumer, path 
 		time.Sleep(5 * time.Millisecond)
 	}
 	fmt.Printf("callback:  all %d sent events received %v after the last delivery\n", total, time.Since(start).Round(time.Millisecond))
+	if !o.reports {
+		return
+	}
 
 	var next atomic.Int64
 	var mu sync.Mutex
