@@ -12,9 +12,10 @@ import (
 )
 
 // postgresMessages is the PostgreSQL model of messages: an accepted chunk
-// waits as one outbox row (outbox_postgres.go says how) until a task
-// claims it, and each message is written into messages once, with its
-// result. Statements on messages alone are shared with SQLite.
+// is one outbox row (outbox_postgres.go says how), which a task claims
+// and which keeps the final results of its messages (results_postgres.go);
+// a message goes into messages only for a retry, a partial claim or a
+// client report. Statements on messages alone are shared with SQLite.
 type postgresMessages struct{ db *DB }
 
 // insert stores msgs as one outbox row per IDGroup, in one statement.

@@ -22,12 +22,14 @@ import (
 // (migrations 00008, 00009), keyed by that IDGroup. Rows written before
 // ids kept 66 bits of their own are keyed by the first 28 characters of
 // their ids instead (oldSchemeGroup): every look-up by id finds both kinds
-// (see outboxKeys). A task's claim of the whole chunk leases the row; each
-// result is then inserted into messages with the message whole, and the
-// row goes once all its messages are there. A message is written once in
-// its life, and accepting a send of 1000 receivers writes two rows, not a
-// thousand. A claim that names part of a chunk, and a client report
-// for a message still in the outbox, move the chunk into messages first.
+// (see outboxKeys). A task's claim of the whole chunk leases the row; its
+// final results are then appended to the row (results_postgres.go), and a
+// retry's result inserts the message whole into messages. The row stays
+// as the chunk's record once all its messages are final or moved. A send
+// of 1000 receivers writes two rows, and their results two or three row
+// versions, not a thousand rows. A claim that names part of a chunk, and
+// a client report for a message of a chunk, move the chunk into messages
+// first (with the results kept in it).
 // SQLite, with one writer and no network between, keeps writing messages
 // directly and updates them with their results (messages_sqlite.go).
 // This file holds the outbox rows; messages_postgres.go the statements of
