@@ -160,7 +160,8 @@ func (o *outboxRow) unmoved(ctx context.Context, tx pgx.Tx) ([]*messages.Message
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM messages WHERE id = ANY($1)`, ids)
+	// Planned for each call, as recordClientEventsPG says why.
+	rows, err := tx.Query(ctx, `SELECT id FROM messages WHERE id = ANY($1)`, pgx.QueryExecModeCacheDescribe, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/webhooks"
@@ -73,10 +74,13 @@ func sortEvents(events []webhooks.Event) {
 	})
 }
 
-// eventRow is an unbatched row CreateBatch may take.
+// eventRow is an unbatched row CreateBatch may take: its ctid finds it
+// again while it is locked. (The ctids go as a tid[] parameter: cast from
+// text in the statement, they were cast again for every row scanned.)
 type eventRow struct {
-	messageID, kind string
-	events          int
+	ctid      pgtype.TID
+	messageID string
+	events    int
 }
 
 // createBatchPG moves up to b.Max of a bucket's oldest unbatched events
@@ -98,25 +102,32 @@ func (s *WebhookStore) createBatchPG(ctx context.Context, b webhooks.NewBatch) (
 				break
 			}
 			if r.events > room { // only a set holds more than one
-				if err := splitSet(ctx, tx, r.messageID, room); err != nil {
+				ctid, err := splitSet(ctx, tx, r.ctid, room)
+				if err != nil {
 					return err
 				}
+				rows[take].ctid = ctid
 				take, total = take+1, b.Max
 				break
 			}
 			take, total = take+1, total+r.events
 		}
-		mids, kinds := make([]string, take), make([]string, take)
+		ctids := make([]pgtype.TID, take)
 		for i, r := range rows[:take] {
-			mids[i], kinds[i] = r.messageID, r.kind
+			ctids[i] = r.ctid
 		}
 		at := b.CreatedAt.UTC()
-		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
-			VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5)`, b.ID, b.AppID, b.BucketID, total, at)
-		batch.Queue(`UPDATE webhook_events e SET batch_id = $1 FROM unnest($2::text[], $3::text[]) AS u(message_id, kind)
-			WHERE e.message_id = u.message_id AND e.kind = u.kind`, b.ID, mids, kinds)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
+			VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5)`, b.ID, b.AppID, b.BucketID, total, at); err != nil {
+			return err
+		}
+		// The planner fetches a thousand rows by ctid with a scan of the
+		// whole table (batched events stay until their batch is pruned):
+		// naming the bucket's unbatched rows lets it read those alone,
+		// through webhook_events_unbatched. Planned for each call, so that
+		// a plan made while the table was small is not kept.
+		if _, err := tx.Exec(ctx, `UPDATE webhook_events SET batch_id = $1 WHERE bucket_id = $2 AND batch_id IS NULL AND ctid = ANY($3::tid[])`,
+			pgx.QueryExecModeCacheDescribe, b.ID, b.BucketID, ctids); err != nil {
 			return err
 		}
 		n = total
@@ -134,7 +145,7 @@ func (s *WebhookStore) createBatchPG(ctx context.Context, b webhooks.NewBatch) (
 // lockUnbatched locks and returns up to limit of a bucket's oldest
 // unbatched rows that no other transaction holds.
 func lockUnbatched(ctx context.Context, tx pgx.Tx, bucketID string, limit int) ([]eventRow, error) {
-	rows, err := tx.Query(ctx, `SELECT message_id, kind, events FROM webhook_events WHERE bucket_id = $1 AND batch_id IS NULL
+	rows, err := tx.Query(ctx, `SELECT ctid, message_id, events FROM webhook_events WHERE bucket_id = $1 AND batch_id IS NULL
 		ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED`, bucketID, limit)
 	if err != nil {
 		return nil, err
@@ -143,7 +154,7 @@ func lockUnbatched(ctx context.Context, tx pgx.Tx, bucketID string, limit int) (
 	var out []eventRow
 	for rows.Next() {
 		var r eventRow
-		if err := rows.Scan(&r.messageID, &r.kind, &r.events); err != nil {
+		if err := rows.Scan(&r.ctid, &r.messageID, &r.events); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -151,18 +162,19 @@ func lockUnbatched(ctx context.Context, tx pgx.Tx, bucketID string, limit int) (
 	return out, rows.Err()
 }
 
-// splitSet leaves the first max events of a set in its row and moves the
-// others into a new set row.
-func splitSet(ctx context.Context, tx pgx.Tx, id string, max int) error {
-	var appID, bucketID string
+// splitSet leaves the first max events of the set at ctid (locked) in its
+// row and moves the others into a new set row. It returns the row's new
+// ctid.
+func splitSet(ctx context.Context, tx pgx.Tx, ctid pgtype.TID, max int) (pgtype.TID, error) {
+	var id, appID, bucketID string
 	var packed []byte
-	if err := tx.QueryRow(ctx, `SELECT app_id, bucket_id, packed FROM webhook_events WHERE message_id = $1 AND kind = $2`, id, eventSetKind).
-		Scan(&appID, &bucketID, &packed); err != nil {
-		return err
+	if err := tx.QueryRow(ctx, `SELECT message_id, app_id, bucket_id, packed FROM webhook_events WHERE ctid = $1`, ctid).
+		Scan(&id, &appID, &bucketID, &packed); err != nil {
+		return pgtype.TID{}, err
 	}
 	events, err := unpackEvents(packed, id, appID, bucketID)
 	if err != nil {
-		return err
+		return pgtype.TID{}, err
 	}
 	sortEvents(events)
 	head, tail := &eventSet{appID: appID, bucketID: bucketID}, &eventSet{appID: appID, bucketID: bucketID}
@@ -173,8 +185,13 @@ func splitSet(ctx context.Context, tx pgx.Tx, id string, max int) error {
 		}
 		set.add(e.MessageID, e.ForeignID, e, e.At)
 	}
+	var moved pgtype.TID
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE webhook_events SET events = $3, packed = $4, at = $5 WHERE message_id = $1 AND kind = $2`, id, eventSetKind, head.n, head.packed, head.at.UTC())
+	b.Queue(`UPDATE webhook_events SET events = $2, packed = $3, at = $4 WHERE ctid = $1 RETURNING ctid`,
+		ctid, head.n, head.packed, head.at.UTC()).QueryRow(func(row pgx.Row) error { return row.Scan(&moved) })
 	queueEventSets(b, map[string]*eventSet{bucketID: tail})
-	return tx.SendBatch(ctx, b).Close()
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return pgtype.TID{}, err
+	}
+	return moved, nil
 }
