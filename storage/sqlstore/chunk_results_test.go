@@ -56,6 +56,32 @@ func eventKinds(t *testing.T, batches [][]webhooks.Event) map[string]webhooks.Ev
 	return out
 }
 
+// wantResults are what TestChunkResultsOnceAndLookedUp's messages look
+// like after their results.
+var wantResults = []struct {
+	status          messages.Status
+	reason, lastErr string
+	attempts        int
+}{{messages.Sent, "", "", 1}, {messages.Sent, "", "", 1}, {messages.Failed, "unregistered", "410 Unregistered", 1},
+	{messages.Expired, "expired", "", 0}, {messages.Queued, "unavailable", "503", 1}}
+
+// checkResultEvents checks that the messages of
+// TestChunkResultsOnceAndLookedUp have one event each, of the kind their
+// final result makes (the last one was retried, then sent).
+func checkResultEvents(t *testing.T, events map[string]webhooks.Event, msgs []*messages.Message) {
+	t.Helper()
+	want := []webhooks.Kind{webhooks.Sent, webhooks.Sent, webhooks.Failed, webhooks.Failed, webhooks.Sent}
+	if len(events) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(events), len(want), events)
+	}
+	for i, k := range want {
+		e, ok := events[msgs[i].ID+"/"+string(k)]
+		if !ok || e.ForeignID != msgs[i].ForeignID || e.AppID != msgs[i].AppID || e.BucketID != msgs[i].BucketID || k == webhooks.Failed && e.Reason != wantResults[i].reason {
+			t.Fatalf("message %d: event %+v (found %v), want %s", i, e, ok, k)
+		}
+	}
+}
+
 // TestChunkResultsOnceAndLookedUp: the results of a chunk claimed whole
 // (kept in the chunk's row on PostgreSQL) are answered by Get, stored once
 // when Finish is repeated (a lost answer), make one event each, survive
@@ -93,13 +119,7 @@ func TestChunkResultsOnceAndLookedUp(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := []struct {
-			status          messages.Status
-			reason, lastErr string
-			attempts        int
-		}{{messages.Sent, "", "", 1}, {messages.Sent, "", "", 1}, {messages.Failed, "unregistered", "410 Unregistered", 1},
-			{messages.Expired, "expired", "", 0}, {messages.Queued, "unavailable", "503", 1}}
-		for i, w := range want {
+		for i, w := range wantResults {
 			got, err := s.Get(ctx, appID, bucketID, claimed[i].ID)
 			if err != nil || got.Status != w.status || got.Reason != w.reason || got.LastError != w.lastErr || got.Attempts != w.attempts ||
 				got.ForeignID != claimed[i].ForeignID || got.Receiver.Token != "tok" || (w.status == messages.Sent) != !got.SentAt.IsZero() {
@@ -123,24 +143,14 @@ func TestChunkResultsOnceAndLookedUp(t *testing.T) {
 		if refs, err := s.Stale(ctx, later.Add(time.Hour), later.Add(time.Hour), 100); err != nil || len(refs) != 0 {
 			t.Fatalf("Stale once all are final = %+v, %v", refs, err)
 		}
-		events := eventKinds(t, batchAll(t, db, appID, bucketID, 1000))
-		wantEvents := []webhooks.Kind{webhooks.Sent, webhooks.Sent, webhooks.Failed, webhooks.Failed, webhooks.Sent}
-		if len(events) != len(wantEvents) {
-			t.Fatalf("%d events, want %d: %+v", len(events), len(wantEvents), events)
-		}
-		for i, k := range wantEvents {
-			e, ok := events[claimed[i].ID+"/"+string(k)]
-			if !ok || e.ForeignID != claimed[i].ForeignID || e.AppID != appID || e.BucketID != bucketID || e.Reason != want[i].reason && k == webhooks.Failed {
-				t.Fatalf("message %d: event %+v (found %v), want %s", i, e, ok, k)
-			}
-		}
+		checkResultEvents(t, eventKinds(t, batchAll(t, db, appID, bucketID, 1000)), claimed)
 		// A device reports message 0 delivered: its result stays.
 		found, err := db.Webhooks().RecordClientEvents(ctx, []webhooks.ClientEvent{{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: claimed[0].ID,
 			Kind: webhooks.Delivered, At: later.Add(time.Second)}})
 		if err != nil || !found[0] {
 			t.Fatalf("report: %v, %v", found, err)
 		}
-		for i, w := range want[:4] {
+		for i, w := range wantResults[:4] {
 			got, err := s.Get(ctx, appID, bucketID, claimed[i].ID)
 			if err != nil || got.Status != w.status || got.Reason != w.reason || got.LastError != w.lastErr || (i == 0) == got.DeliveredAt.IsZero() {
 				t.Fatalf("message %d after a report: %+v, %v", i, got, err)
