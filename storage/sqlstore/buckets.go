@@ -128,7 +128,7 @@ func (s *BucketStore) PurgeDeleted(ctx context.Context, forgetBefore time.Time) 
 	n, _ := res.RowsAffected()
 	if s.db.Dialect == Postgres {
 		var chunked sql.NullInt64
-		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size - done AS n)
+		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size - done + finals AS n)
 			SELECT sum(n) FROM d`).Scan(&chunked); err != nil {
 			return int(n), fmt.Errorf("purge messages of deleted buckets: %w", err)
 		}

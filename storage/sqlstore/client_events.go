@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pushgate/pushgate/webhooks"
 )
 
@@ -112,6 +114,11 @@ func (s *WebhookStore) recordClientEventsPG(ctx context.Context, events []webhoo
 			e := events[i]
 			ids[j], ctxs[j], kinds[j], actions[j], eventIDs[j], ats[j] = e.MessageID, e.ContextID, string(e.Kind), e.Action, e.EventID, e.At.UTC()
 		}
+		// Planned for each call (QueryExecModeCacheDescribe): on
+		// PostgreSQL messages fills from nothing when reports move
+		// finished chunks into it, and a plan cached while it was small
+		// would scan it whole for every report long after.
+		//
 		// found reads the messages as they were; upd sets the kind's time
 		// where it was unset; ins stores the event for those first reports
 		// whose bucket has a callback. A report racing another for the same
@@ -136,7 +143,7 @@ func (s *WebhookStore) recordClientEventsPG(ctx context.Context, events []webhoo
 				WHERE f.fresh
 				ON CONFLICT DO NOTHING
 			)
-			SELECT id FROM found`, ids, ctxs, kinds, actions, eventIDs, ats)
+			SELECT id FROM found`, pgx.QueryExecModeCacheDescribe, ids, ctxs, kinds, actions, eventIDs, ats)
 		if err != nil {
 			return err
 		}

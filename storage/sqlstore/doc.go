@@ -2,10 +2,13 @@
 // (modernc.org/sqlite, no cgo) and PostgreSQL (pgx). Queries are written once
 // with ? placeholders and rebound for PostgreSQL; the few statements that
 // differ between dialects say so where they stand. Messages are the
-// exception: PostgreSQL keeps accepted chunks as outbox rows and SQLite
-// keeps one row per message, two models that MessageStore chooses between
-// once, kept in files named by dialect (messages_postgres.go with
-// outbox_postgres.go, and messages_sqlite.go). Migrations are kept per
+// exception: PostgreSQL keeps accepted chunks as outbox rows, with the
+// final results of their messages, and their sent/failed webhook events as
+// one webhook_events row per bucket and Finish (a set: webhook_sets.go),
+// and SQLite keeps one row per message and per event, two models that
+// MessageStore chooses between once, kept in files named by dialect
+// (messages_postgres.go with outbox_postgres.go and results_postgres.go,
+// and messages_sqlite.go). Migrations are kept per
 // dialect under migrations/ and applied with goose, under an advisory lock
 // on PostgreSQL so that several nodes may start at once.
 //

@@ -12,9 +12,10 @@ import (
 )
 
 // postgresMessages is the PostgreSQL model of messages: an accepted chunk
-// waits as one outbox row (outbox_postgres.go says how) until a task
-// claims it, and each message is written into messages once, with its
-// result. Statements on messages alone are shared with SQLite.
+// is one outbox row (outbox_postgres.go says how), which a task claims
+// and which keeps the final results of its messages (results_postgres.go);
+// a message goes into messages only for a retry, a partial claim or a
+// client report. Statements on messages alone are shared with SQLite.
 type postgresMessages struct{ db *DB }
 
 // insert stores msgs as one outbox row per IDGroup, in one statement.
@@ -151,7 +152,7 @@ func (p postgresMessages) staleOutbox(ctx context.Context, now, dueBefore time.T
 	var refs []messages.Ref
 	err := p.db.withPgx(ctx, func(tx pgx.Tx) error {
 		refs = refs[:0]
-		ended, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 RETURNING `+outboxReadColumns, now.UTC())
+		ended, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 AND done < size RETURNING `+outboxReadColumns, now.UTC())
 		if err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func dueOutbox(ctx context.Context, tx pgx.Tx, ended []outboxRow, dueBefore time
 	}
 	return readOutbox(ctx, tx, `WITH due AS (
 			SELECT id, sum(size - done) OVER (ORDER BY enqueued_at, id) - (size - done) AS before FROM outbox
-			WHERE lease_until IS NULL AND enqueued_at < $1 AND NOT (id = ANY($3)) ORDER BY enqueued_at, id LIMIT $2)
+			WHERE lease_until IS NULL AND enqueued_at < $1 AND done < size AND NOT (id = ANY($3)) ORDER BY enqueued_at, id LIMIT $2)
 		SELECT `+prefixColumns("o.", outboxReadColumns)+` FROM outbox o JOIN due d ON d.id = o.id
 		WHERE d.before < $2 ORDER BY o.enqueued_at, o.id`, dueBefore.UTC(), limit, endedIDs)
 }
@@ -339,31 +340,13 @@ func untriedOldKeys(ids map[string]bool, tried []string) []string {
 	return out
 }
 
-// finish writes results in one statement. A message of a leased outbox
-// chunk is inserted whole, with its result, and counted done on its chunk
-// (which goes once all its messages are in messages); one already in
-// messages is updated. Either way only a message still sending changes,
-// and a final result of a bucket with a callback records its webhook event
-// (webhooks.ResultEvent) in the same statement. The chunks' rows are
-// locked first, so a client report that moves a chunk into messages
+// finish stores results: the final ones of messages claimed with their
+// chunk in the chunk's row, with their events in one row per bucket
+// (results_postgres.go); the others with finishStatement. The chunks' rows
+// are locked first, so a client report that moves a chunk into messages
 // (materialize) waits for this, or this for it.
 func (p postgresMessages) finish(ctx context.Context, results []messages.Result) error {
-	rows := newFinishRows(results)
-	return p.db.withPgx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE`, uniqueKeys(rows.groups))
-		b.Queue(finishStatement, rows.args()...)
-		br := tx.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		return br.Close()
-	})
+	return p.db.withPgx(ctx, func(tx pgx.Tx) error { return finishChunks(ctx, tx, results) })
 }
 
 // finishRows are the results as finishStatement's arrays take them: one
@@ -447,10 +430,10 @@ const finishStatement = `WITH u AS (
 		RETURNING m.id, m.app_id, m.bucket_id, m.foreign_id, m.updated_at, m.xmax = 0 AS inserted
 	), counts AS (
 		SELECT u.grp, count(*)::int AS n FROM done d JOIN u ON u.id = d.id WHERE d.inserted GROUP BY u.grp
-	), emptied AS (
-		DELETE FROM outbox o USING counts c WHERE o.id = c.grp AND o.done + c.n >= o.size
 	), counted AS (
-		UPDATE outbox o SET done = o.done + c.n FROM counts c WHERE o.id = c.grp AND o.done + c.n < o.size
+		UPDATE outbox o SET done = o.done + c.n,
+			lease_until = CASE WHEN o.done + c.n >= o.size THEN ` + finishedLease + ` ELSE o.lease_until END
+		FROM counts c WHERE o.id = c.grp
 	)
 	INSERT INTO webhook_events (` + eventColumns + `)
 	SELECT d.id, u.event_kind, u.event_id, d.app_id, d.bucket_id, d.foreign_id, u.event_reason, u.event_action, d.updated_at

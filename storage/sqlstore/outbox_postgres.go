@@ -22,12 +22,14 @@ import (
 // (migrations 00008, 00009), keyed by that IDGroup. Rows written before
 // ids kept 66 bits of their own are keyed by the first 28 characters of
 // their ids instead (oldSchemeGroup): every look-up by id finds both kinds
-// (see outboxKeys). A task's claim of the whole chunk leases the row; each
-// result is then inserted into messages with the message whole, and the
-// row goes once all its messages are there. A message is written once in
-// its life, and accepting a send of 1000 receivers writes two rows, not a
-// thousand. A claim that names part of a chunk, and a client report
-// for a message still in the outbox, move the chunk into messages first.
+// (see outboxKeys). A task's claim of the whole chunk leases the row; its
+// final results are then appended to the row (results_postgres.go), and a
+// retry's result inserts the message whole into messages. The row stays
+// as the chunk's record once all its messages are final or moved. A send
+// of 1000 receivers writes two rows, and their results two or three row
+// versions, not a thousand rows. A claim that names part of a chunk, and
+// a client report for a message of a chunk, move the chunk into messages
+// first (with the results kept in it).
 // SQLite, with one writer and no network between, keeps writing messages
 // directly and updates them with their results (messages_sqlite.go).
 // This file holds the outbox rows; messages_postgres.go the statements of
@@ -82,27 +84,32 @@ type outboxRow struct {
 	appID, bucketID, contextID, credentialID, provider string
 	createdAt, enqueuedAt                              time.Time
 	expiresAt, leaseUntil, claimedAt                   sql.NullTime
-	claims, done                                       int
-	receivers                                          []byte
+	claims, done, finals                               int
+	receivers, results                                 []byte
 }
 
 // outboxColumns are those Insert writes; outboxReadColumns all of them.
 const (
 	outboxColumns     = `app_id, bucket_id, context_id, credential_id, provider, created_at, expires_at, enqueued_at, receivers`
-	outboxReadColumns = `id, ` + outboxColumns + `, lease_until, claimed_at, claims, done`
+	outboxReadColumns = `id, ` + outboxColumns + `, lease_until, claimed_at, claims, done, results, finals`
 )
 
 func (o *outboxRow) scan(row interface{ Scan(...any) error }) error {
 	return row.Scan(&o.id, &o.appID, &o.bucketID, &o.contextID, &o.credentialID, &o.provider, &o.createdAt, &o.expiresAt, &o.enqueuedAt, &o.receivers,
-		&o.leaseUntil, &o.claimedAt, &o.claims, &o.done)
+		&o.leaseUntil, &o.claimedAt, &o.claims, &o.done, &o.results, &o.finals)
 }
 
-// messages returns the chunk's messages: sending, leased, if a worker holds
-// the chunk (the current claim is not an attempt yet), queued otherwise;
-// every ended claim counts as an attempt.
+// messages returns the chunk's messages: those with a result kept in the
+// chunk as it says (results_postgres.go), the others sending, leased, if a
+// worker holds the chunk (the current claim is not an attempt yet), queued
+// otherwise; every ended claim counts as an attempt.
 func (o *outboxRow) messages() ([]*messages.Message, error) {
+	finals, err := unpackResults(o.results)
+	if err != nil {
+		return nil, err
+	}
 	var out []*messages.Message
-	err := unpackReceivers(o.receivers, func(f *[outboxFields]string) {
+	err = unpackReceivers(o.receivers, func(f *[outboxFields]string) {
 		m := &messages.Message{ID: f[0], AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID,
 			Provider: o.provider, ForeignID: f[1], Status: messages.Queued, Attempts: o.claims,
 			CreatedAt: o.createdAt.UTC(), UpdatedAt: o.createdAt.UTC(), EnqueuedAt: o.enqueuedAt.UTC()}
@@ -118,23 +125,43 @@ func (o *outboxRow) messages() ([]*messages.Message, error) {
 				m.UpdatedAt = o.claimedAt.Time.UTC()
 			}
 		}
+		if r, ok := finals[m.ID]; ok {
+			r.apply(m)
+		}
 		out = append(out, m)
 	})
 	return out, err
 }
 
-// pending returns the chunk's messages that are not in messages yet (once
-// any are, done counts them).
+// pending returns the chunk's messages still to send: neither final in
+// the chunk nor moved into messages.
 func (o *outboxRow) pending(ctx context.Context, tx pgx.Tx) ([]*messages.Message, error) {
+	msgs, err := o.unmoved(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if !m.Status.Final() {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// unmoved returns the chunk's messages that are not in messages (done
+// counts those moved and finals those final in the chunk).
+func (o *outboxRow) unmoved(ctx context.Context, tx pgx.Tx) ([]*messages.Message, error) {
 	msgs, err := o.messages()
-	if err != nil || o.done == 0 {
+	if err != nil || o.done == o.finals {
 		return msgs, err
 	}
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM messages WHERE id = ANY($1)`, ids)
+	// Planned for each call, as recordClientEventsPG says why.
+	rows, err := tx.Query(ctx, `SELECT id FROM messages WHERE id = ANY($1)`, pgx.QueryExecModeCacheDescribe, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +285,7 @@ func uniqueKeys(keys []string) []string {
 	return out
 }
 
-var claimCopyColumns = append(append([]string{}, insertColumns...), "lease_until")
+var claimCopyColumns = append(append([]string{}, insertColumns...), "lease_until", "reason", "last_error", "sent_at", "finished_at")
 
 // withPgx runs fn on one pgx connection of the pool, in a transaction.
 func (db *DB) withPgx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -273,7 +300,7 @@ func (db *DB) withPgx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // copyMessages writes msgs into messages as they are (status, attempts,
-// lease).
+// lease, result).
 func copyMessages(ctx context.Context, tx pgx.Tx, msgs []*messages.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -284,16 +311,32 @@ func copyMessages(ctx context.Context, tx pgx.Tx, msgs []*messages.Message) erro
 		if !m.LeaseUntil.IsZero() {
 			lease = m.LeaseUntil.UTC()
 		}
-		rows[i] = append(insertRow(m), lease)
+		var finished any
+		if m.Status.Final() {
+			finished = m.UpdatedAt.UTC()
+		}
+		rows[i] = append(insertRow(storableCopy(m)), lease, messages.StorableText(m.Reason), messages.StorableText(m.LastError), nullTime(m.SentAt), finished)
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, claimCopyColumns, pgx.CopyFromRows(rows))
 	return err
 }
 
+// storableCopy returns m with the texts of its receiver made storable
+// (messages.StorableText): a chunk's row holds in bytea what text columns
+// refuse, such as a NUL in a foreign id.
+func storableCopy(m *messages.Message) *messages.Message {
+	c := *m
+	c.ForeignID = messages.StorableText(c.ForeignID)
+	r := &c.Receiver
+	r.ForeignID, r.Token, r.Endpoint = messages.StorableText(r.ForeignID), messages.StorableText(r.Token), messages.StorableText(r.Endpoint)
+	r.UserID, r.P256dh, r.Auth = messages.StorableText(r.UserID), messages.StorableText(r.P256dh), messages.StorableText(r.Auth)
+	return &c
+}
+
 // materialize moves the outbox chunks holding ids into messages, as they
-// are (queued, or sending if a worker holds the chunk: its results then
-// update them), so that statements on messages find them. It reports how
-// many messages it moved.
+// are (final with the results kept in the chunk, queued, or sending if a
+// worker holds the chunk: its results then update them), so that
+// statements on messages find them. It reports how many messages it moved.
 func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 	moved := 0
 	err := db.withPgx(ctx, func(tx pgx.Tx) error {
@@ -303,7 +346,7 @@ func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 		}
 		var all []*messages.Message
 		for i := range rows {
-			msgs, err := rows[i].pending(ctx, tx)
+			msgs, err := rows[i].unmoved(ctx, tx)
 			if err != nil {
 				return err
 			}

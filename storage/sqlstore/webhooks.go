@@ -23,7 +23,7 @@ func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db: db} }
 const eventColumns = `message_id, kind, id, app_id, bucket_id, foreign_id, reason, action, at`
 
 func (s *WebhookStore) PendingBuckets(ctx context.Context, limit int) ([]webhooks.PendingBucket, error) {
-	rows, err := s.db.query(ctx, s.db, `SELECT app_id, bucket_id, count(*), min(at) FROM webhook_events WHERE batch_id IS NULL
+	rows, err := s.db.query(ctx, s.db, `SELECT app_id, bucket_id, sum(events), min(at) FROM webhook_events WHERE batch_id IS NULL
 		GROUP BY app_id, bucket_id ORDER BY min(at) LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending webhook events: %w", err)
@@ -66,30 +66,7 @@ func anyTime(v any) (time.Time, error) {
 func (s *WebhookStore) CreateBatch(ctx context.Context, b webhooks.NewBatch) (int, error) {
 	at := b.CreatedAt.UTC()
 	if s.db.Dialect == Postgres {
-		// One statement: the events are locked, moved and counted, and the
-		// batch row is written with the count. SKIP LOCKED lets flushers on
-		// other nodes take the next events instead of waiting. Rows are
-		// found again by ctid, which a lock holds still, rather than by
-		// primary key: a quarter of the statement's cost.
-		var n int
-		err := s.db.queryRow(ctx, s.db, `WITH moved AS (
-				UPDATE webhook_events SET batch_id = ? WHERE batch_id IS NULL AND ctid = ANY(ARRAY(
-					SELECT ctid FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL
-					ORDER BY at LIMIT ? FOR UPDATE SKIP LOCKED))
-				RETURNING 1
-			)
-			INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
-			SELECT ?::text, ?::text, ?::text, 'pending', count(*), ?::timestamptz, ?::timestamptz, ?::timestamptz FROM moved HAVING count(*) > 0
-			RETURNING events`, b.ID, b.BucketID, b.Max, b.ID, b.AppID, b.BucketID, at, at, at).Scan(&n)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return 0, nil
-		case errorsContains(err, "SQLSTATE 23503"):
-			return 0, pushgate.NotFound("bucket")
-		case err != nil:
-			return 0, fmt.Errorf("create webhook batch: %w", err)
-		}
-		return n, nil
+		return s.createBatchPG(ctx, b)
 	}
 	// SQLite has one writer at a time, so counting and then moving in one
 	// transaction sees the same events.
@@ -127,12 +104,18 @@ func (s *WebhookStore) CreateBatch(ctx context.Context, b webhooks.NewBatch) (in
 }
 
 func (s *WebhookStore) DropPending(ctx context.Context, bucketID string) (int, error) {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL`, bucketID)
+	var n sql.NullInt64
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.queryRow(ctx, tx, `SELECT sum(events) FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL`, bucketID).Scan(&n); err != nil {
+			return err
+		}
+		_, err := s.db.exec(ctx, tx, `DELETE FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL`, bucketID)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("drop webhook events: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n.Int64), nil
 }
 
 const batchColumns = `id, app_id, bucket_id, status, events, attempts, last_status, last_error,
@@ -195,7 +178,7 @@ func (s *WebhookStore) ClaimBatches(ctx context.Context, now, leaseUntil time.Ti
 }
 
 func (s *WebhookStore) BatchEvents(ctx context.Context, batchID string) ([]webhooks.Event, error) {
-	rows, err := s.db.query(ctx, s.db, `SELECT `+eventColumns+` FROM webhook_events WHERE batch_id = ? ORDER BY at, message_id, kind`, batchID)
+	rows, err := s.db.query(ctx, s.db, `SELECT `+eventColumns+`, packed FROM webhook_events WHERE batch_id = ?`, batchID)
 	if err != nil {
 		return nil, fmt.Errorf("webhook batch events: %w", err)
 	}
@@ -204,13 +187,26 @@ func (s *WebhookStore) BatchEvents(ctx context.Context, batchID string) ([]webho
 	for rows.Next() {
 		var e webhooks.Event
 		var kind string
-		if err := rows.Scan(&e.MessageID, &kind, &e.ID, &e.AppID, &e.BucketID, &e.ForeignID, &e.Reason, &e.Action, &e.At); err != nil {
+		var packed []byte
+		if err := rows.Scan(&e.MessageID, &kind, &e.ID, &e.AppID, &e.BucketID, &e.ForeignID, &e.Reason, &e.Action, &e.At, &packed); err != nil {
 			return nil, err
+		}
+		if packed != nil {
+			set, err := unpackEvents(packed, e.ID, e.AppID, e.BucketID)
+			if err != nil {
+				return nil, fmt.Errorf("webhook batch events: %w", err)
+			}
+			out = append(out, set...)
+			continue
 		}
 		e.Kind, e.At = webhooks.Kind(kind), e.At.UTC()
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sortEvents(out)
+	return out, nil
 }
 
 func (s *WebhookStore) FinishAttempt(ctx context.Context, o webhooks.Outcome) error {
