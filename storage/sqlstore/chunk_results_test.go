@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,6 +249,67 @@ func TestEventSetsFillBatches(t *testing.T) {
 		for _, m := range all {
 			if _, ok := events[m.ID+"/sent"]; !ok {
 				t.Fatalf("message %s has no sent event", m.ID)
+			}
+		}
+	})
+}
+
+// TestConcurrentReportsOfFinishedChunks: devices report messages of the
+// same finished chunks at once, in batches that overlap chunks in every
+// order (as a CORE bulk send's devices do); every report is recorded.
+// On PostgreSQL such reports move the chunks into messages and mark rows
+// that other reports mark too: they may deadlock, and one that did must
+// be tried again, not lost.
+func TestConcurrentReportsOfFinishedChunks(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		appID, bucketID, credID, ctxID := newBucket(t, db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		msgs := inChunks(newMessages(200, appID, bucketID, credID, ctxID, now), 50)
+		if err := s.Insert(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.Claim(ctx, ids(msgs), now, now.Add(time.Minute))
+		if err != nil || len(claimed) != len(msgs) {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		if err := s.Finish(ctx, resultsFor(claimed, now)); err != nil {
+			t.Fatal(err)
+		}
+		// Eight reporters of delivered, each every eighth message, and
+		// eight of clicked, each every seventh: a message's two reports
+		// come in batches of different reporters, in either order.
+		const reporters, batch = 16, 17
+		var wg sync.WaitGroup
+		for g := range reporters {
+			kind, first, step := webhooks.Delivered, g, 8
+			if g >= 8 {
+				kind, first, step = webhooks.Clicked, g-8, 7
+			}
+			var mine []webhooks.ClientEvent
+			for i := first; i < len(claimed); i += step {
+				mine = append(mine, webhooks.ClientEvent{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: claimed[i].ID,
+					Kind: kind, At: now.Add(time.Second)})
+			}
+			if g%2 == 1 {
+				slices.Reverse(mine)
+			}
+			wg.Go(func() {
+				for part := range slices.Chunk(mine, batch) {
+					found, err := db.Webhooks().RecordClientEvents(ctx, part)
+					if err != nil || slices.Contains(found, false) {
+						t.Errorf("reporter %d: found %v, %v", g, found, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, m := range claimed {
+			got, err := s.Get(ctx, appID, bucketID, m.ID)
+			if err != nil || got.DeliveredAt.IsZero() || got.ClickedAt.IsZero() || got.Status != messages.Sent {
+				t.Fatalf("message %s after the reports: %+v, %v", m.ID, got, err)
 			}
 		}
 	})

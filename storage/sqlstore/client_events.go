@@ -38,10 +38,18 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 	}
 	var err error
 	if s.db.Dialect == Postgres {
-		err = s.recordClientEventsPG(ctx, events, found)
-		if err == nil {
-			err = s.recordOutboxReports(ctx, events, found)
-		}
+		// Reports of messages in the same finished chunks, recorded at
+		// once, may deadlock over the chunks they move into messages and
+		// the rows they mark; PostgreSQL aborts one of them, and every
+		// step is safe to take again (marks only set what is unset, events
+		// are stored once), so the aborted one is tried again.
+		err = retryTransient(ctx, func() error {
+			clear(found)
+			if err := s.recordClientEventsPG(ctx, events, found); err != nil {
+				return err
+			}
+			return s.recordOutboxReports(ctx, events, found)
+		})
 	} else {
 		err = s.db.inTx(ctx, func(tx *sql.Tx) error { return s.recordClientEventsTx(ctx, tx, events, found) })
 	}

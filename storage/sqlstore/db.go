@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,6 +226,34 @@ func refusedData(err error) bool {
 	}
 	return false
 }
+
+// transient reports whether PostgreSQL aborted a transaction for another
+// one's sake: a deadlock (40P01) or a serialization failure (40001). The
+// same work again may pass.
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// retryTransient runs f, which must be safe to run again, up to
+// transientAttempts times while it fails transiently, pausing a little
+// longer (and at random) before each new attempt.
+func retryTransient(ctx context.Context, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || attempt == transientAttempts || !transient(err) {
+			return err
+		}
+		pause := time.Duration(attempt*attempt)*5*time.Millisecond + rand.N(10*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+const transientAttempts = 6
 
 // collect reads every row with scan and closes rows.
 func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {

@@ -340,7 +340,10 @@ func storableCopy(m *messages.Message) *messages.Message {
 func (db *DB) materialize(ctx context.Context, ids []string) (int, error) {
 	moved := 0
 	err := db.withPgx(ctx, func(tx pgx.Tx) error {
-		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, allOutboxKeys(ids))
+		// The chunks are locked in id order, so two moves of the same chunks
+		// wait for each other instead of deadlocking.
+		rows, err := readOutbox(ctx, tx, `DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE) RETURNING `+outboxReadColumns, allOutboxKeys(ids))
 		if err != nil {
 			return err
 		}
