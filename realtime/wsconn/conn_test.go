@@ -448,3 +448,32 @@ func TestManyConnectionsKeepTheirOrder(t *testing.T) {
 		}
 	}
 }
+
+// A client that reads only after many large frames were sent gets each of
+// them whole and in order: the first ones the socket took at once, a part
+// of one, and the rest that the writer goroutine wrote later.
+func TestLateReaderGetsEveryFrameWhole(t *testing.T) {
+	s := newServer(t, wsconn.Options{WriteTimeout: 30 * time.Second})
+	ws, c := s.dial(t, "", nil)
+	const frames = 30
+	for i := range frames {
+		small := []byte(strconv.Itoa(i))
+		big := bytes.Repeat([]byte{byte('a' + i%26)}, 256<<10+i)
+		if !c.Send(big, small) {
+			t.Fatalf("frame %d refused", i)
+		}
+	}
+	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range frames {
+		_, big, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := bytes.Repeat([]byte{byte('a' + i%26)}, 256<<10+i); !bytes.Equal(big, want) {
+			t.Fatalf("frame %d: %d bytes, not the %d sent", i, len(big), len(want))
+		}
+		if _, small, err := ws.ReadMessage(); err != nil || string(small) != strconv.Itoa(i) {
+			t.Fatalf("frame %d's follower: %q, %v", i, small, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
 )
 
@@ -129,6 +130,61 @@ func (p *poller) stop() {
 	}
 	p.stopped = true
 	_, _ = unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+}
+
+// direct is the buffers of one sendDirect write, pooled so that a
+// delivery the socket takes at once allocates nothing for it.
+type direct struct {
+	headers [maxDirect * 10]byte
+	bufs    [2 * maxDirect][]byte
+	iov     net.Buffers
+	n       int
+	err     error
+	write   func(fd uintptr) bool // writes iov, made once per direct
+}
+
+var directs = sync.Pool{New: func() any {
+	d := new(direct)
+	d.write = func(fd uintptr) bool {
+		d.n, d.err = unix.Writev(int(fd), d.iov)
+		return true // never wait: the writer goroutine does
+	}
+	return d
+}}
+
+// writeDirect writes at most maxDirect text frames in one writev without
+// waiting, and returns how many bytes the socket took.
+func (c *Conn) writeDirect(frames [][]byte) (int, error) {
+	if !pollable(c.nc) {
+		return 0, nil
+	}
+	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	d := directs.Get().(*direct)
+	h := d.headers[:0]
+	d.iov = d.bufs[:0]
+	for _, f := range frames {
+		start := len(h)
+		h = appendHeader(h, ws.OpText, len(f))
+		d.iov = append(d.iov, h[start:len(h):len(h)])
+		if len(f) > 0 {
+			d.iov = append(d.iov, f)
+		}
+	}
+	err = raw.Write(d.write)
+	n, werr := d.n, d.err
+	clear(d.bufs[:]) // the pool keeps no frame alive
+	d.iov, d.n, d.err = nil, 0, nil
+	directs.Put(d)
+	if werr == unix.EAGAIN {
+		n, werr = 0, nil
+	}
+	if err = errors.Join(err, werr); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // writeNow writes what the socket takes without waiting (one writev of

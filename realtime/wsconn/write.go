@@ -55,11 +55,46 @@ func (c *Conn) Send(frames ...[]byte) bool {
 		c.Close(CloseTryLater, "too slow: frames queued faster than read")
 		return false
 	}
+	if !c.st.writing && len(c.queue) == 0 && len(c.rest) == 0 && len(frames) <= maxDirect {
+		c.st.writing = true
+		c.mu.Unlock()
+		c.sendDirect(frames)
+		return true
+	}
 	for _, f := range frames {
 		c.queue = append(c.queue, outFrame{op: ws.OpText, data: f})
 	}
 	c.flushLocked()
 	return true
+}
+
+// maxDirect is how many frames a Send writes straight from pooled
+// buffers when nothing waits before them (a delivery is one or two).
+const maxDirect = 4
+
+// sendDirect writes frames with nothing queued before them, on the
+// caller's goroutine, allocating nothing when the socket takes them at
+// once (the common case of a fan-out); what it leaves goes to the writer
+// goroutine as usual. c.st.writing is set.
+func (c *Conn) sendDirect(frames [][]byte) {
+	n, err := c.writeDirect(frames)
+	if err != nil {
+		c.abort()
+		return
+	}
+	c.mu.Lock()
+	total := 0
+	for _, f := range frames {
+		total += headerLen(len(f)) + len(f)
+	}
+	if n < total {
+		batch := make([]outFrame, len(frames))
+		for i, f := range frames {
+			batch[i] = outFrame{op: ws.OpText, data: f}
+		}
+		c.rest = consume(encode(batch), n)
+	}
+	c.drainLocked()
 }
 
 // pong answers a client's ping.
@@ -83,6 +118,13 @@ func (c *Conn) flushLocked() {
 		return
 	}
 	c.st.writing = true
+	c.drainLocked()
+}
+
+// drainLocked is flushLocked once c.st.writing is set: it writes the
+// queue while the socket takes it, then starts the writer goroutine for
+// what is left, or clears c.st.writing. c.mu is held, and released.
+func (c *Conn) drainLocked() {
 	for len(c.queue) > 0 && len(c.rest) == 0 && c.closing == nil {
 		batch := c.queue
 		c.queue = nil
@@ -181,6 +223,18 @@ func (c *Conn) writeClose(body []byte) {
 		return
 	}
 	time.AfterFunc(closeWait, c.shut)
+}
+
+// headerLen is the length of a server frame's header for n bytes.
+func headerLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xffff:
+		return 4
+	default:
+		return 10
+	}
 }
 
 // appendHeader appends a server frame's header (final, unmasked).
