@@ -99,11 +99,16 @@ func (h *Hub) localApp(appID string, m Message) {
 
 func (h *Hub) localCloseToken(appID, tokenID string, code int, reason string) {
 	a := h.lookup(appID)
-	if a == nil {
+	if a == nil || tokenID == "" { // "": sessions opened without a token
 		return
 	}
+	var list []*entry
 	a.mu.RLock()
-	list := append([]*entry(nil), a.tokens[tokenID]...)
+	for _, e := range a.all {
+		if e.token == tokenID {
+			list = append(list, e)
+		}
+	}
 	a.mu.RUnlock()
 	for _, e := range list {
 		if a.remove(e) {

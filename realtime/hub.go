@@ -40,12 +40,14 @@ type Hub struct {
 	started atomic.Bool
 }
 
-// appSessions is one app's sessions on this node.
+// appSessions is one app's sessions on this node. Sessions are indexed by
+// user, for every delivery, but not by client token: revoking one is rare
+// and scans the app's sessions (a map per session would cost every idle
+// session memory for it).
 type appSessions struct {
 	mu     sync.RWMutex
 	all    []*entry // every session, in no order; entry.idx is its place
 	users  map[string][]*entry
-	tokens map[string][]*entry
 	closed bool // the hub shut down: register nothing more
 }
 
@@ -116,7 +118,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		for _, e := range all {
 			e.removed = true
 		}
-		a.all, a.users, a.tokens, a.closed = nil, map[string][]*entry{}, map[string][]*entry{}, true
+		a.all, a.users, a.closed = nil, map[string][]*entry{}, true
 		a.mu.Unlock()
 		for _, e := range all {
 			e.s.Close(CloseGoingAway, "server shutting down")
@@ -150,9 +152,6 @@ func (h *Hub) Register(appID, userID, tokenID string, s Session) (unregister fun
 	if userID != "" {
 		a.users[userID] = append(a.users[userID], e)
 	}
-	if tokenID != "" {
-		a.tokens[tokenID] = append(a.tokens[tokenID], e)
-	}
 	a.mu.Unlock()
 	return func() { a.remove(e) }
 }
@@ -175,7 +174,7 @@ func (h *Hub) app(appID string) (*appSessions, bool) {
 		return nil, false
 	}
 	if a = h.apps[appID]; a == nil {
-		a = &appSessions{users: map[string][]*entry{}, tokens: map[string][]*entry{}}
+		a = &appSessions{users: map[string][]*entry{}}
 		h.apps[appID] = a
 	}
 	return a, true
@@ -215,14 +214,11 @@ func (a *appSessions) remove(e *entry) bool {
 	if e.user != "" {
 		drop(a.users, e.user, e)
 	}
-	if e.token != "" {
-		drop(a.tokens, e.token, e)
-	}
 	return true
 }
 
 // drop removes e from m[key], and the key once its list is empty. Lists
-// are one user's or one token's sessions: a few.
+// are one user's sessions: a few.
 func drop(m map[string][]*entry, key string, e *entry) {
 	list := m[key]
 	for i, x := range list {

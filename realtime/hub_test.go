@@ -361,3 +361,28 @@ func TestALargeFanOutReachesEachSessionOnce(t *testing.T) {
 		t.Errorf("rendered %d times for one message", n)
 	}
 }
+
+// Revoking a token closes the sessions opened with it and no other: not
+// another token's session of the same user, and not the sessions opened
+// without a token (delegated authentication), even for an empty token id.
+func TestCloseTokenClosesItsSessionsOnly(t *testing.T) {
+	h := startHub(t, realtime.Options{})
+	p := &proto{name: "ws"}
+	one, other, none := newSession(p, 8), newSession(p, 8), newSession(p, 8)
+	h.Register("app1", "ann", "tok1", one)
+	h.Register("app1", "ann", "tok2", other)
+	h.Register("app1", "ann", "", none)
+	_ = h.CloseToken(t.Context(), "app1", "", realtime.CloseRevoked, "revoked")
+	_ = h.CloseToken(t.Context(), "app1", "tok1", realtime.CloseRevoked, "revoked")
+	if code, _ := one.closed(); code != realtime.CloseRevoked {
+		t.Errorf("tok1's session: closed with %d, want %d", code, realtime.CloseRevoked)
+	}
+	for name, s := range map[string]*session{"tok2": other, "no token": none} {
+		if code, _ := s.closed(); code != 0 {
+			t.Errorf("the %s session was closed with %d", name, code)
+		}
+	}
+	if n := h.Sessions("app1", "ann"); n != 2 {
+		t.Errorf("Sessions = %d, want 2 left", n)
+	}
+}

@@ -85,24 +85,28 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, id Identity) {
 	// The request's context ends with the handler. A session's calls are
 	// short and bounded by the store's own timeouts, and a context per
 	// session that the connection's end cancels would cost more memory
-	// than the session itself.
-	ctx := context.Background()
+	// than the session itself: it uses context.Background.
 	if v, loaded := h.appIDs.LoadOrStore(id.AppID, id.AppID); loaded {
 		id.AppID = v.(string)
 	}
-	s := &session{h: h, c: c, id: id, replaying: true}
-	done := func() {}
+	s := &session{h: h, c: c, id: id, replaying: true, tracked: func() {}}
 	if h.opts.Track != nil {
-		done = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
+		s.tracked = h.opts.Track(func(context.Context) { c.Close(wsconn.CloseGoingAway, "server shutting down") })
 	}
-	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
-	if !s.greet(ctx) {
+	s.unregister = h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
+	if !s.greet(context.Background()) {
 		c.Close(closeInternal, "could not read the inbox")
 	}
-	c.Serve(func(data []byte, err error) { s.handle(ctx, data, err) }, func() {
-		unregister()
-		done()
-	})
+	c.Serve(s)
+}
+
+// Frame handles a client frame (wsconn.Handler).
+func (s *session) Frame(data []byte, err error) { s.handle(context.Background(), data, err) }
+
+// Closed ends the session once its connection ended (wsconn.Handler).
+func (s *session) Closed() {
+	s.unregister()
+	s.tracked()
 }
 
 // closeInternal is WebSocket's "internal error" close code, which SSE
@@ -114,6 +118,9 @@ type session struct {
 	h  *Handler
 	c  *wsconn.Conn
 	id Identity
+	// unregister takes it out of the hub, tracked out of the server's
+	// registry of live connections, once the connection ended.
+	unregister, tracked func()
 
 	// While the pending notifications are sent, live frames wait in held
 	// so that they come after them, and one of the pending ones that also

@@ -24,7 +24,7 @@ func BenchmarkSend(b *testing.B) {
 		if err != nil {
 			return
 		}
-		c.Serve(func([]byte, error) {}, func() {})
+		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
 		conns <- c
 	}))
 	defer func() { srv.Close(); up.Close() }()

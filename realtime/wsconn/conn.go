@@ -148,10 +148,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 // write.
 type Conn struct {
 	nc       net.Conn
-	u        *Upgrader // its options, registry and poller
-	id       uint64    // in the registry, and in the poller's events
-	frame    func(data []byte, err error)
-	onClose  func()
+	u        *Upgrader    // its options, registry and poller
+	id       uint64       // in the registry, and in the poller's events
+	h        Handler      // set by Serve
 	lastSeen atomic.Int64 // unix nanoseconds of the client's last frame
 
 	mu      sync.Mutex
@@ -247,13 +246,13 @@ func (c *Conn) tellClosed(readerDone bool) {
 	if readerDone {
 		c.st.reading = false
 	}
-	run := c.st.shut && !c.st.reading && !c.st.told && c.onClose != nil
+	run := c.st.shut && !c.st.reading && !c.st.told && c.h != nil
 	if run {
 		c.st.told = true
 	}
 	c.mu.Unlock()
 	if run {
-		c.onClose()
+		c.h.Closed()
 	}
 }
 
@@ -274,16 +273,43 @@ func (c *Conn) Done() <-chan struct{} {
 // protocols here speak JSON text only.
 var ErrBinary = errors.New("binary frames are not accepted: send JSON text frames")
 
-// Serve hands each client text message to frame from now on (ErrBinary
-// for a binary one), one at a time, and returns at once; onClose runs
+// Handler hears a connection's messages and its end (see Serve). A
+// protocol's session implements it itself, so that an idle connection
+// holds no closure for it.
+type Handler interface {
+	// Frame is a client text message, or ErrBinary for a binary one.
+	Frame(data []byte, err error)
+	// Closed runs once, after the connection ended and the last Frame
+	// returned.
+	Closed()
+}
+
+// HandlerFuncs is a Handler made of two funcs; OnClose may be nil.
+type HandlerFuncs struct {
+	OnFrame func(data []byte, err error)
+	OnClose func()
+}
+
+// Frame calls OnFrame.
+func (f HandlerFuncs) Frame(data []byte, err error) { f.OnFrame(data, err) }
+
+// Closed calls OnClose, if any.
+func (f HandlerFuncs) Closed() {
+	if f.OnClose != nil {
+		f.OnClose()
+	}
+}
+
+// Serve hands each client text message to h.Frame from now on (ErrBinary
+// for a binary one), one at a time, and returns at once; h.Closed runs
 // once the connection has ended and the last frame was handled. It
 // enforces the message size (1009), the frame rate (1008), RFC 6455's
 // framing (1002, 1007) and the heartbeat. Once the connection is closing,
 // what the client still sends is read and dropped until it answers the
 // close. Call it once.
-func (c *Conn) Serve(frame func(data []byte, err error), onClose func()) {
+func (c *Conn) Serve(h Handler) {
 	c.mu.Lock()
-	c.frame, c.onClose = frame, onClose
+	c.h = h
 	shut := c.st.shut
 	c.mu.Unlock()
 	if shut {

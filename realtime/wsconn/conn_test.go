@@ -40,7 +40,7 @@ func newServer(t *testing.T, opts wsconn.Options) *server {
 			return
 		}
 		s.conns <- c
-		c.Serve(func(data []byte, err error) {
+		c.Serve(wsconn.HandlerFuncs{OnFrame: func(data []byte, err error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if err != nil {
@@ -48,7 +48,7 @@ func newServer(t *testing.T, opts wsconn.Options) *server {
 				return
 			}
 			s.frames = append(s.frames, string(data))
-		}, func() { s.ended <- struct{}{} })
+		}, OnClose: func() { s.ended <- struct{}{} }})
 	}))
 	t.Cleanup(func() {
 		s.Close()
@@ -405,7 +405,7 @@ func TestManyConnectionsKeepTheirOrder(t *testing.T) {
 		if err != nil {
 			return
 		}
-		c.Serve(func(data []byte, _ error) {
+		c.Serve(wsconn.HandlerFuncs{OnFrame: func(data []byte, _ error) {
 			mu.Lock()
 			got[i] = append(got[i], string(data))
 			n := len(got[i])
@@ -413,7 +413,7 @@ func TestManyConnectionsKeepTheirOrder(t *testing.T) {
 			if n == frames {
 				c.Send([]byte("done"))
 			}
-		}, func() {})
+		}})
 		ready <- struct{}{}
 	}))
 	defer srv.Close()

@@ -187,7 +187,7 @@ func (c *Conn) safely(data []byte, err error) {
 			c.Close(CloseInternal, "internal error")
 		}
 	}()
-	c.frame(data, err)
+	c.h.Frame(data, err)
 }
 
 // peerClose answers the client's close frame: the socket shuts once our
