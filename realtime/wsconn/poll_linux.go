@@ -152,9 +152,9 @@ var directs = sync.Pool{New: func() any {
 	return d
 }}
 
-// writeDirect writes at most maxDirect text frames in one writev without
+// writeDirect writes at most maxDirect frames of op in one writev without
 // waiting, and returns how many bytes the socket took.
-func (c *Conn) writeDirect(frames [][]byte) (int, error) {
+func (c *Conn) writeDirect(op ws.OpCode, frames [][]byte) (int, error) {
 	if !pollable(c.nc) {
 		return 0, nil
 	}
@@ -167,7 +167,7 @@ func (c *Conn) writeDirect(frames [][]byte) (int, error) {
 	d.iov = d.bufs[:0]
 	for _, f := range frames {
 		start := len(h)
-		h = appendHeader(h, ws.OpText, len(f))
+		h = appendHeader(h, op, len(f))
 		d.iov = append(d.iov, h[start:len(h):len(h)])
 		if len(f) > 0 {
 			d.iov = append(d.iov, f)

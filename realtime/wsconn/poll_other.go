@@ -2,7 +2,11 @@
 
 package wsconn
 
-import "net"
+import (
+	"net"
+
+	"github.com/gobwas/ws"
+)
 
 // poller is Linux's epoll; elsewhere every connection has a reader
 // goroutine of its own.
@@ -19,4 +23,4 @@ func (*poller) stop()            {}
 func (*Conn) writeNow(bufs net.Buffers) (net.Buffers, error) { return bufs, nil }
 
 // writeDirect leaves every write to the writer goroutine.
-func (*Conn) writeDirect([][]byte) (int, error) { return 0, nil }
+func (*Conn) writeDirect(ws.OpCode, [][]byte) (int, error) { return 0, nil }

@@ -25,6 +25,12 @@ func (c *Conn) heartbeat(now time.Time, every time.Duration) {
 		c.mu.Unlock()
 		return
 	}
+	if !c.st.writing && len(c.queue) == 0 && len(c.rest) == 0 {
+		c.st.writing = true
+		c.mu.Unlock()
+		c.sendDirect(ws.OpPing, [][]byte{nil}) // allocates nothing for an idle connection
+		return
+	}
 	c.queue = append(c.queue, outFrame{op: ws.OpPing})
 	c.flushLocked()
 }
@@ -58,7 +64,7 @@ func (c *Conn) Send(frames ...[]byte) bool {
 	if !c.st.writing && len(c.queue) == 0 && len(c.rest) == 0 && len(frames) <= maxDirect {
 		c.st.writing = true
 		c.mu.Unlock()
-		c.sendDirect(frames)
+		c.sendDirect(ws.OpText, frames)
 		return true
 	}
 	for _, f := range frames {
@@ -72,12 +78,12 @@ func (c *Conn) Send(frames ...[]byte) bool {
 // buffers when nothing waits before them (a delivery is one or two).
 const maxDirect = 4
 
-// sendDirect writes frames with nothing queued before them, on the
+// sendDirect writes frames of op with nothing queued before them, on the
 // caller's goroutine, allocating nothing when the socket takes them at
 // once (the common case of a fan-out); what it leaves goes to the writer
 // goroutine as usual. c.st.writing is set.
-func (c *Conn) sendDirect(frames [][]byte) {
-	n, err := c.writeDirect(frames)
+func (c *Conn) sendDirect(op ws.OpCode, frames [][]byte) {
+	n, err := c.writeDirect(op, frames)
 	if err != nil {
 		c.abort()
 		return
@@ -90,7 +96,7 @@ func (c *Conn) sendDirect(frames [][]byte) {
 	if n < total {
 		batch := make([]outFrame, len(frames))
 		for i, f := range frames {
-			batch[i] = outFrame{op: ws.OpText, data: f}
+			batch[i] = outFrame{op: op, data: f}
 		}
 		c.rest = consume(encode(batch), n)
 	}
