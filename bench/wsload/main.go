@@ -32,24 +32,25 @@ import (
 )
 
 type options struct {
-	target    string
-	url       string
-	key       string // pushgate API key
-	user      string // gotify admin "name:password"
-	n         int
-	sends     int
-	rounds    int
-	phase     string
-	serverPID int
-	cpuPIDs   string
-	pgDB      string
-	pprof     string
-	out       string
-	dialers   int
-	settle    time.Duration
-	hold      time.Duration
-	chunked   bool
-	storm     time.Duration
+	target     string
+	url        string
+	key        string // pushgate API key
+	user       string // gotify admin "name:password"
+	n          int
+	sends      int
+	rounds     int
+	phase      string
+	serverPID  int
+	cpuPIDs    string
+	pgDB       string
+	pprof      string
+	out        string
+	dialers    int
+	settle     time.Duration
+	idleWindow time.Duration
+	hold       time.Duration
+	chunked    bool
+	storm      time.Duration
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "the server's pprof base URL (http://host:port): heap and goroutines per session")
 	flag.StringVar(&o.out, "out", "", "folder for the pprof profiles taken (with -pprof)")
 	flag.IntVar(&o.dialers, "dialers", 64, "connections opened at once")
+	flag.DurationVar(&o.idleWindow, "idle-window", 2*time.Second, "how long the idle CPU rate is measured before each fan-out (a whole heartbeat period averages the server's heartbeat sweep)")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each resident-memory reading")
 	flag.DurationVar(&o.hold, "hold", 0, "after the idle-memory reading, hold the connections idle this long and read the resident memory again (130s passes Go's periodic collection)")
 	flag.BoolVar(&o.chunked, "chunked", true, "pushgate: also fan out with to.userIds in chunks of 1000 (besides broadcasts)")

@@ -118,8 +118,12 @@ func fanOutRounds(ctx context.Context, o options, b backend, mode string, users 
 	if err != nil {
 		return err
 	}
+	// What the processes use idle (pushgate's heartbeat sweep pings every
+	// connection once a period) is measured over -idle-window and taken
+	// off: a window of a whole heartbeat period counts the sweep at its
+	// average rate, where a shorter one counts it fully or not at all.
 	idle0, t0 := cpu.read(), time.Now()
-	time.Sleep(2 * time.Second)
+	time.Sleep(o.idleWindow)
 	_, idle := cpu.since(idle0)
 	idleRate := float64(idle) / float64(time.Since(t0))
 

@@ -33,6 +33,7 @@ GOTIFY_PORT=${GOTIFY_PORT:-18491}
 PPROF_PORT=${PPROF_PORT:-18492}
 SEED_USERS=${SEED_USERS:-1000000}
 HOLD=${HOLD:-130s} # idle connections held past Go's periodic GC before memory is read again (0: not)
+IDLE_WINDOW=${IDLE_WINDOW:-26s} # idle CPU measured over a whole heartbeat period (25 s) before each fan-out
 work=$(mktemp -d /tmp/wsbench.XXXXXX)
 OUT=${OUT:-$work/out}
 mkdir -p "$OUT"
@@ -64,7 +65,7 @@ pid=$!
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ]; do kill -0 "$pid" || { tail "$work/pushgate.log"; exit 1; }; sleep 0.05; done
 key=$(sed -n 's/.*"apiKey":"\([^"]*\)".*/\1/p' "$work/out.json")
 app=$(sed -n 's/.*"appId":"\([^"]*\)".*/\1/p' "$work/out.json")
-"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" -phase "${PHASE:-all}" -hold "$HOLD" \
+"$work/wsload" -target pushgate -url "http://127.0.0.1:$PORT" -key "$key" -n "$N" -phase "${PHASE:-all}" -hold "$HOLD" -idle-window "$IDLE_WINDOW" \
   -server-pid "$pid" -cpu-pids "redis=$redis_pid" -pg-db "$PGDB" -pprof "http://127.0.0.1:$PPROF_PORT" -out "$OUT"
 
 # Broadcast to a million users stored, not connected. A user counts for
