@@ -1,8 +1,8 @@
 // Package realtime is pushgate's hub of live connections: the sessions of
-// each app's users on this node, indexed by app, user and client token, and
-// the broker that carries what one node publishes to the hubs of all the
-// others (a MemoryBroker on one node, a RedisBroker over Redis pub/sub past
-// one).
+// each app's users on this node, indexed by app and user (a client token's
+// sessions are found by a scan when it is revoked), and the broker that
+// carries what one node publishes to the hubs of all the others (a
+// MemoryBroker on one node, a RedisBroker over Redis pub/sub past one).
 //
 // The hub knows no wire protocol. A protocol layer (the /v1/ws JSON
 // protocol, SSE, Pusher, Socket.IO) implements Session and Protocol and

@@ -21,8 +21,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Hub holds this node's live sessions, indexed by app, user and client
-// token, and delivers to them what any node publishes.
+// Hub holds this node's live sessions, indexed by app and user (a client
+// token's sessions are found by a scan), and delivers to them what any
+// node publishes.
 //
 // Locks: the apps map has its own lock, each app another; neither is held
 // while a session's Send or Close runs. A fan-out copies the sessions it

@@ -170,7 +170,7 @@ type state struct {
 	closeSent  bool // our close frame is written
 	shut       bool // the socket is closed
 	reading    bool // a reader is handling a frame
-	told       bool // onClose has run
+	told       bool // Handler.Closed has run
 	agreed     bool // the handshake agreed on Options.Subprotocol
 }
 
@@ -220,7 +220,7 @@ func (c *Conn) markClosedLocked() bool {
 	return true
 }
 
-// shut closes the socket, once; onClose runs when no frame is being
+// shut closes the socket, once; Handler.Closed runs when no frame is being
 // handled any more.
 func (c *Conn) shut() {
 	c.mu.Lock()
@@ -239,7 +239,7 @@ func (c *Conn) shut() {
 	c.tellClosed(false)
 }
 
-// tellClosed runs onClose once the socket is shut and no reader is
+// tellClosed runs Handler.Closed once the socket is shut and no reader is
 // busy; the reader calls it with done=true as it finishes.
 func (c *Conn) tellClosed(readerDone bool) {
 	c.mu.Lock()
