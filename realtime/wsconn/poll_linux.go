@@ -132,8 +132,9 @@ func (p *poller) stop() {
 	_, _ = unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 }
 
-// direct is the buffers of one sendDirect write, pooled so that a
-// delivery the socket takes at once allocates nothing for it.
+// direct is the buffers of one direct write and the callback of every
+// writev, pooled so that a delivery the socket takes at once allocates
+// nothing for it.
 type direct struct {
 	headers [maxDirect * 10]byte
 	bufs    [2 * maxDirect][]byte
@@ -158,10 +159,6 @@ func (c *Conn) writeDirect(op ws.OpCode, frames [][]byte) (int, error) {
 	if !pollable(c.nc) {
 		return 0, nil
 	}
-	raw, err := c.nc.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	d := directs.Get().(*direct)
 	h := d.headers[:0]
 	d.iov = d.bufs[:0]
@@ -173,18 +170,10 @@ func (c *Conn) writeDirect(op ws.OpCode, frames [][]byte) (int, error) {
 			d.iov = append(d.iov, f)
 		}
 	}
-	err = raw.Write(d.write)
-	n, werr := d.n, d.err
+	n, err := c.writev(d)
 	clear(d.bufs[:]) // the pool keeps no frame alive
-	d.iov, d.n, d.err = nil, 0, nil
 	directs.Put(d)
-	if werr == unix.EAGAIN {
-		n, werr = 0, nil
-	}
-	if err = errors.Join(err, werr); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return n, err
 }
 
 // writeNow writes what the socket takes without waiting (one writev of
@@ -194,21 +183,31 @@ func (c *Conn) writeNow(bufs net.Buffers) (net.Buffers, error) {
 	if !pollable(c.nc) {
 		return bufs, nil
 	}
-	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	d := directs.Get().(*direct)
+	d.iov = bufs[:min(len(bufs), 1024)]
+	n, err := c.writev(d)
+	directs.Put(d)
 	if err != nil {
 		return nil, err
 	}
-	var n int
-	var werr error
-	err = raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
-		return true // never wait: the writer goroutine does
-	})
+	return consume(bufs, n), nil
+}
+
+// writev writes d.iov once, never waiting (the writer goroutine does),
+// and returns how many bytes the socket took; d.iov is cleared.
+func (c *Conn) writev(d *direct) (int, error) {
+	defer func() { d.iov, d.n, d.err = nil, 0, nil }()
+	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	err = raw.Write(d.write)
+	n, werr := d.n, d.err
 	if werr == unix.EAGAIN {
 		n, werr = 0, nil
 	}
 	if err = errors.Join(err, werr); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return consume(bufs, n), nil
+	return n, nil
 }
