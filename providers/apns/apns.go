@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,6 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
-	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/providers"
 )
@@ -49,9 +49,12 @@ type Options struct {
 
 // Provider sends through one APNS credential. It is safe for concurrent use.
 type Provider struct {
-	client *apns2.Client
-	pool   *connPool
-	topic  string
+	// token signs provider tokens; nil for a certificate credential, whose
+	// certificate authenticates the connection instead.
+	token   *token.Token
+	pool    *connPool
+	topic   string
+	timeout time.Duration
 	// safari is set for website push ids, whose raw payload is the safari one.
 	safari bool
 	now    func() time.Time
@@ -82,7 +85,7 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		if c.KeyID == "" || c.TeamID == "" {
 			return nil, fmt.Errorf("apns: credential %s: key id and team id are required", cred.ID)
 		}
-		p.client = apns2.NewTokenClient(&token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID})
+		p.token = &token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID}
 		p.topic, production = c.Topic, c.Production
 	case cred.Type == buckets.APNSCert && cred.APNSCert != nil:
 		c := cred.APNSCert
@@ -90,7 +93,6 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("apns: credential %s: certificate: %w", cred.ID, err)
 		}
-		p.client = apns2.NewClient(pair)
 		certs = []tls.Certificate{pair}
 		p.topic, production = c.Topic, c.Production
 		if p.topic == "" {
@@ -120,44 +122,13 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	p.client.Host = host
-
-	p.pool = newConnPool(newTransport(opts, certs), addr, opts.MaxConns)
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	// apns2's own transport ignores RootCAs and is the deprecated
-	// x/net/http2 one; the pool runs on net/http's.
-	p.client.HTTPClient = &http.Client{
-		Transport: &retryAfterTransport{base: p.pool, now: p.now},
-		Timeout:   timeout,
-		// Apple never redirects; a redirect (from a proxy at apns_host)
-		// is a failed send, not somewhere else to post the notification.
-		CheckRedirect: pushgate.NoRedirects,
+	conf := &tls.Config{RootCAs: opts.RootCAs, Certificates: certs, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
+	p.pool = newConnPool(addr, u.Host, conf, opts.MaxConns)
+	p.timeout = opts.Timeout
+	if p.timeout <= 0 {
+		p.timeout = 30 * time.Second
 	}
 	return p, nil
-}
-
-func newTransport(opts Options, certs []tls.Certificate) *http.Transport {
-	var protocols http.Protocols
-	protocols.SetHTTP2(true) // APNS speaks nothing else
-	dialer := &net.Dialer{Timeout: 20 * time.Second, KeepAlive: 15 * time.Second}
-	return &http.Transport{
-		DialContext:         dialer.DialContext,
-		TLSClientConfig:     &tls.Config{RootCAs: opts.RootCAs, Certificates: certs, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout: 20 * time.Second,
-		Protocols:           &protocols,
-		// Long enough that a quiet minute does not reconnect, which Apple
-		// counts against a provider; short enough to let go of unused ones.
-		IdleConnTimeout: 10 * time.Minute,
-		HTTP2: &http.HTTP2Config{
-			// Pings find connections Apple dropped silently before a send
-			// waits on them.
-			SendPingTimeout: 15 * time.Second,
-			PingTimeout:     15 * time.Second,
-		},
-	}
 }
 
 // certTopic is the bundle id the pair's certificate was issued for.
@@ -193,22 +164,37 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 		// Apple would answer 413; no need to ask.
 		return providers.Permanent(providers.ReasonPayloadTooLarge, 0, fmt.Errorf("apns: payload of %d bytes exceeds %d", len(r.body), MaxPayload))
 	}
-	n := &apns2.Notification{
-		DeviceToken: m.Receiver.Token,
-		Topic:       p.topic,
-		Expiration:  expires,
-		Priority:    r.priority,
-		PushType:    r.pushType,
-		CollapseID:  r.collapseID,
-		Payload:     r.body,
+	req := h2request{
+		token: m.Receiver.Token, topic: p.topic, pushType: string(r.pushType), collapseID: r.collapseID,
+		priority: r.priority, expiration: expires.Unix(), body: r.body,
+	}
+	if p.token != nil {
+		req.bearer = "bearer " + p.token.GenerateIfExpired()
 	}
 	// No apns-id: Apple assigns one. A header value unique to every request
 	// would be added to, and evicted from, the HTTP/2 header table of both
 	// ends on every push, which costs more CPU than the whole render.
-	var retryAfter time.Duration
-	resp, err := p.client.PushWithContext(withRetryAfter(ctx, &retryAfter), n)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ans, err := p.pool.roundTrip(ctx, &req)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("apns: %w", err)
+	}
+	return p.classify(ans)
+}
+
+// classify turns an answer into Send's result.
+func (p *Provider) classify(ans h2answer) error {
+	resp := &apns2.Response{StatusCode: ans.status, ApnsID: ans.apnsID}
+	if ans.status != http.StatusOK && len(ans.body) > 0 {
+		// A body that is not Apple's JSON leaves the reason empty; the
+		// status alone classifies it.
+		_ = json.Unmarshal(ans.body, resp)
+		resp.StatusCode, resp.ApnsID = ans.status, ans.apnsID
+	}
+	var retryAfter time.Duration
+	if ans.status == http.StatusTooManyRequests || ans.status >= 500 {
+		retryAfter = parseRetryAfter(ans.retryAfter, p.now())
 	}
 	if resp.Reason == apns2.ReasonExpiredProviderToken {
 		p.renewToken()
@@ -219,7 +205,7 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 // renewToken makes the next Send sign a new provider token, unless the
 // current one is too young to be replaced without Apple refusing the update.
 func (p *Provider) renewToken() {
-	t := p.client.Token
+	t := p.token
 	if t == nil {
 		return
 	}

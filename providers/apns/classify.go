@@ -1,7 +1,6 @@
 package apns
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -79,31 +78,6 @@ func classify(resp *apns2.Response, retryAfter time.Duration) error {
 		return permanent(providers.ReasonInvalidPayload)
 	}
 	return transient(providers.ReasonUnavailable)
-}
-
-// retryAfterKey carries a *time.Duration through a request's context, for
-// the transport to fill: apns2 drops the response headers Send needs.
-type retryAfterKey struct{}
-
-// retryAfterTransport records Retry-After on answers that ask to wait.
-type retryAfterTransport struct {
-	base http.RoundTripper
-	now  func() time.Time
-}
-
-func (t *retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500) {
-		return resp, err
-	}
-	if slot, ok := r.Context().Value(retryAfterKey{}).(*time.Duration); ok {
-		*slot = parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
-	}
-	return resp, nil
-}
-
-func withRetryAfter(ctx context.Context, slot *time.Duration) context.Context {
-	return context.WithValue(ctx, retryAfterKey{}, slot)
 }
 
 // maxRetryAfter bounds absurd waits so they cannot overflow a Duration.

@@ -85,9 +85,9 @@ func TestExpiredProviderTokenRenewsTheToken(t *testing.T) {
 	m := &providers.Message{ID: "m", Context: &contexts.Context{ID: "c", Kind: contexts.KindData, Data: &contexts.Data{Title: "hi"}},
 		Receiver: recipients.Receiver{Token: tok}}
 	bearer := func() string {
-		p.client.Token.Lock()
-		defer p.client.Token.Unlock()
-		return p.client.Token.Bearer
+		p.token.Lock()
+		defer p.token.Unlock()
+		return p.token.Bearer
 	}
 
 	if err := p.Send(context.Background(), m); err != nil {
@@ -105,9 +105,9 @@ func TestExpiredProviderTokenRenewsTheToken(t *testing.T) {
 		t.Fatal("a token minutes old was replaced: Apple refuses updates more often than every 20 minutes")
 	}
 
-	p.client.Token.Lock()
-	p.client.Token.IssuedAt = time.Now().Add(-30 * time.Minute).Unix()
-	p.client.Token.Unlock()
+	p.token.Lock()
+	p.token.IssuedAt = time.Now().Add(-30 * time.Minute).Unix()
+	p.token.Unlock()
 	_ = p.Send(context.Background(), m) // refused as expired: renew
 	f.ClearToken(tok)
 	if err := p.Send(context.Background(), m); err != nil {

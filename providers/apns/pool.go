@@ -2,8 +2,8 @@ package apns
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -12,42 +12,48 @@ var errPoolClosed = errors.New("apns: provider closed")
 
 // connPool is the HTTP/2 connections of one provider to one APNS host.
 //
-// http.Transport alone dials one connection per waiting request while no
-// HTTP/2 connection exists yet, so a burst of first sends would open (and
-// then drop) dozens of TLS connections to Apple, which Apple treats as
-// abuse. The pool dials one connection at a time, multiplexes every request
-// over the open ones, and adds a connection only when all of them are at
-// the stream limit Apple set, up to max.
+// A burst of first sends must not open dozens of TLS connections to Apple,
+// which Apple treats as abuse. The pool dials one connection at a time,
+// multiplexes every request over the open ones, and adds a connection only
+// when all of them are at the stream limit Apple set, up to max.
 type connPool struct {
-	t    *http.Transport
-	addr string // host:port
-	max  int    // 0: no limit
+	addr      string // host:port
+	authority string
+	tls       *tls.Config
+	max       int // 0: no limit
 
 	mu      sync.Mutex
-	conns   []*http.ClientConn
+	conns   []*h2conn
 	dialing chan struct{} // closed when the dial in progress ends
 	closed  bool
 
-	// wake is closed when a connection frees a stream; the connections'
-	// state hooks close it without taking mu, which they may not: a hook
-	// can run inside Reserve, called with mu held.
+	// wake is closed when a connection frees a stream; connections close
+	// it without taking mu.
 	wake atomic.Pointer[chan struct{}]
 }
 
-func newConnPool(t *http.Transport, addr string, max int) *connPool {
-	return &connPool{t: t, addr: addr, max: max}
+func newConnPool(addr, authority string, conf *tls.Config, max int) *connPool {
+	return &connPool{addr: addr, authority: authority, tls: conf, max: max}
 }
 
-func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
-	cc, err := p.get(req.Context())
-	if err != nil {
-		return nil, err
+// roundTrip sends r on a pooled connection. A request APNS never processed
+// (the connection was going away) is sent once more on another.
+func (p *connPool) roundTrip(ctx context.Context, r *h2request) (h2answer, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := p.get(ctx)
+		if err != nil {
+			return h2answer{}, err
+		}
+		ans, err := c.roundTrip(ctx, r)
+		var unprocessed unprocessedError
+		if err == nil || attempt > 0 || !errors.As(err, &unprocessed) {
+			return ans, err
+		}
 	}
-	return cc.RoundTrip(req) // consumes the reservation get made
 }
 
 // get returns a connection with a stream reserved for the caller.
-func (p *connPool) get(ctx context.Context) (*http.ClientConn, error) {
+func (p *connPool) get(ctx context.Context) (*h2conn, error) {
 	var wake chan struct{}
 	for {
 		p.mu.Lock()
@@ -55,12 +61,11 @@ func (p *connPool) get(ctx context.Context) (*http.ClientConn, error) {
 			p.mu.Unlock()
 			return nil, errPoolClosed
 		}
-		dead := p.pruneLocked()
-		for _, cc := range p.conns {
-			if cc.Reserve() == nil {
+		p.pruneLocked()
+		for _, c := range p.conns {
+			if c.reserve() {
 				p.mu.Unlock()
-				closeAll(dead)
-				return cc, nil
+				return c, nil
 			}
 		}
 		dialing := p.dialing
@@ -69,7 +74,6 @@ func (p *connPool) get(ctx context.Context) (*http.ClientConn, error) {
 			p.dialing = make(chan struct{})
 		}
 		p.mu.Unlock()
-		closeAll(dead)
 
 		switch {
 		case dial:
@@ -96,41 +100,34 @@ func (p *connPool) get(ctx context.Context) (*http.ClientConn, error) {
 
 // dial opens a connection, for the caller of get that set p.dialing.
 func (p *connPool) dial(ctx context.Context) error {
-	cc, err := p.t.NewClientConn(ctx, "https", p.addr)
-	if err == nil {
-		cc.SetStateHook(p.notify)
-	}
+	c, err := dialH2(ctx, p.addr, p.authority, p.tls, p.notify)
 	p.mu.Lock()
 	close(p.dialing)
 	p.dialing = nil
 	if err == nil && p.closed {
 		err = errPoolClosed
 	} else if err == nil {
-		p.conns = append(p.conns, cc)
-		cc = nil
+		p.conns = append(p.conns, c)
+		c = nil
 	}
 	p.mu.Unlock()
-	if cc != nil {
-		cc.Close()
+	if c != nil {
+		c.close()
 	}
 	return err
 }
 
-// pruneLocked drops connections that can no longer be used and returns
-// them, to be closed once mu is released.
-func (p *connPool) pruneLocked() []*http.ClientConn {
-	var dead []*http.ClientConn
+// pruneLocked drops connections that take no new streams; each closes
+// itself once its last stream ends.
+func (p *connPool) pruneLocked() {
 	live := p.conns[:0]
-	for _, cc := range p.conns {
-		if cc.Err() != nil {
-			dead = append(dead, cc)
-			continue
+	for _, c := range p.conns {
+		if c.usable() {
+			live = append(live, c)
 		}
-		live = append(live, cc)
 	}
 	clear(p.conns[len(live):])
 	p.conns = live
-	return dead
 }
 
 func (p *connPool) wakeChan() chan struct{} {
@@ -145,7 +142,7 @@ func (p *connPool) wakeChan() chan struct{} {
 	}
 }
 
-func (p *connPool) notify(*http.ClientConn) {
+func (p *connPool) notify() {
 	if ch := p.wake.Swap(nil); ch != nil {
 		close(*ch)
 	}
@@ -158,11 +155,7 @@ func (p *connPool) close() {
 	conns := p.conns
 	p.conns = nil
 	p.mu.Unlock()
-	closeAll(conns)
-}
-
-func closeAll(conns []*http.ClientConn) {
-	for _, cc := range conns {
-		cc.Close()
+	for _, c := range conns {
+		c.close()
 	}
 }
