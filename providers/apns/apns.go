@@ -56,8 +56,9 @@ type Provider struct {
 	topic   string
 	timeout time.Duration
 	// safari is set for website push ids, whose raw payload is the safari one.
-	safari bool
-	now    func() time.Time
+	safari    bool
+	now       func() time.Time
+	templates templates
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -156,7 +157,7 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 	if m.Context == nil {
 		return providers.Permanent(providers.ReasonInvalidPayload, 0, fmt.Errorf("apns: message %s has no context", m.ID))
 	}
-	r, err := render(m.Context, identity{messageID: m.ID, contextID: m.Context.ID, foreignID: m.ForeignID}, p.safari)
+	r, err := p.templates.render(m.Context, identity{messageID: m.ID, contextID: m.Context.ID, foreignID: m.ForeignID}, p.safari)
 	if err != nil {
 		return providers.Permanent(providers.ReasonInvalidPayload, 0, fmt.Errorf("apns: %w", err))
 	}
