@@ -46,6 +46,7 @@ func (c *h2conn) handle(f http2.Frame) error {
 				return err
 			}
 			c.wakeWriter()
+			c.notify() // the stream limit may have risen
 		}
 	case *http2.WindowUpdateFrame:
 		c.onWindowUpdate(f)
