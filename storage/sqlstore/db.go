@@ -41,6 +41,10 @@ type DB struct {
 	migOnce sync.Once
 	mig     *goose.Provider
 	migErr  error
+
+	// writer takes SQLite's write transactions in turns and checkpoints
+	// its WAL (db_sqlite.go); nil on PostgreSQL.
+	writer *sqliteWriter
 }
 
 // Options tune Open.
@@ -100,15 +104,18 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		// WAL lets readers run beside the writer; IMMEDIATE transactions take
 		// the write lock up front so two writers wait (busy_timeout) instead
 		// of failing when one upgrades a read lock.
+		// No checkpoint on commit: db.writer checkpoints beside the
+		// writers (db_sqlite.go).
 		dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
 			"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)"
 		db.DB, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
+		db.writer = newSQLiteWriter()
 	default:
 		return nil, fmt.Errorf("database URL %q: want postgres://, postgresql://, sqlite: or empty", redact(rawURL))
 	}
@@ -117,6 +124,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Where, err)
+	}
+	if db.writer != nil {
+		db.writer.start(db)
 	}
 	return db, nil
 }
@@ -163,8 +173,15 @@ func (db *DB) queryRow(ctx context.Context, q querier, query string, args ...any
 	return q.QueryRowContext(ctx, db.rebind(query), args...)
 }
 
-// inTx runs fn in a transaction, committing if it returns nil.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// inTx runs fn in a transaction, committing if it returns nil. On SQLite
+// it waits for its write turn first (db_sqlite.go).
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if db.writer != nil {
+		if err := db.writer.acquire(ctx); err != nil {
+			return err
+		}
+		defer func() { db.writer.release(err == nil) }()
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -334,3 +334,37 @@ func uniqueKeys(keys []string) []string {
 	}
 	return out
 }
+
+// rowScanner is what pgx.Rows and *sql.Rows share, for the readers below;
+// the caller closes the rows.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanOutboxRows reads outbox rows (outboxReadColumns).
+func scanOutboxRows(rows rowScanner) ([]outboxRow, error) {
+	var out []outboxRow
+	for rows.Next() {
+		var o outboxRow
+		if err := o.scan(rows); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// scanIDSet reads a column of ids into a set.
+func scanIDSet(rows rowScanner) (map[string]bool, error) {
+	set := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		set[id] = true
+	}
+	return set, rows.Err()
+}

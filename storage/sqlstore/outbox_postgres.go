@@ -29,15 +29,7 @@ func (t pgChunkTx) inMessages(ctx context.Context, ids []string) (map[string]boo
 		return nil, err
 	}
 	defer rows.Close()
-	written := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		written[id] = true
-	}
-	return written, rows.Err()
+	return scanIDSet(rows)
 }
 
 func (t pgChunkTx) claimMessages(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
@@ -83,15 +75,7 @@ func readOutbox(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]ou
 		return nil, err
 	}
 	defer rows.Close()
-	var out []outboxRow
-	for rows.Next() {
-		var o outboxRow
-		if err := o.scan(rows); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return scanOutboxRows(rows)
 }
 
 var claimCopyColumns = append(append([]string{}, insertColumns...), "lease_until", "reason", "last_error", "sent_at", "finished_at")

@@ -29,15 +29,7 @@ func (t liteChunkTx) readOutbox(ctx context.Context, query string, args ...any) 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []outboxRow
-	for rows.Next() {
-		var o outboxRow
-		if err := o.scan(rows); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return scanOutboxRows(rows)
 }
 
 func (t liteChunkTx) leaseChunks(ctx context.Context, keys []string, now, leaseUntil time.Time) ([]outboxRow, error) {
@@ -53,15 +45,7 @@ func (t liteChunkTx) inMessages(ctx context.Context, ids []string) (map[string]b
 		return nil, err
 	}
 	defer rows.Close()
-	written := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		written[id] = true
-	}
-	return written, rows.Err()
+	return scanIDSet(rows)
 }
 
 func (t liteChunkTx) claimMessages(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
@@ -117,19 +101,7 @@ func (t liteChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]*lockedChunk{}
-	for rows.Next() {
-		var key, appID, bucketID string
-		var open, hasCallback bool
-		var packed []byte
-		if err := rows.Scan(&key, &appID, &bucketID, &open, &packed, &hasCallback); err != nil {
-			return nil, err
-		}
-		if out[key], err = newLockedChunk(appID, bucketID, open, hasCallback, packed); err != nil {
-			return nil, err
-		}
-	}
-	return out, rows.Err()
+	return scanLockedChunks(rows)
 }
 
 // storeFinish writes p: the results that go into messages (storeRest),

@@ -116,6 +116,26 @@ func newLockedChunk(appID, bucketID string, open, hasCallback bool, stored []byt
 	return &lockedChunk{appID: appID, bucketID: bucketID, open: open, hasCallback: hasCallback, stored: stored, finals: finals}, nil
 }
 
+// scanLockedChunks reads the rows of chunkTx.lockChunks's statement: key,
+// app, bucket, open, results, whether the bucket has a callback.
+func scanLockedChunks(rows rowScanner) (map[string]*lockedChunk, error) {
+	out := map[string]*lockedChunk{}
+	for rows.Next() {
+		var key, appID, bucketID string
+		var open, hasCallback bool
+		var packed []byte
+		if err := rows.Scan(&key, &appID, &bucketID, &open, &packed, &hasCallback); err != nil {
+			return nil, err
+		}
+		c, err := newLockedChunk(appID, bucketID, open, hasCallback, packed)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = c
+	}
+	return out, rows.Err()
+}
+
 // finishPlan is what one finish writes: the results that go into
 // messages (rest), the results appended to each chunk, and the event sets.
 type finishPlan struct {

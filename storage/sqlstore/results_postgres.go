@@ -22,19 +22,7 @@ func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*l
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]*lockedChunk{}
-	for rows.Next() {
-		var key, appID, bucketID string
-		var open, hasCallback bool
-		var packed []byte
-		if err := rows.Scan(&key, &appID, &bucketID, &open, &packed, &hasCallback); err != nil {
-			return nil, err
-		}
-		if out[key], err = newLockedChunk(appID, bucketID, open, hasCallback, packed); err != nil {
-			return nil, err
-		}
-	}
-	return out, rows.Err()
+	return scanLockedChunks(rows)
 }
 
 // storeFinish writes p in one round trip: the results that go into
