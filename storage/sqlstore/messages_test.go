@@ -54,7 +54,7 @@ func newMessages(n int, appID, bucketID, credID, ctxID string, now time.Time) []
 }
 
 // countMessages counts all stored messages, claimed or still in the
-// PostgreSQL outbox.
+// outbox.
 func countMessages(t testing.TB, db *sqlstore.DB) (n int) {
 	t.Helper()
 	q := `SELECT (SELECT count(*) FROM messages) + (SELECT coalesce(sum(size - done + finals), 0) FROM outbox)`
