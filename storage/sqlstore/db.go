@@ -42,9 +42,9 @@ type DB struct {
 	mig     *goose.Provider
 	migErr  error
 
-	// writer takes SQLite's write transactions in turns and checkpoints
-	// its WAL (db_sqlite.go); nil on PostgreSQL.
-	writer *sqliteWriter
+	// writer takes SQLite's write transactions in turns (db_sqlite.go);
+	// nil on PostgreSQL.
+	writer writeTurn
 }
 
 // Options tune Open.
@@ -104,18 +104,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		// WAL lets readers run beside the writer; IMMEDIATE transactions take
 		// the write lock up front so two writers wait (busy_timeout) instead
 		// of failing when one upgrades a read lock.
-		// No checkpoint on commit: db.writer checkpoints beside the
-		// writers (db_sqlite.go).
 		dsn := "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
 			"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)"
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 		db.DB, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
-		db.writer = newSQLiteWriter()
+		db.writer = make(writeTurn, 1)
 	default:
 		return nil, fmt.Errorf("database URL %q: want postgres://, postgresql://, sqlite: or empty", redact(rawURL))
 	}
@@ -124,9 +122,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Where, err)
-	}
-	if db.writer != nil {
-		db.writer.start(db)
 	}
 	return db, nil
 }
@@ -175,12 +170,12 @@ func (db *DB) queryRow(ctx context.Context, q querier, query string, args ...any
 
 // inTx runs fn in a transaction, committing if it returns nil. On SQLite
 // it waits for its write turn first (db_sqlite.go).
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.writer != nil {
 		if err := db.writer.acquire(ctx); err != nil {
 			return err
 		}
-		defer func() { db.writer.release(err == nil) }()
+		defer db.writer.release()
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

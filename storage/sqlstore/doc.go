@@ -9,10 +9,9 @@
 // over chunkTx, one transaction's statements, implemented per dialect in
 // files named by it (outbox_postgres.go with results_postgres.go and
 // messages_postgres.go; outbox_sqlite.go with messages_sqlite.go). On
-// SQLite, write transactions take turns in Go and the store checkpoints
-// the WAL itself, beside the writers (db_sqlite.go). Migrations are kept per
-// dialect under migrations/ and applied with goose, under an advisory lock
-// on PostgreSQL so that several nodes may start at once.
+// SQLite, write transactions take turns in Go (db_sqlite.go). Migrations
+// are kept per dialect under migrations/ and applied with goose, under an
+// advisory lock on PostgreSQL so that several nodes may start at once.
 //
 // Validation, sealing and policy stay in the domain packages, which declare
 // the interfaces implemented here. Where a rule must hold against
