@@ -5,12 +5,12 @@
 // only carries message ids.
 //
 // A store keeps the messages a send made with one pushgate.IDGroup (a
-// chunk, which one task claims) together if it likes: on PostgreSQL a
-// chunk is one outbox row, keyed by its IDGroup, which also keeps the
-// final results of the messages claimed with it (and their webhook events
-// go into one row per bucket), and Claim names the row a message came
-// from in Message.Chunk for Finish to find; SQLite writes messages one by
-// one. Either way Get answers for every message by its id. Insert fails with
+// chunk, which one task claims) together if it likes: sqlstore keeps a
+// chunk as one outbox row, keyed by its IDGroup, on PostgreSQL and SQLite
+// alike, which also keeps the final results of the messages claimed with
+// it (and their webhook events go into one row per bucket), and Claim
+// names the row a message came from in Message.Chunk for Finish to find.
+// Either way Get answers for every message by its id. Insert fails with
 // ErrIDTaken (storing nothing) when an id or IDGroup is in use already, so
 // that the caller can make new ids; Finish fails with ErrUnstorable when
 // the database refuses the data itself, so that the caller can store the

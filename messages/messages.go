@@ -121,8 +121,8 @@ var ErrUnstorable = errors.New("the database refused the data")
 // stores, so that a message's fate and its event are stored together:
 // Finish writes webhook events (the table of package webhooks' Store), and
 // webhooks.Store.RecordClientEvents writes the delivered, clicked and
-// closed times of messages (and on PostgreSQL moves a message's outbox
-// chunk into messages first). An implementation keeps both stores in one
+// closed times of messages (and moves a message's outbox chunk, if the
+// store keeps one, into messages first). An implementation keeps both stores in one
 // database.
 type Store interface {
 	// Insert stores new messages in one transaction. Messages whose ids

@@ -97,8 +97,8 @@ func (o *ListOptions) defaults() {
 // sent and failed events are inserted by the message store
 // (messages.Store.Finish, with ResultEvent's mapping) in the transaction
 // that stores the results, and RecordClientEvents writes the client-event
-// times of messages (and on PostgreSQL moves a message's outbox chunk
-// into messages first). An implementation keeps both stores in one
+// times of messages (and moves a message's outbox chunk, if the message
+// store keeps one, into messages first). An implementation keeps both stores in one
 // database.
 type Store interface {
 	// RecordClientEvents stores what clients report, in one transaction:

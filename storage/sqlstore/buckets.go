@@ -95,10 +95,8 @@ func (s *BucketStore) deleteBuckets(ctx context.Context, tx *sql.Tx, ids []strin
 	// The outbox first: a worker storing results locks its chunk's row
 	// before it writes the chunk's messages, so this waits for it and then
 	// sees those messages.
-	if s.db.Dialect == Postgres {
-		if _, err := s.db.exec(ctx, tx, `DELETE FROM outbox WHERE bucket_id IN `+list, args...); err != nil {
-			return 0, err
-		}
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM outbox WHERE bucket_id IN `+list, args...); err != nil {
+		return 0, err
 	}
 	if _, err := s.db.exec(ctx, tx, `DELETE FROM messages WHERE bucket_id IN `+list, args...); err != nil {
 		return 0, err
@@ -126,18 +124,35 @@ func (s *BucketStore) PurgeDeleted(ctx context.Context, forgetBefore time.Time) 
 		return 0, fmt.Errorf("purge messages of deleted buckets: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if s.db.Dialect == Postgres {
-		var chunked sql.NullInt64
-		if err := s.db.queryRow(ctx, s.db, `WITH d AS (DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size - done + finals AS n)
-			SELECT sum(n) FROM d`).Scan(&chunked); err != nil {
-			return int(n), fmt.Errorf("purge messages of deleted buckets: %w", err)
-		}
-		n += chunked.Int64
+	chunked, err := s.purgeChunks(ctx)
+	if err != nil {
+		return int(n), fmt.Errorf("purge messages of deleted buckets: %w", err)
 	}
+	n += chunked
 	if _, err := s.db.exec(ctx, s.db, `DELETE FROM deleted_buckets WHERE deleted_at < ?`, forgetBefore.UTC()); err != nil {
 		return int(n), fmt.Errorf("forget deleted buckets: %w", err)
 	}
 	return int(n), nil
+}
+
+// purgeChunks deletes the outbox rows of deleted buckets and counts the
+// messages they held that were not moved into messages (those were
+// counted there).
+func (s *BucketStore) purgeChunks(ctx context.Context) (int64, error) {
+	rows, err := s.db.query(ctx, s.db, `DELETE FROM outbox WHERE bucket_id IN (SELECT id FROM deleted_buckets) RETURNING size - done + finals`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var held int64
+		if err := rows.Scan(&held); err != nil {
+			return n, err
+		}
+		n += held
+	}
+	return n, rows.Err()
 }
 
 func (s *BucketStore) DeleteBucket(ctx context.Context, appID, id string) error {

@@ -169,10 +169,17 @@ func TestChunkResultsOnceAndLookedUp(t *testing.T) {
 // node killed before the commit would: the chunk is handed out again once
 // its lease ends.
 func TestChunkResultsRollBackTogether(t *testing.T) {
-	onPostgres(t, func(t *testing.T, db *sqlstore.DB) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		s := db.Messages()
 		appID, bucketID, credID, ctxID := newBucket(t, db)
+		if db.Dialect == sqlstore.SQLite {
+			// SQLite stores a NUL in text: a trigger refuses the row instead.
+			if _, err := db.ExecContext(ctx, `CREATE TRIGGER refuse_bad BEFORE INSERT ON messages WHEN instr(NEW.foreign_id, 'bad') = 1
+				BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+				t.Fatal(err)
+			}
+		}
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		msgs := inChunks(newMessages(3, appID, bucketID, credID, ctxID, now), 3)
 		msgs[2].ForeignID, msgs[2].Receiver.ForeignID = "bad\x00id", "bad\x00id"
@@ -192,8 +199,8 @@ func TestChunkResultsRollBackTogether(t *testing.T) {
 			}
 			results = append(results, messages.Result{Message: m, Status: messages.Sent, Attempts: 1, At: now})
 		}
-		// A retry goes into messages, whose text columns refuse the NUL: the
-		// whole Finish fails.
+		// A retry goes into messages, whose text columns refuse the NUL (on
+		// SQLite, the trigger): the whole Finish fails.
 		results = append(results, messages.Result{Message: bad, Status: messages.Queued, Attempts: 1, At: now, RetryAt: now.Add(time.Minute)})
 		if err := s.Finish(ctx, results); err == nil {
 			t.Fatal("Finish stored a NUL in a text column")
@@ -313,4 +320,62 @@ func TestConcurrentReportsOfFinishedChunks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSQLiteMessagesFromBeforeTheOutbox: messages that SQLite stored as
+// rows of messages before its outbox (migration 00014) are still claimed,
+// finished with one event each, looked up and reported on after it.
+func TestSQLiteMessagesFromBeforeTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, testenv.SQLiteURL(t), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlstore.MigrateUpTo(ctx, db, 13); err != nil {
+		t.Fatal(err)
+	}
+	appID, bucketID, credID, ctxID := newBucket(t, db)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	old := newMessages(3, appID, bucketID, credID, ctxID, now)
+	for _, m := range old { // as the store of then wrote them
+		if _, err := db.ExecContext(ctx, `INSERT INTO messages (id, app_id, bucket_id, context_id, credential_id, provider, foreign_id, token,
+			status, created_at, updated_at, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+			m.ID, appID, bucketID, ctxID, credID, m.Provider, m.ForeignID, "tok", now, now, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := db.Messages()
+	later := now.Add(time.Minute)
+	if refs, err := s.Stale(ctx, later, later, 100); err != nil || len(refs) != 3 {
+		t.Fatalf("Stale = %d refs, %v; want the 3 queued", len(refs), err)
+	}
+	claimed, err := s.Claim(ctx, ids(old), now, now.Add(time.Minute))
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	for range 2 {
+		if err := s.Finish(ctx, resultsFor(claimed, now.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range old {
+		if got, err := s.Get(ctx, appID, bucketID, m.ID); err != nil || got.Status != messages.Sent || got.Receiver.Token != "tok" {
+			t.Fatalf("message after its result: %+v, %v", got, err)
+		}
+	}
+	events := eventKinds(t, batchAll(t, db, appID, bucketID, 1000))
+	for _, m := range old {
+		if _, ok := events[m.ID+"/sent"]; !ok || len(events) != 3 {
+			t.Fatalf("events %+v; want one sent event per message", events)
+		}
+	}
+	found, err := db.Webhooks().RecordClientEvents(ctx, []webhooks.ClientEvent{{EventID: pushgate.NewID(), ContextID: ctxID, MessageID: old[0].ID,
+		Kind: webhooks.Clicked, At: later}})
+	if err != nil || !found[0] {
+		t.Fatalf("report: %v, %v", found, err)
+	}
 }

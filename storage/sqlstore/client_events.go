@@ -48,10 +48,25 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 			if err := s.recordClientEventsPG(ctx, events, found); err != nil {
 				return err
 			}
-			return s.recordOutboxReports(ctx, events, found)
+			return recordOutboxReports(events, found, func(ids []string) error {
+				_, err := s.db.materialize(ctx, ids)
+				return err
+			}, func(events []webhooks.ClientEvent, found []bool) error {
+				return s.recordClientEventsPG(ctx, events, found)
+			})
 		})
 	} else {
-		err = s.db.inTx(ctx, func(tx *sql.Tx) error { return s.recordClientEventsTx(ctx, tx, events, found) })
+		err = s.db.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.recordClientEventsTx(ctx, tx, events, found); err != nil {
+				return err
+			}
+			return recordOutboxReports(events, found, func(ids []string) error {
+				_, err := materializeChunks(ctx, liteChunkTx{db: s.db, tx: tx}, ids)
+				return err
+			}, func(events []webhooks.ClientEvent, found []bool) error {
+				return s.recordClientEventsTx(ctx, tx, events, found)
+			})
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record client events: %w", err)
@@ -61,9 +76,11 @@ func (s *WebhookStore) RecordClientEvents(ctx context.Context, events []webhooks
 
 // recordOutboxReports handles the reports that found no message: those
 // whose message is still in the outbox (an app that reports before the
-// push went out, or a test) are moved into messages, and every one is
-// recorded again.
-func (s *WebhookStore) recordOutboxReports(ctx context.Context, events []webhooks.ClientEvent, found []bool) error {
+// push went out, a device that acknowledges a message whose result its
+// worker kept in the chunk) have their chunks moved into messages (move),
+// and every one is recorded again (record).
+func recordOutboxReports(events []webhooks.ClientEvent, found []bool, move func(ids []string) error,
+	record func(events []webhooks.ClientEvent, found []bool) error) error {
 	var missing []webhooks.ClientEvent
 	var at []int
 	for i, e := range events {
@@ -78,16 +95,16 @@ func (s *WebhookStore) recordOutboxReports(ctx context.Context, events []webhook
 	for i, e := range missing {
 		ids[i] = e.MessageID
 	}
-	// Recorded again even when nothing was moved: a worker's Finish may
-	// have been moving the chunk into messages while the first attempt
-	// looked, and materialize waited for it to commit. (pushgate's own
-	// provider makes that common: a device acknowledges a message while
-	// its worker is still storing the result.)
-	if _, err := s.db.materialize(ctx, ids); err != nil {
+	// Recorded again even when nothing was moved: on PostgreSQL a worker's
+	// Finish may have been moving the chunk into messages while the first
+	// attempt looked, and the move waited for it to commit. (pushgate's
+	// own provider makes that common: a device acknowledges a message
+	// while its worker is still storing the result.)
+	if err := move(ids); err != nil {
 		return err
 	}
 	again := make([]bool, len(missing))
-	if err := s.recordClientEventsPG(ctx, missing, again); err != nil {
+	if err := record(missing, again); err != nil {
 		return err
 	}
 	for j, i := range at {

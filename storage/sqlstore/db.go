@@ -41,6 +41,10 @@ type DB struct {
 	migOnce sync.Once
 	mig     *goose.Provider
 	migErr  error
+
+	// writer takes SQLite's write transactions in turns (db_sqlite.go);
+	// nil on PostgreSQL.
+	writer writeTurn
 }
 
 // Options tune Open.
@@ -109,6 +113,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		}
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
+		db.writer = make(writeTurn, 1)
 	default:
 		return nil, fmt.Errorf("database URL %q: want postgres://, postgresql://, sqlite: or empty", redact(rawURL))
 	}
@@ -163,8 +168,15 @@ func (db *DB) queryRow(ctx context.Context, q querier, query string, args ...any
 	return q.QueryRowContext(ctx, db.rebind(query), args...)
 }
 
-// inTx runs fn in a transaction, committing if it returns nil.
+// inTx runs fn in a transaction, committing if it returns nil. On SQLite
+// it waits for its write turn first (db_sqlite.go).
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.writer != nil {
+		if err := db.writer.acquire(ctx); err != nil {
+			return err
+		}
+		defer db.writer.release()
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

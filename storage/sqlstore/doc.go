@@ -1,16 +1,17 @@
 // Package sqlstore implements the domain stores on SQL, for SQLite
 // (modernc.org/sqlite, no cgo) and PostgreSQL (pgx). Queries are written once
 // with ? placeholders and rebound for PostgreSQL; the few statements that
-// differ between dialects say so where they stand. Messages are the
-// exception: PostgreSQL keeps accepted chunks as outbox rows, with the
-// final results of their messages, and their sent/failed webhook events as
-// one webhook_events row per bucket and Finish (a set: webhook_sets.go),
-// and SQLite keeps one row per message and per event, two models that
-// MessageStore chooses between once, kept in files named by dialect
-// (messages_postgres.go with outbox_postgres.go and results_postgres.go,
-// and messages_sqlite.go). Migrations are kept per
-// dialect under migrations/ and applied with goose, under an advisory lock
-// on PostgreSQL so that several nodes may start at once.
+// differ between dialects say so where they stand. Messages differ the
+// most: both dialects keep accepted chunks as outbox rows, with the final
+// results of their messages, and their sent/failed webhook events as one
+// webhook_events row per bucket and Finish (a set: webhook_sets.go). The
+// algorithms on them are written once (outbox.go, chunks.go, results.go)
+// over chunkTx, one transaction's statements, implemented per dialect in
+// files named by it (outbox_postgres.go with results_postgres.go and
+// messages_postgres.go; outbox_sqlite.go with messages_sqlite.go). On
+// SQLite, write transactions take turns in Go (db_sqlite.go). Migrations
+// are kept per dialect under migrations/ and applied with goose, under an
+// advisory lock on PostgreSQL so that several nodes may start at once.
 //
 // Validation, sealing and policy stay in the domain packages, which declare
 // the interfaces implemented here. Where a rule must hold against

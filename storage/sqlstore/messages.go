@@ -15,27 +15,27 @@ import (
 	"github.com/pushgate/pushgate/webhooks"
 )
 
-// MessageStore implements messages.Store. PostgreSQL and SQLite keep
-// messages in two models, each in its own files: on PostgreSQL accepted
-// chunks wait as outbox rows (messages_postgres.go, outbox_postgres.go),
-// on SQLite every message is a row of messages from the start
-// (messages_sqlite.go). The model is chosen once, when the store is made;
-// the entry points here check their arguments and hand over.
+// MessageStore implements messages.Store. Both dialects keep an accepted
+// chunk of messages as one outbox row, which keeps the final results of
+// the messages claimed with it (outbox.go, results.go); a message goes
+// into messages only for a retry, a partial claim or a client report.
+// Claim, Finish, Get and Stale are written once over each dialect's
+// statements (chunkTx); Insert and MarkEnqueued, one statement or two,
+// are written per dialect (messages_postgres.go, messages_sqlite.go).
 //
-// Both models write another package's table: Finish stores the webhook
-// event of each final result (webhooks.ResultEvent maps the result to it)
-// in webhook_events, atomically with the result.
-type MessageStore struct{ model messageModel }
+// Finish writes another package's table: it stores the webhook events of
+// final results (webhooks.ResultEvent maps the result to each) in
+// webhook_events, atomically with the results.
+type MessageStore struct {
+	db    *DB
+	model messageModel
+}
 
-// messageModel is how one dialect keeps messages: the methods of
-// messages.Store, called with non-empty arguments. The entry points wrap
-// the errors of claim, finish and stale; insert's are returned as they are.
+// messageModel is what one dialect writes in its own way: the methods of
+// messages.Store so named, called with non-empty arguments. insert's
+// errors are returned as they are.
 type messageModel interface {
 	insert(ctx context.Context, msgs []*messages.Message) error
-	claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error)
-	finish(ctx context.Context, results []messages.Result) error
-	get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error)
-	stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error)
 	markEnqueued(ctx context.Context, ids []string, at time.Time) error
 }
 
@@ -44,9 +44,9 @@ var _ messages.Store = (*MessageStore)(nil)
 // Messages returns the message store of db.
 func (db *DB) Messages() *MessageStore {
 	if db.Dialect == Postgres {
-		return &MessageStore{model: postgresMessages{db: db}}
+		return &MessageStore{db: db, model: postgresMessages{db: db}}
 	}
-	return &MessageStore{model: sqliteMessages{db: db}}
+	return &MessageStore{db: db, model: sqliteMessages{db: db}}
 }
 
 func (s *MessageStore) Insert(ctx context.Context, msgs []*messages.Message) error {
@@ -60,15 +60,19 @@ func (s *MessageStore) Claim(ctx context.Context, ids []string, now, leaseUntil 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out, err := s.model.claim(ctx, ids, now, leaseUntil)
+	var out []*messages.Message
+	err := s.db.withChunks(ctx, func(t chunkTx) error {
+		var err error
+		out, err = claimChunks(ctx, t, ids, now, leaseUntil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return out, nil
 }
 
-// Finish stores results and, in the same statement (PostgreSQL) or
-// transaction (SQLite), the webhook event of every final one
+// Finish stores results and, in the same transaction, the webhook event of every final one
 // (webhooks.ResultEvent: sent, or failed with its reason; an expired
 // message is a failure with its reason) whose bucket has a callback. A
 // crash can therefore never keep a message's fate and lose its event.
@@ -81,18 +85,18 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			return errors.New("finish messages: a result does not carry its message")
 		}
 	}
-	if err := s.model.finish(ctx, results); err != nil {
+	if err := s.db.withChunks(ctx, func(t chunkTx) error { return finishChunks(ctx, t, results) }); err != nil {
 		return finishError(err)
 	}
 	return nil
 }
 
 func (s *MessageStore) Get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
-	return s.model.get(ctx, appID, bucketID, id)
+	return getChunked(ctx, s.db, appID, bucketID, id)
 }
 
 func (s *MessageStore) Stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
-	refs, err := s.model.stale(ctx, now, dueBefore, limit)
+	refs, err := staleAll(ctx, s.db, now, dueBefore, limit)
 	if err != nil {
 		return nil, fmt.Errorf("stale messages: %w", err)
 	}
@@ -210,8 +214,7 @@ func finishError(err error) error {
 	return fmt.Errorf("finish messages: %w", err)
 }
 
-// getMessage reads a message of the messages table (both models keep
-// messages there once claimed; SQLite from the start).
+// getMessage reads a message of the messages table.
 func getMessage(ctx context.Context, db *DB, appID, bucketID, id string) (*messages.Message, error) {
 	m, err := scanMessage(db.queryRow(ctx, db, `SELECT `+messageColumns+` FROM messages WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -5,29 +5,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/messages"
 )
 
-// postgresMessages is the PostgreSQL model of messages: an accepted chunk
-// is one outbox row (outbox_postgres.go says how), which a task claims
-// and which keeps the final results of its messages (results_postgres.go);
-// a message goes into messages only for a retry, a partial claim or a
-// client report. Statements on messages alone are shared with SQLite.
+// postgresMessages writes PostgreSQL's outbox rows (outbox.go says how),
+// with arrays for parameters; finishStatement is the part of finish that
+// writes results into messages (a retry's, or of a message claimed from
+// messages).
 type postgresMessages struct{ db *DB }
 
 // insert stores msgs as one outbox row per IDGroup, in one statement.
 func (p postgresMessages) insert(ctx context.Context, msgs []*messages.Message) error {
 	var c outboxChunks
-	for start := 0; start < len(msgs); {
-		end, err := chunkEnd(msgs, start)
-		if err != nil {
-			return fmt.Errorf("store messages: %w", err)
-		}
-		c.add(msgs[start:end])
-		start = end
+	if err := eachChunk(msgs, func(chunk []*messages.Message) error { c.add(chunk); return nil }); err != nil {
+		return fmt.Errorf("store messages: %w", err)
 	}
 	_, err := p.db.exec(ctx, p.db, `INSERT INTO outbox (id, `+outboxColumns+`, size)
 		SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::bytea[], ?::int[])`,
@@ -41,24 +33,6 @@ func (p postgresMessages) insert(ctx context.Context, msgs []*messages.Message) 
 		return fmt.Errorf("store messages: %w", err)
 	}
 	return nil
-}
-
-// chunkEnd returns the end of the chunk that starts at msgs[start]: the
-// messages after it of its IDGroup, which must differ from it in their
-// receivers only.
-func chunkEnd(msgs []*messages.Message, start int) (int, error) {
-	first := msgs[start]
-	key := pushgate.IDGroup(first.ID)
-	end := start + 1
-	for end < len(msgs) && pushgate.IDGroup(msgs[end].ID) == key {
-		m := msgs[end]
-		if m.BucketID != first.BucketID || m.ContextID != first.ContextID || m.CredentialID != first.CredentialID || m.AppID != first.AppID ||
-			m.Provider != first.Provider || !m.CreatedAt.Equal(first.CreatedAt) || !m.ExpiresAt.Equal(first.ExpiresAt) || !m.EnqueuedAt.Equal(first.EnqueuedAt) {
-			return 0, fmt.Errorf("messages of id group %s differ in more than their receivers", key)
-		}
-		end++
-	}
-	return end, nil
 }
 
 // outboxChunks are the columns of the outbox rows one insert writes.
@@ -88,265 +62,12 @@ func timePtr(t time.Time) *time.Time {
 	return &u
 }
 
-// get finds a message in messages, or else in the outbox.
-func (p postgresMessages) get(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
-	m, err := getMessage(ctx, p.db, appID, bucketID, id)
-	if pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
-		return m, err
-	}
-	if m, err = p.getOutbox(ctx, appID, bucketID, id); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
-		return m, err
-	}
-	// Claimed between the two reads: it is in messages now (or gone).
-	return getMessage(ctx, p.db, appID, bucketID, id)
-}
-
-// getOutbox finds a message still in the outbox.
-func (p postgresMessages) getOutbox(ctx context.Context, appID, bucketID, id string) (*messages.Message, error) {
-	rows, err := p.db.query(ctx, p.db, `SELECT `+outboxReadColumns+` FROM outbox WHERE id IN (?, ?) AND app_id = ? AND bucket_id = ?`,
-		pushgate.IDGroup(id), oldSchemeGroup(id), appID, bucketID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var o outboxRow
-		if err := o.scan(rows); err != nil {
-			return nil, err
-		}
-		msgs, err := o.messages()
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range msgs {
-			if m.ID == id {
-				return m, nil
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return nil, pushgate.NotFound("message")
-}
-
-// stale hands back the stale messages of messages, then those of the
-// outbox (staleOutbox), up to about limit.
-func (p postgresMessages) stale(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
-	refs, err := staleMessages(ctx, p.db, now, dueBefore, limit)
-	if err != nil {
-		return nil, err
-	}
-	more, err := p.staleOutbox(ctx, now, dueBefore, limit-len(refs))
-	if err != nil {
-		return nil, err
-	}
-	return append(refs, more...), nil
-}
-
-// staleOutbox hands back the chunks whose worker's lease ended before now
-// (the unknown attempt counts: claims already did) and returns their
-// messages still to send, then those of chunks due before dueBefore, whole
-// rows, oldest first, about limit messages (the last row may go past it).
-func (p postgresMessages) staleOutbox(ctx context.Context, now, dueBefore time.Time, limit int) ([]messages.Ref, error) {
-	var refs []messages.Ref
-	err := p.db.withPgx(ctx, func(tx pgx.Tx) error {
-		refs = refs[:0]
-		ended, err := readOutbox(ctx, tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 AND done < size RETURNING `+outboxReadColumns, now.UTC())
-		if err != nil {
-			return err
-		}
-		var due []outboxRow
-		if limit > 0 {
-			if due, err = dueOutbox(ctx, tx, ended, dueBefore, limit); err != nil {
-				return err
-			}
-		}
-		for _, rows := range [][]outboxRow{ended, due} {
-			for i := range rows {
-				o := &rows[i]
-				msgs, err := o.pending(ctx, tx)
-				if err != nil {
-					return err
-				}
-				for _, m := range msgs {
-					refs = append(refs, messages.Ref{ID: m.ID, AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID})
-				}
-			}
-		}
-		return nil
-	})
-	return refs, err
-}
-
-// dueOutbox reads the chunks no worker holds that were due before
-// dueBefore, other than those just handed back (ended), whole rows, oldest
-// first, about limit messages.
-func dueOutbox(ctx context.Context, tx pgx.Tx, ended []outboxRow, dueBefore time.Time, limit int) ([]outboxRow, error) {
-	endedIDs := make([]string, len(ended))
-	for i := range ended {
-		endedIDs[i] = ended[i].id
-	}
-	return readOutbox(ctx, tx, `WITH due AS (
-			SELECT id, sum(size - done) OVER (ORDER BY enqueued_at, id) - (size - done) AS before FROM outbox
-			WHERE lease_until IS NULL AND enqueued_at < $1 AND done < size AND NOT (id = ANY($3)) ORDER BY enqueued_at, id LIMIT $2)
-		SELECT `+prefixColumns("o.", outboxReadColumns)+` FROM outbox o JOIN due d ON d.id = o.id
-		WHERE d.before < $2 ORDER BY o.enqueued_at, o.id`, dueBefore.UTC(), limit, endedIDs)
-}
-
 func (p postgresMessages) markEnqueued(ctx context.Context, ids []string, at time.Time) error {
 	if _, err := p.db.exec(ctx, p.db, `UPDATE outbox SET enqueued_at = ? WHERE id = ANY(?)`, at.UTC(), outboxKeys(ids)); err != nil {
 		return err
 	}
 	_, err := p.db.exec(ctx, p.db, `UPDATE messages SET enqueued_at = ? WHERE id = ANY(?) AND status = 'queued'`, at.UTC(), ids)
 	return err
-}
-
-// claim claims ids. A chunk in the outbox that no worker holds is leased
-// whole when ids name all its messages still to send (what a task made by
-// the Sender does): nothing is written for its messages until their
-// results. A chunk named in part (a sweep's or a retry's mix) moves into
-// messages, the named messages sending and the rest queued. The ids not in
-// the outbox (retries, chunks moved before) are claimed in messages; those
-// found nowhere are looked for once more by the old-scheme keys that
-// outboxKeys left out (lone ids of old chunks; otherwise ids claimed or
-// finished already, as when a task runs twice).
-func (p postgresMessages) claim(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error) {
-	var out []*messages.Message
-	err := p.db.withPgx(ctx, func(tx pgx.Tx) error {
-		c := &pgClaim{tx: tx, now: now.UTC(), leaseUntil: leaseUntil.UTC(), want: make(map[string]bool, len(ids))}
-		for _, id := range ids {
-			c.want[id] = true
-		}
-		keys := outboxKeys(ids)
-		if err := c.lease(ctx, keys); err != nil {
-			return err
-		}
-		if err := c.claimMessages(ctx); err != nil {
-			return err
-		}
-		if old := untriedOldKeys(c.want, keys); len(old) > 0 {
-			if err := c.lease(ctx, old); err != nil {
-				return err
-			}
-		}
-		if err := c.moveSplit(ctx); err != nil {
-			return err
-		}
-		out = c.out
-		return nil
-	})
-	return out, err
-}
-
-// pgClaim is one claim in progress, in one transaction.
-type pgClaim struct {
-	tx              pgx.Tx
-	now, leaseUntil time.Time
-	// want holds the ids not claimed yet.
-	want map[string]bool
-	out  []*messages.Message
-	// split are the outbox rows named in part, and moved their messages,
-	// which go into messages.
-	split []string
-	moved []*messages.Message
-}
-
-// lease leases the outbox rows among keys that no worker holds and claims
-// the wanted messages in them.
-func (c *pgClaim) lease(ctx context.Context, keys []string) error {
-	leased, err := readOutbox(ctx, c.tx, `UPDATE outbox SET lease_until = $1, claimed_at = $2, claims = claims + 1
-		WHERE id = ANY($3) AND lease_until IS NULL RETURNING `+outboxReadColumns, c.leaseUntil, c.now, keys)
-	if err != nil {
-		return err
-	}
-	for i := range leased {
-		msgs, err := leased[i].pending(ctx, c.tx)
-		if err != nil {
-			return err
-		}
-		whole := true
-		for _, m := range msgs {
-			if c.want[m.ID] {
-				delete(c.want, m.ID)
-				m.Chunk = leased[i].id // its result finds the row by it
-				c.out = append(c.out, m)
-			} else { // stays queued, and so the chunk moves
-				whole = false
-				m.Status, m.LeaseUntil, m.UpdatedAt = messages.Queued, time.Time{}, m.CreatedAt
-			}
-		}
-		if !whole {
-			c.split, c.moved = append(c.split, leased[i].id), append(c.moved, msgs...)
-		}
-	}
-	return nil
-}
-
-// claimMessages claims the wanted ids that are rows of messages.
-func (c *pgClaim) claimMessages(ctx context.Context) error {
-	if len(c.want) == 0 {
-		return nil
-	}
-	rest := make([]string, 0, len(c.want))
-	for id := range c.want {
-		rest = append(rest, id)
-	}
-	rows, err := c.tx.Query(ctx, `UPDATE messages SET status = 'sending', lease_until = $1, updated_at = $2
-		WHERE id = ANY($3) AND status = 'queued' RETURNING `+claimColumns, c.leaseUntil, c.now, rest)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanClaimed(rows)
-		if err != nil {
-			return err
-		}
-		delete(c.want, m.ID)
-		c.out = append(c.out, m)
-	}
-	return rows.Err()
-}
-
-// moveSplit moves the chunks named in part into messages.
-func (c *pgClaim) moveSplit(ctx context.Context) error {
-	if len(c.split) == 0 {
-		return nil
-	}
-	if _, err := c.tx.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, c.split); err != nil {
-		return err
-	}
-	return copyMessages(ctx, c.tx, c.moved)
-}
-
-// untriedOldKeys returns the old-scheme keys of ids that are not among
-// tried.
-func untriedOldKeys(ids map[string]bool, tried []string) []string {
-	if len(ids) == 0 {
-		return nil
-	}
-	seen := make(map[string]bool, len(tried)+len(ids))
-	for _, k := range tried {
-		seen[k] = true
-	}
-	var out []string
-	for id := range ids {
-		if old := oldSchemeGroup(id); old != "" && !seen[old] {
-			seen[old] = true
-			out = append(out, old)
-		}
-	}
-	return out
-}
-
-// finish stores results: the final ones of messages claimed with their
-// chunk in the chunk's row, with their events in one row per bucket
-// (results_postgres.go); the others with finishStatement. The chunks' rows
-// are locked first, so a client report that moves a chunk into messages
-// (materialize) waits for this, or this for it.
-func (p postgresMessages) finish(ctx context.Context, results []messages.Result) error {
-	return p.db.withPgx(ctx, func(tx pgx.Tx) error { return finishChunks(ctx, tx, results) })
 }
 
 // finishRows are the results as finishStatement's arrays take them: one
@@ -432,7 +153,7 @@ const finishStatement = `WITH u AS (
 		SELECT u.grp, count(*)::int AS n FROM done d JOIN u ON u.id = d.id WHERE d.inserted GROUP BY u.grp
 	), counted AS (
 		UPDATE outbox o SET done = o.done + c.n,
-			lease_until = CASE WHEN o.done + c.n >= o.size THEN ` + finishedLease + ` ELSE o.lease_until END
+			lease_until = CASE WHEN o.done + c.n >= o.size THEN ` + finishedLeaseSQL + ` ELSE o.lease_until END
 		FROM counts c WHERE o.id = c.grp
 	)
 	INSERT INTO webhook_events (` + eventColumns + `)

@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +18,10 @@ import (
 )
 
 // A row of webhook_events holds either one event (events 1, packed NULL:
-// every client event, and every event on SQLite) or, on PostgreSQL, the
-// result events of many messages of one bucket that one Finish stored
-// (kind eventSetKind, events counting them, packed holding them; see
-// results_postgres.go). Statements that count events sum events; a batch
+// every client event, and the result events of retries and of messages
+// claimed from messages) or the result events of many messages of one
+// bucket that one Finish stored with their chunks (kind eventSetKind,
+// events counting them, packed holding them; see results.go). Statements that count events sum events; a batch
 // takes whole rows, and a set larger than the batch's room is split first
 // (splitSet), so that a batch holds its bucket's size, never more.
 //
@@ -74,6 +76,44 @@ func sortEvents(events []webhooks.Event) {
 	})
 }
 
+// fillBatch returns how many of the oldest unbatched rows (counts: the
+// events of each) a batch of max events takes, as many as fit, and the
+// events they hold; room is, when the last one taken is a set that does
+// not fit whole, the events of it the batch takes (splitEvents), so that
+// a batch is as full as it was with one row an event.
+func fillBatch(counts []int, max int) (take, total, room int) {
+	for _, n := range counts {
+		left := max - total
+		if left == 0 {
+			break
+		}
+		if n > left { // only a set holds more than one
+			return take + 1, max, left
+		}
+		take, total = take+1, total+n
+	}
+	return take, total, 0
+}
+
+// splitEvents divides the set packed (of row id) in two: its first max
+// events in time order (head), and the others (tail).
+func splitEvents(packed []byte, id, appID, bucketID string, max int) (head, tail *eventSet, err error) {
+	events, err := unpackEvents(packed, id, appID, bucketID)
+	if err != nil {
+		return nil, nil, err
+	}
+	sortEvents(events)
+	head, tail = &eventSet{appID: appID, bucketID: bucketID}, &eventSet{appID: appID, bucketID: bucketID}
+	for i, e := range events {
+		set := head
+		if i >= max {
+			set = tail
+		}
+		set.add(e.MessageID, e.ForeignID, e, e.At)
+	}
+	return head, tail, nil
+}
+
 // eventRow is an unbatched row CreateBatch may take: its ctid finds it
 // again while it is locked. (The ctids go as a tid[] parameter: cast from
 // text in the statement, they were cast again for every row scanned.)
@@ -95,22 +135,17 @@ func (s *WebhookStore) createBatchPG(ctx context.Context, b webhooks.NewBatch) (
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		take, total := 0, 0
-		for _, r := range rows {
-			room := b.Max - total
-			if room == 0 {
-				break
+		counts := make([]int, len(rows))
+		for i, r := range rows {
+			counts[i] = r.events
+		}
+		take, total, room := fillBatch(counts, b.Max)
+		if room > 0 {
+			ctid, err := splitSet(ctx, tx, rows[take-1].ctid, room)
+			if err != nil {
+				return err
 			}
-			if r.events > room { // only a set holds more than one
-				ctid, err := splitSet(ctx, tx, r.ctid, room)
-				if err != nil {
-					return err
-				}
-				rows[take].ctid = ctid
-				take, total = take+1, b.Max
-				break
-			}
-			take, total = take+1, total+r.events
+			rows[take-1].ctid = ctid
 		}
 		ctids := make([]pgtype.TID, take)
 		for i, r := range rows[:take] {
@@ -172,18 +207,9 @@ func splitSet(ctx context.Context, tx pgx.Tx, ctid pgtype.TID, max int) (pgtype.
 		Scan(&id, &appID, &bucketID, &packed); err != nil {
 		return pgtype.TID{}, err
 	}
-	events, err := unpackEvents(packed, id, appID, bucketID)
+	head, tail, err := splitEvents(packed, id, appID, bucketID, max)
 	if err != nil {
 		return pgtype.TID{}, err
-	}
-	sortEvents(events)
-	head, tail := &eventSet{appID: appID, bucketID: bucketID}, &eventSet{appID: appID, bucketID: bucketID}
-	for i, e := range events {
-		set := head
-		if i >= max {
-			set = tail
-		}
-		set.add(e.MessageID, e.ForeignID, e, e.At)
 	}
 	var moved pgtype.TID
 	b := &pgx.Batch{}
@@ -194,4 +220,89 @@ func splitSet(ctx context.Context, tx pgx.Tx, ctid pgtype.TID, max int) (pgtype.
 		return pgtype.TID{}, err
 	}
 	return moved, nil
+}
+
+// createBatchSQLite is createBatchPG on SQLite, which has one writer at a
+// time: the rows read are the rows moved.
+func (s *WebhookStore) createBatchSQLite(ctx context.Context, b webhooks.NewBatch) (int, error) {
+	n := 0
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		rowids, counts, err := unbatchedRows(ctx, tx, b.BucketID, b.Max)
+		if err != nil {
+			return err
+		}
+		take, total, room := fillBatch(counts, b.Max)
+		if take == 0 {
+			return nil
+		}
+		if room > 0 {
+			if err := splitSetSQLite(ctx, liteChunkTx{db: s.db, tx: tx}, rowids[take-1], room); err != nil {
+				return err
+			}
+		}
+		at := b.CreatedAt.UTC()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
+			VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`, b.ID, b.AppID, b.BucketID, total, at, at, at); err != nil {
+			if errorsContains(err, "FOREIGN KEY") {
+				return pushgate.NotFound("bucket")
+			}
+			return err
+		}
+		args := []any{b.ID}
+		for _, r := range rowids[:take] {
+			args = append(args, r)
+		}
+		list := "(?" + strings.Repeat(", ?", take-1) + ")"
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET batch_id = ? WHERE rowid IN `+list, args...); err != nil {
+			return err
+		}
+		n = total
+		return nil
+	})
+	switch {
+	case pushgate.ErrorCode(err) == pushgate.ENOTFOUND:
+		return 0, err
+	case err != nil:
+		return 0, fmt.Errorf("create webhook batch: %w", err)
+	}
+	return n, nil
+}
+
+// unbatchedRows returns the rowids of up to limit of a bucket's oldest
+// unbatched rows, and the events of each.
+func unbatchedRows(ctx context.Context, tx *sql.Tx, bucketID string, limit int) (rowids []int64, counts []int, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, events FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL ORDER BY at LIMIT ?`, bucketID, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rowid int64
+		var n int
+		if err := rows.Scan(&rowid, &n); err != nil {
+			return nil, nil, err
+		}
+		rowids, counts = append(rowids, rowid), append(counts, n)
+	}
+	return rowids, counts, rows.Err()
+}
+
+// splitSetSQLite leaves the first max events of the set at rowid in its
+// row and moves the others into a new set row.
+func splitSetSQLite(ctx context.Context, t liteChunkTx, rowid int64, max int) error {
+	var id, appID, bucketID string
+	var packed []byte
+	if err := t.tx.QueryRowContext(ctx, `SELECT message_id, app_id, bucket_id, packed FROM webhook_events WHERE rowid = ?`, rowid).
+		Scan(&id, &appID, &bucketID, &packed); err != nil {
+		return err
+	}
+	head, tail, err := splitEvents(packed, id, appID, bucketID, max)
+	if err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE webhook_events SET events = ?, packed = ?, at = ? WHERE rowid = ?`,
+		head.n, head.packed, head.at.UTC(), rowid); err != nil {
+		return err
+	}
+	return t.insertSet(ctx, tail)
 }

@@ -64,43 +64,10 @@ func anyTime(v any) (time.Time, error) {
 }
 
 func (s *WebhookStore) CreateBatch(ctx context.Context, b webhooks.NewBatch) (int, error) {
-	at := b.CreatedAt.UTC()
 	if s.db.Dialect == Postgres {
 		return s.createBatchPG(ctx, b)
 	}
-	// SQLite has one writer at a time, so counting and then moving in one
-	// transaction sees the same events.
-	n := 0
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.db.exec(ctx, tx, `INSERT INTO webhook_batches (id, app_id, bucket_id, status, events, created_at, retry_since, next_attempt_at)
-			SELECT ?, ?, ?, 'pending', count(*), ?, ?, ?
-			FROM (SELECT 1 FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL LIMIT ?) HAVING count(*) > 0`,
-			b.ID, b.AppID, b.BucketID, at, at, at, b.BucketID, b.Max)
-		if err != nil {
-			if errorsContains(err, "FOREIGN KEY") {
-				return pushgate.NotFound("bucket")
-			}
-			return err
-		}
-		if made, err := res.RowsAffected(); err != nil || made == 0 {
-			return err
-		}
-		res, err = s.db.exec(ctx, tx, `UPDATE webhook_events SET batch_id = ? WHERE rowid IN (
-			SELECT rowid FROM webhook_events WHERE bucket_id = ? AND batch_id IS NULL ORDER BY at LIMIT ?)`, b.ID, b.BucketID, b.Max)
-		if err != nil {
-			return err
-		}
-		moved, err := res.RowsAffected()
-		n = int(moved)
-		return err
-	})
-	if err != nil {
-		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
-			return 0, err
-		}
-		return 0, fmt.Errorf("create webhook batch: %w", err)
-	}
-	return n, nil
+	return s.createBatchSQLite(ctx, b)
 }
 
 func (s *WebhookStore) DropPending(ctx context.Context, bucketID string) (int, error) {
