@@ -138,8 +138,16 @@ func TestSendBatchSharesRequests(t *testing.T) {
 	if n := fake.Requests(); n != 2 {
 		t.Errorf("1500 identical messages took %d requests, want 2", n)
 	}
-	if got := fake.Delivered(); len(got) != 1500 || got[0].Data != `{"offer":1}` || got[0].Tokens != 1000 {
-		t.Errorf("delivered %d, first %+v", len(got), got[0])
+	got := fake.Delivered()
+	sizes := map[int]int{}
+	for _, m := range got {
+		sizes[m.Tokens]++
+		if m.Data != `{"offer":1}` {
+			t.Fatalf("delivered %+v", m)
+		}
+	}
+	if len(got) != 1500 || sizes[1000] != 1000 || sizes[500] != 500 {
+		t.Errorf("delivered %d, by request size %v", len(got), sizes)
 	}
 	before := fake.Requests()
 	ms = ms[:10]
@@ -275,12 +283,20 @@ func TestWrongSecretIsBadCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := providers.Classify(p.Send(t.Context(), message("m1", dataContext(), token(1))))
-	if o == nil || o.Reason != providers.ReasonBadCredentials || !o.Permanent {
-		t.Errorf("outcome %v", o)
+	var ms []*providers.Message
+	for i := range 20 {
+		ms = append(ms, message(fmt.Sprint("m", i), dataContext(), token(i)))
+	}
+	for _, err := range p.SendBatch(t.Context(), ms) {
+		if o := providers.Classify(err); o == nil || o.Reason != providers.ReasonBadCredentials || !o.Permanent {
+			t.Errorf("outcome %v", o)
+		}
 	}
 	if fake.Requests() != 0 {
 		t.Errorf("a send reached Push Kit without a token")
+	}
+	if n := fake.TokenRequests(); n != 1 {
+		t.Errorf("20 messages asked the token endpoint %d times after it refused the secret", n)
 	}
 }
 

@@ -33,7 +33,16 @@ type tokenSource struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
+	// refused is the token endpoint's last permanent refusal, answered
+	// again until refusedUntil instead of asking once per message.
+	refused      error
+	refusedUntil time.Time
 }
+
+// refusalMemory is how long a permanent refusal of the app id and secret
+// is answered from memory: a bucket with a wrong secret must not make one
+// token request per message of a 1000-receiver send.
+const refusalMemory = 30 * time.Second
 
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
@@ -48,13 +57,21 @@ type tokenAnswer struct {
 func (s *tokenSource) get(ctx context.Context, stale string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.token != "" && s.token != stale && s.now().Before(s.expires) {
+	now := s.now()
+	if s.token != "" && s.token != stale && now.Before(s.expires) {
 		return s.token, nil
+	}
+	if s.refused != nil && now.Before(s.refusedUntil) {
+		return "", s.refused
 	}
 	tok, life, err := s.fetch(ctx)
 	if err != nil {
+		if o := providers.Classify(err); o.Permanent {
+			s.refused, s.refusedUntil = err, now.Add(refusalMemory)
+		}
 		return "", err
 	}
+	s.refused = nil
 	s.token, s.expires = tok, s.now().Add(max(life-tokenMargin, life/2))
 	return tok, nil
 }

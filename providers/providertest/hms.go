@@ -35,7 +35,7 @@ type HMSFake struct {
 	sent    []HMSMessage        // accepted, one per token
 	life    time.Duration       // access token lifetime
 
-	seq, issued, requests atomic.Int64
+	seq, issued, requests, tokenRequests atomic.Int64
 }
 
 type hmsGrant struct {
@@ -118,6 +118,9 @@ func (f *HMSFake) Delivered() []HMSMessage {
 // many sends it answered.
 func (f *HMSFake) TokensIssued() int64 { return f.issued.Load() }
 
+// TokenRequests is how many requests reached the token endpoint.
+func (f *HMSFake) TokenRequests() int64 { return f.tokenRequests.Load() }
+
 // Requests is how many send requests reached the fake.
 func (f *HMSFake) Requests() int64 { return f.requests.Load() }
 
@@ -135,6 +138,7 @@ func (f *HMSFake) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *HMSFake) token(w http.ResponseWriter, r *http.Request) {
+	f.tokenRequests.Add(1)
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.ParseForm() != nil {
 		hmsJSON(w, 400, map[string]any{"error": 1102, "error_description": "the request is not a form"})
 		return
