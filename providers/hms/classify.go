@@ -43,10 +43,10 @@ func (a *answer) err(format string, args ...any) error {
 	return fmt.Errorf("hms: "+format+" (HTTP %d, code %s, request %s)", append(args, a.status, a.Code, a.RequestID)...)
 }
 
-// outcome classifies the answer: one error for every token of the request
-// (nil: all accepted), and the errors of the tokens a partial success
-// names.
-func (a *answer) outcome() (error, map[string]error) {
+// outcome classifies the answer: the errors of the tokens a partial
+// success names, and one error for every other token of the request (nil:
+// accepted).
+func (a *answer) outcome() (map[string]error, error) {
 	st := a.status
 	switch {
 	case a.Code == codeSuccess && st == http.StatusOK:
@@ -55,28 +55,28 @@ func (a *answer) outcome() (error, map[string]error) {
 		return a.illegalTokens()
 	case st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable:
 		// 503 is Push Kit's flow control.
-		return providers.Transient(providers.ReasonRateLimited, st, a.retryAfter, a.err("flow control")), nil
+		return nil, providers.Transient(providers.ReasonRateLimited, st, a.retryAfter, a.err("flow control"))
 	case a.tokenRefused():
-		return providers.Permanent(providers.ReasonBadCredentials, st, a.err("the access token was refused: %s", describe(a.Msg, a.raw))), nil
+		return nil, providers.Permanent(providers.ReasonBadCredentials, st, a.err("the access token was refused: %s", describe(a.Msg, a.raw)))
 	case a.Code == codeInvalidTokens:
-		return providers.Permanent(providers.ReasonUnregistered, st, a.err("the token is not valid")), nil
+		return nil, providers.Permanent(providers.ReasonUnregistered, st, a.err("the token is not valid"))
 	case a.Code == codeTooLarge:
-		return providers.Permanent(providers.ReasonPayloadTooLarge, st, a.err("the message is too large")), nil
+		return nil, providers.Permanent(providers.ReasonPayloadTooLarge, st, a.err("the message is too large"))
 	case a.Code == codeInternalError || st >= 500 || (st == http.StatusOK && a.Code == ""):
-		return providers.Transient(providers.ReasonUnavailable, st, a.retryAfter, a.err("Push Kit failed: %s", describe(a.Msg, a.raw))), nil
+		return nil, providers.Transient(providers.ReasonUnavailable, st, a.retryAfter, a.err("Push Kit failed: %s", describe(a.Msg, a.raw)))
 	case st == http.StatusNotFound || st == http.StatusForbidden:
 		// The app id names no app, or the pushUrl no Push Kit.
-		return providers.Permanent(providers.ReasonBadCredentials, st, a.err("the app or the pushUrl was not found")), nil
+		return nil, providers.Permanent(providers.ReasonBadCredentials, st, a.err("the app or the pushUrl was not found"))
 	case a.Code == codeTokenCount || strings.HasPrefix(a.Code, codeClassParameter) || st == http.StatusBadRequest:
-		return providers.Permanent(providers.ReasonInvalidPayload, st, a.err("the message was refused: %s", describe(a.Msg, a.raw))), nil
+		return nil, providers.Permanent(providers.ReasonInvalidPayload, st, a.err("the message was refused: %s", describe(a.Msg, a.raw)))
 	}
-	return providers.Permanent(providers.ReasonInvalidPayload, st, a.err("unexpected answer: %s", describe(a.Msg, a.raw))), nil
+	return nil, providers.Permanent(providers.ReasonInvalidPayload, st, a.err("unexpected answer: %s", describe(a.Msg, a.raw)))
 }
 
 // illegalTokens reads which tokens a partial success refused. Push Kit's
 // msg is itself JSON: {"success":n,"failure":m,"illegal_tokens":[...]} in
 // v1; later versions group them by cause ({"illegalTokens":{cause:[...]}}).
-func (a *answer) illegalTokens() (error, map[string]error) {
+func (a *answer) illegalTokens() (map[string]error, error) {
 	var m struct {
 		IllegalTokens  []string            `json:"illegal_tokens"`
 		IllegalByCause map[string][]string `json:"illegalTokens"`
@@ -85,7 +85,7 @@ func (a *answer) illegalTokens() (error, map[string]error) {
 	if err := json.Unmarshal([]byte(a.Msg), &m); err != nil {
 		// Some tokens failed, but which is unknown: all are retried
 		// rather than reported sent.
-		return providers.Transient(providers.ReasonUnavailable, a.status, 0, a.err("a partial success without its token list")), nil
+		return nil, providers.Transient(providers.ReasonUnavailable, a.status, 0, a.err("a partial success without its token list"))
 	}
 	for _, t := range m.IllegalTokens {
 		out[t] = providers.Permanent(providers.ReasonUnregistered, a.status, a.err("Push Kit refused the token"))
@@ -99,7 +99,7 @@ func (a *answer) illegalTokens() (error, map[string]error) {
 			out[t] = providers.Permanent(reason, a.status, a.err("Push Kit refused the token (%s)", describe(cause, nil)))
 		}
 	}
-	return nil, out
+	return out, nil
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

@@ -82,7 +82,7 @@ func (p *Provider) send(ctx context.Context, r *request, ms []*providers.Message
 	body.Write(tj)
 	body.WriteString(`}}`)
 
-	all, perToken := p.post(ctx, body.Bytes())
+	perToken, all := p.post(ctx, body.Bytes())
 	for _, i := range r.idx {
 		errs[i] = all
 		if err, ok := perToken[ms[i].Receiver.Token]; ok {
@@ -93,16 +93,16 @@ func (p *Provider) send(ctx context.Context, r *request, ms []*providers.Message
 
 // post sends body with the credential's access token, and once more with
 // a fresh one when Push Kit says the token is no longer valid.
-func (p *Provider) post(ctx context.Context, body []byte) (error, map[string]error) {
+func (p *Provider) post(ctx context.Context, body []byte) (map[string]error, error) {
 	stale := ""
 	for attempt := 0; ; attempt++ {
 		tok, err := p.tokens.get(ctx, stale)
 		if err != nil {
-			return err, nil
+			return nil, err
 		}
 		a, err := p.do(ctx, tok, body)
 		if err != nil {
-			return err, nil
+			return nil, err
 		}
 		if a.tokenRefused() && attempt == 0 {
 			stale = tok
