@@ -14,6 +14,7 @@ const (
 	APNSToken CredentialType = "apns_token" // .p8 key, key id, team id
 	APNSCert  CredentialType = "apns_cert"  // .p12 (base64) + passphrase, or PEM cert + key
 	FCMv1     CredentialType = "fcm_v1"     // Google service-account JSON
+	HMS       CredentialType = "hms"        // Huawei Push Kit app id and secret
 	VAPID     CredentialType = "vapid"      // Web Push VAPID key pair
 	WebSocket CredentialType = "websocket"  // pushgate's own realtime provider
 )
@@ -21,7 +22,7 @@ const (
 // Valid reports whether t is a known credential type.
 func (t CredentialType) Valid() bool {
 	switch t {
-	case APNSToken, APNSCert, FCMv1, VAPID, WebSocket:
+	case APNSToken, APNSCert, FCMv1, HMS, VAPID, WebSocket:
 		return true
 	}
 	return false
@@ -32,7 +33,7 @@ func (t CredentialType) Platform() pushgate.Platform {
 	switch t {
 	case APNSToken, APNSCert:
 		return pushgate.PlatformIOS
-	case FCMv1:
+	case FCMv1, HMS:
 		return pushgate.PlatformAndroid
 	case VAPID:
 		return pushgate.PlatformWeb
@@ -51,6 +52,7 @@ type Credential struct {
 	APNSToken *APNSTokenCredential
 	APNSCert  *APNSCertCredential
 	FCM       *FCMCredential
+	HMS       *HMSCredential
 	VAPID     *VAPIDCredential
 }
 
@@ -79,6 +81,22 @@ type FCMCredential struct {
 	ClientEmail        string
 }
 
+// HMSCredential is a Huawei Push Kit app: its OAuth 2.0 client id (the app
+// id) and secret, and the two URLs it is used at. Both URLs are tenant
+// input, checked like every URL pushgate is told to call.
+type HMSCredential struct {
+	AppID     string
+	AppSecret string
+	PushURL   string // base of {PushURL}/{AppID}/messages:send
+	AuthURL   string // OAuth 2.0 token endpoint (client credentials)
+}
+
+// Huawei's public endpoints, the defaults of an hms credential.
+const (
+	DefaultHMSPushURL = "https://push-api.cloud.huawei.com/v1"
+	DefaultHMSAuthURL = "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
+)
+
 // VAPIDCredential signs Web Push requests (RFC 8292).
 type VAPIDCredential struct {
 	PublicKey  string // base64url, uncompressed P-256 point (65 bytes)
@@ -95,6 +113,8 @@ type Public struct {
 	Production *bool  `json:"production,omitempty"`
 	// ProjectID is the FCM project.
 	ProjectID string `json:"projectId,omitempty"`
+	// AppID is the Huawei app (hms).
+	AppID string `json:"appId,omitempty"`
 	// PublicKey is the VAPID public key (browsers subscribe with it).
 	PublicKey string `json:"publicKey,omitempty"`
 }
@@ -109,6 +129,8 @@ func (c *Credential) Public() Public {
 		p.Topic, p.Production = c.APNSCert.Topic, &c.APNSCert.Production
 	case c.FCM != nil:
 		p.ProjectID = c.FCM.ProjectID
+	case c.HMS != nil:
+		p.AppID = c.HMS.AppID
 	case c.VAPID != nil:
 		p.PublicKey = c.VAPID.PublicKey
 	}

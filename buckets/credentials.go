@@ -22,7 +22,7 @@ import (
 	"unicode/utf8"
 )
 
-const allowedTypes = "apns_token, apns_cert, fcm_v1, vapid, websocket"
+const allowedTypes = "apns_token, apns_cert, fcm_v1, hms, vapid, websocket"
 
 // parseCredential returns nil when it has reported a problem.
 func parseCredential(path string, raw RawCredential, opts ParseOptions, p *problems) *Credential {
@@ -30,6 +30,11 @@ func parseCredential(path string, raw RawCredential, opts ParseOptions, p *probl
 	switch {
 	case raw.Type == "":
 		p.add(path+".type", "is required (one of %s)", allowedTypes)
+		return nil
+	case raw.Type == "fcm_legacy":
+		// Refused by name: a client that still sends it needs to know why
+		// and what replaces it, not that the type is unknown.
+		p.add(path+".type", "fcm_legacy is not supported: Google shut the legacy FCM HTTP API down in 2024; use fcm_v1 with a service account")
 		return nil
 	case !t.Valid():
 		p.add(path+".type", "unknown credential type %s (allowed: %s)", quoted(raw.Type), allowedTypes)
@@ -58,6 +63,8 @@ func parseCredential(path string, raw RawCredential, opts ParseOptions, p *probl
 		c.APNSCert = parseAPNSCert(o, opts)
 	case FCMv1:
 		c.FCM = parseFCM(o, raw.Payload, opts)
+	case HMS:
+		c.HMS = parseHMS(o, opts)
 	case VAPID:
 		c.VAPID = parseVAPID(o, opts)
 	}

@@ -225,7 +225,7 @@ func TestParseCreateRequestAcceptsEveryForm(t *testing.T) {
 
 func payloads(c *Credential) int {
 	n := 0
-	for _, set := range []bool{c.APNSToken != nil, c.APNSCert != nil, c.FCM != nil, c.VAPID != nil} {
+	for _, set := range []bool{c.APNSToken != nil, c.APNSCert != nil, c.FCM != nil, c.HMS != nil, c.VAPID != nil} {
 		if set {
 			n++
 		}

@@ -38,6 +38,10 @@ type ParseOptions struct {
 	// account, so tests can point it at a local fake. Never in production:
 	// the service account's signed assertion would travel in clear.
 	AllowHTTPTokenURI bool
+	// AllowHTTPHMS accepts http:// pushUrl and authUrl in hms credentials,
+	// so tests can point them at a local fake. Never in production: the
+	// app secret and the bearer token would travel in clear.
+	AllowHTTPHMS bool
 	// Guard refuses callback URLs and token_uris whose host is a literal
 	// internal address (an IP it refuses, localhost); names are judged
 	// when connecting. nil is a guard with an empty allow-list.

@@ -28,6 +28,12 @@ type (
 		ProjectID      string `json:"projectId"`
 		ClientEmail    string `json:"clientEmail"`
 	}
+	sealedHMS struct {
+		AppID     string `json:"appId"`
+		AppSecret string `json:"appSecret"`
+		PushURL   string `json:"pushUrl"`
+		AuthURL   string `json:"authUrl"`
+	}
 	sealedVAPID struct {
 		PublicKey  string `json:"publicKey"`
 		PrivateKey string `json:"privateKey"`
@@ -58,6 +64,12 @@ func (c *Credential) MarshalSecret() ([]byte, error) {
 			return nil, missing
 		}
 		return json.Marshal(sealedFCM{ServiceAccount: string(c.FCM.ServiceAccountJSON), ProjectID: c.FCM.ProjectID, ClientEmail: c.FCM.ClientEmail})
+	case HMS:
+		if c.HMS == nil {
+			return nil, missing
+		}
+		h := c.HMS
+		return json.Marshal(sealedHMS{AppID: h.AppID, AppSecret: h.AppSecret, PushURL: h.PushURL, AuthURL: h.AuthURL})
 	case VAPID:
 		if c.VAPID == nil {
 			return nil, missing
@@ -96,6 +108,12 @@ func UnmarshalSecret(t CredentialType, b []byte) (*Credential, error) {
 			return nil, incomplete
 		}
 		c.FCM = &FCMCredential{ServiceAccountJSON: []byte(s.ServiceAccount), ProjectID: s.ProjectID, ClientEmail: s.ClientEmail}
+	case HMS:
+		var s sealedHMS
+		if err = json.Unmarshal(b, &s); err == nil && (s.AppID == "" || s.AppSecret == "" || s.PushURL == "" || s.AuthURL == "") {
+			return nil, incomplete
+		}
+		c.HMS = &HMSCredential{AppID: s.AppID, AppSecret: s.AppSecret, PushURL: s.PushURL, AuthURL: s.AuthURL}
 	case VAPID:
 		var s sealedVAPID
 		if err = json.Unmarshal(b, &s); err == nil && (s.PublicKey == "" || s.PrivateKey == "") {

@@ -12,6 +12,7 @@ func TestSecretRoundTripsEveryType(t *testing.T) {
 		f.apnsToken(nil), f.apnsP12(nil), f.apnsPEM(obj{"production": "true", "appBundleId": nil}),
 		cred("fcm_v1", f.serviceAccount(nil)), cred("fcm_v1", obj{"serviceAccount": "{\n  \"type\": \"service_account\", \"project_id\": \"p\", \"client_email\": \"a@b.example\", \"private_key\": " + jsonString(f.rsaPKCS8) + ", \"token_uri\": \"https://oauth2.googleapis.com/token\"\n}"}),
 		f.vapid(nil), obj{"type": "websocket"},
+		cred("hms", obj{"appId": "104520117", "appSecret": "a1b2c3d4e5f6"}),
 	)
 	creds, _, err := ParseCreateRequest(b, testOptions())
 	if err != nil {
@@ -32,7 +33,7 @@ func TestSecretRoundTripsEveryType(t *testing.T) {
 			t.Errorf("%s: round trip changed the credential\n got %+v\nwant %+v", c.Type, got, c)
 		}
 	}
-	for _, typ := range []CredentialType{APNSToken, APNSCert, FCMv1, VAPID, WebSocket} {
+	for _, typ := range []CredentialType{APNSToken, APNSCert, FCMv1, HMS, VAPID, WebSocket} {
 		if !seen[typ] {
 			t.Errorf("no %s credential was round-tripped", typ)
 		}

@@ -163,8 +163,8 @@ type RawWebPush struct {
 	Vibrate            []float64       `json:"vibrate,omitempty"`
 }
 
-// RawHuawei is kept as CORE defines it; pushgate has no Huawei provider, so
-// it is validated and stored but never sent.
+// RawHuawei is a raw context's Huawei Push Kit section, as CORE defines it;
+// providers/hms sends it to hms receivers.
 type RawHuawei struct {
 	Notification  json.RawMessage `json:"notification,omitempty"`
 	BiTag         string          `json:"biTag,omitempty"`

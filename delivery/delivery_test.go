@@ -86,6 +86,8 @@ type rig struct {
 	opts     delivery.Options
 	// store is what the worker stores results in (default the database's).
 	store messages.Store
+	// batch, when set, is the provider the worker uses instead.
+	batch providers.Provider
 }
 
 func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
@@ -121,7 +123,11 @@ func newRig(t *testing.T, db *sqlstore.DB, opts delivery.Options) *rig {
 
 func (r *rig) startWorker() {
 	registry := providers.NewRegistry()
-	registry.Register(buckets.WebSocket, func(*buckets.Credential) (providers.Provider, error) { return r.provider, nil }, nil)
+	var p providers.Provider = r.provider
+	if r.batch != nil {
+		p = r.batch
+	}
+	registry.Register(buckets.WebSocket, func(*buckets.Credential) (providers.Provider, error) { return p, nil }, nil)
 	store := r.store
 	if store == nil {
 		store = r.db.Messages()

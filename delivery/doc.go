@@ -18,7 +18,9 @@
 //
 // The Deliverer claims a task's messages (leased for Lease), sends them
 // through the credential's provider (one per credential, pooled and
-// closed when idle) with bounded concurrency, and stores results with
+// closed when idle) with bounded concurrency (a provider that is a
+// providers.BatchSender gets them in groups of its MaxBatch, and answers
+// for each; one it leaves unanswered is retried), and stores results with
 // Finish as they come, in batches of up to 500 at least once a second; a
 // retry goes back on the queue as one task after the longest backoff its
 // messages were told. The claim bound: a message claimed with MaxAttempts

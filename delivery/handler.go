@@ -147,27 +147,34 @@ func (d *Deliverer) prepare(ctx context.Context, task sendTask, msgs []*messages
 }
 
 // sendAll sends msgs with c through p and stores their results (through
-// store, which outlives ctx) as they come.
+// store, which outlives ctx) as they come. A provider that sends many
+// receivers in one request (providers.BatchSender) gets them in groups.
 func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p providers.Provider, c *contexts.Context, msgs []*messages.Message) ([]messages.Result, error) {
 	results := make([]messages.Result, len(msgs))
+	batch := 1
+	bs, isBatch := p.(providers.BatchSender)
+	if isBatch {
+		batch = max(1, bs.MaxBatch())
+	}
 	// A fixed set of sender goroutines per chunk: their stacks grow once
 	// for the vendor client, instead of once per message.
-	work := make(chan int)
+	work := make(chan []int)
 	done := make(chan int, len(msgs))
 	var wg sync.WaitGroup
 	for range min(d.opts.Concurrency, len(msgs)) {
 		wg.Go(func() {
-			for i := range work {
-				m := msgs[i]
-				err := p.Send(ctx, &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt})
-				results[i] = d.outcome(m, err)
-				done <- i
+			for group := range work {
+				d.sendGroup(ctx, p, bs, c, msgs, group, results)
+				for _, i := range group {
+					done <- i
+				}
 			}
 		})
 	}
 	flushed := make(chan error, 1)
 	go func() { flushed <- d.flushResults(store, results, done) }()
 	var givenUp []string
+	var group []int
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
@@ -185,7 +192,13 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 			done <- i
 			continue
 		}
-		work <- i
+		if group = append(group, i); len(group) == batch {
+			work <- group
+			group = nil
+		}
+	}
+	if len(group) > 0 {
+		work <- group
 	}
 	if len(givenUp) > 0 {
 		// A warning: an operator who lowered the limit expects it, and a
@@ -197,6 +210,36 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 	wg.Wait()
 	close(done)
 	return results, <-flushed
+}
+
+// sendGroup sends the messages of msgs at the indexes in group, one Send
+// each, or in one SendBatch when bs is set, and sets their results.
+func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs providers.BatchSender, c *contexts.Context, msgs []*messages.Message, group []int, results []messages.Result) {
+	pm := func(m *messages.Message) *providers.Message {
+		return &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt}
+	}
+	if bs == nil {
+		for _, i := range group {
+			results[i] = d.outcome(msgs[i], p.Send(ctx, pm(msgs[i])))
+		}
+		return
+	}
+	batch := make([]*providers.Message, len(group))
+	for k, i := range group {
+		batch[k] = pm(msgs[i])
+	}
+	errs := bs.SendBatch(ctx, batch)
+	for k, i := range group {
+		var err error
+		if k < len(errs) {
+			err = errs[k]
+		} else {
+			// An adapter that answered for fewer messages than it was given
+			// left the rest's fate unknown: they are retried.
+			err = providers.Transient(providers.ReasonUnavailable, 0, 0, errors.New("the provider gave no result for this message"))
+		}
+		results[i] = d.outcome(msgs[i], err)
+	}
 }
 
 // flushResults stores results as their indexes arrive on done, in batches

@@ -32,6 +32,20 @@ type Provider interface {
 	Close() error
 }
 
+// BatchSender is a Provider whose vendor takes one payload for many
+// receivers in one request. Delivery hands it the messages of a chunk
+// (they share one context) in groups of at most MaxBatch, instead of one
+// Send each.
+type BatchSender interface {
+	Provider
+	// SendBatch sends ms and returns one error per message, in order: nil
+	// when the vendor accepted that message, else an error Classify
+	// understands. The adapter decides which messages can share a request.
+	SendBatch(ctx context.Context, ms []*Message) []error
+	// MaxBatch is the most messages one SendBatch call takes.
+	MaxBatch() int
+}
+
 // Reason is why a message failed, the same words for every vendor.
 type Reason string
 

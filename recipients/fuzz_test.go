@@ -21,10 +21,10 @@ var fuzzBucket = &buckets.Bucket{Credentials: []*buckets.Credential{
 	{ID: "fcm", Type: buckets.FCMv1},
 	{ID: "vapid", Type: buckets.VAPID},
 	{ID: "ws", Type: buckets.WebSocket},
-	{ID: "hms", Type: "hms"}, // stored by a later version: receives nothing here
+	{ID: "hms", Type: buckets.HMS},
 }}
 
-var receiverFields = []string{"credentialId", "foreignId", "userId", "token", "endpoint", "p256dh", "auth"}
+var receiverFields = []string{"credentialId", "foreignId", "userId", "token", "endpoint", "p256dh", "auth", "type", "project"}
 
 // FuzzValidate decodes a receiver as the send handlers do (one JSON object
 // of CORE's SendManyToContextDto) and validates it against the bucket's
@@ -51,6 +51,8 @@ func FuzzValidate(f *testing.F) {
 		{CredentialID: "ws", Token: "user-42"},
 		{CredentialID: "fcm", Token: "abc", UserID: "u"},
 		{CredentialID: "hms", Token: "x"},
+		{CredentialID: "hms", Type: "hms/android", Token: "IQAAAACy0kT+hms/tok=", Project: "736430079245"},
+		{CredentialID: "hms", Type: "fcm/android", Token: "IQAAAACy0kT", Project: "a b"},
 		{CredentialID: "nope"},
 		{},
 	} {
@@ -100,7 +102,7 @@ func checkAccepted(t *testing.T, r recipients.Receiver, cred *buckets.Credential
 	// Every backend stores it: PostgreSQL refuses NUL and invalid UTF-8 in
 	// text, so accepting them would make a message whose result can never
 	// be written.
-	for i, s := range []string{r.CredentialID, r.ForeignID, r.UserID, r.Token, r.Endpoint, r.P256dh, r.Auth} {
+	for i, s := range []string{r.CredentialID, r.ForeignID, r.UserID, r.Token, r.Endpoint, r.P256dh, r.Auth, r.Type, r.Project} {
 		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 			t.Fatalf("receiver field %s %q accepted: it cannot be stored on PostgreSQL", receiverFields[i], s)
 		}
@@ -132,6 +134,11 @@ func checkAccepted(t *testing.T, r recipients.Receiver, cred *buckets.Credential
 		}
 		if _, err := http.NewRequest("POST", r.Endpoint, nil); err != nil {
 			t.Fatalf("Web Push endpoint %q accepted, but no request can go there: %v", r.Endpoint, err)
+		}
+	case buckets.HMS:
+		// The token goes into a JSON body only.
+		if r.Token == "" || r.Endpoint != "" || r.UserID != "" || (r.Type != "" && r.Type != recipients.HMSReceiverType) {
+			t.Fatalf("Huawei receiver %+v accepted", r)
 		}
 	case buckets.WebSocket:
 		if r.UserID == "" || r.Token != "" || r.Endpoint != "" {

@@ -38,6 +38,11 @@ type Receiver struct {
 	Endpoint     string `json:"endpoint,omitempty"`
 	P256dh       string `json:"p256dh,omitempty"`
 	Auth         string `json:"auth,omitempty"`
+	// Type and Project are what CORE's SDK sends with a Huawei receiver
+	// ({type: "hms/android", token, project}). They are checked, not
+	// stored: the credential says where the message goes.
+	Type    string `json:"type,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // Options tune validation.
@@ -108,7 +113,7 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 		return errs
 	}
 	switch cred.Type {
-	case buckets.APNSToken, buckets.APNSCert, buckets.FCMv1, buckets.VAPID:
+	case buckets.APNSToken, buckets.APNSCert, buckets.FCMv1, buckets.HMS, buckets.VAPID:
 		if r.UserID != "" {
 			add("userId", "is for websocket receivers; this credential is %s", cred.Type)
 		}
@@ -129,6 +134,8 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 		if r.Token == "" || len(r.Token) > 4096 || !isTokenChars(r.Token) {
 			add("token", "must be an FCM registration token")
 		}
+	case buckets.HMS:
+		errs = append(errs, validateHMS(r)...)
 	case buckets.VAPID:
 		if r.Token != "" {
 			add("token", "is for mobile receivers; a Web Push receiver has endpoint, p256dh and auth")
@@ -148,6 +155,30 @@ func Validate(r Receiver, cred *buckets.Credential, opts Options) []string {
 		errs = append(errs, validateWebSocket(r)...)
 	default:
 		add("credentialId", "credential type %s cannot receive messages", cred.Type)
+	}
+	return errs
+}
+
+// HMSReceiverType is the type CORE's SDK gives a Huawei receiver.
+const HMSReceiverType = "hms/android"
+
+// validateHMS checks a Huawei receiver: a push token, and CORE's type and
+// project when they are given.
+func validateHMS(r Receiver) []string {
+	var errs []string
+	if r.Endpoint != "" || r.P256dh != "" || r.Auth != "" {
+		errs = append(errs, "endpoint: is for Web Push receivers; an hms receiver has a token")
+	}
+	// Push Kit tokens are printable ASCII (letters, digits and a few
+	// punctuation marks, base64's among them); they go into JSON only.
+	if r.Token == "" || len(r.Token) > 512 || strings.Trim(r.Token, "+/=") == "" || !isTokenChars(strings.NewReplacer("+", "", "/", "", "=", "").Replace(r.Token)) {
+		errs = append(errs, "token: must be a Huawei Push Kit token")
+	}
+	if r.Type != "" && r.Type != HMSReceiverType {
+		errs = append(errs, fmt.Sprintf("type: must be %q for an hms credential", HMSReceiverType))
+	}
+	if len(r.Project) > 128 || !isTokenChars(r.Project) {
+		errs = append(errs, "project: must be a Huawei project id")
 	}
 	return errs
 }

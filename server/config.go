@@ -75,6 +75,9 @@ type Config struct {
 	FCMEndpoint string
 	// WebPushAllowHTTP accepts http:// push endpoints.
 	WebPushAllowHTTP bool
+	// HMSAllowHTTP accepts http:// pushUrl and authUrl in hms credentials
+	// (test setups only).
+	HMSAllowHTTP bool
 	// SSRFAllow lists CIDR prefixes that outgoing requests to addresses
 	// taken from API input (push endpoints, token_uris, webhooks, images)
 	// may reach although the SSRF guard refuses them.

@@ -28,6 +28,9 @@ type fakes struct {
 	apnsCert   *providertest.APNSCert
 	fcm        *providertest.FCMFake
 	fcmAccount []byte
+	hms        *providertest.HMSFake
+	hmsApp     string
+	hmsSecret  string
 	web        *providertest.WebPushFake
 	vapidPub   string
 	vapidPriv  string
@@ -43,6 +46,8 @@ func newFakes(t *testing.T) *fakes {
 	f.apnsCert = providertest.APNSTestCert(t, topic)
 	f.apns.TrustClientCert(f.apnsCert.Cert)
 	f.fcmAccount = documentedServiceAccount(t, f.fcm.ServiceAccountJSON("shop-project"))
+	f.hms = providertest.NewHMS(t)
+	f.hmsApp, f.hmsSecret = f.hms.NewApp()
 	k, _ := ecdh.P256().GenerateKey(rand.Reader)
 	f.vapidPub = base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes())
 	f.vapidPriv = base64.RawURLEncoding.EncodeToString(k.Bytes())
@@ -64,6 +69,7 @@ func (f *fakes) config(t *testing.T, dbURL string) Config {
 	cfg.APNSRootCAs = f.apns.CertPool()
 	cfg.FCMEndpoint = f.fcm.URL + "/v1"
 	cfg.WebPushAllowHTTP = true
+	cfg.HMSAllowHTTP = true
 	cfg.SSRFAllow = "127.0.0.0/8"
 	// No vapid_subject: CORE's clients send vapid credentials without a
 	// subject, and a fresh install must take them.
@@ -100,9 +106,11 @@ func (f *fakes) bucketBody() string {
 		{"type":"apns_token","payload":{"key":%q,"keyId":%q,"teamId":%q,"appBundleId":%q,"production":"false"}},
 		{"type":"apns_cert","payload":{"cert":%q,"key":%q,"appBundleId":%q,"production":false}},
 		{"type":"fcm_v1","payload":%s},
-		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}}],
+		{"type":"vapid","payload":{"publicKey":%q,"privateKey":%q}},
+		{"type":"hms","payload":{"appId":%q,"appSecret":%q,"pushUrl":%q,"authUrl":%q}}],
 		"callbackConfig":{"type":"none"}}`,
-		f.apnsKey.P8, f.apnsKey.KeyID, f.apnsKey.TeamID, topic, f.apnsCert.CertPEM, f.apnsCert.KeyPEM, topic, f.fcmAccount, f.vapidPub, f.vapidPriv)
+		f.apnsKey.P8, f.apnsKey.KeyID, f.apnsKey.TeamID, topic, f.apnsCert.CertPEM, f.apnsCert.KeyPEM, topic, f.fcmAccount, f.vapidPub, f.vapidPriv,
+		f.hmsApp, f.hmsSecret, f.hms.PushURL, f.hms.AuthURL)
 }
 
 // api is a client of a running node.
@@ -168,7 +176,7 @@ func TestCoreEndToEnd(t *testing.T) {
 				BucketID    string
 				Credentials []struct{ ID, Type string }
 			}
-			if code := a.call("POST", "/v1/bucket", f.bucketBody(), &bucket); code != 200 || len(bucket.Credentials) != 4 {
+			if code := a.call("POST", "/v1/bucket", f.bucketBody(), &bucket); code != 200 || len(bucket.Credentials) != 5 {
 				t.Fatalf("create bucket: %d %+v", code, bucket)
 			}
 			var ctxAnswer struct{ ContextID string }
@@ -190,7 +198,7 @@ func TestCoreEndToEnd(t *testing.T) {
 					unregistered = append(unregistered, fmt.Sprintf("ios-%d", i))
 				}
 			}
-			for i := 0; i < 250; i++ {
+			for i := 0; i < 150; i++ {
 				tok := fmt.Sprintf("fcm-token-%d:%s", i, pushgate.RandomToken(40))
 				receivers = append(receivers, recipients.Receiver{CredentialID: bucket.Credentials[2].ID, ForeignID: fmt.Sprintf("android-%d", i), Token: tok})
 				if i < 5 {
@@ -198,6 +206,7 @@ func TestCoreEndToEnd(t *testing.T) {
 					unregistered = append(unregistered, fmt.Sprintf("android-%d", i))
 				}
 			}
+			hmsReceivers := f.hmsReceivers(bucket.Credentials[4].ID, &receivers, &unregistered)
 			for i := 0; i < 500; i++ {
 				sub := f.web.NewSubscriptionFor(f.vapidPub)
 				r := sub.Receiver(bucket.Credentials[3].ID)
@@ -212,9 +221,17 @@ func TestCoreEndToEnd(t *testing.T) {
 			f.apns.FailNext(60, providertest.APNSReply{Status: 429, Reason: "TooManyRequests", RetryAfter: time.Second})
 			f.fcm.FailNext(60, providertest.FCMQuotaExceeded(time.Second))
 			f.web.FailNext(60, providertest.WebPushReply{Status: 429, RetryAfter: "1"})
+			f.hms.FailNext(30, providertest.HMSReply{Status: 503, Code: "80300013", Msg: "flow control", RetryAfter: "1"})
 
+			body := make([]any, len(receivers))
+			for i, r := range receivers {
+				body[i] = r
+				if h, ok := hmsReceivers[i]; ok {
+					body[i] = h
+				}
+			}
 			var sent struct{ Results []messages.SendResult }
-			if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+ctxAnswer.ContextID+"/send", map[string]any{"receivers": receivers}, &sent); code != 200 || len(sent.Results) != 1000 {
+			if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+ctxAnswer.ContextID+"/send", map[string]any{"receivers": body}, &sent); code != 200 || len(sent.Results) != 1000 {
 				t.Fatalf("send: %d, %d results", code, len(sent.Results))
 			}
 			byForeign := map[string]string{}
@@ -244,7 +261,7 @@ func TestCoreEndToEnd(t *testing.T) {
 				}
 			}
 			if retried < 100 {
-				t.Errorf("only %d messages were retried after the 429 storm of 180", retried)
+				t.Errorf("only %d messages were retried after the 429 storm of 210", retried)
 			}
 
 			// What arrived where.
@@ -273,16 +290,8 @@ func TestCoreEndToEnd(t *testing.T) {
 			if certAuth < 100 || certAuth > 145 {
 				t.Errorf("%d APNS deliveries used certificate auth, want about half", certAuth)
 			}
-			fcmMsgs := f.fcm.Delivered()
-			if len(fcmMsgs) != 245 {
-				t.Errorf("FCM fake accepted %d, want 245", len(fcmMsgs))
-			}
-			if m := fcmMsgs[0]; m.Project != "shop-project" || m.Notification == nil || m.Notification.Title != "Spring sale" ||
-				m.Data["messageId"] == "" || m.Data["contextId"] != ctxAnswer.ContextID || !strings.Contains(m.Data["actionsMap"], "shop.example/cart") {
-				t.Errorf("FCM message %+v", m)
-			} else {
-				cdnImage(t, a, m.Notification.Image, "large")
-			}
+			checkFCMDelivered(t, a, f, ctxAnswer.ContextID)
+			checkHMSDelivered(t, a, f, ctxAnswer.ContextID)
 			deliveries := f.web.Delivered()
 			if len(deliveries) != 495 {
 				t.Errorf("Web Push fake accepted %d, want 495", len(deliveries))
@@ -338,6 +347,65 @@ func TestCoreEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkFCMDelivered checks what the FCM fake accepted of the bulk send: 145
+// of 150 (5 unregistered), with CORE's payload.
+func checkFCMDelivered(t *testing.T, a *api, f *fakes, contextID string) {
+	t.Helper()
+	fcmMsgs := f.fcm.Delivered()
+	if len(fcmMsgs) != 145 {
+		t.Errorf("FCM fake accepted %d, want 145", len(fcmMsgs))
+		return
+	}
+	if m := fcmMsgs[0]; m.Project != "shop-project" || m.Notification == nil || m.Notification.Title != "Spring sale" ||
+		m.Data["messageId"] == "" || m.Data["contextId"] != contextID || !strings.Contains(m.Data["actionsMap"], "shop.example/cart") {
+		t.Errorf("FCM message %+v", m)
+	} else {
+		cdnImage(t, a, m.Notification.Image, "large")
+	}
+}
+
+// hmsReceivers adds 100 Huawei receivers to receivers, the first 5 of them
+// unregistered, and returns them by index as CORE's SDK sends them (with
+// type and project).
+func (f *fakes) hmsReceivers(credID string, receivers *[]recipients.Receiver, unregistered *[]string) map[int]any {
+	out := map[int]any{}
+	for i := 0; i < 100; i++ {
+		tok, fid := "IQAAAACy0"+pushgate.RandomToken(60), fmt.Sprintf("huawei-%d", i)
+		out[len(*receivers)] = map[string]string{"credentialId": credID, "foreignId": fid, "type": "hms/android", "token": tok, "project": "736430079245"}
+		*receivers = append(*receivers, recipients.Receiver{CredentialID: credID, ForeignID: fid, Token: tok})
+		if i < 5 {
+			f.hms.Unregister(tok)
+			*unregistered = append(*unregistered, fid)
+		}
+	}
+	return out
+}
+
+// checkHMSDelivered checks what the Push Kit fake accepted of the bulk send:
+// 95 of 100 (5 tokens refused by a partial success), with CORE's payload.
+func checkHMSDelivered(t *testing.T, a *api, f *fakes, contextID string) {
+	t.Helper()
+	msgs := f.hms.Delivered()
+	if len(msgs) != 95 {
+		t.Errorf("Push Kit fake accepted %d, want 95", len(msgs))
+		return
+	}
+	if f.hms.TokensIssued() != 1 {
+		t.Errorf("the credential fetched %d access tokens, want 1 shared by every send", f.hms.TokensIssued())
+	}
+	var data map[string]string
+	json.Unmarshal([]byte(msgs[0].Data), &data)
+	n, _ := msgs[0].Android["notification"].(map[string]any)
+	click, _ := n["click_action"].(map[string]any)
+	if m := msgs[0]; m.AppID != f.hmsApp || data["messageId"] == "" || data["contextId"] != contextID || !strings.HasPrefix(data["foreignId"], "huawei-") ||
+		!strings.Contains(data["actionsMap"], "shop.example/cart") || n["title"] != "Spring sale" || click["url"] != "https://shop.example/sale" {
+		t.Errorf("Push Kit message %+v", m)
+		return
+	}
+	image, _ := n["image"].(string)
+	cdnImage(t, a, image, "large")
 }
 
 func waitFinal(t *testing.T, srv *Server, bucketID string, results []messages.SendResult, timeout time.Duration) []*messages.Message {

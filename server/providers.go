@@ -9,6 +9,7 @@ import (
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/providers/apns"
 	"github.com/pushgate/pushgate/providers/fcm"
+	"github.com/pushgate/pushgate/providers/hms"
 	"github.com/pushgate/pushgate/providers/webpush"
 	"github.com/pushgate/pushgate/providers/websocket"
 )
@@ -22,6 +23,7 @@ func (s *Server) buildProviders() {
 	s.Providers = providers.NewRegistry()
 	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
 	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: s.guard})
+	hms.Register(s.Providers, hms.Options{Guard: s.guard})
 	webpush.Register(s.Providers, webpush.Options{Guard: s.guard, DefaultSubject: vapidSubject})
 	websocket.Register(s.Providers, s.Inbox)
 	checks := cfg.CredentialCheckConcurrency
@@ -37,6 +39,7 @@ func (s *Server) buildProviders() {
 		// A replaced FCM endpoint means a test or on-premise setup, whose
 		// token endpoint may be plain HTTP too.
 		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "",
-			Guard: s.guard, TokenURIGuard: s.guard.Trusting(cfg.FCMEndpoint)},
+			AllowHTTPHMS: cfg.HMSAllowHTTP,
+			Guard:        s.guard, TokenURIGuard: s.guard.Trusting(cfg.FCMEndpoint)},
 	})
 }

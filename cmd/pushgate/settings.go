@@ -80,6 +80,11 @@ var settings = []setting{
 			c.WebPushAllowHTTP, err = strconv.ParseBool(v)
 			return err
 		}},
+	{key: "hms_allow_http", def: "false", help: "accept http:// pushUrl and authUrl in hms credentials (test setups only)",
+		apply: func(c *server.Config, v string) (err error) {
+			c.HMSAllowHTTP, err = strconv.ParseBool(v)
+			return err
+		}},
 	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that tenant-given URLs (push endpoints, FCM token_uri, callbacks, images) may reach although the SSRF guard refuses them (loopback, private, link-local, this host's addresses, ...)",
 		apply: func(c *server.Config, v string) error { c.SSRFAllow = v; return nil }},
 	{key: "vapid_subject", help: "VAPID contact (mailto:you@example.com or an https: URL of a public name) for vapid credentials that name none; empty uses https://HOST of an https public_url, else https://github.com/pushgate/pushgate (with a warning at start)",

@@ -54,6 +54,8 @@ var outbounds = []outbound{
 	{"raw context chromium badge", "badge", "http"},
 	{"Web Push endpoint", "endpoint", "https"},
 	{"FCM token_uri", "token_uri", "https"},
+	{"HMS authUrl", "authUrl", "https"},
+	{"HMS pushUrl", "pushUrl", "https"},
 	{"notification imageUrl", "imageUrl", "http"},
 	{"connectAuthUrl", "connectAuthUrl", "https"},
 }
@@ -151,22 +153,20 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 	if o.name == "connectAuthUrl" {
 		return s.giveConnectAuth(url)
 	}
-	vapid := map[string]any{"type": "vapid", "payload": map[string]any{"publicKey": s.vapidPub, "privateKey": s.vapidKey}}
-	var acc map[string]any
-	json.Unmarshal(s.account, &acc)
-	if o.name == "FCM token_uri" {
-		acc["token_uri"] = url
-	}
 	callback := map[string]any{"type": "none"}
 	if o.name == "callback URL" {
 		callback = map[string]any{"type": "http", "payload": map[string]any{"url": url, "flushIntervalMs": 100}}
+	}
+	hms := map[string]any{"appId": "104520117", "appSecret": "hostile-secret"}
+	if strings.HasPrefix(o.name, "HMS ") {
+		hms[o.field] = url
 	}
 	var b struct {
 		BucketID    string
 		Credentials []struct{ ID, Type string }
 	}
 	a := s.call(key, "POST", "/v1/bucket", map[string]any{
-		"providerCredentials": []any{vapid, map[string]any{"type": "fcm_v1", "payload": acc}},
+		"providerCredentials": s.credentials(o, url),
 		"callbackConfig":      callback,
 	}, &b)
 	if a.status != 200 {
@@ -206,6 +206,8 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 		receiver = subscription(vapidID, url)
 	case "FCM token_uri":
 		receiver = map[string]any{"credentialId": fcmID, "token": "fcm-token:hostile"}
+	case "HMS authUrl", "HMS pushUrl":
+		receiver = map[string]any{"credentialId": b.Credentials[2].ID, "type": "hms/android", "token": "IQAAAACy0hostile"}
 	}
 	var sent struct {
 		Results []struct {
@@ -240,6 +242,22 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 		}
 		return true, nil
 	}}
+}
+
+// credentials are the bucket's for path o: vapid, fcm_v1 and hms, in that
+// order, with url in the field o names when it is one of theirs.
+func (s *ssrfNode) credentials(o outbound, url string) []any {
+	vapid := map[string]any{"type": "vapid", "payload": map[string]any{"publicKey": s.vapidPub, "privateKey": s.vapidKey}}
+	var acc map[string]any
+	json.Unmarshal(s.account, &acc)
+	if o.name == "FCM token_uri" {
+		acc["token_uri"] = url
+	}
+	hms := map[string]any{"appId": "104520117", "appSecret": "hostile-secret"}
+	if strings.HasPrefix(o.name, "HMS ") {
+		hms[o.field] = url
+	}
+	return []any{vapid, map[string]any{"type": "fcm_v1", "payload": acc}, map[string]any{"type": "hms", "payload": hms}}
 }
 
 // notify sends a notification whose imageUrl is url. The node fetches the
