@@ -25,6 +25,7 @@ import (
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/pusherproto"
 	"github.com/pushgate/pushgate/realtime/wsconn"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
@@ -63,6 +64,9 @@ type Server struct {
 	inboxWS    *inboxproto.Handler
 	wsUpgrader *wsconn.Upgrader
 	notifier   *inboxproto.Notifier
+	// pusher serves /app/{key} and the Pusher HTTP API, on its own upgrader.
+	pusher         *pusherproto.Handler
+	pusherUpgrader *wsconn.Upgrader
 	// connectAuth asks apps' connectAuthUrl who a connection without a
 	// client token is.
 	connectAuth *inbox.ConnectAuth
@@ -107,6 +111,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.buildRealtime()
+	s.buildPusher()
 	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
@@ -266,6 +271,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) close() {
 	if s.wsUpgrader != nil {
 		s.wsUpgrader.Close() // after the connections it watched closed
+	}
+	if s.pusherUpgrader != nil {
+		s.pusherUpgrader.Close()
 	}
 	if s.Queue != nil {
 		s.Queue.Close()
