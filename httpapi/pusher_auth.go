@@ -37,7 +37,12 @@ func (h *Handler) pusherAuth(c *gin.Context) {
 	if c.Request.ContentLength != 0 && c.Request.Body != nil {
 		b, err := readAll(c.Request.Body, c.Request.ContentLength)
 		if err != nil {
-			h.writeError(c, bodyReadError(err))
+			err = bodyReadError(err)
+		} else {
+			err = checkText(b) // NUL characters are refused at the door, as everywhere
+		}
+		if err != nil {
+			h.writeError(c, err)
 			return
 		}
 		body = b
