@@ -47,8 +47,12 @@ func (h *Handler) pusherAuth(c *gin.Context) {
 		}
 		body = b
 	}
-	app, problem := h.pusherApp(c, q, body)
-	if problem != "" {
+	app, problem, err := h.pusherApp(c, q, body)
+	switch {
+	case err != nil:
+		h.writeError(c, err)
+		return
+	case problem != "":
 		h.writeError(c, pushgate.Errorf(pushgate.EUNAUTHORIZED, "%s", problem))
 		return
 	}
@@ -57,37 +61,43 @@ func (h *Handler) pusherAuth(c *gin.Context) {
 	c.Next()
 }
 
-// pusherApp is the app a signed request opens, or what is wrong with it.
-func (h *Handler) pusherApp(c *gin.Context, q url.Values, body []byte) (*apps.App, string) {
+// pusherApp is the app a signed request opens, or what is wrong with it,
+// or the error of a store that could not say.
+func (h *Handler) pusherApp(c *gin.Context, q url.Values, body []byte) (*apps.App, string, error) {
 	for _, p := range []string{"auth_key", "auth_timestamp", "auth_version", "auth_signature"} {
 		if len(q[p]) != 1 || q.Get(p) == "" {
-			return nil, p + ": required, once"
+			return nil, p + ": required, once", nil
 		}
 	}
 	if q.Get("auth_version") != "1.0" {
-		return nil, "auth_version: must be 1.0"
+		return nil, "auth_version: must be 1.0", nil
 	}
 	ts, err := strconv.ParseInt(q.Get("auth_timestamp"), 10, 64)
 	if err != nil || math.Abs(float64(time.Now().Unix()-ts)) > pusherWindow.Seconds() {
-		return nil, "auth_timestamp: must be within 600 seconds of the server's time"
+		return nil, "auth_timestamp: must be within 600 seconds of the server's time", nil
 	}
 	if len(body) > 0 {
 		sum := md5.Sum(body)
 		if subtle.ConstantTimeCompare([]byte(q.Get("body_md5")), []byte(hex.EncodeToString(sum[:]))) != 1 {
-			return nil, "body_md5: must be the hex MD5 of the body"
+			return nil, "body_md5: must be the hex MD5 of the body", nil
 		}
 	}
 	app, err := h.opts.Apps.Get(c.Request.Context(), c.Param("appId"))
-	if err != nil || subtle.ConstantTimeCompare([]byte(app.Key), []byte(q.Get("auth_key"))) != 1 {
-		return nil, "auth_key: does not open this app"
+	switch code := pushgate.ErrorCode(err); {
+	case code == pushgate.ENOTFOUND || code == pushgate.EINVALID:
+		return nil, "auth_key: does not open this app", nil
+	case err != nil:
+		return nil, "", err
+	case subtle.ConstantTimeCompare([]byte(app.Key), []byte(q.Get("auth_key"))) != 1:
+		return nil, "auth_key: does not open this app", nil
 	}
 	m := hmac.New(sha256.New, []byte(app.Secret))
 	m.Write([]byte(c.Request.Method + "\n" + c.Request.URL.Path + "\n" + pusherParams(q)))
 	want := hex.EncodeToString(m.Sum(nil))
 	if subtle.ConstantTimeCompare([]byte(q.Get("auth_signature")), []byte(want)) != 1 {
-		return nil, "auth_signature: invalid signature"
+		return nil, "auth_signature: invalid signature", nil
 	}
-	return app, ""
+	return app, "", nil
 }
 
 // pusherParams is the signed form of the query: every parameter but

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,13 +48,28 @@ type pusherResults struct {
 		State  string
 		States []string
 	}
+	AfterRestart struct {
+		Event  map[string]any
+		States []string
+	}
+}
+
+// freeAddr is a loopback address nothing listens on now.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // appBackend is the app's own server: it signs channel auth and sign-ins
 // with the Go Pusher SDK for the user named in X-User (refusing
 // private-denied), and triggers, sends to users and terminates through it.
-func appBackend(t *testing.T, sdk *pusher.Client, base string) *httptest.Server {
+func appBackend(t *testing.T, sdk *pusher.Client, base string, restart func()) *httptest.Server {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /restart", func(w http.ResponseWriter, r *http.Request) { restart() })
 	mux.HandleFunc("POST /auth", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		user := r.Header.Get("X-User")
@@ -120,18 +136,28 @@ func backendAnswer(t *testing.T, w http.ResponseWriter, err error) {
 // with npm's pusher-js 8: public, private (auth signed by the Go server
 // SDK) and refused private channels, client events, presence with two
 // users (one on two connections), user sign-in with an event to the user,
-// and terminate_connections.
+// terminate_connections, and reconnecting (and subscribing again) after
+// the node restarts.
 func TestPusherJSAgainstTheBinary(t *testing.T) {
 	node := nodeWith(t, "pusher-js")
 	bin := buildBinary(t)
-	p := startProcess(t, bin, crashEnv(t))
+	env := crashEnv(t, "PUSHGATE_HTTP_ADDR="+freeAddr(t))
+	p := startProcess(t, bin, env)
 	creds := parseCredentials(t, p.out)
 	if code := p.call(t, creds.APIKey, "PATCH", "/v1/app", map[string]any{"clientEvents": true}, nil); code != 200 {
 		t.Fatalf("enable client events: %d", code)
 	}
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(p.base, "http://"))
 	sdk := &pusher.Client{AppID: creds.AppID, Key: creds.Key, Secret: creds.Secret, Host: host + ":" + port}
-	be := appBackend(t, sdk, p.base)
+	be := appBackend(t, sdk, p.base, func() {
+		// A restart where the clients are: shut down (4200), then serve again.
+		start := time.Now()
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+		t.Logf("stopped in %v", time.Since(start))
+		startProcess(t, bin, env)
+		t.Logf("restarted in %v", time.Since(start))
+	})
 	setup, _ := json.Marshal(map[string]any{"host": host, "port": port, "key": creds.Key, "backend": be.URL})
 	setupFile := filepath.Join(t.TempDir(), "setup.json")
 	if err := os.WriteFile(setupFile, setup, 0o600); err != nil {
@@ -157,6 +183,9 @@ func TestPusherJSAgainstTheBinary(t *testing.T) {
 	}
 	if r.AfterTerminate.State == "connected" || slicesContain(r.AfterTerminate.States, "connected") {
 		t.Errorf("after terminate_connections: %+v, want disconnected for good", r.AfterTerminate)
+	}
+	if r.AfterRestart.Event["n"] != 2.0 || !slicesContain(r.AfterRestart.States, "connected") {
+		t.Errorf("after a restart of the node: %+v, want reconnected and subscribed again", r.AfterRestart)
 	}
 }
 

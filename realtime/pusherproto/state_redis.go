@@ -23,7 +23,7 @@ import (
 type RedisState struct {
 	client redis.UniversalClient
 	prefix string
-	// CacheTTL is how long a cache channel keeps its last event (30 min).
+	// cacheTTL is how long a cache channel keeps its last event.
 	cacheTTL time.Duration
 }
 
@@ -43,9 +43,6 @@ func (r *RedisState) key(appID string, parts ...string) string {
 }
 
 var (
-	incr = redis.NewScript(`
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-return n`)
 	decr = redis.NewScript(`
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) return 0 end
@@ -71,7 +68,7 @@ return n`)
 )
 
 func (r *RedisState) Subscribed(ctx context.Context, appID, channel string) error {
-	return incr.Run(ctx, r.client, []string{r.key(appID, "channels")}, channel).Err()
+	return r.client.HIncrBy(ctx, r.key(appID, "channels"), channel, 1).Err()
 }
 
 func (r *RedisState) Unsubscribed(ctx context.Context, appID, channel string) error {

@@ -114,6 +114,23 @@ async function user(alice) {
   out.afterTerminate = { state: alice.connection.state, states };
 }
 
+// restart: the node shuts down and starts again on the same address;
+// pusher-js reconnects and subscribes again by itself.
+async function restart() {
+  const carol = connect("carol");
+  await connected(carol);
+  const news = await subscribed(carol, "news");
+  const states = [];
+  carol.connection.bind("state_change", (s) => states.push(s.current));
+  await backend("/restart", {});
+  for (let i = 0; i < 60 && carol.connection.state !== "connected"; i++) await sleep(250);
+  await sleep(500); // the subscription again
+  const got = once(news.ch, "again", 5000);
+  await backend("/trigger", { channel: "news", event: "again", data: { n: 2 } });
+  out.afterRestart = { event: await got, states };
+  carol.disconnect();
+}
+
 const alice = connect("alice");
 const bob = connect("bob");
 out.socketIds = [await connected(alice), await connected(bob)];
@@ -122,5 +139,6 @@ await presence(alice, bob);
 await user(alice);
 bob.disconnect();
 alice.disconnect();
+await restart();
 process.stdout.write(JSON.stringify(out));
 process.exit(0);
