@@ -113,18 +113,28 @@ func (h *Handler) pusherEvents(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"channels": infos})
 }
 
+// pusherCounts is a channel in a list (a trigger's answer, GET
+// /channels): only the counts info= asked for.
+type pusherCounts struct {
+	SubscriptionCount *int `json:"subscription_count,omitempty"`
+	UserCount         *int `json:"user_count,omitempty"`
+}
+
+func countsOf(i pusherproto.ChannelInfo) pusherCounts {
+	return pusherCounts{SubscriptionCount: i.SubscriptionCount, UserCount: i.UserCount}
+}
+
 // pusherInfos is what info= asks of each channel (user_count only of
 // presence channels).
-func (h *Handler) pusherInfos(c *gin.Context, channels []string, info string) (map[string]pusherproto.ChannelInfo, error) {
+func (h *Handler) pusherInfos(c *gin.Context, channels []string, info string) (map[string]pusherCounts, error) {
 	subs, users := pusherInfoFields(info)
-	out := map[string]pusherproto.ChannelInfo{}
+	out := map[string]pusherCounts{}
 	for _, ch := range channels {
 		i, err := h.opts.Pusher.Info(c.Request.Context(), currentApp(c).ID, ch, subs, users && strings.HasPrefix(ch, "presence-"))
 		if err != nil {
 			return nil, err
 		}
-		i.Occupied = false // not part of a trigger's answer
-		out[ch] = i
+		out[ch] = countsOf(i)
 	}
 	return out, nil
 }
@@ -187,7 +197,11 @@ func (h *Handler) pusherChannels(c *gin.Context) {
 		h.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"channels": all})
+	out := make(map[string]pusherCounts, len(all))
+	for name, i := range all {
+		out[name] = countsOf(i)
+	}
+	c.JSON(http.StatusOK, gin.H{"channels": out})
 }
 
 func (h *Handler) pusherChannel(c *gin.Context) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -199,4 +200,44 @@ func testTerminate(t *testing.T, s *Server, sdk *pusher.Client, c *pusherConn) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestPusherListsShowOnlyTheCountsAsked: a channel list and a trigger's
+// answer hold the counts info= asks for and nothing else, as Pusher's do.
+func TestPusherListsShowOnlyTheCountsAsked(t *testing.T) {
+	s, _ := startNode(t, nodeConfig(t, ""))
+	creds, _ := s.FirstApp()
+	sdk := &pusher.Client{AppID: creds.AppID, Key: creds.Key, Secret: creds.Secret, Host: s.Addr()}
+	c := dialPusher(t, s, creds.Key)
+	c.subscribe(sdk, "news", nil)
+	if res := pusherCall(t, s, sdk, "GET", "/apps/"+sdk.AppID+"/channels", ""); res != `{"channels":{"news":{}}}` {
+		t.Fatalf("channels %s", res)
+	}
+	body := `{"name":"e","channel":"news","data":"x","info":"subscription_count"}`
+	if res := pusherCall(t, s, sdk, "POST", "/apps/"+sdk.AppID+"/events", body); res != `{"channels":{"news":{"subscription_count":1}}}` {
+		t.Fatalf("trigger answer %s", res)
+	}
+}
+
+// pusherCall sends a request signed here as Pusher documents it.
+func pusherCall(t *testing.T, s *Server, sdk *pusher.Client, method, path, body string) string {
+	t.Helper()
+	q := fmt.Sprintf("auth_key=%s&auth_timestamp=%d&auth_version=1.0", sdk.Key, time.Now().Unix())
+	if body != "" {
+		sum := md5.Sum([]byte(body))
+		q += "&body_md5=" + hex.EncodeToString(sum[:])
+	}
+	m := hmac.New(sha256.New, []byte(sdk.Secret))
+	m.Write([]byte(method + "\n" + path + "\n" + q))
+	req, _ := http.NewRequest(method, "http://"+s.Addr()+path+"?"+q+"&auth_signature="+hex.EncodeToString(m.Sum(nil)), strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %s", path, res.StatusCode, b)
+	}
+	return string(b)
 }
