@@ -11,7 +11,7 @@ import (
 // and presence channels may send them, only when the app allows them,
 // and at most ClientEventRate a second (pusher:error 4301 beyond).
 func (s *session) clientEvent(ctx context.Context, f *inFrame) {
-	ch := s.channels[f.Channel]
+	ch := s.find(f.Channel)
 	switch {
 	case !s.app.ClientEvents:
 		s.c.Send(errorFrame(0, "client events are not enabled for this app"))
@@ -62,7 +62,7 @@ type signinData struct {
 // else closes it with 4009, as Pusher does.
 func (s *session) signin(raw json.RawMessage) {
 	var d signinData
-	if json.Unmarshal(raw, &d) != nil || !checkAuth(&s.app, d.Auth, signinMessage(s.id, d.UserData)) {
+	if json.Unmarshal(raw, &d) != nil || !checkAuth(s.app, d.Auth, signinMessage(s.id, d.UserData)) {
 		s.refuse("pusher:signin: invalid signature")
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pushgate/pushgate/realtime"
@@ -55,7 +56,13 @@ type Options struct {
 }
 
 // Handler serves Pusher connections and the Pusher HTTP API's calls.
-type Handler struct{ opts Options }
+type Handler struct {
+	opts Options
+	// apps holds one copy of each App its sessions use (keyed by value,
+	// so a rotated secret or a changed setting is a new one): ten thousand
+	// sessions of an app need not keep ten thousand copies of its strings.
+	apps sync.Map
+}
 
 // NewHandler makes a Handler.
 func NewHandler(opts Options) *Handler {
@@ -94,7 +101,8 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
 		return
 	}
-	s := &session{h: h, c: c, app: *app, id: newSocketID(), tracked: func() {}}
+	shared, _ := h.apps.LoadOrStore(*app, app)
+	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID(), tracked: func() {}}
 	s.tokens = h.opts.ClientEventRate
 	if h.opts.Track != nil {
 		s.tracked = h.opts.Track(func(context.Context) { c.Close(CloseReconnect, "server shutting down") })

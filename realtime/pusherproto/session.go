@@ -17,14 +17,16 @@ import (
 type session struct {
 	h   *Handler
 	c   *wsconn.Conn
-	app App
+	app *App
 	id  string // socket_id
 	// unregister takes it out of the hub (again after sign-in, which
 	// registers it under its user), tracked out of the server's registry.
 	unregister, tracked func()
 
 	user     string              // the signed-in user's id, if any
-	channels map[string]*channel // subscribed channels
+	// channels are the subscribed channels: a few, so a list (a map would
+	// cost every idle connection a few hundred bytes).
+	channels []*channel
 	// A token bucket bounds client events (Options.ClientEventRate a
 	// second, as many at once).
 	tokens float64
@@ -33,8 +35,30 @@ type session struct {
 
 // channel is a session's subscription.
 type channel struct {
+	name   string
 	kind   kind
 	member string // presence: the user id it joined as
+}
+
+func (s *session) find(name string) *channel {
+	for _, ch := range s.channels {
+		if ch.name == name {
+			return ch
+		}
+	}
+	return nil
+}
+
+// drop takes ch out of the session's list.
+func (s *session) drop(ch *channel) {
+	for i, x := range s.channels {
+		if x == ch {
+			last := len(s.channels) - 1
+			s.channels[i], s.channels[last] = s.channels[last], nil
+			s.channels = s.channels[:last]
+			return
+		}
+	}
 }
 
 var _ realtime.Identified = (*session)(nil)
@@ -106,8 +130,8 @@ func truncate(s string, n int) string {
 // (wsconn.Handler).
 func (s *session) Closed() {
 	ctx := context.Background()
-	for name, ch := range s.channels {
-		s.leave(ctx, name, ch)
+	for _, ch := range s.channels {
+		s.leave(ctx, ch.name, ch)
 	}
 	s.channels = nil
 	s.unregister()

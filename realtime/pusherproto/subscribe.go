@@ -7,6 +7,10 @@ import (
 	"net/http"
 )
 
+// maxChannels bounds one connection's subscriptions, so that no client
+// makes a node (and Redis) keep an unbounded list for it.
+const maxChannels = 1000
+
 type subscribeData struct {
 	Channel     string `json:"channel"`
 	Auth        string `json:"auth"`
@@ -33,8 +37,12 @@ func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
 		s.c.Send(subscriptionError(truncate(d.Channel, MaxChannelName), "InvalidChannel", p, http.StatusBadRequest))
 		return
 	}
-	if ch := s.channels[d.Channel]; ch != nil {
+	if ch := s.find(d.Channel); ch != nil {
 		s.succeeded(ctx, d.Channel, ch)
+		return
+	}
+	if len(s.channels) >= maxChannels {
+		s.c.Send(subscriptionError(d.Channel, "LimitReached", "this connection has its maximum of channels", http.StatusForbidden))
 		return
 	}
 	ch, problem := s.authorize(&d)
@@ -45,10 +53,7 @@ func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
 	if err := s.join(ctx, d.Channel, ch, &d); err != nil {
 		return
 	}
-	if s.channels == nil {
-		s.channels = map[string]*channel{}
-	}
-	s.channels[d.Channel] = ch
+	s.channels = append(s.channels, ch)
 	s.h.opts.Hub.Subscribe(s.app.ID, d.Channel, s)
 	if err := s.h.opts.State.Subscribed(ctx, s.app.ID, d.Channel); err != nil {
 		s.h.opts.Logger.Warn("pusher: counting a subscription", "app", s.app.ID, "err", err)
@@ -63,7 +68,7 @@ func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
 // presence channels) or user (the user channel), and reads a presence
 // channel's member; it returns what is wrong, or "".
 func (s *session) authorize(d *subscribeData) (*channel, string) {
-	ch := &channel{kind: kindOf(d.Channel)}
+	ch := &channel{name: d.Channel, kind: kindOf(d.Channel)}
 	switch ch.kind {
 	case public:
 		return ch, ""
@@ -73,7 +78,7 @@ func (s *session) authorize(d *subscribeData) (*channel, string) {
 		}
 		return ch, ""
 	case presence:
-		if !checkAuth(&s.app, d.Auth, channelMessage(s.id, d.Channel, d.ChannelData)) {
+		if !checkAuth(s.app, d.Auth, channelMessage(s.id, d.Channel, d.ChannelData)) {
 			return nil, "invalid signature"
 		}
 		id, ok := memberID(d.ChannelData)
@@ -83,7 +88,7 @@ func (s *session) authorize(d *subscribeData) (*channel, string) {
 		ch.member = id
 		return ch, ""
 	}
-	if !checkAuth(&s.app, d.Auth, channelMessage(s.id, d.Channel, "")) {
+	if !checkAuth(s.app, d.Auth, channelMessage(s.id, d.Channel, "")) {
 		return nil, "invalid signature"
 	}
 	return ch, ""
@@ -188,8 +193,8 @@ func (s *session) unsubscribeFrame(ctx context.Context, raw json.RawMessage) {
 		s.c.Send(errorFrame(0, "pusher:unsubscribe: data must be an object with a channel"))
 		return
 	}
-	if ch := s.channels[d.Channel]; ch != nil {
-		delete(s.channels, d.Channel)
+	if ch := s.find(d.Channel); ch != nil {
+		s.drop(ch)
 		s.leave(ctx, d.Channel, ch)
 	}
 }
