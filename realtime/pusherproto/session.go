@@ -23,7 +23,7 @@ type session struct {
 	// registers it under its user), tracked out of the server's registry.
 	unregister, tracked func()
 
-	user     string              // the signed-in user's id, if any
+	user string // the signed-in user's id, if any
 	// channels are the subscribed channels: a few, so a list (a map would
 	// cost every idle connection a few hundred bytes).
 	channels []*channel
