@@ -10,14 +10,16 @@ import (
 
 // buildPusher builds the Pusher protocol on the hub buildRealtime made:
 // its own WebSocket upgrader (no subprotocol; a silent connection closes
-// with Pusher's 4201), the channels' shared state in the node's Redis
+// with Pusher's 4201; a burst of frames as large as the most channels a
+// connection may have, since pusher-js subscribes to all of them again at
+// once when it reconnects), the channels' shared state in the node's Redis
 // (the embedded one on one node), and the handler of /app/{key} and the
 // Pusher HTTP API.
 func (s *Server) buildPusher() {
 	cfg := s.cfg
 	s.pusherUpgrader = wsconn.NewUpgrader(wsconn.Options{
 		MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat, Logger: s.log,
-		SilentCloseCode: pusherproto.ClosePongNotReceived,
+		SilentCloseCode: pusherproto.ClosePongNotReceived, Burst: pusherproto.MaxChannels,
 	})
 	s.pusher = pusherproto.NewHandler(pusherproto.Options{
 		Hub: s.hub, State: pusherproto.NewRedisState(s.redis, cfg.QueueNamespace), Upgrader: s.pusherUpgrader,

@@ -7,9 +7,9 @@ import (
 	"net/http"
 )
 
-// maxChannels bounds one connection's subscriptions, so that no client
+// MaxChannels bounds one connection's subscriptions, so that no client
 // makes a node (and Redis) keep an unbounded list for it.
-const maxChannels = 1000
+const MaxChannels = 1000
 
 type subscribeData struct {
 	Channel     string `json:"channel"`
@@ -41,7 +41,7 @@ func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
 		s.succeeded(ctx, d.Channel, ch)
 		return
 	}
-	if len(s.channels) >= maxChannels {
+	if len(s.channels) >= MaxChannels {
 		s.c.Send(subscriptionError(d.Channel, "LimitReached", "this connection has its maximum of channels", http.StatusForbidden))
 		return
 	}
