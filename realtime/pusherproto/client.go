@@ -8,7 +8,7 @@ import (
 
 // clientEvent relays a client-* event to the channel's other subscribers,
 // on every node, never back to its sender. Only subscribers of private
-// and presence channels may send them, only when the app allows them,
+// (not encrypted) and presence channels may send them, only when the app allows them,
 // and at most ClientEventRate a second (pusher:error 4301 beyond).
 func (s *session) clientEvent(ctx context.Context, f *inFrame) {
 	ch := s.find(f.Channel)
@@ -19,7 +19,9 @@ func (s *session) clientEvent(ctx context.Context, f *inFrame) {
 	case ch == nil:
 		s.c.Send(errorFrame(0, "client events need a subscription to their channel"))
 		return
-	case ch.kind != private && ch.kind != presence && ch.kind != encrypted:
+	case ch.kind != private && ch.kind != presence:
+		// Not on encrypted channels either: Pusher has none there (the
+		// SDKs refuse them).
 		s.c.Send(errorFrame(0, "client events are only for private and presence channels"))
 		return
 	case len(f.Data) > s.h.opts.MaxEventBytes:

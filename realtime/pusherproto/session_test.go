@@ -360,11 +360,15 @@ func TestClientEvents(t *testing.T) {
 	if f := a.next(); f.Event != "pusher:error" || !strings.Contains(string(f.Data), "4301") {
 		t.Fatalf("got %+v", f)
 	}
-	public := nodes[0].dial(t)
-	public.subscribe("open", "")
-	public.send(`{"event":"client-x","channel":"open","data":{}}`)
-	if f := public.next(); f.Event != "pusher:error" {
-		t.Fatalf("got %+v", f)
+	for _, ch := range []string{"open", "private-encrypted-x"} {
+		c := nodes[0].dial(t)
+		if f := c.subscribe(ch, ""); f.Event != "pusher_internal:subscription_succeeded" {
+			t.Fatalf("%s: got %+v", ch, f)
+		}
+		c.send(`{"event":"client-x","channel":"` + ch + `","data":{}}`)
+		if f := c.next(); f.Event != "pusher:error" || !strings.Contains(string(f.Data), "only for private") {
+			t.Fatalf("%s: got %+v", ch, f)
+		}
 	}
 }
 
