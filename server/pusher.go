@@ -22,7 +22,7 @@ func (s *Server) buildPusher() {
 		SilentCloseCode: pusherproto.ClosePongNotReceived, Burst: pusherproto.MaxChannels,
 	})
 	s.pusher = pusherproto.NewHandler(pusherproto.Options{
-		Hub: s.hub, State: pusherproto.NewRedisState(s.redis, cfg.QueueNamespace), Upgrader: s.pusherUpgrader,
+		Hub: s.hub, State: pusherproto.NewRedisState(s.redis, cfg.QueueNamespace, s.hub.Node()), Upgrader: s.pusherUpgrader,
 		MemberLimit: cfg.PusherMemberLimit, ClientEventRate: cfg.PusherClientEventRate,
 		MaxEventBytes: cfg.PusherMaxEventBytes, Track: s.conns.Track, Logger: s.log,
 	})

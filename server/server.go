@@ -165,6 +165,10 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start realtime hub: %w", err)
 	}
+	if err := s.pusher.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start the Pusher protocol: %w", err)
+	}
 	if s.worker != nil {
 		if err := s.worker.Start(ctx); err != nil {
 			ln.Close()
@@ -243,6 +247,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, s.hub.Shutdown(ctx), s.conns.Shutdown(ctx))
+	if s.ln != nil {
+		// Its connections have ended: whatever they counted is out.
+		errs = append(errs, s.pusher.Shutdown(ctx))
+	}
 	if s.worker != nil && s.ln != nil {
 		// Tasks still running at the deadline go back to the queue (asynq
 		// hands them back, or their lease and the sweep do): that is how a

@@ -62,6 +62,7 @@ type Handler struct {
 	// so a rotated secret or a changed setting is a new one): ten thousand
 	// sessions of an app need not keep ten thousand copies of its strings.
 	apps sync.Map
+	reaping
 }
 
 // NewHandler makes a Handler.

@@ -28,6 +28,8 @@ type node struct {
 	hub *realtime.Hub
 	h   *pusherproto.Handler
 	url string
+	// redis and ns are the cluster's Redis and namespace.
+	redis, ns string
 }
 
 func cluster(t *testing.T, n int, opts pusherproto.Options) []*node {
@@ -49,8 +51,12 @@ func cluster(t *testing.T, n int, opts pusherproto.Options) []*node {
 		up := wsconn.NewUpgrader(wsconn.Options{MaxFrameBytes: 16 << 10})
 		t.Cleanup(up.Close)
 		o := opts
-		o.Hub, o.State, o.Upgrader = hub, pusherproto.NewRedisState(rc, ns), up
+		o.Hub, o.State, o.Upgrader = hub, pusherproto.NewRedisState(rc, ns, hub.Node()), up
 		h := pusherproto.NewHandler(o)
+		if err := h.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a := app
 			if strings.TrimPrefix(r.URL.Path, "/app/") != a.Key {
@@ -60,7 +66,7 @@ func cluster(t *testing.T, n int, opts pusherproto.Options) []*node {
 			h.ServeWS(w, r, &a)
 		}))
 		t.Cleanup(srv.Close)
-		nodes = append(nodes, &node{hub: hub, h: h, url: "ws" + strings.TrimPrefix(srv.URL, "http")})
+		nodes = append(nodes, &node{hub: hub, h: h, url: "ws" + strings.TrimPrefix(srv.URL, "http"), redis: url, ns: ns})
 	}
 	return nodes
 }
@@ -433,4 +439,48 @@ func TestSigninUserEventsAndTermination(t *testing.T) {
 	if code := other.closed(); code != pusherproto.CloseUnauthorized {
 		t.Fatalf("closed with %d", code)
 	}
+}
+
+// TestADeadNodesShareIsTakenOut: a node that died with connections (it
+// stops saying it is alive) leaves counts and members behind; another
+// node's reaper takes them out and tells the presence channel.
+func TestADeadNodesShareIsTakenOut(t *testing.T) {
+	n := cluster(t, 1, pusherproto.Options{})[0]
+	opt, err := redisconn.Options(n.redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redisconn.Client(opt)
+	defer rc.Close()
+	ctx := context.Background()
+	ghost := pusherproto.NewRedisState(rc, n.ns, "ghost")
+	if err := ghost.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // two connections of gus there
+		ghost.Subscribed(ctx, app.ID, "presence-x")
+		if _, err := ghost.Join(ctx, app.ID, "presence-x", "gus", nil, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := n.dial(t)
+	if f := alice.subscribe("presence-x", presenceData("alice")); !strings.Contains(f.str(), `"count":2`) {
+		t.Fatalf("got %+v", f)
+	}
+	n.h.ReapOnce(ctx) // the ghost is alive: nothing changes
+	if users, _ := n.h.Users(ctx, app.ID, "presence-x"); len(users) != 2 {
+		t.Fatalf("users %v while the ghost lives", users)
+	}
+	rc.Del(ctx, n.ns+":pusher:alive:ghost") // its heartbeat expires
+	n.h.ReapOnce(ctx)
+	if f := alice.next(); f.Event != "pusher_internal:member_removed" || f.str() != `{"user_id":"gus"}` {
+		t.Fatalf("got %+v", f)
+	}
+	users, err := n.h.Users(ctx, app.ID, "presence-x")
+	info, err2 := n.h.Info(ctx, app.ID, "presence-x", true, true)
+	if err != nil || err2 != nil || strings.Join(users, ",") != "alice" || *info.SubscriptionCount != 1 || *info.UserCount != 1 {
+		t.Fatalf("after the reap: users %v, info %+v (%v %v)", users, info, err, err2)
+	}
+	n.h.ReapOnce(ctx) // reaped once only
+	alice.quiet()
 }

@@ -31,6 +31,13 @@ type State interface {
 	// when there is none).
 	SetLast(ctx context.Context, appID, channel string, frame []byte) error
 	Last(ctx context.Context, appID, channel string) ([]byte, error)
+	// Heartbeat says this node is alive; Reap takes out what the nodes
+	// that stopped saying so counted, and returns the presence members
+	// whose last connection was there; Forget takes this node out once its
+	// connections ended.
+	Heartbeat(ctx context.Context) error
+	Reap(ctx context.Context) ([]Member, error)
+	Forget(ctx context.Context) ([]Member, error)
 }
 
 // ErrMemberLimit is what Join returns when a presence channel is full.

@@ -17,12 +17,14 @@ import (
 // channel. Counts change in Lua scripts, so that two nodes never both see
 // a user's first join or last leave.
 //
-// A node that dies without its connections ending leaves their counts
-// behind; they are corrected only when the channel's count is otherwise
-// cleared (a known limit, docs/pusher.md).
+// Each node also keeps what its own connections added ("<namespace>:
+// pusher:node:<node>") and a key that says it is alive; a node that dies
+// without its connections ending is found by the others, which take its
+// share out (Reap).
 type RedisState struct {
 	client redis.UniversalClient
 	prefix string
+	node   string
 	// cacheTTL is how long a cache channel keeps its last event.
 	cacheTTL time.Duration
 }
@@ -30,20 +32,30 @@ type RedisState struct {
 var _ State = (*RedisState)(nil)
 
 // NewRedisState keeps state on client (the caller's to close) under
-// namespace ("" is "pushgate").
-func NewRedisState(client redis.UniversalClient, namespace string) *RedisState {
+// namespace ("" is "pushgate") for the node named node (the hub's).
+func NewRedisState(client redis.UniversalClient, namespace, node string) *RedisState {
 	if namespace == "" {
 		namespace = "pushgate"
 	}
-	return &RedisState{client: client, prefix: namespace + ":pusher:", cacheTTL: 30 * time.Minute}
+	return &RedisState{client: client, prefix: namespace + ":pusher:", node: node, cacheTTL: 30 * time.Minute}
 }
+
+// share is the field of the node's hash that counts one channel's
+// subscriptions (user "") or one presence member's connections.
+func share(appID, channel, userID string) string { return appID + "\n" + channel + "\n" + userID }
+
+func (r *RedisState) nodeKey(node string) string { return r.prefix + "node:" + node }
 
 func (r *RedisState) key(appID string, parts ...string) string {
 	return r.prefix + appID + ":" + strings.Join(parts, ":")
 }
 
 var (
+	incr = redis.NewScript(`
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)`)
 	decr = redis.NewScript(`
+if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) return 0 end
 return n`)
@@ -56,8 +68,10 @@ if n == 1 then
   end
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 end
+redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 return n`)
 	leave = redis.NewScript(`
+if redis.call('HINCRBY', KEYS[3], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[2]) end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -68,19 +82,21 @@ return n`)
 )
 
 func (r *RedisState) Subscribed(ctx context.Context, appID, channel string) error {
-	return r.client.HIncrBy(ctx, r.key(appID, "channels"), channel, 1).Err()
+	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
+	return incr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Err()
 }
 
 func (r *RedisState) Unsubscribed(ctx context.Context, appID, channel string) error {
-	return decr.Run(ctx, r.client, []string{r.key(appID, "channels")}, channel).Err()
+	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
+	return decr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Err()
 }
 
 func (r *RedisState) Join(ctx context.Context, appID, channel, userID string, info json.RawMessage, limit int) (bool, error) {
 	if info == nil {
 		info = json.RawMessage("null")
 	}
-	keys := []string{r.key(appID, "conns", channel), r.key(appID, "members", channel)}
-	n, err := join.Run(ctx, r.client, keys, userID, string(info), limit).Int()
+	keys := []string{r.key(appID, "conns", channel), r.key(appID, "members", channel), r.nodeKey(r.node)}
+	n, err := join.Run(ctx, r.client, keys, userID, string(info), limit, share(appID, channel, userID)).Int()
 	switch {
 	case err != nil:
 		return false, err
@@ -91,8 +107,8 @@ func (r *RedisState) Join(ctx context.Context, appID, channel, userID string, in
 }
 
 func (r *RedisState) Leave(ctx context.Context, appID, channel, userID string) (bool, error) {
-	keys := []string{r.key(appID, "conns", channel), r.key(appID, "members", channel)}
-	n, err := leave.Run(ctx, r.client, keys, userID).Int()
+	keys := []string{r.key(appID, "conns", channel), r.key(appID, "members", channel), r.nodeKey(r.node)}
+	n, err := leave.Run(ctx, r.client, keys, userID, share(appID, channel, userID)).Int()
 	return err == nil && n == 0, err
 }
 
