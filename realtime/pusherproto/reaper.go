@@ -73,4 +73,3 @@ type reaping struct {
 	stop func()
 	wg   sync.WaitGroup
 }
-
