@@ -26,6 +26,8 @@ type App struct {
 	// never answers with settings that have changed since.
 	ConnectAuthURL string   `json:"connectAuthUrl"`
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// ClientEvents is the app's Pusher setting (see Settings).
+	ClientEvents bool `json:"clientEvents"`
 }
 
 // Settings are what an app's admin may change about how its users connect.
@@ -39,6 +41,9 @@ type Settings struct {
 	// browser makes, so a page of any other origin could otherwise open a
 	// session as its visitor.
 	AllowedOrigins []string
+	// ClientEvents lets subscribers of the app's private and presence
+	// Pusher channels send client-* events to each other.
+	ClientEvents bool
 }
 
 // Role is what an API key may do. An admin key may do everything a

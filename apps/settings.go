@@ -23,6 +23,7 @@ const (
 type SettingsPatch struct {
 	ConnectAuthURL *string
 	AllowedOrigins *[]string
+	ClientEvents   *bool
 }
 
 // UpdateSettings applies patch to the app's settings and returns the app
@@ -55,10 +56,14 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, patch Settin
 	if patch.AllowedOrigins == nil {
 		set.AllowedOrigins = app.AllowedOrigins
 	}
+	set.ClientEvents = app.ClientEvents
+	if patch.ClientEvents != nil {
+		set.ClientEvents = *patch.ClientEvents
+	}
 	if err := s.store.SetAppSettings(ctx, appID, set); err != nil {
 		return nil, err
 	}
-	app.ConnectAuthURL, app.AllowedOrigins, app.SealedSecret = set.ConnectAuthURL, set.AllowedOrigins, ""
+	app.ConnectAuthURL, app.AllowedOrigins, app.ClientEvents, app.SealedSecret = set.ConnectAuthURL, set.AllowedOrigins, set.ClientEvents, ""
 	if app.AllowedOrigins == nil {
 		app.AllowedOrigins = []string{}
 	}

@@ -45,6 +45,20 @@ func TestSettings(t *testing.T) {
 		if app, err = svc.UpdateSettings(ctx, creds.AppID, apps.SettingsPatch{AllowedOrigins: &none}); err != nil || len(app.AllowedOrigins) != 0 || app.AllowedOrigins == nil {
 			t.Fatalf("clear the origins: %+v %v", app, err)
 		}
+		// Client events: off by default, on, and left on by a patch of other fields.
+		if got.ClientEvents {
+			t.Fatal("client events on by default")
+		}
+		on := true
+		if app, err = svc.UpdateSettings(ctx, creds.AppID, apps.SettingsPatch{ClientEvents: &on}); err != nil || !app.ClientEvents {
+			t.Fatalf("client events on: %+v %v", app, err)
+		}
+		if _, err = svc.UpdateSettings(ctx, creds.AppID, apps.SettingsPatch{ConnectAuthURL: &url}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = svc.GetByKey(ctx, creds.Key); err != nil || !got.ClientEvents || got.ConnectAuthURL != url {
+			t.Fatalf("client events read back: %+v %v", got, err)
+		}
 		if _, err := svc.UpdateSettings(ctx, pushgate.NewID(), apps.SettingsPatch{ConnectAuthURL: &url}); pushgate.ErrorCode(err) != pushgate.ENOTFOUND {
 			t.Fatalf("no such app: %v", err)
 		}

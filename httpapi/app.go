@@ -30,10 +30,11 @@ type appDTO struct {
 	CreatedAt      time.Time `json:"createdAt"`
 	ConnectAuthURL *string   `json:"connectAuthUrl"`
 	AllowedOrigins []string  `json:"allowedOrigins"`
+	ClientEvents   bool      `json:"clientEvents"`
 }
 
 func toAppDTO(a *apps.App) appDTO {
-	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins}
+	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins, ClientEvents: a.ClientEvents}
 	if a.ConnectAuthURL != "" {
 		dto.ConnectAuthURL = &a.ConnectAuthURL
 	}
@@ -60,6 +61,7 @@ func (h *Handler) patchApp(c *gin.Context) {
 	var req struct {
 		ConnectAuthURL json.RawMessage `json:"connectAuthUrl"`
 		AllowedOrigins json.RawMessage `json:"allowedOrigins"`
+		ClientEvents   json.RawMessage `json:"clientEvents"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		h.writeError(c, err)
@@ -79,8 +81,14 @@ func (h *Handler) patchApp(c *gin.Context) {
 			problems = append(problems, "allowedOrigins: must be a list of origins (strings) or null")
 		}
 	}
-	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil {
-		problems = append(problems, "body: must set connectAuthUrl or allowedOrigins")
+	if req.ClientEvents != nil {
+		patch.ClientEvents = new(bool)
+		if json.Unmarshal(req.ClientEvents, patch.ClientEvents) != nil || isNull(req.ClientEvents) {
+			problems = append(problems, "clientEvents: must be true or false")
+		}
+	}
+	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil && req.ClientEvents == nil {
+		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins or clientEvents")
 	}
 	if len(problems) > 0 {
 		h.writeError(c, pushgate.Invalid("the app settings are invalid", problems...))

@@ -56,6 +56,9 @@ type Options struct {
 	Inbox InboxService
 	// Realtime serves /v1/ws and /v1/sse; it needs Inbox (to check client tokens).
 	Realtime RealtimeService
+	// Pusher, when set, serves the Pusher protocol (/app/{key}) and the
+	// Pusher HTTP API (/apps/{appId}/...).
+	Pusher PusherService
 	// ConnectAuth, when set, authenticates the connections and inbox
 	// requests that name their app and carry no client token, through the
 	// app's connectAuthUrl.
@@ -151,6 +154,9 @@ func (h *Handler) route(s surfaces) {
 	}
 	if h.opts.Events.Recorder != nil {
 		h.routeEvents(s.public)
+	}
+	if h.opts.Pusher != nil {
+		h.routePusher(s.streams, s.pusher)
 	}
 	if h.opts.Inbox != nil {
 		h.routeInbox(s.core, s.client)

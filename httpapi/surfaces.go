@@ -11,10 +11,10 @@ import "github.com/gin-gonic/gin"
 // Issue 13's /v1/tokens and /v1/notifications are on core (but POST
 // /v1/notifications, which also takes a client token, is on client) and
 // /v1/inbox... on client; /v1/ws and /v1/sse on streams (client token, or
-// the app's connectAuthUrl, checked before the upgrade or the stream). Where the rest of the
-// realtime half's routes will go (none yet): issue 15's /app/{key}
-// on streams and the Pusher HTTP API (/apps/{appId}/...) on a group of its
-// own made from public with the Pusher signature check; issue 16's
+// the app's connectAuthUrl, checked before the upgrade or the stream).
+// Issue 15's /app/{key} is on streams and the Pusher HTTP API
+// (/apps/{appId}/...) on pusher. Where the rest of the realtime half's
+// routes will go (none yet): issue 16's
 // /socket.io/ on streams and notification-server's /api/{userId}/... on a
 // group made from public with the X-AUTH-TOKEN check.
 type surfaces struct {
@@ -42,6 +42,10 @@ type surfaces struct {
 	// itself, and registers a hijacked connection with the server's
 	// connection registry (internal/conns) so that shutdown closes it.
 	streams *gin.RouterGroup
+	// pusher: the Pusher HTTP API (/apps/{appId}/...), behind Pusher's
+	// request signing (pusherAuth), which reads the body to check its MD5;
+	// timed.
+	pusher *gin.RouterGroup
 }
 
 // timedChain is the middleware of every request that is answered and
@@ -67,5 +71,6 @@ func (h *Handler) surfaces(e *gin.Engine) surfaces {
 		core:    timed.Group("/v1", h.authenticate),
 		client:  timed.Group("/v1"),
 		streams: e.Group("", h.streamChain()...),
+		pusher:  timed.Group("", h.pusherAuth),
 	}
 }

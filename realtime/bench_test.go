@@ -179,3 +179,32 @@ func BenchmarkFanOut10kQueued(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
 }
+
+// BenchmarkChannel10k sends one message to a channel with 10,000
+// subscribers on this node (Pusher's fan-out): rendered once, and the
+// hub allocates a constant amount whatever the number of subscribers.
+func BenchmarkChannel10k(b *testing.B) {
+	h := realtime.New(realtime.Options{})
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Shutdown(context.Background())
+	p := &proto{name: "pusher"}
+	sessions := make([]*counter, 10_000)
+	for i := range sessions {
+		sessions[i] = &counter{p: p}
+		h.Register("app1", "", "", sessions[i])
+		h.Subscribe("app1", "news", sessions[i])
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.ToChannel(ctx, "app1", "news", "", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(sessions)), "ns/delivery")
+	if sessions[0].n.Load() != int64(b.N) {
+		b.Fatalf("a session got %d of %d", sessions[0].n.Load(), b.N)
+	}
+}

@@ -10,6 +10,8 @@ const (
 	ToUsersEvent    EventKind = "users"       // send Message to UserIDs' sessions
 	ToAppEvent      EventKind = "app"         // send Message to every session of AppID
 	CloseTokenEvent EventKind = "close_token" // close TokenID's sessions with Code and Reason
+	ChannelEvent    EventKind = "channel"     // send Message to Channel's subscribers but Except
+	CloseUserEvent  EventKind = "close_user"  // close UserIDs' sessions with Code and Reason
 )
 
 // Event is what a hub publishes to the other nodes. Node is the publishing
@@ -24,6 +26,8 @@ type Event struct {
 	AppID   string    `json:"app"`
 	UserIDs []string  `json:"users,omitempty"`
 	TokenID string    `json:"token,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Except  string    `json:"except,omitempty"`
 	Code    int       `json:"code,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
 	Message Message   `json:"msg"`

@@ -1,6 +1,7 @@
 // Package realtime is pushgate's hub of live connections: the sessions of
 // each app's users on this node, indexed by app and user (a client token's
-// sessions are found by a scan when it is revoked), and the broker that
+// sessions are found by a scan when it is revoked) and by the channels
+// they subscribed to (Pusher's; Subscribe, ToChannel), and the broker that
 // carries what one node publishes to the hubs of all the others (a
 // MemoryBroker on one node, a RedisBroker over Redis pub/sub past one).
 //

@@ -61,6 +61,10 @@ func (h *Hub) deliver(e *Event) {
 		h.localApp(e.AppID, e.Message)
 	case CloseTokenEvent:
 		h.localCloseToken(e.AppID, e.TokenID, e.Code, e.Reason)
+	case ChannelEvent:
+		h.localChannel(e.AppID, e.Channel, e.Except, e.Message)
+	case CloseUserEvent:
+		h.localCloseUsers(e.AppID, e.UserIDs, e.Code, e.Reason)
 	default:
 		h.log.Warn("realtime: unknown event kind from another node", "kind", e.Kind, "node", e.Node)
 	}

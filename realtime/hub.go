@@ -46,10 +46,13 @@ type Hub struct {
 // and scans the app's sessions (a map per session would cost every idle
 // session memory for it).
 type appSessions struct {
-	mu     sync.RWMutex
-	all    []*entry // every session, in no order; entry.idx is its place
-	users  map[string][]*entry
-	closed bool // the hub shut down: register nothing more
+	mu    sync.RWMutex
+	all   []*entry // every session, in no order; entry.idx is its place
+	users map[string][]*entry
+	// channels are the subscribers of each channel (Pusher's channels):
+	// only sessions that subscribed are in them.
+	channels map[string]*channelSubs
+	closed   bool // the hub shut down: register nothing more
 }
 
 // entry is one registered session. Its fields other than idx and removed
@@ -119,7 +122,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		for _, e := range all {
 			e.removed = true
 		}
-		a.all, a.users, a.closed = nil, map[string][]*entry{}, true
+		a.all, a.users, a.channels, a.closed = nil, map[string][]*entry{}, map[string]*channelSubs{}, true
 		a.mu.Unlock()
 		for _, e := range all {
 			e.s.Close(CloseGoingAway, "server shutting down")
@@ -175,7 +178,7 @@ func (h *Hub) app(appID string) (*appSessions, bool) {
 		return nil, false
 	}
 	if a = h.apps[appID]; a == nil {
-		a = &appSessions{users: map[string][]*entry{}}
+		a = &appSessions{users: map[string][]*entry{}, channels: map[string]*channelSubs{}}
 		h.apps[appID] = a
 	}
 	return a, true

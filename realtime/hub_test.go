@@ -386,3 +386,42 @@ func TestCloseTokenClosesItsSessionsOnly(t *testing.T) {
 		t.Errorf("Sessions = %d, want 2 left", n)
 	}
 }
+
+// Channels: a session subscribes once, a publication skips the excluded
+// socket, and an unsubscribed session hears nothing more.
+func TestChannelSubscriptions(t *testing.T) {
+	h := realtime.New(realtime.Options{})
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Shutdown(context.Background())
+	p := &proto{name: "ws"}
+	a, b := &idSession{newSession(p, 8), "1.1"}, &idSession{newSession(p, 8), "2.2"}
+	for _, s := range []realtime.Session{a, b} {
+		if !h.Subscribe("app", "news", s) {
+			t.Fatal("subscribe refused")
+		}
+	}
+	if h.Subscribe("app", "news", a) || h.Subscribers("app", "news") != 2 {
+		t.Fatal("a session subscribed twice")
+	}
+	h.ToChannel(context.Background(), "app", "news", "1.1", realtime.Message{Type: "x"})
+	h.ToChannel(context.Background(), "app", "other", "", realtime.Message{Type: "y"})
+	if len(a.q) != 0 || len(b.q) != 1 {
+		t.Fatalf("a got %d, b %d frames; want 0 and 1", len(a.q), len(b.q))
+	}
+	if !h.Unsubscribe("app", "news", b) || h.Unsubscribe("app", "news", b) {
+		t.Fatal("unsubscribe")
+	}
+	h.ToChannel(context.Background(), "app", "news", "", realtime.Message{Type: "z"})
+	if len(a.q) != 1 || len(b.q) != 1 || h.Subscribers("app", "news") != 1 {
+		t.Fatalf("after unsubscribing: a %d, b %d frames", len(a.q), len(b.q))
+	}
+}
+
+type idSession struct {
+	*session
+	id string
+}
+
+func (s *idSession) SocketID() string { return s.id }

@@ -158,6 +158,13 @@ type Config struct {
 	// client address opens a second. Per node; 0 turns either off.
 	AppRatePerMinute float64
 	WSConnectRate    float64
+	// PusherMemberLimit bounds a Pusher presence channel's members;
+	// PusherClientEventRate the client events one Pusher connection sends
+	// a second; PusherMaxEventBytes an event's data (client events and
+	// the Pusher HTTP API).
+	PusherMemberLimit     int
+	PusherClientEventRate float64
+	PusherMaxEventBytes   int
 	// ConnectAuthCache is how long an answer of an app's connectAuthUrl is
 	// remembered per node (0: never); ConnectAuthRootCAs, when set,
 	// replaces the system roots for those calls (embedders and tests).
@@ -206,6 +213,9 @@ func Defaults() Config {
 		WSHeartbeat:           25 * time.Second,
 		AppRatePerMinute:      600,
 		WSConnectRate:         10,
+		PusherMemberLimit:     100,
+		PusherClientEventRate: 10,
+		PusherMaxEventBytes:   10 << 10,
 		ConnectAuthCache:      30 * time.Second,
 	}
 }
@@ -228,6 +238,7 @@ func (c *Config) Validate() error {
 		c.validateWebhookRetries,
 		c.validateMaintenance,
 		c.validateRealtime,
+		c.validatePusher,
 	} {
 		errs = append(errs, validate()...)
 	}
@@ -471,6 +482,20 @@ func (c *Config) validateRealtime() []error {
 	}
 	if c.WSConnectRate < 0 {
 		errs = append(errs, errors.New("ws_connect_rate: must be 0 (off) or more"))
+	}
+	return errs
+}
+
+func (c *Config) validatePusher() []error {
+	var errs []error
+	if c.PusherMemberLimit < 1 || c.PusherMemberLimit > 10000 {
+		errs = append(errs, errors.New("pusher_member_limit: must be between 1 and 10000"))
+	}
+	if c.PusherClientEventRate <= 0 {
+		errs = append(errs, errors.New("pusher_client_event_rate: must be more than 0"))
+	}
+	if c.PusherMaxEventBytes < 1024 || c.PusherMaxEventBytes > 1<<20 {
+		errs = append(errs, errors.New("pusher_max_event_bytes: must be between 1024 and 1048576"))
 	}
 	return errs
 }

@@ -43,6 +43,7 @@ func (s *Server) buildHTTP() {
 		AppRatePerMinute: cfg.AppRatePerMinute,
 		ConnectRatePerIP: cfg.WSConnectRate,
 		Realtime:         tokenSessions{s.inboxWS},
+		Pusher:           pusherSessions{s.pusher},
 		ConnectAuth:      s.connectAuth,
 		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies:   cfg.TrustedProxies,

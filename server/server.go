@@ -25,6 +25,7 @@ import (
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/pusherproto"
 	"github.com/pushgate/pushgate/realtime/wsconn"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
@@ -63,6 +64,9 @@ type Server struct {
 	inboxWS    *inboxproto.Handler
 	wsUpgrader *wsconn.Upgrader
 	notifier   *inboxproto.Notifier
+	// pusher serves /app/{key} and the Pusher HTTP API, on its own upgrader.
+	pusher         *pusherproto.Handler
+	pusherUpgrader *wsconn.Upgrader
 	// connectAuth asks apps' connectAuthUrl who a connection without a
 	// client token is.
 	connectAuth *inbox.ConnectAuth
@@ -107,6 +111,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.buildRealtime()
+	s.buildPusher()
 	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
@@ -159,6 +164,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.hub.Start(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("start realtime hub: %w", err)
+	}
+	if err := s.pusher.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start the Pusher protocol: %w", err)
 	}
 	if s.worker != nil {
 		if err := s.worker.Start(ctx); err != nil {
@@ -238,6 +247,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, s.hub.Shutdown(ctx), s.conns.Shutdown(ctx))
+	if s.ln != nil {
+		// Its connections have ended: whatever they counted is out.
+		errs = append(errs, s.pusher.Shutdown(ctx))
+	}
 	if s.worker != nil && s.ln != nil {
 		// Tasks still running at the deadline go back to the queue (asynq
 		// hands them back, or their lease and the sweep do): that is how a
@@ -266,6 +279,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) close() {
 	if s.wsUpgrader != nil {
 		s.wsUpgrader.Close() // after the connections it watched closed
+	}
+	if s.pusherUpgrader != nil {
+		s.pusherUpgrader.Close()
 	}
 	if s.Queue != nil {
 		s.Queue.Close()

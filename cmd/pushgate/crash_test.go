@@ -31,9 +31,17 @@ type process struct {
 	out  string // the first stdout line (first-start credentials)
 }
 
+// startProcess runs `serve` on a free loopback port, or on the
+// PUSHGATE_HTTP_ADDR env sets (to restart a node where its clients are).
 func startProcess(t *testing.T, bin string, env []string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--http-addr", "127.0.0.1:0", "--json")
+	args := []string{"serve", "--http-addr", "127.0.0.1:0", "--json"}
+	for _, e := range env {
+		if strings.HasPrefix(e, "PUSHGATE_HTTP_ADDR=") {
+			args = []string{"serve", "--json"}
+		}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()

@@ -142,6 +142,21 @@ var settings = []setting{
 			c.WSConnectRate, err = strconv.ParseFloat(v, 64)
 			return err
 		}},
+	{key: "pusher_member_limit", def: "100", help: "most members of one Pusher presence channel",
+		apply: func(c *server.Config, v string) (err error) {
+			c.PusherMemberLimit, err = strconv.Atoi(v)
+			return err
+		}},
+	{key: "pusher_client_event_rate", def: "10", help: "client events one Pusher connection may send a second",
+		apply: func(c *server.Config, v string) (err error) {
+			c.PusherClientEventRate, err = strconv.ParseFloat(v, 64)
+			return err
+		}},
+	{key: "pusher_max_event_bytes", def: "10240", help: "largest data of a Pusher event (client events and the Pusher HTTP API), in bytes",
+		apply: func(c *server.Config, v string) (err error) {
+			c.PusherMaxEventBytes, err = strconv.Atoi(v)
+			return err
+		}},
 	{key: "connect_auth_cache", def: "30s", help: "how long a node remembers an answer of an app's connectAuthUrl (admitted user, or 401/403) for the same cookie and Authorization (0: ask every time)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.ConnectAuthCache) }},
 	{key: "images_dir", help: "folder of the image CDN's variants (empty: DATA_DIR/images); nodes serving /cdn must share it with the workers",

@@ -50,6 +50,10 @@ type Options struct {
 	// QueueLimit is how many frames may wait for a slow client; one more
 	// closes it with 1013 (default 256).
 	QueueLimit int
+	// SilentCloseCode, when set, closes a connection silent for two
+	// heartbeats with a close frame of this code (Pusher's 4201) instead
+	// of dropping it without one.
+	SilentCloseCode int
 	// WriteTimeout bounds one batch of frames' write (default 10 s).
 	WriteTimeout time.Duration
 	// Logger hears of frame handlers that panicked.

@@ -477,3 +477,13 @@ func TestLateReaderGetsEveryFrameWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestSilentPeerGetsTheSilentCloseCode(t *testing.T) {
+	s := newServer(t, wsconn.Options{Heartbeat: 50 * time.Millisecond, SilentCloseCode: 4201})
+	ws, _ := s.dial(t, "", nil)
+	// It reads, so it would see a close frame, but answers no ping.
+	ws.SetPingHandler(func(string) error { return nil })
+	if code := closeCode(t, ws); code != 4201 {
+		t.Fatalf("close code %d, want 4201", code)
+	}
+}

@@ -17,6 +17,10 @@ type outFrame struct {
 // others (the registry's sweep calls it once a heartbeat).
 func (c *Conn) heartbeat(now time.Time, every time.Duration) {
 	if now.Sub(time.Unix(0, c.lastSeen.Load())) > 2*every {
+		if code := c.u.opts.SilentCloseCode; code != 0 && now.Sub(time.Unix(0, c.lastSeen.Load())) <= 3*every {
+			c.Close(code, "pong reply not received")
+			return
+		}
 		c.abort()
 		return
 	}

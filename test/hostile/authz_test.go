@@ -111,6 +111,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				})
 			}
 		}
+		pusherAuthz(t, w, backend, aIDs, covered)
 		requireCoverage(t, routes, covered, "authorization")
 
 		// Ids mixed across apps: B's own bucket holding A's context,

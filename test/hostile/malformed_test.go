@@ -448,6 +448,7 @@ func malformedCases(w *world, routes []string) []mcase {
 	out = append(out, methodCases(fx, routes)...)
 	out = append(out, specialCases(w, fx)...)
 	out = append(out, inboxSpecialCases(w, fx)...)
+	out = append(out, pusherCases(w)...)
 	return out
 }
 

@@ -1,0 +1,146 @@
+package pusherproto
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// App is what a session needs of its app.
+type App struct {
+	ID, Key, Secret string
+	// ClientEvents lets subscribers of private and presence channels send
+	// client-* events to each other.
+	ClientEvents bool
+}
+
+// Hub is the part of realtime.Hub sessions stand on.
+type Hub interface {
+	Register(appID, userID, tokenID string, s realtime.Session) (unregister func())
+	Subscribe(appID, channel string, s realtime.Session) bool
+	Unsubscribe(appID, channel string, s realtime.Session) bool
+	ToChannel(ctx context.Context, appID, channel, except string, m realtime.Message) error
+	CloseUsers(ctx context.Context, appID string, userIDs []string, code int, reason string) error
+}
+
+var _ Hub = (*realtime.Hub)(nil)
+
+// Options configure a Handler.
+type Options struct {
+	Hub      Hub
+	State    State
+	Upgrader *wsconn.Upgrader
+	// ActivityTimeout is what connection_established announces: a client
+	// silent that long pings (default 120 s).
+	ActivityTimeout time.Duration
+	// MemberLimit bounds a presence channel's members (default 100).
+	MemberLimit int
+	// ClientEventRate bounds the client events one connection sends a
+	// second (default 10).
+	ClientEventRate float64
+	// MaxEventBytes bounds an event's data, from clients and the HTTP API
+	// (default 10 KiB).
+	MaxEventBytes int
+	// Track registers a live connection with the server's registry, which
+	// closes it on shutdown; nil tracks nothing.
+	Track  func(close func(context.Context)) (done func())
+	Logger *slog.Logger
+}
+
+// Handler serves Pusher connections and the Pusher HTTP API's calls.
+type Handler struct {
+	opts Options
+	// apps holds one copy of each App its sessions use (keyed by value,
+	// so a rotated secret or a changed setting is a new one): ten thousand
+	// sessions of an app need not keep ten thousand copies of its strings.
+	apps sync.Map
+	reaping
+}
+
+// NewHandler makes a Handler.
+func NewHandler(opts Options) *Handler {
+	if opts.ActivityTimeout <= 0 {
+		opts.ActivityTimeout = 120 * time.Second
+	}
+	if opts.MemberLimit <= 0 {
+		opts.MemberLimit = 100
+	}
+	if opts.ClientEventRate <= 0 {
+		opts.ClientEventRate = 10
+	}
+	if opts.MaxEventBytes <= 0 {
+		opts.MaxEventBytes = 10 << 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{opts: opts}
+}
+
+// MaxEventBytes is the bound of an event's data.
+func (h *Handler) MaxEventBytes() int { return h.opts.MaxEventBytes }
+
+// ServeWS upgrades r and runs its session. app is nil when the key names
+// no app: the connection is then closed with 4001, as Pusher does (a
+// client sees close codes only once the WebSocket is open). A protocol
+// version other than 7 is closed with 4006, 4007 or 4008.
+func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
+	c, err := h.opts.Upgrader.Upgrade(w, r)
+	if err != nil {
+		return // answered by the upgrader
+	}
+	if code, reason := refusal(r, app); code != 0 {
+		c.Close(code, reason)
+		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
+		return
+	}
+	shared, _ := h.apps.LoadOrStore(*app, app)
+	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID(), tracked: func() {}}
+	s.tokens = h.opts.ClientEventRate
+	if h.opts.Track != nil {
+		s.tracked = h.opts.Track(func(context.Context) { c.Close(CloseReconnect, "server shutting down") })
+	}
+	s.unregister = h.opts.Hub.Register(app.ID, "", "", s)
+	s.c.Send(eventFrame("pusher:connection_established", "", stringData(struct {
+		SocketID        string `json:"socket_id"`
+		ActivityTimeout int    `json:"activity_timeout"`
+	}{s.id, int(h.opts.ActivityTimeout / time.Second)}), ""))
+	c.Serve(s)
+}
+
+// refusal is the close code and reason of a connection that cannot have
+// a session (0 when it can).
+func refusal(r *http.Request, app *App) (int, string) {
+	if app == nil {
+		return CloseUnknownApp, "App key not found"
+	}
+	v := r.URL.Query().Get("protocol")
+	if v == "" {
+		return CloseNoVersion, "No protocol version supplied"
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		return CloseBadVersion, "Invalid version string format"
+	case n != 7:
+		return CloseUnsupported, "Unsupported protocol version"
+	}
+	return 0, ""
+}
+
+// newSocketID is Pusher's form of socket id: two numbers joined by a dot.
+func newSocketID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	hi := binary.BigEndian.Uint32(b[:4]) % 1000000000
+	lo := binary.BigEndian.Uint32(b[4:]) % 1000000000
+	return strconv.FormatUint(uint64(hi), 10) + "." + strconv.FormatUint(uint64(lo), 10)
+}

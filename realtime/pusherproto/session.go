@@ -1,0 +1,139 @@
+package pusherproto
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/pushgate/pushgate/realtime"
+	"github.com/pushgate/pushgate/realtime/wsconn"
+)
+
+// session is one Pusher connection. Its frames are handled one at a time
+// and Closed runs after the last, so what only they touch (channels, the
+// sign-in, the client event bucket) needs no lock; the hub calls only
+// Send, Close, Protocol and SocketID.
+type session struct {
+	h   *Handler
+	c   *wsconn.Conn
+	app *App
+	id  string // socket_id
+	// unregister takes it out of the hub (again after sign-in, which
+	// registers it under its user), tracked out of the server's registry.
+	unregister, tracked func()
+
+	user string // the signed-in user's id, if any
+	// channels are the subscribed channels: a few, so a list (a map would
+	// cost every idle connection a few hundred bytes).
+	channels []*channel
+	// A token bucket bounds client events (Options.ClientEventRate a
+	// second, as many at once).
+	tokens float64
+	last   time.Time
+}
+
+// channel is a session's subscription.
+type channel struct {
+	name   string
+	kind   kind
+	member string // presence: the user id it joined as
+}
+
+func (s *session) find(name string) *channel {
+	for _, ch := range s.channels {
+		if ch.name == name {
+			return ch
+		}
+	}
+	return nil
+}
+
+// drop takes ch out of the session's list.
+func (s *session) drop(ch *channel) {
+	for i, x := range s.channels {
+		if x == ch {
+			last := len(s.channels) - 1
+			s.channels[i], s.channels[last] = s.channels[last], nil
+			s.channels = s.channels[:last]
+			return
+		}
+	}
+}
+
+var _ realtime.Identified = (*session)(nil)
+
+func (s *session) Protocol() realtime.Protocol { return Protocol }
+func (s *session) SocketID() string            { return s.id }
+func (s *session) Close(code int, reason string) {
+	if code == realtime.CloseGoingAway {
+		code = CloseReconnect // Pusher's "reconnect at once", to another node
+	}
+	s.c.Close(code, reason)
+}
+
+// Send queues a frame; messages of other protocols render empty and are
+// skipped.
+func (s *session) Send(frame []byte) bool {
+	if len(frame) == 0 {
+		return true
+	}
+	return s.c.Send(frame)
+}
+
+// inFrame is a client frame.
+type inFrame struct {
+	Event   string          `json:"event"`
+	Channel string          `json:"channel"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Frame handles a client frame (wsconn.Handler).
+func (s *session) Frame(data []byte, err error) {
+	if err != nil {
+		s.c.Send(errorFrame(0, "binary frames are not accepted: send JSON text"))
+		return
+	}
+	var f inFrame
+	if json.Unmarshal(data, &f) != nil || f.Event == "" {
+		s.c.Send(errorFrame(0, "the frame is not a JSON object with an event name"))
+		return
+	}
+	ctx := context.Background()
+	switch {
+	case f.Event == "pusher:ping":
+		s.c.Send(pongFrame)
+	case f.Event == "pusher:pong":
+	case f.Event == "pusher:subscribe":
+		s.subscribe(ctx, f.Data)
+	case f.Event == "pusher:unsubscribe":
+		s.unsubscribeFrame(ctx, f.Data)
+	case f.Event == "pusher:signin":
+		s.signin(f.Data)
+	case strings.HasPrefix(f.Event, "client-"):
+		s.clientEvent(ctx, &f)
+	default:
+		s.c.Send(errorFrame(0, "unknown event: "+truncate(f.Event, 64)))
+	}
+}
+
+var pongFrame = []byte(`{"event":"pusher:pong","data":{}}`)
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Closed leaves every channel and the hub once the connection ended
+// (wsconn.Handler).
+func (s *session) Closed() {
+	ctx := context.Background()
+	for _, ch := range s.channels {
+		s.leave(ctx, ch.name, ch)
+	}
+	s.channels = nil
+	s.unregister()
+	s.tracked()
+}
