@@ -44,6 +44,7 @@ func (s *Server) buildHTTP() {
 		ConnectRatePerIP: cfg.WSConnectRate,
 		Realtime:         tokenSessions{s.inboxWS},
 		ConnectAuth:      s.connectAuth,
+		Compat:           s.compatOptions(),
 		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies:   cfg.TrustedProxies,
 		Ready:            s.readyChecks(),

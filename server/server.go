@@ -25,6 +25,7 @@ import (
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
+	"github.com/pushgate/pushgate/realtime/socketio"
 	"github.com/pushgate/pushgate/realtime/wsconn"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
@@ -63,6 +64,10 @@ type Server struct {
 	inboxWS    *inboxproto.Handler
 	wsUpgrader *wsconn.Upgrader
 	notifier   *inboxproto.Notifier
+	// compat and socketIO are notification-server's API and Socket.IO
+	// endpoint (buildCompat).
+	compat   *socketio.Compat
+	socketIO *socketio.Handler
 	// connectAuth asks apps' connectAuthUrl who a connection without a
 	// client token is.
 	connectAuth *inbox.ConnectAuth
@@ -107,6 +112,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.buildRealtime()
+	s.buildCompat()
 	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
