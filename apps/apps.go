@@ -26,6 +26,9 @@ type App struct {
 	// never answers with settings that have changed since.
 	ConnectAuthURL string   `json:"connectAuthUrl"`
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// CompatKeepOffline keeps notification-server pushes to a user with no
+	// open session in the user's inbox (see Settings).
+	CompatKeepOffline bool `json:"compatKeepOffline"`
 }
 
 // Settings are what an app's admin may change about how its users connect.
@@ -39,6 +42,10 @@ type Settings struct {
 	// browser makes, so a page of any other origin could otherwise open a
 	// session as its visitor.
 	AllowedOrigins []string
+	// CompatKeepOffline: a push through notification-server's API is
+	// stored in the user's inbox, so a user with no open session gets it
+	// on the next register, where notification-server would drop it.
+	CompatKeepOffline bool
 }
 
 // Role is what an API key may do. An admin key may do everything a

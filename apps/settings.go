@@ -21,8 +21,9 @@ const (
 // SettingsPatch changes some of an app's settings: a nil field is left as
 // it is, a pointer to the zero value ("" or an empty list) clears it.
 type SettingsPatch struct {
-	ConnectAuthURL *string
-	AllowedOrigins *[]string
+	ConnectAuthURL    *string
+	AllowedOrigins    *[]string
+	CompatKeepOffline *bool
 }
 
 // UpdateSettings applies patch to the app's settings and returns the app
@@ -55,10 +56,15 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, patch Settin
 	if patch.AllowedOrigins == nil {
 		set.AllowedOrigins = app.AllowedOrigins
 	}
+	set.CompatKeepOffline = app.CompatKeepOffline
+	if patch.CompatKeepOffline != nil {
+		set.CompatKeepOffline = *patch.CompatKeepOffline
+	}
 	if err := s.store.SetAppSettings(ctx, appID, set); err != nil {
 		return nil, err
 	}
 	app.ConnectAuthURL, app.AllowedOrigins, app.SealedSecret = set.ConnectAuthURL, set.AllowedOrigins, ""
+	app.CompatKeepOffline = set.CompatKeepOffline
 	if app.AllowedOrigins == nil {
 		app.AllowedOrigins = []string{}
 	}

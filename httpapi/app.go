@@ -30,10 +30,13 @@ type appDTO struct {
 	CreatedAt      time.Time `json:"createdAt"`
 	ConnectAuthURL *string   `json:"connectAuthUrl"`
 	AllowedOrigins []string  `json:"allowedOrigins"`
+	// CompatKeepOffline is issue 16's setting (docs/notification-server.md).
+	CompatKeepOffline bool `json:"compatKeepOffline"`
 }
 
 func toAppDTO(a *apps.App) appDTO {
-	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins}
+	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins,
+		CompatKeepOffline: a.CompatKeepOffline}
 	if a.ConnectAuthURL != "" {
 		dto.ConnectAuthURL = &a.ConnectAuthURL
 	}
@@ -58,8 +61,9 @@ func (h *Handler) getApp(c *gin.Context) {
 // clears it, an absent one stays.
 func (h *Handler) patchApp(c *gin.Context) {
 	var req struct {
-		ConnectAuthURL json.RawMessage `json:"connectAuthUrl"`
-		AllowedOrigins json.RawMessage `json:"allowedOrigins"`
+		ConnectAuthURL    json.RawMessage `json:"connectAuthUrl"`
+		AllowedOrigins    json.RawMessage `json:"allowedOrigins"`
+		CompatKeepOffline json.RawMessage `json:"compatKeepOffline"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		h.writeError(c, err)
@@ -79,8 +83,14 @@ func (h *Handler) patchApp(c *gin.Context) {
 			problems = append(problems, "allowedOrigins: must be a list of origins (strings) or null")
 		}
 	}
-	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil {
-		problems = append(problems, "body: must set connectAuthUrl or allowedOrigins")
+	if req.CompatKeepOffline != nil {
+		patch.CompatKeepOffline = new(bool)
+		if !isNull(req.CompatKeepOffline) && json.Unmarshal(req.CompatKeepOffline, patch.CompatKeepOffline) != nil {
+			problems = append(problems, "compatKeepOffline: must be true, false or null")
+		}
+	}
+	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil && req.CompatKeepOffline == nil {
+		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins or compatKeepOffline")
 	}
 	if len(problems) > 0 {
 		h.writeError(c, pushgate.Invalid("the app settings are invalid", problems...))

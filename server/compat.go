@@ -31,9 +31,16 @@ func (s *Server) buildCompat() {
 	cfg := s.cfg
 	app := &compatApp{apps: s.Apps, name: cfg.CompatApp}
 	conns := socketio.NewConnections(s.redis, cfg.QueueNamespace, cfg.CompatConnectionTTL, s.now)
-	s.compat = socketio.NewCompat(conns, s.hub, app.id)
+	keep := func(ctx context.Context, appID string) (bool, error) {
+		a, err := s.Apps.Get(ctx, appID)
+		if err != nil {
+			return false, err
+		}
+		return a.CompatKeepOffline, nil
+	}
+	s.compat = socketio.NewCompat(conns, s.hub, app.id, s.Inbox, keep)
 	s.socketIO = socketio.NewHandler(socketio.Options{
-		Hub: s.hub, Connections: conns, App: app.id, Track: s.conns.Track,
+		Hub: s.hub, Connections: conns, App: app.id, Track: s.conns.Track, Inbox: s.Inbox, KeepOffline: keep,
 		PingInterval: cfg.WSHeartbeat, MaxBufferSize: cfg.WSMaxFrameBytes, Logger: s.log,
 	})
 }

@@ -181,3 +181,30 @@ func checkSocketIO(t *testing.T, r *sioResults) {
 		t.Errorf("after disconnect: %+v", r.After)
 	}
 }
+
+// TestSocketIOKeepOffline: with the app's compatKeepOffline, pushes to a
+// user with no tab wait in the inbox and reach the next tab that
+// registers, in order; a live push reaches the open tab; what a tab had is
+// not replayed to the next one.
+func TestSocketIOKeepOffline(t *testing.T) {
+	node := nodeWith(t, "socket.io-client")
+	bin := buildBinary(t)
+	p := startProcess(t, bin, crashEnv(t, "PUSHGATE_COMPAT_AUTH_TOKEN="+sioToken))
+	key := parseCredentials(t, p.out).APIKey
+	var app struct{ CompatKeepOffline bool }
+	if code := p.call(t, key, "PATCH", "/v1/app", map[string]any{"compatKeepOffline": true}, &app); code != 200 || !app.CompatKeepOffline {
+		t.Fatalf("PATCH /v1/app: %d %+v", code, app)
+	}
+	r := runSocketIOScript(t, node, p.base, p.base, "keep", time.Hour)
+	for _, tab := range []string{"tab1", "tab2"} { // registered, then what was kept
+		if len(r.Register[tab]) == 0 || r.Register[tab][0]["registered"] == nil {
+			t.Errorf("%s register: %v", tab, r.Register[tab])
+		}
+	}
+	if want := []any{map[string]any{"n": 1.0}, "two", "live"}; !reflect.DeepEqual(r.Received["tab1"], want) {
+		t.Errorf("tab1 received %v, want %v", r.Received["tab1"], want)
+	}
+	if len(r.Received["tab2"]) != 0 {
+		t.Errorf("tab2 received %v: what tab1 had was replayed", r.Received["tab2"])
+	}
+}

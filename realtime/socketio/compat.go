@@ -18,11 +18,14 @@ type Compat struct {
 	conns *Connections
 	hub   Publisher
 	app   func(ctx context.Context) (string, error)
+	inbox Inbox
+	keep  KeepOffline
 }
 
-// NewCompat makes the service; app names the compat app.
-func NewCompat(conns *Connections, hub Publisher, app func(ctx context.Context) (string, error)) *Compat {
-	return &Compat{conns: conns, hub: hub, app: app}
+// NewCompat makes the service; app names the compat app, keep says
+// whether an app keeps pushes in its users' inboxes (in).
+func NewCompat(conns *Connections, hub Publisher, app func(ctx context.Context) (string, error), in Inbox, keep KeepOffline) *Compat {
+	return &Compat{conns: conns, hub: hub, app: app, inbox: in, keep: keep}
 }
 
 // App is the id of the app notification-server's routes serve.
@@ -35,9 +38,20 @@ func (c *Compat) Register(ctx context.Context, appID, userID, connID string) err
 
 // Push sends message to every session of userID, on every node: the
 // user's Socket.IO tabs hear it as a `message` event. A user with no
-// session misses it, as with notification-server. An error means other
-// nodes may not have it; this node's sessions have it either way.
+// session misses it, as with notification-server, unless the app keeps
+// pushes (compatKeepOffline): then it is stored in the user's inbox first,
+// and a tab that registers later hears it. An error means other nodes may
+// not have it; this node's sessions have it either way.
 func (c *Compat) Push(ctx context.Context, appID, userID string, message json.RawMessage) error {
+	if c.keep != nil {
+		keepIt, err := c.keep(ctx, appID)
+		if err != nil {
+			return err
+		}
+		if keepIt {
+			return keep(ctx, c.inbox, appID, userID, message)
+		}
+	}
 	m, err := PushMessage(message)
 	if err != nil {
 		return err

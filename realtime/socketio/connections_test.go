@@ -65,6 +65,8 @@ func TestConnectionsBelongToOneUserAndExpire(t *testing.T) {
 	}
 }
 
+// A frame is the notification's id (empty for a push), a newline and what
+// the tab emits.
 func TestProtocolRendersPushesAndNotifications(t *testing.T) {
 	m, err := socketio.PushMessage(json.RawMessage(`{"title":"t","n":[1,2]}`))
 	if err != nil {
@@ -74,8 +76,10 @@ func TestProtocolRendersPushesAndNotifications(t *testing.T) {
 		m    realtime.Message
 		want string
 	}{
-		{m, `{"title":"t","n":[1,2]}`},
-		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n1","title":"x"}`)}, `{"id":"n1","title":"x"}`},
+		{m, "\n" + `{"title":"t","n":[1,2]}`},
+		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n1","title":"x"}`)}, "n1\n" + `{"id":"n1","title":"x"}`},
+		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n2","title":"notification-server push","extras":{"compatMessage":[1,"a"]}}`)},
+			"n2\n" + `[1,"a"]`},
 		{realtime.Message{Type: "unseen", Payload: json.RawMessage(`{"count":3}`)}, ``},
 		{realtime.Message{Type: "retracted", Payload: json.RawMessage(`{"id":"n1"}`)}, ``},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
+	"github.com/pushgate/pushgate/inbox"
 	"github.com/pushgate/pushgate/realtime"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	Connections Claimer
 	// App names the app whose users the sockets are (compat_app).
 	App func(ctx context.Context) (string, error)
+	// Inbox and KeepOffline replay kept pushes on register and mark what
+	// a tab emitted delivered; nil Inbox keeps nothing.
+	Inbox       Inbox
+	KeepOffline KeepOffline
 	// Track registers a live socket with the server's registry, which
 	// closes it on shutdown; nil tracks nothing.
 	Track func(close func(context.Context)) (done func())
@@ -46,6 +51,8 @@ type Handler struct {
 	opts   Options
 	server *socket.Server
 	engine http.Handler
+	// marks bounds the deliveries marked at once.
+	marks chan struct{}
 }
 
 // NewHandler makes a Handler; it starts no goroutine until a client comes.
@@ -70,7 +77,7 @@ func NewHandler(opts Options) *Handler {
 	// The connectionId, not a cookie, is what admits a socket: any page
 	// may open one, as with notification-server.
 	so.SetCors(&types.Cors{Origin: "*"})
-	h := &Handler{opts: opts, server: socket.NewServer(nil, nil)}
+	h := &Handler{opts: opts, server: socket.NewServer(nil, nil), marks: make(chan struct{}, 8)}
 	h.engine = h.server.ServeHandler(so)
 	_ = h.server.On("connection", func(args ...any) {
 		if s, ok := args[0].(*socket.Socket); ok {
@@ -85,7 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.S
 // connected wires one socket: register makes it a session of the user,
 // disconnect ends it.
 func (h *Handler) connected(s *socket.Socket) {
-	sess := &session{s: s}
+	sess := &session{s: s, h: h}
 	done := func() {}
 	if h.opts.Track != nil {
 		done = h.opts.Track(func(context.Context) { s.Disconnect(true) })
@@ -123,11 +130,45 @@ func (h *Handler) register(sess *session, args []any) {
 		return
 	}
 	sess.unregister() // a second register replaces the first
+	sess.mu.Lock()
+	sess.app, sess.user = appID, userID
+	sess.mu.Unlock()
 	un := h.opts.Hub.Register(appID, userID, "", sess)
 	sess.mu.Lock()
 	sess.un = un
 	sess.mu.Unlock()
 	_ = sess.s.Emit("registered", map[string]string{"userId": userID})
+	h.replay(ctx, sess, appID, userID)
+}
+
+// replay emits what the app kept for the user while no tab was open.
+func (h *Handler) replay(ctx context.Context, sess *session, appID, userID string) {
+	if h.opts.Inbox == nil || h.opts.KeepOffline == nil {
+		return
+	}
+	keepIt, err := h.opts.KeepOffline(ctx, appID)
+	if err == nil && keepIt {
+		err = replay(ctx, h.opts.Inbox, appID, userID, func(m json.RawMessage) { _ = sess.s.Emit("message", m) })
+	}
+	if err != nil {
+		h.opts.Logger.Warn("socket.io register: kept pushes", "app", appID, "err", err)
+	}
+}
+
+// markDelivered records that a tab had notification id, a few at a time.
+func (h *Handler) markDelivered(appID, userID, id string) {
+	if h.opts.Inbox == nil {
+		return
+	}
+	go func() {
+		h.marks <- struct{}{}
+		defer func() { <-h.marks }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := h.opts.Inbox.Mark(ctx, appID, userID, []string{id}, inbox.StatusDelivered); err != nil {
+			h.opts.Logger.Warn("socket.io: mark delivered", "app", appID, "err", err)
+		}
+	}()
 }
 
 var refusals = map[string]string{
@@ -148,8 +189,11 @@ func registerArgs(args []any) (userID, connID string, ok bool) {
 // session is one registered socket.
 type session struct {
 	s  *socket.Socket
+	h  *Handler
 	mu sync.Mutex
 	un func()
+	// app and user are set by register, under mu.
+	app, user string
 }
 
 func (s *session) Protocol() realtime.Protocol { return Protocol }
@@ -161,7 +205,17 @@ func (s *session) Send(frame []byte) bool {
 	if len(frame) == 0 {
 		return true
 	}
-	return s.s.Emit("message", json.RawMessage(frame)) == nil
+	id, message := splitFrame(frame)
+	if s.s.Emit("message", json.RawMessage(message)) != nil {
+		return false
+	}
+	if id != "" {
+		s.mu.Lock()
+		app, user := s.app, s.user
+		s.mu.Unlock()
+		s.h.markDelivered(app, user, id)
+	}
+	return true
 }
 
 func (s *session) Close(int, string) { s.s.Disconnect(true) }

@@ -29,8 +29,9 @@ type pushPayload struct {
 	Message json.RawMessage `json:"message"`
 }
 
-// protocol renders hub messages into the argument of a `message` event:
-// a push's message, or a stored notification as /v1/ws shows it. Every
+// protocol renders hub messages into the argument of a `message` event
+// (after the notification's id, see frameOf): a push's message, a kept
+// push's message, or another stored notification as /v1/ws shows it. Every
 // other message (unseen counts, retractions) has nothing to say to a
 // notification-server client and renders empty, which Send skips.
 type protocol struct{}
@@ -45,9 +46,10 @@ func (*protocol) Render(m realtime.Message) ([]byte, error) {
 		if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Message) == 0 {
 			return nil, fmt.Errorf("socketio: a push without a message")
 		}
-		return p.Message, nil
+		return frameOf("", p.Message), nil
 	case typeNotification:
-		return m.Payload, nil
+		id, msg := emitted(m.Payload)
+		return frameOf(id, msg), nil
 	default:
 		return []byte{}, nil
 	}

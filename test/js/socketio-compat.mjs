@@ -6,7 +6,8 @@
 //
 // Usage: node socketio-compat.mjs <base> <authToken> <transport> <ttlMs> [socketBase],
 // transport one of websocket, polling, upgrade (polling, then the
-// upgrade to WebSocket: the client's default). SOCKETIO_DEBUG=1 prints
+// upgrade to WebSocket: the client's default), or keep (WebSocket, on an
+// app with compatKeepOffline set). SOCKETIO_DEBUG=1 prints
 // progress on stderr.
 import { io } from "socket.io-client";
 
@@ -16,7 +17,7 @@ const ttlMs = Number(ttlArg);
 const debug = process.env.SOCKETIO_DEBUG ? (...a) => console.error(mode, ...a) : () => {};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const run = Math.random().toString(36).slice(2, 8);
-const transports = { websocket: ["websocket"], polling: ["polling"], upgrade: ["polling", "websocket"] }[mode];
+const transports = { websocket: ["websocket"], polling: ["polling"], upgrade: ["polling", "websocket"], keep: ["websocket"] }[mode];
 
 async function rest(method, path, { auth = token, body, contentType = "application/json" } = {}) {
   const headers = {};
@@ -133,10 +134,33 @@ async function socketChecks(out) {
   for (const t of [tab2, wrong, other, late]) t.socket.disconnect();
 }
 
+// keepChecks runs against an app with compatKeepOffline: pushes to a user
+// with no tab wait for the next register; what a tab had is not replayed.
+async function keepChecks(out) {
+  const carol = `carol-${run}`, c1 = `k1-${run}`, c2 = `k2-${run}`;
+  for (const c of [c1, c2]) await rest("PUT", `/api/${carol}/register?connectionId=${c}`);
+  for (const m of [{ n: 1 }, "two"]) await rest("POST", `/api/${carol}/push`, { body: JSON.stringify({ message: m }) });
+  const tab1 = new Tab("tab1");
+  out.register = { tab1: await tab1.register(carol, c1) };
+  await waitFor(() => tab1.messages().length >= 2);
+  await rest("POST", `/api/${carol}/push`, { body: '{"message":"live"}' });
+  await waitFor(() => tab1.messages().length >= 3);
+  await sleep(500); // the tab's deliveries are recorded
+  const tab2 = new Tab("tab2");
+  out.register.tab2 = await tab2.register(carol, c2);
+  await sleep(500);
+  out.received = { tab1: tab1.messages(), tab2: tab2.messages() };
+  for (const t of [tab1, tab2]) t.socket.disconnect();
+}
+
 const out = { mode };
 try {
-  await restChecks(out);
-  await socketChecks(out);
+  if (mode === "keep") {
+    await keepChecks(out);
+  } else {
+    await restChecks(out);
+    await socketChecks(out);
+  }
 } catch (e) {
   out.failure = String(e && e.stack || e);
 }
