@@ -19,6 +19,8 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sideshow/apns2 v0.25.0
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
+	github.com/zishang520/socket.io/servers/socket/v3 v3.0.2
+	github.com/zishang520/socket.io/v3 v3.0.2
 	golang.org/x/image v0.33.0
 	golang.org/x/net v0.61.0
 	golang.org/x/oauth2 v0.37.0
@@ -117,8 +119,6 @@ require (
 	github.com/zishang520/socket.io/parsers/engine/v3 v3.0.2 // indirect
 	github.com/zishang520/socket.io/parsers/socket/v3 v3.0.2 // indirect
 	github.com/zishang520/socket.io/servers/engine/v3 v3.0.2 // indirect
-	github.com/zishang520/socket.io/servers/socket/v3 v3.0.2 // indirect
-	github.com/zishang520/socket.io/v3 v3.0.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/contrib/detectors/gcp v1.44.0 // indirect
