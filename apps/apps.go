@@ -28,6 +28,9 @@ type App struct {
 	AllowedOrigins []string `json:"allowedOrigins"`
 	// ClientEvents is the app's Pusher setting (see Settings).
 	ClientEvents bool `json:"clientEvents"`
+	// CompatKeepOffline keeps notification-server pushes to a user with no
+	// open session in the user's inbox (see Settings).
+	CompatKeepOffline bool `json:"compatKeepOffline"`
 }
 
 // Settings are what an app's admin may change about how its users connect.
@@ -44,6 +47,10 @@ type Settings struct {
 	// ClientEvents lets subscribers of the app's private and presence
 	// Pusher channels send client-* events to each other.
 	ClientEvents bool
+	// CompatKeepOffline: a push through notification-server's API is
+	// stored in the user's inbox, so a user with no open session gets it
+	// on the next register, where notification-server would drop it.
+	CompatKeepOffline bool
 }
 
 // Role is what an API key may do. An admin key may do everything a

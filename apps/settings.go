@@ -21,9 +21,10 @@ const (
 // SettingsPatch changes some of an app's settings: a nil field is left as
 // it is, a pointer to the zero value ("" or an empty list) clears it.
 type SettingsPatch struct {
-	ConnectAuthURL *string
-	AllowedOrigins *[]string
-	ClientEvents   *bool
+	ConnectAuthURL    *string
+	AllowedOrigins    *[]string
+	ClientEvents      *bool
+	CompatKeepOffline *bool
 }
 
 // UpdateSettings applies patch to the app's settings and returns the app
@@ -60,10 +61,15 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, patch Settin
 	if patch.ClientEvents != nil {
 		set.ClientEvents = *patch.ClientEvents
 	}
+	set.CompatKeepOffline = app.CompatKeepOffline
+	if patch.CompatKeepOffline != nil {
+		set.CompatKeepOffline = *patch.CompatKeepOffline
+	}
 	if err := s.store.SetAppSettings(ctx, appID, set); err != nil {
 		return nil, err
 	}
 	app.ConnectAuthURL, app.AllowedOrigins, app.ClientEvents, app.SealedSecret = set.ConnectAuthURL, set.AllowedOrigins, set.ClientEvents, ""
+	app.CompatKeepOffline = set.CompatKeepOffline
 	if app.AllowedOrigins == nil {
 		app.AllowedOrigins = []string{}
 	}

@@ -31,10 +31,13 @@ type appDTO struct {
 	ConnectAuthURL *string   `json:"connectAuthUrl"`
 	AllowedOrigins []string  `json:"allowedOrigins"`
 	ClientEvents   bool      `json:"clientEvents"`
+	// CompatKeepOffline is issue 16's setting (docs/notification-server.md).
+	CompatKeepOffline bool `json:"compatKeepOffline"`
 }
 
 func toAppDTO(a *apps.App) appDTO {
-	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins, ClientEvents: a.ClientEvents}
+	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins,
+		ClientEvents: a.ClientEvents, CompatKeepOffline: a.CompatKeepOffline}
 	if a.ConnectAuthURL != "" {
 		dto.ConnectAuthURL = &a.ConnectAuthURL
 	}
@@ -59,9 +62,10 @@ func (h *Handler) getApp(c *gin.Context) {
 // clears it, an absent one stays.
 func (h *Handler) patchApp(c *gin.Context) {
 	var req struct {
-		ConnectAuthURL json.RawMessage `json:"connectAuthUrl"`
-		AllowedOrigins json.RawMessage `json:"allowedOrigins"`
-		ClientEvents   json.RawMessage `json:"clientEvents"`
+		ConnectAuthURL    json.RawMessage `json:"connectAuthUrl"`
+		AllowedOrigins    json.RawMessage `json:"allowedOrigins"`
+		ClientEvents      json.RawMessage `json:"clientEvents"`
+		CompatKeepOffline json.RawMessage `json:"compatKeepOffline"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		h.writeError(c, err)
@@ -87,8 +91,14 @@ func (h *Handler) patchApp(c *gin.Context) {
 			problems = append(problems, "clientEvents: must be true or false")
 		}
 	}
-	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil && req.ClientEvents == nil {
-		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins or clientEvents")
+	if req.CompatKeepOffline != nil {
+		patch.CompatKeepOffline = new(bool)
+		if !isNull(req.CompatKeepOffline) && json.Unmarshal(req.CompatKeepOffline, patch.CompatKeepOffline) != nil {
+			problems = append(problems, "compatKeepOffline: must be true, false or null")
+		}
+	}
+	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil && req.ClientEvents == nil && req.CompatKeepOffline == nil {
+		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins, clientEvents or compatKeepOffline")
 	}
 	if len(problems) > 0 {
 		h.writeError(c, pushgate.Invalid("the app settings are invalid", problems...))

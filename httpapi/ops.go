@@ -34,7 +34,7 @@ func (h *Handler) routeStatus(e *gin.RouterGroup) {
 		})
 	})
 	// notification-server's status routes.
-	e.GET("/api/status/ping", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/api/status/ping", func(c *gin.Context) { c.String(http.StatusOK, "pong") })
 	e.GET("/api/status/info", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"name": pushgate.Name, "version": pushgate.Version})
 	})

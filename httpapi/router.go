@@ -63,6 +63,9 @@ type Options struct {
 	// requests that name their app and carry no client token, through the
 	// app's connectAuthUrl.
 	ConnectAuth ConnectAuthenticator
+	// Compat, when its Service is set, serves notification-server's API
+	// and Socket.IO clients.
+	Compat CompatOptions
 	// AppRatePerMinute bounds one app's requests to the notification,
 	// token and inbox routes (0: no bound); ConnectRatePerIP bounds the
 	// realtime connections one client address opens a second (0: no
@@ -163,6 +166,9 @@ func (h *Handler) route(s surfaces) {
 		if h.opts.Realtime != nil {
 			h.routeRealtime(s.streams)
 		}
+	}
+	if h.opts.Compat.Service != nil {
+		h.routeCompat(s.public, s.streams)
 	}
 }
 

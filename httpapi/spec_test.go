@@ -47,7 +47,8 @@ func TestSpecIsValid(t *testing.T) { loadSpec(t) }
 // in the router.
 func TestRoutesMatchSpec(t *testing.T) {
 	doc, _ := loadSpec(t)
-	h, _ := newTestAPIOn(t, testenv.OpenDB(t, testenv.SQLiteURL(t)), httpapi.Options{Realtime: &fakeRealtime{}})
+	h, _ := newTestAPIOn(t, testenv.OpenDB(t, testenv.SQLiteURL(t)), httpapi.Options{Realtime: &fakeRealtime{},
+		Compat: httpapi.CompatOptions{Service: &fakeCompat{}, SocketIO: http.NotFoundHandler()}})
 	inRouter := map[string]bool{}
 	for _, r := range h.Routes() {
 		inRouter[r] = true

@@ -13,10 +13,9 @@ import "github.com/gin-gonic/gin"
 // /v1/inbox... on client; /v1/ws and /v1/sse on streams (client token, or
 // the app's connectAuthUrl, checked before the upgrade or the stream).
 // Issue 15's /app/{key} is on streams and the Pusher HTTP API
-// (/apps/{appId}/...) on pusher. Where the rest of the realtime half's
-// routes will go (none yet): issue 16's
-// /socket.io/ on streams and notification-server's /api/{userId}/... on a
-// group made from public with the X-AUTH-TOKEN check.
+// (/apps/{appId}/...) on pusher. Issue 16's /socket.io/ is on streams and
+// notification-server's /api/{userId}/... on public, each route with the
+// X-AUTH-TOKEN check (compat.go).
 type surfaces struct {
 	// ops: /healthz, /readyz, /metrics, /openapi.yaml. Every node, whatever
 	// its roles; no authentication; timed.

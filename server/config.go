@@ -171,6 +171,16 @@ type Config struct {
 	ConnectAuthCache   time.Duration
 	ConnectAuthRootCAs *x509.CertPool
 
+	// CompatApp names (by id or name) the app whose users
+	// notification-server's API and Socket.IO clients serve; "" is the
+	// first app. CompatAuthToken, when set, is accepted as X-AUTH-TOKEN
+	// beside that app's API keys (notification-server's AUTH_TOKEN).
+	// CompatConnectionTTL is how long a registered connectionId lives
+	// unused.
+	CompatApp           string
+	CompatAuthToken     string
+	CompatConnectionTTL time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -217,6 +227,7 @@ func Defaults() Config {
 		PusherClientEventRate: 10,
 		PusherMaxEventBytes:   10 << 10,
 		ConnectAuthCache:      30 * time.Second,
+		CompatConnectionTTL:   24 * time.Hour,
 	}
 }
 
@@ -226,6 +237,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	for _, validate := range []func() []error{
 		c.validateNode,
+		c.validateCompat,
 		c.validateHTTP,
 		c.validateQueue,
 		c.validateOutbound,

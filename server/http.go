@@ -45,6 +45,7 @@ func (s *Server) buildHTTP() {
 		Realtime:         tokenSessions{s.inboxWS},
 		Pusher:           pusherSessions{s.pusher},
 		ConnectAuth:      s.connectAuth,
+		Compat:           s.compatOptions(),
 		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies:   cfg.TrustedProxies,
 		Ready:            s.readyChecks(),

@@ -26,6 +26,7 @@ import (
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
 	"github.com/pushgate/pushgate/realtime/pusherproto"
+	"github.com/pushgate/pushgate/realtime/socketio"
 	"github.com/pushgate/pushgate/realtime/wsconn"
 	"github.com/pushgate/pushgate/storage/sqlstore"
 	"github.com/pushgate/pushgate/webhooks"
@@ -67,6 +68,10 @@ type Server struct {
 	// pusher serves /app/{key} and the Pusher HTTP API, on its own upgrader.
 	pusher         *pusherproto.Handler
 	pusherUpgrader *wsconn.Upgrader
+	// compat and socketIO are notification-server's API and Socket.IO
+	// endpoint (buildCompat).
+	compat   *socketio.Compat
+	socketIO *socketio.Handler
 	// connectAuth asks apps' connectAuthUrl who a connection without a
 	// client token is.
 	connectAuth *inbox.ConnectAuth
@@ -112,6 +117,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.buildRealtime()
 	s.buildPusher()
+	s.buildCompat()
 	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {

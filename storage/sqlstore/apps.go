@@ -23,12 +23,12 @@ const appColumns = `id, name, public_key, secret_sealed, created_at`
 
 // appSelect is what a read of an app selects: its columns and its
 // connection settings.
-const appSelect = appColumns + `, connect_auth_url, allowed_origins, client_events`
+const appSelect = appColumns + `, connect_auth_url, allowed_origins, client_events, compat_keep_offline`
 
 func scanApp(row interface{ Scan(...any) error }) (*apps.App, error) {
 	var a apps.App
 	var origins string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &a.ConnectAuthURL, &origins, &a.ClientEvents); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &a.ConnectAuthURL, &origins, &a.ClientEvents, &a.CompatKeepOffline); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
@@ -51,8 +51,8 @@ func (s *AppStore) SetAppSettings(ctx context.Context, id string, set apps.Setti
 	if err != nil {
 		return err
 	}
-	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET connect_auth_url = ?, allowed_origins = ?, client_events = ? WHERE id = ?`,
-		set.ConnectAuthURL, string(raw), set.ClientEvents, id)
+	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET connect_auth_url = ?, allowed_origins = ?, client_events = ?, compat_keep_offline = ? WHERE id = ?`,
+		set.ConnectAuthURL, string(raw), set.ClientEvents, set.CompatKeepOffline, id)
 	if err != nil {
 		return err
 	}

@@ -220,6 +220,10 @@ type routeFx struct {
 	// other names the other app's resource for each parameter.
 	other map[string]string
 	key   string // API key; "" for public and client-token routes
+	// fixed fills path parameters that take any value (no wrong-id
+	// cases), query is appended to the path; both may be nil.
+	fixed func() map[string]string
+	query func() string
 	// token is a client token, sent as "Authorization: Bearer", for the
 	// routes that take one instead of an API key.
 	token string
@@ -240,6 +244,14 @@ func (f *routeFx) path(params map[string]string) string {
 	_, p, _ := strings.Cut(f.route, " ")
 	for k, v := range params {
 		p = strings.ReplaceAll(p, "{"+k+"}", v)
+	}
+	if f.fixed != nil {
+		for k, v := range f.fixed() {
+			p = strings.ReplaceAll(p, "{"+k+"}", v)
+		}
+	}
+	if f.query != nil {
+		p += f.query()
 	}
 	return p
 }
@@ -340,6 +352,7 @@ func fixtures(w *world) map[string]*routeFx {
 		{route: "HEAD /cdn/{key}", ok: []int{200}, params: static("key", w.cdnKey)},
 	}
 	fx = append(fx, inboxFixtures(w)...)
+	fx = append(fx, compatFixtures(w)...)
 	for _, kind := range []string{"delivered", "clicked", "closed"} {
 		fx = append(fx,
 			&routeFx{route: "OPTIONS /v1/context/{contextId}/events/" + kind, ok: []int{204},
@@ -441,7 +454,7 @@ func malformedCases(w *world, routes []string) []mcase {
 		if f.params != nil {
 			idCases(f, add)
 		}
-		if f.body != nil && f.route != "POST /v1/images" {
+		if f.body != nil && f.route != "POST /v1/images" && !strings.HasPrefix(f.route, "POST /socket.io/") {
 			bodyCases(f, add, addRaw)
 		}
 	}
