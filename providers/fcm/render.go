@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/providers"
 )
 
 const (
@@ -259,14 +260,9 @@ func actionsMap(d *contexts.Data) (string, error) {
 	if len(m) == 0 {
 		return "", nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
 	// URLs keep their & < > as written; the app parses this string itself.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
+	b, err := providers.MarshalUnescaped(m)
+	return string(b), err
 }
 
 // validate refuses what the Admin SDK would refuse before sending, so

@@ -1,7 +1,6 @@
 package hms
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/providers"
 )
 
 const (
@@ -150,13 +150,8 @@ func identityData(id identity, externalData string, extra map[string]any) map[st
 // dataString is message.data: Push Kit takes it as one string, the JSON of
 // the data object.
 func dataString(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
+	b, err := providers.MarshalUnescaped(v)
+	return string(b), err
 }
 
 // actionsMap is the JSON of action id → URL to open, "default" being the

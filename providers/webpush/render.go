@@ -232,14 +232,7 @@ func renderRaw(c *contexts.RawCommon, w *contexts.RawWebPush, id identity) (noti
 // encode marshals n without HTML escaping: a service worker is no HTML
 // page, and "<" as \u003c would spend 5 of the 3993 bytes for nothing.
 func encode(n *notification) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(n); err != nil {
-		return nil, err
-	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	return b[:len(b):len(b)], nil
+	return providers.MarshalUnescaped(n)
 }
 
 // validTopic reports whether s may be a Topic header (RFC 8030 §5.4).

@@ -111,11 +111,5 @@ func renderRaw(n *inbox.Notification, x *Extras, r *contexts.Raw) error {
 // encode marshals x without HTML escaping: it is data for an app, not a
 // page.
 func encode(x *Extras) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(x); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return providers.MarshalUnescaped(x)
 }
