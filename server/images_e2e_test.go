@@ -109,7 +109,7 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 	if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+c.ContextID+"/send", map[string]any{"receivers": []any{sub.Receiver(bucket.Credentials[3].ID)}}, nil); code != 200 {
 		t.Fatalf("send while processing: %d", code)
 	}
-	waitFor(t, 20*time.Second, "the waiting message is delivered", func() bool { return len(f.web.Delivered()) == 1 })
+	waitFor(t, time.Minute, "the waiting message is delivered", func() bool { return len(f.web.Delivered()) == 1 })
 	var wp struct{ Image string }
 	json.Unmarshal(f.web.Delivered()[0].Payload, &wp)
 	cdnImage(t, a, wp.Image, "large")
@@ -122,7 +122,7 @@ func TestContextImagesThroughTheNode(t *testing.T) {
 	if code := a.call("POST", "/v1/bucket/"+bucket.BucketID+"/context/"+bad.ContextID+"/send", map[string]any{"receivers": []any{sub.Receiver(bucket.Credentials[3].ID)}}, &early); code != 200 {
 		t.Fatalf("send while the broken image is fetched: %d", code)
 	}
-	waitFor(t, 20*time.Second, "the waiting message of the broken context fails", func() bool {
+	waitFor(t, time.Minute, "the waiting message of the broken context fails", func() bool {
 		var m struct{ Status, Reason string }
 		a.call("GET", "/v1/bucket/"+bucket.BucketID+"/message/"+early.Results[0].MessageID, nil, &m)
 		return m.Status == "failed" && m.Reason == "bad_image"

@@ -68,8 +68,11 @@ func startProcess(t *testing.T, bin string, env []string) *process {
 	if p.base == "" {
 		t.Fatalf("serve did not start:\n%s", logs.String())
 	}
-	tail := keepTail(sc, stderr)
+	tail, races := keepTail(sc, stderr)
 	t.Cleanup(func() {
+		if r := races(); r != "" {
+			t.Errorf("the node reported a data race:\n%s", r)
+		}
 		if t.Failed() {
 			t.Logf("the node's last log lines:\n%s", tail())
 		}
@@ -83,24 +86,33 @@ func startProcess(t *testing.T, bin string, env []string) *process {
 
 // keepTail reads the rest of a node's log, keeping its last 60 lines for
 // a failed test to show.
-func keepTail(sc *bufio.Scanner, r io.Reader) (tail func() string) {
+func keepTail(sc *bufio.Scanner, r io.Reader) (tail, races func() string) {
 	var mu sync.Mutex
-	var last []string
+	var last, raced []string
 	go func() {
 		for sc.Scan() {
+			line := sc.Text()
 			mu.Lock()
-			if last = append(last, sc.Text()); len(last) > 60 {
+			if last = append(last, line); len(last) > 60 {
 				last = last[1:]
+			}
+			// A binary built with PUSHGATE_TEST_BINARY_FLAGS=-race reports
+			// races on its stderr: keep the reports whole.
+			if strings.Contains(line, "WARNING: DATA RACE") || len(raced) > 0 && len(raced) < 400 {
+				raced = append(raced, line)
 			}
 			mu.Unlock()
 		}
 		io.Copy(io.Discard, r) // a line too long for the scanner: the node must not block on its log
 	}()
-	return func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Join(last, "\n")
+	lock := func(lines *[]string) func() string {
+		return func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Join(*lines, "\n")
+		}
 	}
+	return lock(&last), lock(&raced)
 }
 
 func (p *process) call(t *testing.T, key, method, path string, body any, out any) int {

@@ -25,7 +25,10 @@ func buildBinary(t *testing.T) string {
 		t.Skip("no go toolchain on PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "pushgate")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
+	// PUSHGATE_TEST_BINARY_FLAGS adds build flags, e.g. "-race" to run the
+	// binary's own code under the race detector in these tests.
+	args := append([]string{"build"}, strings.Fields(os.Getenv("PUSHGATE_TEST_BINARY_FLAGS"))...)
+	out, err := exec.Command(goBin, append(args, "-o", bin, ".")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
