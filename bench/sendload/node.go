@@ -135,7 +135,9 @@ func nodeEnv(t *tb, o options, f *fakeProc, port int, pprof string) []string {
 		"PUSHGATE_DATA_DIR="+t.TempDir(), "PUSHGATE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"PUSHGATE_DATABASE_URL="+o.db, "PUSHGATE_REDIS_URL="+o.redis,
 		"PUSHGATE_ROLES="+o.roles, "PUSHGATE_QUEUE_NAMESPACE=sendload_"+pushgate.RandomToken(4),
-		"PUSHGATE_ACCESS_LOG=false", "PUSHGATE_LOG_FORMAT=json",
+		// The access log gives the node's own answer times (nodeAnswers);
+		// client events would make a line each.
+		"PUSHGATE_ACCESS_LOG="+strconv.FormatBool(!o.clientEv), "PUSHGATE_LOG_FORMAT=json",
 		"PUSHGATE_WORKER_CONCURRENCY="+strconv.Itoa(o.workers),
 		"PUSHGATE_DELIVERY_CONCURRENCY="+strconv.Itoa(o.concurrency),
 		"PUSHGATE_DELIVERY_CHUNK_SIZE="+strconv.Itoa(o.chunk),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +53,7 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 		return c.postRaw(t, path, bodies[s])
 	}, o.events)
 	fmt.Printf("accepted:  %d in %v (%.0f/s)\n", total, time.Since(start).Round(time.Millisecond), float64(total)/time.Since(start).Seconds())
+	nodeAnswers(node.log)
 	if o.roles == "api" { // nothing is delivered
 		slices.Sort(latencies)
 		fmt.Printf("answers:   p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), pct(latencies, 100))
@@ -212,4 +215,32 @@ func (c *client) postRaw(t *tb, path string, body []byte) []byte {
 		t.Fatalf("%s: %d %s", path, res.StatusCode, raw)
 	}
 	return raw
+}
+
+// nodeAnswers prints the send answers' times as the node measured them,
+// from its access log: the load tool's own times also hold the time its
+// senders waited for a CPU, which the node's do not.
+func nodeAnswers(logFile string) {
+	f, err := os.Open(logFile)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var times []time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg, Route string
+			Ms         float64
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "http request" && strings.HasSuffix(line.Route, "/send") {
+			times = append(times, time.Duration(line.Ms*float64(time.Millisecond)))
+		}
+	}
+	if len(times) == 0 {
+		return
+	}
+	slices.Sort(times)
+	fmt.Printf("node took: p50 %v  p90 %v  p99 %v  max %v (%d sends, its access log)\n", pct(times, 50), pct(times, 90), pct(times, 99), pct(times, 100), len(times))
 }
