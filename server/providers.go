@@ -19,12 +19,7 @@ import (
 // bucket service, which checks credentials against them.
 func (s *Server) buildProviders() {
 	cfg := s.cfg
-	vapidSubject, _ := cfg.vapidSubject()
-	s.Providers = providers.NewRegistry()
-	apns.Register(s.Providers, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
-	fcm.Register(s.Providers, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: s.guard})
-	hms.Register(s.Providers, hms.Options{Guard: s.guard})
-	webpush.Register(s.Providers, webpush.Options{Guard: s.guard, DefaultSubject: vapidSubject})
+	s.Providers = s.pushProviders()
 	websocket.Register(s.Providers, s.Inbox)
 	checks := cfg.CredentialCheckConcurrency
 	if checks == 0 {
@@ -36,10 +31,31 @@ func (s *Server) buildProviders() {
 		Checks:    semaphore.NewWeighted(int64(checks)),
 		Supported: s.Providers.Has,
 		Now:       s.now,
-		// A replaced FCM endpoint means a test or on-premise setup, whose
-		// token endpoint may be plain HTTP too.
-		Parse: buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "",
-			AllowHTTPHMS: cfg.HMSAllowHTTP,
-			Guard:        s.guard, TokenURIGuard: s.guard.Trusting(cfg.FCMEndpoint)},
+		Parse:     s.credentialOptions(),
 	})
+}
+
+// pushProviders is a registry of the native push providers (APNS, FCM,
+// HMS, Web Push) as the configuration sets them up; the websocket one
+// needs the inbox and is registered by the caller.
+func (s *Server) pushProviders() *providers.Registry {
+	cfg := s.cfg
+	vapidSubject, _ := cfg.vapidSubject()
+	reg := providers.NewRegistry()
+	apns.Register(reg, apns.Options{Host: cfg.APNSHost, RootCAs: cfg.APNSRootCAs})
+	fcm.Register(reg, fcm.Options{Endpoint: cfg.FCMEndpoint, Guard: s.guard})
+	hms.Register(reg, hms.Options{Guard: s.guard})
+	webpush.Register(reg, webpush.Options{Guard: s.guard, DefaultSubject: vapidSubject})
+	return reg
+}
+
+// credentialOptions check credentials as the configuration says.
+func (s *Server) credentialOptions() buckets.ParseOptions {
+	cfg := s.cfg
+	vapidSubject, _ := cfg.vapidSubject()
+	// A replaced FCM endpoint means a test or on-premise setup, whose
+	// token endpoint may be plain HTTP too.
+	return buckets.ParseOptions{DefaultVAPIDSubject: vapidSubject, AllowHTTPTokenURI: cfg.FCMEndpoint != "",
+		AllowHTTPHMS: cfg.HMSAllowHTTP,
+		Guard:        s.guard, TokenURIGuard: s.guard.Trusting(cfg.FCMEndpoint)}
 }

@@ -6,15 +6,43 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/pushgate/pushgate/apps"
 	"github.com/pushgate/pushgate/server"
 )
 
+// appsUsage lists the apps subcommands ('pushgate apps --help').
+const appsUsage = `Usage: pushgate apps SUBCOMMAND [flags]
+
+  create --name NAME [--json]        create an app, print its credentials (an admin API key) once
+  list [--json]                      list apps
+  rotate-secret APP_ID [--json]      give an app a new secret
+  delete APP_ID                      delete an app and everything it owns
+  keys create|list|revoke ...        manage an app's API keys ('pushgate apps keys --help')
+
+'pushgate apps SUBCOMMAND --help' lists a subcommand's flags.
+`
+
+const appKeysUsage = `Usage: pushgate apps keys SUBCOMMAND [flags]
+
+  create APP_ID [--name N] [--role standard|admin] [--json]   add an API key (standard unless --role admin)
+  list APP_ID [--json]                                        list an app's API keys and their roles
+  revoke APP_ID KEY_ID [--force]                              revoke an API key (--force: even the last admin key)
+
+'pushgate apps keys SUBCOMMAND --help' lists a subcommand's flags.
+`
+
 func (e env) apps(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: apps needs a subcommand: create, list, rotate-secret, delete, keys", errUsage)
+		return fmt.Errorf("%w: apps needs a subcommand: create, list, rotate-secret, delete, keys ('pushgate apps --help')", errUsage)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(e.stdout, appsUsage)
+		return nil
 	}
 	if args[0] == "keys" {
 		return e.appKeys(ctx, args[1:])
@@ -35,7 +63,7 @@ func (e env) apps(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: unknown apps subcommand %q", errUsage, sub)
 	}
 	fs := e.newFlagSet("apps "+sub, synopsis)
-	sf := addSettingFlags(fs)
+	sf := addSettingFlags(fs, storageSettings...)
 	name := ""
 	if sub == "create" {
 		fs.StringVar(&name, "name", "", "name of the app (required)")
@@ -88,7 +116,11 @@ func (e env) apps(ctx context.Context, args []string) error {
 
 func (e env) appKeys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: apps keys needs a subcommand: create, list, revoke", errUsage)
+		return fmt.Errorf("%w: apps keys needs a subcommand: create, list, revoke ('pushgate apps keys --help')", errUsage)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(e.stdout, appKeysUsage)
+		return nil
 	}
 	sub := args[0]
 	var synopsis string
@@ -104,7 +136,7 @@ func (e env) appKeys(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: unknown apps keys subcommand %q", errUsage, sub)
 	}
 	fs := e.newFlagSet("apps keys "+sub, synopsis)
-	sf := addSettingFlags(fs)
+	sf := addSettingFlags(fs, storageSettings...)
 	name, role, force := "", "", false
 	switch sub {
 	case "create":
@@ -182,14 +214,14 @@ func (e env) revokeKey(ctx context.Context, svc *apps.Service, appID, keyID stri
 // openApps parses the command line, checks the count of positional
 // arguments and opens the app service.
 func (e env) openApps(ctx context.Context, fs *flag.FlagSet, sf *settingFlags, args []string, nargs int, synopsis string) (*apps.Service, func(), []string, error) {
-	rest, err := parse(fs, args)
+	rest, err := e.parse(fs, args)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if len(rest) != nargs {
 		return nil, nil, nil, fmt.Errorf("%w: pushgate %s", errUsage, synopsis)
 	}
-	cfg, _, err := sf.resolve(e.getenv)
+	cfg, err := e.storageConfig(sf)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -198,6 +230,24 @@ func (e env) openApps(ctx context.Context, fs *flag.FlagSet, sf *settingFlags, a
 		return nil, nil, nil, err
 	}
 	return svc, done, rest, nil
+}
+
+// storageConfig resolves the settings of a command that opens the
+// database. Only serve creates the data folder: elsewhere a folder that is
+// not there is a mistyped --data-dir or a command run from the wrong
+// place, and would otherwise leave a new, empty installation behind.
+func (e env) storageConfig(sf *settingFlags) (server.Config, error) {
+	cfg, _, err := sf.resolve(e.getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		return cfg, nil
+	}
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+		return cfg, fmt.Errorf("data folder %s does not exist: give the installation's --data-dir (or PUSHGATE_DATA_DIR); 'pushgate serve' creates it on its first start", cfg.DataDir)
+	}
+	return cfg, nil
 }
 
 func (e env) printJSON(v any) error {

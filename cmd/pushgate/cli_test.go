@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,24 +133,82 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// --help of every command exits 0 and lists every setting's flag.
+// --help of every command and subcommand exits 0, prints to stdout, and
+// lists that command's own flags: serve every setting, the commands that
+// only open the database the storage settings, send how it reaches the
+// push services.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"serve"}, {"migrate"}, {"apps", "create"}, {"apps", "keys", "list"}} {
-		code, _, stderr := pushgateCmd(t, nil, append(args, "--help")...)
-		if code != 0 {
-			t.Errorf("%v --help: exit %d", args, code)
+	own := map[string][]string{"serve": nil, "migrate": storageSettings, "apps create": storageSettings,
+		"apps keys list": storageSettings, "apps keys revoke": storageSettings, "send": sendSettings}
+	for cmd, keys := range own {
+		code, out, stderr := pushgateCmd(t, nil, append(strings.Fields(cmd), "--help")...)
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: pushgate "+cmd) {
+			t.Errorf("%s --help: exit %d, stdout %.60q, stderr %.60q", cmd, code, out, stderr)
 		}
 		for _, s := range settings {
-			if !strings.Contains(stderr, "-"+s.flag()) || !strings.Contains(stderr, s.env()) {
-				t.Errorf("%v --help lacks --%s / %s", args, s.flag(), s.env())
+			listed := strings.Contains(out, "  -"+s.flag()+" ") || strings.Contains(out, "  -"+s.flag()+"\n")
+			if want := keys == nil || slices.Contains(keys, s.key); listed != want || want && !strings.Contains(out, s.env()) {
+				t.Errorf("%s --help: --%s listed %v, want %v", cmd, s.flag(), listed, want)
 			}
 		}
 	}
-	if code, out, _ := pushgateCmd(t, nil, "help"); code != 0 || !strings.Contains(out, "apps keys revoke") {
-		t.Errorf("help: %d %s", code, out)
+	// Booleans are booleans: no value to give, and none shown.
+	_, out, _ := pushgateCmd(t, nil, "serve", "--help")
+	for _, f := range []string{"access-log", "webpush-allow-http", "hms-allow-http"} {
+		if !strings.Contains(out, "  -"+f+"\n") {
+			t.Errorf("serve --help shows --%s with a value", f)
+		}
+	}
+	for _, args := range [][]string{{"apps", "--help"}, {"apps", "keys", "-h"}, {"help"}} {
+		code, out, _ := pushgateCmd(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "revoke") {
+			t.Errorf("%v: %d %s", args, code, out)
+		}
 	}
 	if code, out, _ := pushgateCmd(t, nil, "version"); code != 0 || strings.TrimSpace(out) != "pushgate "+pushgate.Version {
 		t.Errorf("version: %q", out)
+	}
+	var v struct{ Name, Version, Go string }
+	if code, out, _ := pushgateCmd(t, nil, "version", "--json"); code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Name != "pushgate" || v.Version != pushgate.Version || v.Go == "" {
+		t.Errorf("version --json: %q", out)
+	}
+	// A mistake prints the usage to stderr, and exits 2.
+	if code, out, stderr := pushgateCmd(t, nil, "migrate", "--worker-concurrency", "3"); code != 2 || out != "" || !strings.Contains(stderr, "Usage: pushgate migrate") {
+		t.Errorf("migrate with a serve flag: %d %q %q", code, out, stderr)
+	}
+}
+
+// A boolean setting's flag takes no value, or an explicit one.
+func TestBooleanSettingFlags(t *testing.T) {
+	for args, want := range map[string]bool{"": false, "--webpush-allow-http": true, "--webpush-allow-http=false": false, "--webpush-allow-http=1": true} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		sf := addSettingFlags(fs)
+		if _, err := parseFlags(fs, strings.Fields(args)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := sf.resolve(envMap(map[string]string{"PUSHGATE_DATA_DIR": t.TempDir()}))
+		if err != nil || cfg.WebPushAllowHTTP != want {
+			t.Errorf("%q: %v %v, want %v", args, cfg.WebPushAllowHTTP, err, want)
+		}
+	}
+	if code, _, stderr := pushgateCmd(t, nil, "serve", "--access-log=maybe"); code != 2 || !strings.Contains(stderr, "want true or false") {
+		t.Errorf("--access-log=maybe: %d %s", code, stderr)
+	}
+}
+
+// Only serve creates the data folder: the other commands refuse one that
+// is not there, and leave nothing behind.
+func TestStorageCommandsNeedTheDataFolder(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	for _, args := range [][]string{{"migrate"}, {"apps", "list"}, {"apps", "create", "--name", "x"}, {"apps", "keys", "list", "app"}} {
+		code, _, stderr := pushgateCmd(t, map[string]string{"PUSHGATE_DATA_DIR": missing}, args...)
+		if code != 1 || !strings.Contains(stderr, "data folder "+missing+" does not exist") {
+			t.Errorf("%v: %d %s", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("a command created the data folder: %v", err)
 	}
 }
 
@@ -196,7 +255,7 @@ func resolveWith(t *testing.T, env map[string]string, args ...string) (string, e
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	sf := addSettingFlags(fs)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := parseFlags(fs, args); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _, err := sf.resolve(envMap(env))

@@ -3,11 +3,13 @@
 //	pushgate serve                     run a node (API and worker)
 //	pushgate migrate [up|status]       apply or list database migrations
 //	pushgate apps ...                  manage apps and their API keys
+//	pushgate send ...                  send one notification straight to a push service
 //	pushgate vapid-keys                print a fresh VAPID key pair
 //	pushgate version                   print the version
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -50,6 +53,10 @@ type env struct {
 // errUsage marks errors the user fixes by reading --help (exit code 2).
 var errUsage = errors.New("usage")
 
+// errFailed is a command's failure that it has already reported on
+// stdout (exit code 1, nothing more printed).
+var errFailed = errors.New("failed")
+
 const usage = `pushgate: a self-hosted push gateway (APNS, FCM, Web Push, WebSocket).
 
 Usage:
@@ -64,10 +71,14 @@ Usage:
   pushgate apps keys list APP_ID [--json]     list an app's API keys and their roles
   pushgate apps keys revoke APP_ID KEY_ID [--force]
                                               revoke an API key (--force: even the last admin key)
+  pushgate send --credential C --receiver R [--title T --body B | --context JSON [--kind K]] [--json]
+                                              send one notification straight to its push service
+                                              (no server needed) and print what it answered
   pushgate vapid-keys [--json]                print a fresh VAPID key pair
-  pushgate version                            print the version
+  pushgate version [--json]                   print the version
 
-Every command that touches the database takes the settings flags; see
+'pushgate COMMAND --help' lists a command's own flags. Every setting is
+also read from its environment variable and from --config; see
 'pushgate serve --help' and the README's configuration table.
 `
 
@@ -85,10 +96,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = e.migrate(ctx, args[1:])
 	case "apps":
 		err = e.apps(ctx, args[1:])
+	case "send":
+		err = e.send(ctx, args[1:])
 	case "vapid-keys":
 		err = e.vapidKeys(args[1:])
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "%s %s\n", pushgate.Name, pushgate.Version)
+		err = e.version(args[1:])
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -98,6 +111,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errFailed):
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "pushgate: %v\n", err)
 		return 2
@@ -108,11 +123,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
+// What it prints waits in a buffer: parse sends it to stdout when help
+// was asked for, to stderr after a mistake.
 func (e env) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	out := &bytes.Buffer{}
+	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: pushgate %s\n\nFlags:\n", synopsis)
+		fmt.Fprintf(out, "Usage: pushgate %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -120,7 +138,20 @@ func (e env) newFlagSet(name, synopsis string) *flag.FlagSet {
 
 // parse parses flags that may stand before, between or after positional
 // arguments, and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func (e env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	positional, err := parseFlags(fs, args)
+	if out, ok := fs.Output().(*bytes.Buffer); ok && out.Len() > 0 {
+		w := e.stderr
+		if errors.Is(err, flag.ErrHelp) {
+			w = e.stdout
+		}
+		w.Write(out.Bytes())
+		out.Reset()
+	}
+	return positional, err
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -139,6 +170,33 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// version prints the name and version, as JSON with --json.
+func (e env) version(args []string) error {
+	fs := e.newFlagSet("version", "version [--json]")
+	asJSON := fs.Bool("json", false, `print {"name","version","go"}`)
+	rest, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: version takes no arguments", errUsage)
+	}
+	if *asJSON {
+		return e.printJSON(map[string]string{"name": pushgate.Name, "version": pushgate.Version, "go": runtime.Version()})
+	}
+	fmt.Fprintf(e.stdout, "%s %s\n", pushgate.Name, pushgate.Version)
+	return nil
 }
 
 // newLogger builds the process logger from the resolved settings.

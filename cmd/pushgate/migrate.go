@@ -9,8 +9,8 @@ import (
 
 func (e env) migrate(ctx context.Context, args []string) error {
 	fs := e.newFlagSet("migrate", "migrate [up|status] [flags]")
-	sf := addSettingFlags(fs)
-	rest, err := parse(fs, args)
+	sf := addSettingFlags(fs, storageSettings...)
+	rest, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -21,7 +21,7 @@ func (e env) migrate(ctx context.Context, args []string) error {
 	if len(rest) > 1 || (action != "up" && action != "status") {
 		return fmt.Errorf("%w: migrate takes up or status", errUsage)
 	}
-	cfg, _, err := sf.resolve(e.getenv)
+	cfg, err := e.storageConfig(sf)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 	fs := e.newFlagSet("serve", "serve [flags]")
 	sf := addSettingFlags(fs)
 	asJSON := fs.Bool("json", false, "print the first app's credentials to stdout as JSON (with log_format json they go to a file otherwise)")
-	rest, err := parse(fs, args)
+	rest, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ type setting struct {
 	def    string
 	help   string
 	secret bool // also read from PUSHGATE_<KEY>_FILE
+	// boolean settings are flags that need no value (--access-log,
+	// --access-log=false).
+	boolean bool
 	apply  func(c *server.Config, v string) error
 }
 
@@ -61,7 +65,7 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.HTTPBodyTimeout) }},
 	{key: "http_idle_timeout", def: "2m", help: "how long an idle keep-alive connection stays open (keep it above the idle timeout of a load balancer in front)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.HTTPIdleTimeout) }},
-	{key: "access_log", def: "true", help: "log one line per HTTP request",
+	{key: "access_log", boolean: true, def: "true", help: "log one line per HTTP request",
 		apply: func(c *server.Config, v string) (err error) { c.AccessLog, err = strconv.ParseBool(v); return err }},
 	{key: "worker_concurrency", def: "20", help: "tasks a worker runs at once",
 		apply: func(c *server.Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return err }},
@@ -75,12 +79,12 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { c.APNSHost = v; return nil }},
 	{key: "fcm_endpoint", help: "replaces the FCM v1 base URL (default https://fcm.googleapis.com/v1); also lets service accounts use any http(s) token_uri, which still passes the SSRF guard unless it is this host and port",
 		apply: func(c *server.Config, v string) error { c.FCMEndpoint = v; return nil }},
-	{key: "webpush_allow_http", def: "false", help: "accept http:// Web Push endpoints (test setups only)",
+	{key: "webpush_allow_http", boolean: true, def: "false", help: "accept http:// Web Push endpoints (test setups only)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.WebPushAllowHTTP, err = strconv.ParseBool(v)
 			return err
 		}},
-	{key: "hms_allow_http", def: "false", help: "accept http:// pushUrl and authUrl in hms credentials (test setups only)",
+	{key: "hms_allow_http", boolean: true, def: "false", help: "accept http:// pushUrl and authUrl in hms credentials (test setups only)",
 		apply: func(c *server.Config, v string) (err error) {
 			c.HMSAllowHTTP, err = strconv.ParseBool(v)
 			return err
@@ -222,26 +226,62 @@ func parseDuration(v string, d *time.Duration) error {
 	return nil
 }
 
-// settingFlags registers every setting and --config on fs; resolve reads
-// them back after parsing.
+// settingFlags registers settings and --config on fs; resolve reads them
+// back after parsing.
 type settingFlags struct {
 	fs     *flag.FlagSet
 	values map[string]*string
 	config *string
 }
 
-func addSettingFlags(fs *flag.FlagSet) *settingFlags {
+// storageSettings are the settings of the commands that only open the
+// database (migrate, apps): every other setting still applies from the
+// environment or --config, but is not one of their flags.
+var storageSettings = []string{"data_dir", "database_url", "master_key"}
+
+// addSettingFlags registers --config and the flags of the settings named
+// by keys, or of every setting when there are none.
+func addSettingFlags(fs *flag.FlagSet, keys ...string) *settingFlags {
 	sf := &settingFlags{fs: fs, values: map[string]*string{}}
 	sf.config = fs.String("config", "", "YAML file of settings (keys as in the README table); env PUSHGATE_CONFIG")
 	for _, s := range settings {
+		if len(keys) > 0 && !slices.Contains(keys, s.key) {
+			continue
+		}
 		help := fmt.Sprintf("%s (env %s", s.help, s.env())
 		if s.secret {
 			help += " or " + s.env() + "_FILE"
 		}
 		help += ")"
-		sf.values[s.key] = fs.String(s.flag(), s.def, help)
+		if s.boolean {
+			v := s.def
+			sf.values[s.key] = &v
+			fs.Var(boolFlag{&v}, s.flag(), help)
+		} else {
+			sf.values[s.key] = fs.String(s.flag(), s.def, help)
+		}
 	}
 	return sf
+}
+
+// boolFlag is a boolean setting's flag: it takes no value, and keeps it as
+// text, which resolve applies like the other sources.
+type boolFlag struct{ p *string }
+
+func (f boolFlag) String() string {
+	if f.p == nil {
+		return "false"
+	}
+	return *f.p
+}
+func (f boolFlag) IsBoolFlag() bool { return true }
+func (f boolFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*f.p = strconv.FormatBool(b)
+	return nil
 }
 
 // options are the resolved settings that are not part of server.Config.
@@ -283,7 +323,7 @@ func (sf *settingFlags) resolve(getenv func(string) string) (server.Config, opti
 			values[s.key] = v
 			from[s.key] = "env " + s.env()
 		}
-		if set(sf.fs, s.flag()) {
+		if sf.values[s.key] != nil && set(sf.fs, s.flag()) {
 			values[s.key] = *sf.values[s.key]
 			from[s.key] = "flag --" + s.flag()
 		}

@@ -11,7 +11,7 @@ import (
 func (e env) vapidKeys(args []string) error {
 	fs := e.newFlagSet("vapid-keys", "vapid-keys [--json]")
 	asJSON := fs.Bool("json", false, "print {\"publicKey\",\"privateKey\"}")
-	if rest, err := parse(fs, args); err != nil {
+	if rest, err := e.parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return fmt.Errorf("%w: vapid-keys takes no arguments", errUsage)
