@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -33,12 +34,26 @@ type Deliverer struct {
 	pool     *providerPool
 	opts     Options
 	ctxCache sync.Map // context id -> *contexts.Context, once its images are ready or failed (then it never changes)
+	// results are the lanes of group commit (groupcommit.go); each task
+	// takes the next, so that a node has a few writes under way at once:
+	// not one per task (a transaction per task and interval cost the
+	// database twice the CPU per push), nor a single one that every slow
+	// write holds up (measured in docs/reliability.md).
+	results [resultLanes]groupCommit
+	lane    atomic.Uint32
 }
+
+// resultLanes is how many writes of results a node has under way at most.
+const resultLanes = 2
 
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
 func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, opts Options) *Deliverer {
 	opts.defaults()
-	return &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts}
+	d := &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts}
+	for i := range d.results {
+		d.results[i].write = d.write
+	}
+	return d
 }
 
 // Close releases every provider's connections.
@@ -91,12 +106,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // before it looks again.
 const imagesWait = time.Second
 
-// flushEvery and flushBatch bound how many delivered messages a crash can
-// leave recorded as unsent (and so send again after recovery).
-const (
-	flushEvery = time.Second
-	flushBatch = 500
-)
+// flushRetry is how long a task waits after a failed write of results
+// before it tries again (Options.ResultInterval spaces the others).
+const flushRetry = time.Second
 
 // deliver sends the claimed messages and stores their results as they
 // come, in small batches.
@@ -242,23 +254,39 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	}
 }
 
-// flushResults stores results as their indexes arrive on done, in batches
-// of flushBatch or every flushEvery, until done closes. A batch that failed
-// for a reason that may pass is tried again with the next one.
+// flushResults stores results as their indexes arrive on done, at most
+// every ResultInterval (flushRetry after a failed write), until done
+// closes. That bounds what a crash leaves delivered but recorded as
+// unsent, and so sent again after recovery, to about ResultInterval plus
+// one write of the node's sends (docs/reliability.md). Each write appends
+// to the chunk's row, which grows: a shorter interval costs the database
+// more rewrites of it. A batch that failed for a reason that may pass is
+// tried again with the next one.
 func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
 	var pending []messages.Result
 	var err error
+	lane := &d.results[d.lane.Add(1)%resultLanes]
 	flush := func() {
 		if len(pending) == 0 {
 			return
 		}
 		var rest []messages.Result
-		rest, err = d.write(ctx, pending)
+		rest, err = lane.commit(ctx, pending)
 		pending = append(pending[:0], rest...)
 	}
-	tick := time.NewTicker(flushEvery)
-	defer tick.Stop()
+	spacing := time.NewTimer(d.opts.ResultInterval)
+	defer spacing.Stop()
+	spaced := false // ResultInterval (or flushRetry) passed since the last write
 	for {
+		if spaced && len(pending) > 0 {
+			flush()
+			spaced = false
+			next := d.opts.ResultInterval
+			if len(pending) > 0 {
+				next = flushRetry
+			}
+			spacing.Reset(next)
+		}
 		select {
 		case i, ok := <-done:
 			if !ok {
@@ -266,11 +294,8 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 				return err
 			}
 			pending = append(pending, results[i])
-			if len(pending) >= flushBatch {
-				flush()
-			}
-		case <-tick.C:
-			flush()
+		case <-spacing.C:
+			spaced = true
 		}
 	}
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// StaleAfter is how long past due a queued message waits before the
 	// sweep enqueues it again (default 1 min).
 	StaleAfter time.Duration
+	// ResultInterval spaces a task's writes of its results (default
+	// 100 ms): a crash leaves about this long of a node's deliveries
+	// unrecorded, to be sent again after recovery.
+	ResultInterval time.Duration
 	// SweepInterval is how often the recovery sweep runs (default 30 s).
 	SweepInterval time.Duration
 	// MaxBackoff caps the wait between attempts (default 10 min).
@@ -80,6 +84,9 @@ func (o *Options) defaults() {
 	}
 	if o.StaleAfter <= 0 {
 		o.StaleAfter = time.Minute
+	}
+	if o.ResultInterval <= 0 {
+		o.ResultInterval = 25 * time.Millisecond
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = 30 * time.Second

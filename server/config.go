@@ -105,6 +105,10 @@ type Config struct {
 	// DeliveryStaleAfter is how long past due a queued message waits before
 	// the recovery sweep enqueues it again.
 	DeliveryStaleAfter time.Duration
+	// DeliveryResultInterval is how often a running task writes the results
+	// it learned: what a crash can leave delivered but unrecorded, and so
+	// sent again (docs/reliability.md).
+	DeliveryResultInterval time.Duration
 	// MaintenanceInterval is how often the sweep and bucket expiry run.
 	MaintenanceInterval time.Duration
 	// WebhookBatchSize and WebhookFlushInterval: a bucket's events are sent
@@ -187,47 +191,48 @@ type Config struct {
 // Defaults returns the configuration of `pushgate serve` with no settings.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:              ":8080",
-		DataDir:               "./pushgate-data",
-		Roles:                 []string{RoleAPI, RoleWorker},
-		ShutdownGrace:         15 * time.Second,
-		MaxBodyBytes:          1 << 20,
-		HTTPBodyTimeout:       30 * time.Second,
-		HTTPIdleTimeout:       2 * time.Minute,
-		AccessLog:             true,
-		WorkerConcurrency:     20,
-		QueueNamespace:        "pushgate",
-		FirstAppName:          "default",
-		AuthCacheTTL:          10 * time.Second,
-		BucketIdleTTL:         30 * 24 * time.Hour,
-		BucketCreateRate:      5,
-		DeliveryMaxAttempts:   8,
-		DeliveryChunkSize:     500,
-		DeliveryConcurrency:   64,
-		DeliveryLease:         5 * time.Minute,
-		DeliveryStaleAfter:    time.Minute,
-		MaintenanceInterval:   30 * time.Second,
-		WebhookBatchSize:      1000,
-		WebhookFlushInterval:  5 * time.Second,
-		WebhookRetryFor:       24 * time.Hour,
-		WebhookMinBackoff:     5 * time.Second,
-		EventsRatePerIP:       50,
-		EventsBurst:           200,
-		ImageMaxBytes:         10 << 20,
-		ImageMaxPixels:        40_000_000,
-		ImageRevalidateAfter:  time.Hour,
-		NotificationImageWait: inbox.DefaultImageWait,
-		InboxMaxAge:           90 * 24 * time.Hour,
-		InboxRetention:        30 * 24 * time.Hour,
-		WSMaxFrameBytes:       16 << 10,
-		WSHeartbeat:           25 * time.Second,
-		AppRatePerMinute:      600,
-		WSConnectRate:         10,
-		PusherMemberLimit:     100,
-		PusherClientEventRate: 10,
-		PusherMaxEventBytes:   10 << 10,
-		ConnectAuthCache:      30 * time.Second,
-		CompatConnectionTTL:   24 * time.Hour,
+		HTTPAddr:               ":8080",
+		DataDir:                "./pushgate-data",
+		Roles:                  []string{RoleAPI, RoleWorker},
+		ShutdownGrace:          15 * time.Second,
+		MaxBodyBytes:           1 << 20,
+		HTTPBodyTimeout:        30 * time.Second,
+		HTTPIdleTimeout:        2 * time.Minute,
+		AccessLog:              true,
+		WorkerConcurrency:      20,
+		QueueNamespace:         "pushgate",
+		FirstAppName:           "default",
+		AuthCacheTTL:           10 * time.Second,
+		BucketIdleTTL:          30 * 24 * time.Hour,
+		BucketCreateRate:       5,
+		DeliveryMaxAttempts:    8,
+		DeliveryChunkSize:      500,
+		DeliveryConcurrency:    64,
+		DeliveryLease:          5 * time.Minute,
+		DeliveryStaleAfter:     time.Minute,
+		DeliveryResultInterval: 25 * time.Millisecond,
+		MaintenanceInterval:    30 * time.Second,
+		WebhookBatchSize:       1000,
+		WebhookFlushInterval:   5 * time.Second,
+		WebhookRetryFor:        24 * time.Hour,
+		WebhookMinBackoff:      5 * time.Second,
+		EventsRatePerIP:        50,
+		EventsBurst:            200,
+		ImageMaxBytes:          10 << 20,
+		ImageMaxPixels:         40_000_000,
+		ImageRevalidateAfter:   time.Hour,
+		NotificationImageWait:  inbox.DefaultImageWait,
+		InboxMaxAge:            90 * 24 * time.Hour,
+		InboxRetention:         30 * 24 * time.Hour,
+		WSMaxFrameBytes:        16 << 10,
+		WSHeartbeat:            25 * time.Second,
+		AppRatePerMinute:       600,
+		WSConnectRate:          10,
+		PusherMemberLimit:      100,
+		PusherClientEventRate:  10,
+		PusherMaxEventBytes:    10 << 10,
+		ConnectAuthCache:       30 * time.Second,
+		CompatConnectionTTL:    24 * time.Hour,
 	}
 }
 
@@ -373,6 +378,9 @@ func (c *Config) validateDelivery() []error {
 	}
 	if c.DeliveryStaleAfter < time.Second {
 		errs = append(errs, errors.New("delivery_stale_after: must be at least 1s"))
+	}
+	if c.DeliveryResultInterval < time.Millisecond || c.DeliveryResultInterval > time.Minute {
+		errs = append(errs, errors.New("delivery_result_interval: must be between 1ms and 1m"))
 	}
 	return errs
 }

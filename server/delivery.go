@@ -15,15 +15,16 @@ import (
 func (s *Server) buildDelivery() {
 	cfg := s.cfg
 	opts := delivery.Options{
-		ChunkSize:   cfg.DeliveryChunkSize,
-		MaxAttempts: cfg.DeliveryMaxAttempts,
-		Concurrency: cfg.DeliveryConcurrency,
-		Lease:       cfg.DeliveryLease,
-		StaleAfter:  cfg.DeliveryStaleAfter,
-		Recipients:  recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP, Guard: s.guard},
-		Logger:      s.log,
-		Now:         s.now,
-		Images:      s.images,
+		ChunkSize:      cfg.DeliveryChunkSize,
+		MaxAttempts:    cfg.DeliveryMaxAttempts,
+		Concurrency:    cfg.DeliveryConcurrency,
+		Lease:          cfg.DeliveryLease,
+		StaleAfter:     cfg.DeliveryStaleAfter,
+		ResultInterval: cfg.DeliveryResultInterval,
+		Recipients:     recipients.Options{AllowHTTPEndpoints: cfg.WebPushAllowHTTP, Guard: s.guard},
+		Logger:         s.log,
+		Now:            s.now,
+		Images:         s.images,
 	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, opts)
 	if !cfg.Has(RoleWorker) {

@@ -115,6 +115,8 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryLease) }},
 	{key: "delivery_stale_after", def: "1m", help: "how long past due a queued message waits before the recovery sweep enqueues it again (Redis lost it)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryStaleAfter) }},
+	{key: "delivery_result_interval", def: "25ms", help: "how often a running task writes the results it learned; a crash sends again what it delivered since (shorter: fewer re-sends, more database writes)",
+		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryResultInterval) }},
 	{key: "maintenance_interval", def: "30s", help: "how often the recovery sweep and bucket expiry run (once per interval across all nodes)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.MaintenanceInterval) }},
 	{key: "webhook_batch_size", def: "1000", help: "events per callback POST: a bucket's batch is sent when this many events wait",

@@ -167,7 +167,7 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 	}
 	req := h2request{
 		token: m.Receiver.Token, topic: p.topic, pushType: string(r.pushType), collapseID: r.collapseID,
-		priority: r.priority, expiration: expires.Unix(), body: r.body,
+		uniqueCollapseID: r.collapseID == m.ID, priority: r.priority, expiration: expires.Unix(), body: r.body,
 	}
 	if p.token != nil {
 		req.bearer = "bearer " + p.token.GenerateIfExpired()

@@ -82,10 +82,13 @@ type h2request struct {
 	topic      string
 	pushType   string
 	collapseID string
-	bearer     string
-	priority   int
-	expiration int64
-	body       []byte
+	// uniqueCollapseID: collapseID is the message's own (its id), a value
+	// no other request repeats.
+	uniqueCollapseID bool
+	bearer           string
+	priority         int
+	expiration       int64
+	body             []byte
 }
 
 const (
@@ -304,7 +307,10 @@ func (c *h2conn) writeHeadersLocked(id uint32, r *h2request) {
 		f("apns-expiration", string(strconv.AppendInt(num[:0], r.expiration, 10)))
 	}
 	if r.collapseID != "" {
-		f("apns-collapse-id", r.collapseID)
+		// A value unique to the request is sent as a literal never
+		// indexed: added to the HTTP/2 header tables of both ends it would
+		// only evict the fields every request repeats.
+		c.henc.WriteField(hpack.HeaderField{Name: "apns-collapse-id", Value: r.collapseID, Sensitive: r.uniqueCollapseID})
 	}
 	block := c.hbuf.Bytes()
 	first := min(len(block), c.maxFrame)

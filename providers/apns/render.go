@@ -73,6 +73,16 @@ type payload struct {
 // render makes c into a request for one receiver. safari selects the raw
 // context's safari section, for credentials whose topic is a website push id.
 func render(c *contexts.Context, id identity, safari bool) (rendered, error) {
+	r, err := renderContext(c, id, safari)
+	if err == nil && r.collapseID == "" {
+		r.collapseID = collapseID(id.messageID)
+	}
+	return r, err
+}
+
+// renderContext is render with only the context's own collapse id, if it
+// has one.
+func renderContext(c *contexts.Context, id identity, safari bool) (rendered, error) {
 	switch {
 	case c.Kind == contexts.KindData && c.Data != nil:
 		return renderData(c.Data, id)
@@ -250,6 +260,9 @@ func marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // collapseID is tag when Apple would accept it; a longer one is dropped
 // rather than cut, since a cut tag could collapse unrelated notifications.
+// A message whose context sets none collapses on its own id
+// (docs/payloads.md): sent twice (after a crash, or a lost answer), it
+// replaces itself on the device instead of showing twice.
 func collapseID(tag string) string {
 	if len(tag) > maxCollapseID {
 		return ""

@@ -95,8 +95,8 @@ func TestSendDataContextVariants(t *testing.T) {
 					t.Errorf("%s present though the context has none", k)
 				}
 			}
-			if r.CollapseID != "" {
-				t.Errorf("collapse id %q without a tag", r.CollapseID)
+			if r.CollapseID != body["messageId"] {
+				t.Errorf("collapse id %q without a tag, want the message id %v", r.CollapseID, body["messageId"])
 			}
 		}},
 		{"click URL without actions", contexts.Data{Title: "a", Behaviour: "https://x.example/"}, func(t *testing.T, _ providertest.APNSRequest, body map[string]any) {
@@ -108,8 +108,8 @@ func TestSendDataContextVariants(t *testing.T) {
 			}
 		}},
 		{"tag too long for a collapse id", contexts.Data{Title: "a", Tag: strings.Repeat("t", 65)}, func(t *testing.T, r providertest.APNSRequest, body map[string]any) {
-			if r.CollapseID != "" {
-				t.Errorf("collapse id %q, want none for a 65-byte tag", r.CollapseID)
+			if r.CollapseID != body["messageId"] {
+				t.Errorf("collapse id %q, want the message id %v for a 65-byte tag Apple would refuse", r.CollapseID, body["messageId"])
 			}
 			if got := body["aps"].(map[string]any)["thread-id"]; got != strings.Repeat("t", 65) {
 				t.Errorf("thread-id %v, want the tag", got)

@@ -15,7 +15,7 @@ import (
 type template struct {
 	c      *contexts.Context
 	safari bool
-	r      rendered // r.body holds the markers
+	r      rendered // r.body holds the markers; r.collapseID is the context's own
 	msgAt  int      // where the message id's marker starts
 	// fidAt is where the foreign id's marker starts, and [memberAt,
 	// memberEnd) its whole member with one comma, dropped for a message
@@ -55,7 +55,7 @@ func (ts *templates) render(c *contexts.Context, id identity, safari bool) (rend
 // rendered, or when its own content holds a marker, and the slow path must
 // decide.
 func newTemplate(c *contexts.Context, contextID string, safari bool) (*template, bool) {
-	r, err := render(c, identity{messageID: msgMarker, contextID: contextID, foreignID: fidMarker}, safari)
+	r, err := renderContext(c, identity{messageID: msgMarker, contextID: contextID, foreignID: fidMarker}, safari)
 	if err != nil || bytes.Count(r.body, msgMarkerJSON) != 1 || bytes.Count(r.body, fidMarkerJSON) != 1 {
 		return nil, false
 	}
@@ -105,6 +105,9 @@ func (t *template) fill(id identity) rendered {
 	out = append(out, body[second.end:]...)
 	r := t.r
 	r.body = out
+	if r.collapseID == "" {
+		r.collapseID = collapseID(id.messageID)
+	}
 	return r
 }
 

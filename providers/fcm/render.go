@@ -112,7 +112,30 @@ func build(c *contexts.Context, id identity, token string, ttl time.Duration) (*
 		return nil, err
 	}
 	msg.Token = token
+	tagByID(msg, id.messageID)
 	return msg, validate(msg)
+}
+
+// tagByID gives a notification message whose context sets no tag of its
+// own the message id as its android.notification.tag: sent twice (after a
+// crash, or a lost answer), it replaces itself in the notification drawer
+// instead of showing twice (docs/payloads.md). A context that sets a tag
+// or a collapse key keeps its own. A data message gets none:
+// a notification field would make it one, shown by the system instead of
+// handed to the app. No collapse_key is derived: FCM keeps at most four
+// collapse keys per device while it is offline, so a key per message would
+// drop messages.
+func tagByID(msg *messaging.Message, messageID string) {
+	a := msg.Android
+	if a == nil || a.CollapseKey != "" || msg.Notification == nil && a.Notification == nil {
+		return
+	}
+	if a.Notification == nil {
+		a.Notification = &messaging.AndroidNotification{}
+	}
+	if a.Notification.Tag == "" {
+		a.Notification.Tag = messageID
+	}
 }
 
 func buildData(d *contexts.Data, id identity, ttl time.Duration) (*messaging.Message, error) {

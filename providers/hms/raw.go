@@ -51,6 +51,11 @@ func renderRaw(r *contexts.Raw, id identity, ttl time.Duration) (*message, error
 			extra["data"] = cm.Data.String
 		}
 	}
+	if n != nil {
+		// Not above: a message whose huawei.data replaces the data carries
+		// no ids, and is one request for all its receivers.
+		tagByID(n, id.messageID)
+	}
 	msg.Data, err = dataString(identityData(id, "", extra))
 	return msg, err
 }

@@ -116,8 +116,21 @@ func renderData(d *contexts.Data, id identity, ttl time.Duration) (*message, err
 		a.Notification = nil
 	} else {
 		n["title"], n["body"] = cmp.Or(d.Title, " "), cmp.Or(d.Body, " ")
+		tagByID(n, id.messageID)
 	}
 	return &message{Data: data, Android: a}, nil
+}
+
+// tagByID gives a notification whose context sets no tag of its own the
+// message id as its tag: sent twice (after a crash, or a lost answer), it
+// replaces itself in the notification drawer instead of showing twice
+// (docs/payloads.md). Push Kit's collapse_key is no equivalent: it sorts
+// the messages kept for an offline device into at most 100 groups, and
+// one per message would not fit.
+func tagByID(n map[string]any, messageID string) {
+	if _, ok := n["tag"]; !ok {
+		n["tag"] = messageID
+	}
 }
 
 // clickAction opens url, or the app when there is none.

@@ -3,6 +3,9 @@ package webpush
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,8 +136,9 @@ func render(m *providers.Message, b browser) (rendering, error) {
 	default:
 		return r, fmt.Errorf("context of kind %q has no %s payload", c.Kind, c.Kind)
 	}
-	if validTopic(n.Tag) {
-		r.topic = n.Tag
+	r.topic = n.Tag
+	if !validTopic(r.topic) {
+		r.topic = topicOf(m.ID)
 	}
 	var err error
 	r.body, err = encode(&n)
@@ -233,6 +237,23 @@ func renderRaw(c *contexts.RawCommon, w *contexts.RawWebPush, id identity) (noti
 // page, and "<" as \u003c would spend 5 of the 3993 bytes for nothing.
 func encode(n *notification) ([]byte, error) {
 	return providers.MarshalUnescaped(n)
+}
+
+// topicOf is the Topic of a message whose context sets no usable tag: its
+// id's 16 bytes in URL-safe base64 (22 characters), or for an id that is
+// no UUID, 24 bytes of its SHA-256 (32 characters). Sent twice (after a
+// crash, or a lost answer) while the browser is away, the message
+// replaces itself at the push service instead of arriving twice
+// (docs/payloads.md).
+func topicOf(id string) string {
+	var b [16]byte
+	if digits := strings.ReplaceAll(id, "-", ""); len(id) == 36 && len(digits) == 32 {
+		if _, err := hex.Decode(b[:], []byte(digits)); err == nil {
+			return base64.RawURLEncoding.EncodeToString(b[:])
+		}
+	}
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
 }
 
 // validTopic reports whether s may be a Topic header (RFC 8030 §5.4).

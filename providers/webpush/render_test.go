@@ -114,8 +114,8 @@ func TestRenderDataMinimal(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rendered %v, want %v", got, want)
 	}
-	if h.topic != "" {
-		t.Errorf("Topic %q from a tag that is not a valid topic", h.topic)
+	if h.topic != topicOf(m.ID) {
+		t.Errorf("Topic %q from a tag that is not a valid topic; want the message's own %q", h.topic, topicOf(m.ID))
 	}
 }
 
@@ -125,8 +125,8 @@ func TestRenderSilent(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rendered %v, want %v", got, want)
 	}
-	if h.urgency != "normal" || h.topic != "" {
-		t.Errorf("headers %+v, want Urgency normal and no Topic", h)
+	if h.urgency != "normal" || h.topic != topicOf("m-1") {
+		t.Errorf("headers %+v, want Urgency normal and the message's own Topic", h)
 	}
 }
 

@@ -118,7 +118,7 @@ func TestSendSilentContext(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("decrypted %v, want %v", got, want)
 	}
-	if d.Urgency != "normal" || d.Topic != "" || d.Subject != "https://pushgate.test/contact" {
+	if d.Urgency != "normal" || d.Topic == "" || d.Subject != "https://pushgate.test/contact" {
 		t.Errorf("Urgency %q, Topic %q, sub %q", d.Urgency, d.Topic, d.Subject)
 	}
 }
@@ -391,5 +391,36 @@ func TestClosedProviderRefuses(t *testing.T) {
 	m := message(&contexts.Context{ID: "ctx", Kind: contexts.KindData, Data: &contexts.Data{Title: "t"}}, fake.NewSubscription())
 	if err := p.Send(t.Context(), m); err == nil || providers.Classify(err).Permanent {
 		t.Errorf("send after Close: %v, want a transient error", err)
+	}
+}
+
+// TestTopicFromMessageID: a context with no tag usable as a Topic sends
+// each message with a Topic of its own id, so a message sent twice while
+// the browser is away replaces itself at the push service: the same Topic
+// each time, another for another message; a context's own tag wins.
+func TestTopicFromMessageID(t *testing.T) {
+	fake := providertest.NewWebPush(t)
+	cred := newCredential(t, "mailto:ops@pushgate.test")
+	p := newProvider(t, cred, loopbackOptions(t))
+	sub := fake.NewSubscriptionFor(cred.VAPID.PublicKey)
+	send := func(id string, c *contexts.Context) string {
+		t.Helper()
+		m := message(c, sub)
+		m.ID = id
+		if err := p.Send(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+		ds := fake.DeliveredTo(sub)
+		return ds[len(ds)-1].Topic
+	}
+	plain := &contexts.Context{ID: "ctx-1", Kind: contexts.KindData, Data: &contexts.Data{Title: "Hi"}}
+	id := pushgate.NewID()
+	first, again, other := send(id, plain), send(id, plain), send(pushgate.NewID(), plain)
+	if first == "" || first != again || other == first {
+		t.Errorf("Topics %q, %q (one message twice), %q (another): want one Topic for the message, another for the other", first, again, other)
+	}
+	own := &contexts.Context{ID: "ctx-2", Kind: contexts.KindData, Data: &contexts.Data{Title: "Hi", Tag: "score"}}
+	if got := send(id, own); got != "score" {
+		t.Errorf("Topic %q, want the context's own tag", got)
 	}
 }

@@ -54,7 +54,7 @@ func benchClaimFinish(b *testing.B, db *sqlstore.DB) {
 			b.Fatal(len(claimed), err)
 		}
 		// A worker stores a chunk's results in one batch when they all come
-		// within a second (delivery's flushBatch, flushEvery).
+		// within one delivery_result_interval.
 		if err := db.Messages().Finish(ctx, resultsFor(claimed, now)); err != nil {
 			b.Fatal(err)
 		}
