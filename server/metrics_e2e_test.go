@@ -225,3 +225,42 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		})
 	}
 }
+
+// TestRealtimeSessionsAreCounted: open WebSocket and SSE sessions show in
+// pushgate_realtime_sessions by protocol, and leave it when they end.
+func TestRealtimeSessionsAreCounted(t *testing.T) {
+	srv, a := startNode(t, nodeConfig(t, ""))
+	_, alice := a.token("alice")
+	phone, _, err := dialWS(t, srv, "?token="+alice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.next("hello")
+	tab, _, err := dialWS(t, srv, "?token="+alice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.next("hello")
+	stream, res := openSSE(t, srv, "?token="+alice, nil)
+	if stream == nil {
+		t.Fatalf("open SSE: %d", res.StatusCode)
+	}
+	stream.next("hello")
+	sessions := func(protocol string) float64 {
+		return value(scrape(t, a.base), "pushgate_realtime_sessions", "protocol", protocol)
+	}
+	for proto, want := range map[string]float64{"websocket": 2, "sse": 1, "pusher": 0, "socketio": 0} {
+		if got := sessions(proto); got != want {
+			t.Errorf("%s sessions = %v, want %v", proto, got, want)
+		}
+	}
+	tab.ws.Close()
+	stream.cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for (sessions("websocket") != 1 || sessions("sse") != 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ws, sse := sessions("websocket"), sessions("sse"); ws != 1 || sse != 0 {
+		t.Errorf("after one WebSocket and the stream ended: websocket %v, sse %v; want 1 and 0", ws, sse)
+	}
+}
