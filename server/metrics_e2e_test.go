@@ -90,6 +90,13 @@ func (l *jsonLog) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// String returns the whole log.
+func (l *jsonLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // lines returns the log's lines with the given message.
 func (l *jsonLog) lines(msg string) []map[string]any {
 	l.mu.Lock()
@@ -219,7 +226,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 			if len(hooks) == 0 || hooks[0]["reason"] != "http_5xx" || hooks[0]["level"] != "WARN" {
 				t.Errorf("failed callback log lines: %v", hooks)
 			}
-			if strings.Contains(logs.buf.String(), hook.URL) {
+			if strings.Contains(logs.String(), hook.URL) {
 				t.Errorf("the log shows the callback URL")
 			}
 		})
