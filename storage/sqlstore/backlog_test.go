@@ -22,8 +22,8 @@ func TestBacklog(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		msgs := inChunks(newMessages(1200, appID, bucketID, credID, ctxID, now), 500)
 		for _, m := range msgs[1000:] {
-		m.EnqueuedAt = now.Add(-time.Minute) // the last chunk was due earlier
-	}
+			m.EnqueuedAt = now.Add(-time.Minute) // the last chunk was due earlier
+		}
 		if err := s.Insert(ctx, msgs); err != nil {
 			t.Fatal(err)
 		}
