@@ -19,6 +19,11 @@ const (
 	WebSocket CredentialType = "websocket"  // pushgate's own realtime provider
 )
 
+// CredentialTypes is every credential type, in a fixed order.
+func CredentialTypes() []CredentialType {
+	return []CredentialType{APNSToken, APNSCert, FCMv1, HMS, VAPID, WebSocket}
+}
+
 // Valid reports whether t is a known credential type.
 func (t CredentialType) Valid() bool {
 	switch t {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/internal/lograte"
 	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/providers"
 )
@@ -33,6 +35,9 @@ type Deliverer struct {
 	contexts contexts.Store
 	pool     *providerPool
 	opts     Options
+	// failures writes failed messages to the log, a few lines a second
+	// per reason.
+	failures *lograte.Limiter
 	ctxCache sync.Map // context id -> *contexts.Context, once its images are ready or failed (then it never changes)
 	// results are the lanes of group commit (groupcommit.go); each task
 	// takes the next, so that a node has a few writes under way at once:
@@ -49,7 +54,10 @@ const resultLanes = 2
 // NewDeliverer returns the TypeSend handler. sender re-enqueues retries.
 func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, creds Credentials, registry *providers.Registry, opts Options) *Deliverer {
 	opts.defaults()
-	d := &Deliverer{sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts}
+	d := &Deliverer{
+		sender: sender, store: store, contexts: ctxs, pool: newProviderPool(creds, registry, opts.Now), opts: opts,
+		failures: lograte.New(opts.Logger, lograte.Options{Now: opts.Now}),
+	}
 	for i := range d.results {
 		d.results[i].write = d.write
 	}
@@ -232,7 +240,10 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	}
 	if bs == nil {
 		for _, i := range group {
-			results[i] = d.outcome(msgs[i], p.Send(ctx, pm(msgs[i])))
+			start := time.Now()
+			err := p.Send(ctx, pm(msgs[i]))
+			d.opts.Metrics.call(msgs[i].Provider, time.Since(start))
+			results[i] = d.outcome(msgs[i], err)
 		}
 		return
 	}
@@ -240,7 +251,9 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	for k, i := range group {
 		batch[k] = pm(msgs[i])
 	}
+	start := time.Now()
 	errs := bs.SendBatch(ctx, batch)
+	d.opts.Metrics.call(msgs[group[0]].Provider, time.Since(start))
 	for k, i := range group {
 		var err error
 		if k < len(errs) {
@@ -310,6 +323,7 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 func (d *Deliverer) write(ctx context.Context, rs []messages.Result) ([]messages.Result, error) {
 	err := d.store.Finish(ctx, rs)
 	if err == nil {
+		d.stored(ctx, rs)
 		return nil, nil
 	}
 	if !errors.Is(err, messages.ErrUnstorable) {
@@ -332,9 +346,30 @@ func (d *Deliverer) write(ctx context.Context, rs []messages.Result) ([]messages
 			"message", r.Message.ID, "status", r.Status, "attempts", r.Attempts, "err", err2)
 		return nil, nil
 	}
+	d.stored(ctx, []messages.Result{fixed})
 	d.opts.Logger.Error("a message's result could not be stored as it was; stored with its text sanitized",
 		"message", r.Message.ID, "status", fixed.Status, "reason", fixed.Reason, "err", err)
 	return nil, nil
+}
+
+// stored counts stored results and logs the failed ones at warn level,
+// each reason a few times a second at most (a storm of failures counts
+// the rest; see lograte).
+func (d *Deliverer) stored(ctx context.Context, rs []messages.Result) {
+	d.opts.Metrics.stored(rs)
+	for i := range rs {
+		r := &rs[i]
+		if r.Status != messages.Failed && r.Status != messages.Expired {
+			continue
+		}
+		reason := r.Reason
+		if !providers.Reason(reason).Known() {
+			reason = other // log keys are kept: a closed set only
+		}
+		d.failures.Warn(ctx, reason, "message failed",
+			slog.String("message", r.Message.ID), slog.String("provider", r.Message.Provider),
+			slog.String("status", string(r.Status)), slog.String("error", r.Error))
+	}
 }
 
 // unstorableText is the last error of a result stored sanitized. The

@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/hibiken/asynq"
 )
@@ -33,13 +35,40 @@ type QueueOptions struct {
 
 // Queue enqueues tasks.
 type Queue struct {
-	client *asynq.Client
-	ns     string
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	ns        string
 }
 
 // NewQueue returns a Queue; Close releases its connections.
 func NewQueue(opts QueueOptions) *Queue {
-	return &Queue{client: asynq.NewClient(opts.Redis), ns: opts.Namespace}
+	return &Queue{client: asynq.NewClient(opts.Redis), inspector: asynq.NewInspector(opts.Redis), ns: opts.Namespace}
+}
+
+// Queues are the (not yet namespaced) names of the queues, in order.
+func Queues() []string { return []string{QueueCritical, QueueDefault, QueueLow} }
+
+// Info returns the sizes of each of Queues, by name; a queue no task was
+// ever put on is empty. It costs a few Redis commands per queue, whatever
+// their sizes (asynq samples what it measures).
+func (q *Queue) Info() (map[string]*asynq.QueueInfo, error) {
+	existing, err := q.inspector.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	out := map[string]*asynq.QueueInfo{}
+	for _, name := range Queues() {
+		out[name] = &asynq.QueueInfo{Queue: q.Name(name)}
+		if !slices.Contains(existing, q.Name(name)) {
+			continue
+		}
+		info, err := q.inspector.GetQueueInfo(q.Name(name))
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", name, err)
+		}
+		out[name] = info
+	}
+	return out, nil
 }
 
 // Name returns the namespaced name of a queue.
@@ -56,7 +85,7 @@ func (q *Queue) Enqueue(ctx context.Context, queue string, task *asynq.Task, opt
 }
 
 // Close releases the queue's connections.
-func (q *Queue) Close() error { return q.client.Close() }
+func (q *Queue) Close() error { return errors.Join(q.client.Close(), q.inspector.Close()) }
 
 // slogAdapter lets asynq log through slog.
 type slogAdapter struct{ l *slog.Logger }

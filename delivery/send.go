@@ -67,6 +67,9 @@ type Options struct {
 	// SkipIDGroups moves the next groups away from one another node took,
 	// before a send makes its ids again (default pushgate.SkipIDGroups).
 	SkipIDGroups func()
+	// Metrics counts accepted messages, results and provider calls (nil:
+	// nothing is counted).
+	Metrics *Metrics
 }
 
 func (o *Options) defaults() {
@@ -236,6 +239,9 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 			return nil, fmt.Errorf("store messages: %w", err)
 		}
 		s.opts.Logger.Info("message ids already in use; making new ones", "try", try, "err", err)
+	}
+	for n, chunk := range chunks {
+		s.opts.Metrics.accept(string(chunkCreds[n].Type), len(chunk))
 	}
 	for _, t := range tasks {
 		s.enqueueTask(ctx, t, 0)

@@ -58,6 +58,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics counts tasks by outcome (nil: nothing is counted).
+	Metrics *Metrics
 }
 
 // Service puts contexts' images on the CDN: it enqueues and runs their

@@ -158,3 +158,15 @@ func StorableText(s string) string {
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// Backlog is what is left to deliver, as metrics show it.
+type Backlog struct {
+	// Unfinished counts messages accepted and not final yet: queued,
+	// being sent, or waiting for a retry. It is counted over a bounded
+	// number of rows; when Capped, there are at least that many.
+	Unfinished int
+	Capped     bool
+	// OldestDue is the earliest time an unfinished message was (or is)
+	// due to be sent; zero when there is none.
+	OldestDue time.Time
+}

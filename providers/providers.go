@@ -68,6 +68,25 @@ const (
 	ReasonUnstorable Reason = "unstorable"
 )
 
+// Reasons is every Reason, the closed set that metrics label failures
+// with.
+func Reasons() []Reason {
+	return []Reason{ReasonUnregistered, ReasonInvalidToken, ReasonPayloadTooLarge, ReasonBadCredentials,
+		ReasonExpired, ReasonBadImage, ReasonInvalidPayload, ReasonUnavailable, ReasonRateLimited,
+		ReasonForbiddenAddress, ReasonUnstorable}
+}
+
+// Known reports whether r is one of Reasons.
+func (r Reason) Known() bool {
+	switch r {
+	case ReasonUnregistered, ReasonInvalidToken, ReasonPayloadTooLarge, ReasonBadCredentials,
+		ReasonExpired, ReasonBadImage, ReasonInvalidPayload, ReasonUnavailable, ReasonRateLimited,
+		ReasonForbiddenAddress, ReasonUnstorable:
+		return true
+	}
+	return false
+}
+
 // Outcome is an adapter's classified failure.
 type Outcome struct {
 	Reason    Reason

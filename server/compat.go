@@ -40,7 +40,7 @@ func (s *Server) buildCompat() {
 	}
 	s.compat = socketio.NewCompat(conns, s.hub, app.id, s.Inbox, keep)
 	s.socketIO = socketio.NewHandler(socketio.Options{
-		Hub: s.hub, Connections: conns, App: app.id, Track: s.conns.Track, Inbox: s.Inbox, KeepOffline: keep,
+		Hub: s.hub, Connections: conns, App: app.id, Track: s.trackAs(protoSocketIO), Inbox: s.Inbox, KeepOffline: keep,
 		PingInterval: cfg.WSHeartbeat, MaxBufferSize: cfg.WSMaxFrameBytes, Logger: s.log,
 	})
 }

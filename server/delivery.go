@@ -25,6 +25,7 @@ func (s *Server) buildDelivery() {
 		Logger:         s.log,
 		Now:            s.now,
 		Images:         s.images,
+		Metrics:        s.metrics.delivery,
 	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, opts)
 	if !cfg.Has(RoleWorker) {

@@ -7,19 +7,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/pushgate/pushgate/contexts"
 	"github.com/pushgate/pushgate/httpapi"
 )
 
-// buildHTTP builds the metrics registry, the API's handler and the HTTP
+// buildHTTP builds the API's handler and the HTTP
 // server that Start runs it in.
 func (s *Server) buildHTTP() {
 	cfg := s.cfg
-	s.Registry = prometheus.NewRegistry()
-	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.handler = httpapi.New(httpapi.Options{
 		Logger:       s.log,
 		Registry:     s.Registry,

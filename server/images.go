@@ -27,6 +27,7 @@ func (s *Server) buildImages() error {
 	}
 	s.images = imagejobs.New(imagejobs.Options{
 		Queue:    s.Queue,
+		Metrics:  s.metrics.images,
 		Contexts: s.DB.Buckets(),
 		Store:    store,
 		Processor: imagecdn.Options{

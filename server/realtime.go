@@ -37,8 +37,8 @@ func (s *Server) buildRealtime() {
 		Subprotocol: "pushgate.v1", MaxFrameBytes: cfg.WSMaxFrameBytes, Heartbeat: cfg.WSHeartbeat, Logger: s.log,
 	})
 	s.inboxWS = inboxproto.NewHandler(inboxproto.Options{
-		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Track: s.conns.Track, Logger: s.log,
-		Upgrader: s.wsUpgrader,
+		Inbox: s.Inbox, Hub: s.hub, Heartbeat: cfg.WSHeartbeat, Logger: s.log,
+		Track: s.trackAs(protoWebSocket), TrackSSE: s.trackAs(protoSSE), Upgrader: s.wsUpgrader,
 	})
 	s.connectAuth = inbox.NewConnectAuth(s.Inbox, inbox.ConnectAuthOptions{
 		Client: inbox.NewConnectAuthClient(s.connectAuthTransport()), CacheTTL: cfg.ConnectAuthCache, Now: s.now, Logger: s.log,

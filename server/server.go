@@ -79,6 +79,7 @@ type Server struct {
 	deliverer   *delivery.Deliverer
 	maintenance *delivery.Maintenance
 	handler     *httpapi.Handler
+	metrics     nodeMetrics
 	http        *http.Server
 	ln          net.Listener
 
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.openQueue(ctx); err != nil {
 		return nil, err
 	}
+	s.buildMetrics()
 	if err := s.buildImages(); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,8 @@ func (s *Server) buildWebhooks() error {
 	targets := webhooks.TargetsFunc(s.webhookTarget)
 	var err error
 	s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: s.guard.Transport()},
-		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, MinBackoff: cfg.WebhookMinBackoff, Logger: s.log, Now: s.now})
+		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, MinBackoff: cfg.WebhookMinBackoff, Logger: s.log, Now: s.now,
+			Metrics: s.metrics.webhooks})
 	if err != nil {
 		return err
 	}

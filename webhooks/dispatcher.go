@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/internal/lograte"
 )
 
 // DispatcherOptions tune a Dispatcher.
@@ -41,6 +42,9 @@ type DispatcherOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics counts attempts by outcome and reason (nil: nothing is
+	// counted).
+	Metrics *Metrics
 }
 
 // Dispatcher POSTs due batches to their bucket's callback and records what
@@ -57,6 +61,9 @@ type Dispatcher struct {
 	// handed holds the targets the Flusher looked up for the batches it
 	// made (Handoff).
 	handed handoff
+	// failures and deaths write failed attempts to the log, a few lines a
+	// second per reason each (lograte).
+	failures, deaths *lograte.Limiter
 }
 
 // NewDispatcher returns a Dispatcher that sends through client, which the
@@ -100,6 +107,8 @@ func NewDispatcher(store Store, targets Targets, client *http.Client, opts Dispa
 		// The lease covers the POST and the reads and writes around it.
 		lease: 2*opts.Timeout + 30*time.Second,
 		run:   newRunner(), wake: make(chan struct{}, 1),
+		failures: lograte.New(opts.Logger, lograte.Options{Now: opts.Now}),
+		deaths:   lograte.New(opts.Logger, lograte.Options{Now: opts.Now}),
 	}, nil
 }
 
@@ -138,9 +147,8 @@ func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
 		d.opts.Logger.Warn("record webhook attempt", "batch", b.ID, "err", err)
 		return fmt.Errorf("record attempt of batch %s: %w", b.ID, err)
 	}
-	if o.Status == StatusDead {
-		d.opts.Logger.Warn("webhook batch dead-lettered", "batch", b.ID, "bucket", b.BucketID, "attempts", b.Attempts, "err", o.Error)
-	}
+	d.opts.Metrics.attempted(o)
+	d.logFailure(ctx, b, o)
 	return nil
 }
 
@@ -154,19 +162,19 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 	events, err := d.store.BatchEvents(ctx, b.ID)
 	if err != nil {
 		d.opts.Logger.Warn("read webhook batch", "batch", b.ID, "err", err)
-		return d.retry(o, b, 0, "internal error while reading the batch")
+		return d.retry(o, b, 0, FailInternal, "internal error while reading the batch")
 	}
 	body, err := Body(events)
 	if err != nil {
 		d.opts.Logger.Error("render webhook body", "batch", b.ID, "err", err)
-		return d.dead(o, "internal error while rendering the body")
+		return d.dead(o, FailInternal, "internal error while rendering the body")
 	}
 	return d.post(ctx, b, o, t, key, body)
 }
 
 // dead makes the outcome of a batch that can never be sent.
-func (d *Dispatcher) dead(o Outcome, format string, args ...any) Outcome {
-	o.At, o.Status, o.Error = d.opts.Now().UTC(), StatusDead, fmt.Sprintf(format, args...)
+func (d *Dispatcher) dead(o Outcome, reason, format string, args ...any) Outcome {
+	o.At, o.Status, o.Error, o.Reason = d.opts.Now().UTC(), StatusDead, fmt.Sprintf(format, args...), reason
 	return o
 }
 
@@ -180,22 +188,22 @@ func (d *Dispatcher) resolve(ctx context.Context, b *Batch, o Outcome) (*Target,
 		var err error
 		t, err = d.targets.Target(ctx, b.AppID, b.BucketID)
 		if pushgate.ErrorCode(err) == pushgate.ENOTFOUND {
-			return fail(d.dead(o, "the bucket no longer exists or has no callback"))
+			return fail(d.dead(o, FailNoCallback, "the bucket no longer exists or has no callback"))
 		}
 		if err != nil {
 			// Internal errors are logged; the batch listing is shown to API
 			// clients and says only what kind of thing went wrong.
 			d.opts.Logger.Warn("webhook callback lookup", "batch", b.ID, "bucket", b.BucketID, "err", err)
-			return fail(d.retry(o, b, 0, "internal error while looking up the callback"))
+			return fail(d.retry(o, b, 0, FailInternal, "internal error while looking up the callback"))
 		}
 	}
 	if !pushgate.IsHTTPURL(t.URL) {
-		return fail(d.dead(o, "the callback URL is not an absolute http(s) URL"))
+		return fail(d.dead(o, FailBadURL, "the callback URL is not an absolute http(s) URL"))
 	}
 	key, err := secretKey(t.Secret)
 	if err != nil {
 		d.opts.Logger.Error("webhook secret unusable", "bucket", b.BucketID, "err", err)
-		return fail(d.dead(o, "the bucket's signing secret is unusable"))
+		return fail(d.dead(o, FailBadSecret, "the bucket's signing secret is unusable"))
 	}
 	return t, key, nil
 }
@@ -207,7 +215,7 @@ func (d *Dispatcher) post(ctx context.Context, b *Batch, o Outcome, t *Target, k
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return d.dead(o, "the callback URL is not usable: %s", withoutURLSecrets(err))
+		return d.dead(o, FailBadURL, "the callback URL is not usable: %s", withoutURLSecrets(err))
 	}
 	req.Header.Set("User-Agent", "pushgate-webhooks")
 	for k, v := range t.Headers {
@@ -228,12 +236,12 @@ func (d *Dispatcher) post(ctx context.Context, b *Batch, o Outcome, t *Target, k
 			// The callback's name resolved to an address the SSRF guard
 			// refuses: no retry will reach it. The refusal names the
 			// address, never the URL, which may carry secrets.
-			return d.dead(o, "the callback URL leads to a forbidden address: %s", ae.Error())
+			return d.dead(o, FailForbiddenAddress, "the callback URL leads to a forbidden address: %s", ae.Error())
 		}
 		if rctx.Err() != nil && ctx.Err() == nil {
-			return d.retry(o, b, 0, fmt.Sprintf("no answer within %s", d.opts.Timeout))
+			return d.retry(o, b, 0, FailTimeout, fmt.Sprintf("no answer within %s", d.opts.Timeout))
 		}
-		return d.retry(o, b, 0, withoutURLSecrets(err))
+		return d.retry(o, b, 0, FailConnection, withoutURLSecrets(err))
 	}
 	return d.answered(o, b, resp)
 }
@@ -253,15 +261,15 @@ func (d *Dispatcher) answered(o Outcome, b *Batch, resp *http.Response) Outcome 
 	if s := printable(snippet, 200); s != "" {
 		msg += ": " + s
 	}
-	return d.retry(o, b, resp.StatusCode, msg)
+	return d.retry(o, b, resp.StatusCode, httpFailure(resp.StatusCode), msg)
 }
 
 // retry makes a failed attempt's outcome: due again after a backoff, or
 // dead once the retry period is over. The last attempt is made at the end
 // of the period, not skipped.
-func (d *Dispatcher) retry(o Outcome, b *Batch, code int, msg string) Outcome {
+func (d *Dispatcher) retry(o Outcome, b *Batch, code int, reason, msg string) Outcome {
 	now := d.opts.Now().UTC()
-	o.At, o.StatusCode, o.Error = now, code, msg
+	o.At, o.StatusCode, o.Error, o.Reason = now, code, msg, reason
 	deadline := b.RetrySince.Add(d.opts.RetryFor)
 	if !now.Before(deadline) {
 		o.Status = StatusDead
@@ -274,6 +282,21 @@ func (d *Dispatcher) retry(o Outcome, b *Batch, code int, msg string) Outcome {
 		o.NextAttemptAt = deadline
 	}
 	return o
+}
+
+// logFailure writes a failed attempt to the log at warn level with its
+// reason, each reason a few lines a second at most.
+func (d *Dispatcher) logFailure(ctx context.Context, b *Batch, o Outcome) {
+	switch o.Status {
+	case StatusPending:
+		d.failures.Warn(ctx, o.Reason, "webhook callback failed; the batch will be retried",
+			slog.String("batch", b.ID), slog.String("bucket", b.BucketID), slog.Int("attempts", b.Attempts),
+			slog.Int("status", o.StatusCode), slog.String("error", o.Error), slog.Time("next_attempt", o.NextAttemptAt))
+	case StatusDead:
+		d.deaths.Warn(ctx, o.Reason, "webhook batch dead-lettered",
+			slog.String("batch", b.ID), slog.String("bucket", b.BucketID), slog.Int("attempts", b.Attempts),
+			slog.Int("status", o.StatusCode), slog.String("error", o.Error))
+	}
 }
 
 // withoutURLSecrets describes err, which batch listings show, with the

@@ -70,6 +70,9 @@ type Outcome struct {
 	Error         string
 	At            time.Time
 	NextAttemptAt time.Time
+	// Reason is why a failed attempt failed, one of the Fail constants
+	// (metrics and logs use it; stores need not keep it).
+	Reason string
 }
 
 // ListOptions select batches for Store.ListBatches.
@@ -169,4 +172,15 @@ type TargetsFunc func(ctx context.Context, appID, bucketID string) (*Target, err
 
 func (f TargetsFunc) Target(ctx context.Context, appID, bucketID string) (*Target, error) {
 	return f(ctx, appID, bucketID)
+}
+
+// Backlog is what waits to be POSTed, as metrics show it.
+type Backlog struct {
+	// Pending counts batches not yet delivered nor dead, over a bounded
+	// number of rows; when Capped, there are at least that many.
+	Pending int
+	Capped  bool
+	// Oldest is when the oldest pending batch was made; zero when there
+	// is none.
+	Oldest time.Time
 }

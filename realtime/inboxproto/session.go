@@ -45,6 +45,9 @@ type Options struct {
 	// Track registers a live connection with the server's registry, which
 	// closes it on shutdown; nil tracks nothing.
 	Track func(close func(context.Context)) (done func())
+	// TrackSSE is Track for SSE streams, so that they can be told apart
+	// from WebSocket sessions; nil uses Track.
+	TrackSSE func(close func(context.Context)) (done func())
 	// Replay bounds the pending notifications sent after hello (default
 	// 500); a device catches up on the rest with history.
 	Replay int

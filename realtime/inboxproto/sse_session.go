@@ -66,8 +66,12 @@ func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request, id Identity) 
 	s := &sseSession{h: h, id: id, sessionID: pushgate.NewID(), rc: http.NewResponseController(w), w: w,
 		wake: make(chan struct{}, 1), end: make(chan struct{}), replaying: true, ctx: ctx}
 	done := func() {}
-	if h.opts.Track != nil {
-		done = h.opts.Track(func(context.Context) { s.Close(realtime.CloseGoingAway, "server shutting down") })
+	track := h.opts.TrackSSE
+	if track == nil {
+		track = h.opts.Track
+	}
+	if track != nil {
+		done = track(func(context.Context) { s.Close(realtime.CloseGoingAway, "server shutting down") })
 	}
 	defer done()
 	unregister := h.opts.Hub.Register(id.AppID, id.UserID, id.TokenID, s)
