@@ -16,6 +16,7 @@ import (
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/contexts"
 	"github.com/pushgate/pushgate/recipients"
+	"github.com/pushgate/pushgate/webhooks"
 )
 
 // These tests keep openapi.yaml's schemas honest where it is cheap: what
@@ -292,5 +293,30 @@ func TestSpecReceiverBoundsMatchServer(t *testing.T) {
 		if got := err == nil; got != tc.ok {
 			t.Errorf("openapi.yaml, %s %.80s: valid %v, want %v (%v)", tc.schema, tc.body, got, tc.ok, err)
 		}
+	}
+}
+
+// A callback body as the webhooks package renders it, with an event of
+// every kind, is a WebhookPayload, and the schema refuses a kind the
+// package does not send.
+func TestSpecWebhookPayloadMatchesBody(t *testing.T) {
+	doc, _ := loadSpec(t)
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	var events []webhooks.Event
+	for _, k := range []webhooks.Kind{webhooks.Sent, webhooks.Failed, webhooks.Delivered, webhooks.Clicked, webhooks.Close} {
+		events = append(events, webhooks.Event{MessageID: "01a23ed9-9b7e-7f7b-a0c3-195bb6d0147d", ForeignID: "f", Kind: k,
+			Reason: "unregistered", Action: "buy", At: at})
+	}
+	body, err := webhooks.Body(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := schema(t, doc, "WebhookPayload")
+	if err := payload.VisitJSON(decodeJSON(t, string(body))); err != nil {
+		t.Errorf("%s is not a WebhookPayload: %v", body, err)
+	}
+	other := strings.Replace(string(body), `"kind":"close"`, `"kind":"closed"`, 1)
+	if payload.VisitJSON(decodeJSON(t, other)) == nil {
+		t.Error("WebhookPayload takes kind closed, which the server never sends")
 	}
 }
