@@ -216,7 +216,7 @@ func (s batchTable) GetBatch(ctx context.Context, appID, bucketID, id string) (*
 }
 
 func (s batchTable) ListBatches(ctx context.Context, appID, bucketID string, opts webhooks.ListOptions) ([]*webhooks.Batch, error) {
-	q := `SELECT ` + batchColumns + ` FROM `+s.name+` WHERE app_id = ? AND bucket_id = ?`
+	q := `SELECT ` + batchColumns + ` FROM ` + s.name + ` WHERE app_id = ? AND bucket_id = ?`
 	args := []any{appID, bucketID}
 	if opts.Status != "" {
 		q += ` AND status = ?`
