@@ -2,6 +2,7 @@ package pusherproto
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -83,7 +84,7 @@ type reaping struct {
 // webhook reports an event that no session saw (a dead node's): the
 // server's side drops those of apps without a channel webhook.
 func (h *Handler) webhook(appID string, e WebhookEvent) {
-	if h.opts.Webhooks != nil {
+	if h.opts.Webhooks != nil && !strings.HasPrefix(e.Channel, "#") {
 		h.opts.Webhooks.Record(appID, e)
 	}
 }

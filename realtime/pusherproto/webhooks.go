@@ -3,6 +3,7 @@ package pusherproto
 import (
 	"context"
 	"encoding/json"
+	"strings"
 )
 
 // WebhookEvent is one of Pusher's channel webhook events, with its
@@ -24,9 +25,10 @@ type Webhooks interface {
 }
 
 // webhook reports an event of the session's app when the app has a
-// channel webhook.
+// channel webhook. The users' own channels (#server-to-user-...) are
+// pusher-js's plumbing for sign-in, not the app's channels: not reported.
 func (s *session) webhook(e WebhookEvent) {
-	if s.app.Webhooks && s.h.opts.Webhooks != nil {
+	if s.app.Webhooks && s.h.opts.Webhooks != nil && !strings.HasPrefix(e.Channel, "#") {
 		s.h.opts.Webhooks.Record(s.app.ID, e)
 	}
 }
@@ -35,7 +37,8 @@ func (s *session) webhook(e WebhookEvent) {
 // every node): occupied at 1 after a subscription, vacated at 0 after an
 // unsubscription (one node sees each, since Redis counts atomically),
 // and, when the app asks for it, the new count to the channel's
-// subscribers (not on presence channels, whose members are their count).
+// subscribers (not on presence channels, which have their member count,
+// nor on a signed-in user's own channel).
 func (s *session) counted(ctx context.Context, name string, ch *channel, n int, subscribed bool) {
 	switch {
 	case subscribed && n == 1:
@@ -43,7 +46,7 @@ func (s *session) counted(ctx context.Context, name string, ch *channel, n int, 
 	case !subscribed && n == 0:
 		s.webhook(WebhookEvent{Name: "channel_vacated", Channel: name})
 	}
-	if s.app.SubscriptionCount && ch.kind != presence && n > 0 {
+	if s.app.SubscriptionCount && ch.kind != presence && ch.kind != userChannel && n > 0 {
 		data := stringData(struct {
 			Count int `json:"subscription_count"`
 		}{n})
