@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
-
-	"github.com/pushgate/pushgate"
 )
 
 // The names of Pusher's channel webhook events.
@@ -114,7 +112,8 @@ func NewChannelRecorder(store ChannelStore, opts ChannelRecorderOptions) *Channe
 // database is down), the event is dropped and counted: a connection's
 // subscribe must not wait for a webhook.
 func (r *ChannelRecorder) Record(appID string, e ChannelEvent) {
-	ev := Event{ID: pushgate.NewID(), AppID: appID, BucketID: appID, At: r.opts.Now().UTC(), Channel: &e}
+	// No ID: the store numbers events as it stores them.
+	ev := Event{AppID: appID, BucketID: appID, At: r.opts.Now().UTC(), Channel: &e}
 	select {
 	case r.in <- ev:
 	default:
@@ -123,9 +122,6 @@ func (r *ChannelRecorder) Record(appID string, e ChannelEvent) {
 		}
 	}
 }
-
-// Dropped counts the events Record dropped.
-func (r *ChannelRecorder) Dropped() int64 { return r.dropped.Load() }
 
 // Start runs the writer until Shutdown.
 func (r *ChannelRecorder) Start(ctx context.Context) {
