@@ -31,6 +31,10 @@ type App struct {
 	// CompatKeepOffline keeps notification-server pushes to a user with no
 	// open session in the user's inbox (see Settings).
 	CompatKeepOffline bool `json:"compatKeepOffline"`
+	// ChannelWebhookURL and SubscriptionCount are Pusher settings (see
+	// Settings).
+	ChannelWebhookURL string `json:"channelWebhookUrl"`
+	SubscriptionCount bool   `json:"subscriptionCount"`
 }
 
 // Settings are what an app's admin may change about how its users connect.
@@ -51,6 +55,14 @@ type Settings struct {
 	// stored in the user's inbox, so a user with no open session gets it
 	// on the next register, where notification-server would drop it.
 	CompatKeepOffline bool
+	// ChannelWebhookURL, when set, receives the app's Pusher channel
+	// webhooks (channel_occupied, member_added, client_event...), batched
+	// and signed with the app's key and secret.
+	ChannelWebhookURL string
+	// SubscriptionCount sends the subscribers of the app's public and
+	// private channels pusher_internal:subscription_count when their
+	// channel's count changes.
+	SubscriptionCount bool
 }
 
 // Role is what an API key may do. An admin key may do everything a

@@ -33,11 +33,17 @@ type appDTO struct {
 	ClientEvents   bool      `json:"clientEvents"`
 	// CompatKeepOffline is issue 16's setting (docs/notification-server.md).
 	CompatKeepOffline bool `json:"compatKeepOffline"`
+	// ChannelWebhookURL and SubscriptionCount are Pusher settings (docs/pusher.md).
+	ChannelWebhookURL *string `json:"channelWebhookUrl"`
+	SubscriptionCount bool    `json:"subscriptionCount"`
 }
 
 func toAppDTO(a *apps.App) appDTO {
 	dto := appDTO{AppID: a.ID, Name: a.Name, Key: a.Key, CreatedAt: a.CreatedAt, AllowedOrigins: a.AllowedOrigins,
-		ClientEvents: a.ClientEvents, CompatKeepOffline: a.CompatKeepOffline}
+		ClientEvents: a.ClientEvents, CompatKeepOffline: a.CompatKeepOffline, SubscriptionCount: a.SubscriptionCount}
+	if a.ChannelWebhookURL != "" {
+		dto.ChannelWebhookURL = &a.ChannelWebhookURL
+	}
 	if a.ConnectAuthURL != "" {
 		dto.ConnectAuthURL = &a.ConnectAuthURL
 	}
@@ -58,48 +64,26 @@ func (h *Handler) getApp(c *gin.Context) {
 	c.JSON(http.StatusOK, toAppDTO(a))
 }
 
+// appPatchRequest is PATCH /v1/app's body: each field raw, so that an
+// absent one, null and a value are told apart.
+type appPatchRequest struct {
+	ConnectAuthURL    json.RawMessage `json:"connectAuthUrl"`
+	AllowedOrigins    json.RawMessage `json:"allowedOrigins"`
+	ClientEvents      json.RawMessage `json:"clientEvents"`
+	CompatKeepOffline json.RawMessage `json:"compatKeepOffline"`
+	ChannelWebhookURL json.RawMessage `json:"channelWebhookUrl"`
+	SubscriptionCount json.RawMessage `json:"subscriptionCount"`
+}
+
 // patchApp changes the app's settings: each field present is set, null
 // clears it, an absent one stays.
 func (h *Handler) patchApp(c *gin.Context) {
-	var req struct {
-		ConnectAuthURL    json.RawMessage `json:"connectAuthUrl"`
-		AllowedOrigins    json.RawMessage `json:"allowedOrigins"`
-		ClientEvents      json.RawMessage `json:"clientEvents"`
-		CompatKeepOffline json.RawMessage `json:"compatKeepOffline"`
-	}
+	var req appPatchRequest
 	if err := decodeJSON(c, &req); err != nil {
 		h.writeError(c, err)
 		return
 	}
-	var patch apps.SettingsPatch
-	var problems []string
-	if req.ConnectAuthURL != nil {
-		patch.ConnectAuthURL = new(string)
-		if !isNull(req.ConnectAuthURL) && json.Unmarshal(req.ConnectAuthURL, patch.ConnectAuthURL) != nil {
-			problems = append(problems, "connectAuthUrl: must be a string (an https URL) or null")
-		}
-	}
-	if req.AllowedOrigins != nil {
-		patch.AllowedOrigins = new([]string)
-		if !isNull(req.AllowedOrigins) && json.Unmarshal(req.AllowedOrigins, patch.AllowedOrigins) != nil {
-			problems = append(problems, "allowedOrigins: must be a list of origins (strings) or null")
-		}
-	}
-	if req.ClientEvents != nil {
-		patch.ClientEvents = new(bool)
-		if json.Unmarshal(req.ClientEvents, patch.ClientEvents) != nil || isNull(req.ClientEvents) {
-			problems = append(problems, "clientEvents: must be true or false")
-		}
-	}
-	if req.CompatKeepOffline != nil {
-		patch.CompatKeepOffline = new(bool)
-		if !isNull(req.CompatKeepOffline) && json.Unmarshal(req.CompatKeepOffline, patch.CompatKeepOffline) != nil {
-			problems = append(problems, "compatKeepOffline: must be true, false or null")
-		}
-	}
-	if req.ConnectAuthURL == nil && req.AllowedOrigins == nil && req.ClientEvents == nil && req.CompatKeepOffline == nil {
-		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins, clientEvents or compatKeepOffline")
-	}
+	patch, problems := req.patch()
 	if len(problems) > 0 {
 		h.writeError(c, pushgate.Invalid("the app settings are invalid", problems...))
 		return
@@ -110,6 +94,44 @@ func (h *Handler) patchApp(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toAppDTO(a))
+}
+
+func (req *appPatchRequest) patch() (apps.SettingsPatch, []string) {
+	var patch apps.SettingsPatch
+	var problems []string
+	field := func(raw json.RawMessage, dst any, nullable bool, name, want string) {
+		if !isNull(raw) && json.Unmarshal(raw, dst) != nil || !nullable && isNull(raw) {
+			problems = append(problems, name+": must be "+want)
+		}
+	}
+	if req.ConnectAuthURL != nil {
+		patch.ConnectAuthURL = new(string)
+		field(req.ConnectAuthURL, patch.ConnectAuthURL, true, "connectAuthUrl", "a string (an https URL) or null")
+	}
+	if req.AllowedOrigins != nil {
+		patch.AllowedOrigins = new([]string)
+		field(req.AllowedOrigins, patch.AllowedOrigins, true, "allowedOrigins", "a list of origins (strings) or null")
+	}
+	if req.ClientEvents != nil {
+		patch.ClientEvents = new(bool)
+		field(req.ClientEvents, patch.ClientEvents, false, "clientEvents", "true or false")
+	}
+	if req.CompatKeepOffline != nil {
+		patch.CompatKeepOffline = new(bool)
+		field(req.CompatKeepOffline, patch.CompatKeepOffline, true, "compatKeepOffline", "true, false or null")
+	}
+	if req.ChannelWebhookURL != nil {
+		patch.ChannelWebhookURL = new(string)
+		field(req.ChannelWebhookURL, patch.ChannelWebhookURL, true, "channelWebhookUrl", "a string (an http(s) URL) or null")
+	}
+	if req.SubscriptionCount != nil {
+		patch.SubscriptionCount = new(bool)
+		field(req.SubscriptionCount, patch.SubscriptionCount, false, "subscriptionCount", "true or false")
+	}
+	if patch == (apps.SettingsPatch{}) {
+		problems = append(problems, "body: must set connectAuthUrl, allowedOrigins, clientEvents, compatKeepOffline, channelWebhookUrl or subscriptionCount")
+	}
+	return patch, problems
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

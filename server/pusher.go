@@ -25,6 +25,7 @@ func (s *Server) buildPusher() {
 		Hub: s.hub, State: pusherproto.NewRedisState(s.redis, cfg.QueueNamespace, s.hub.Node()), Upgrader: s.pusherUpgrader,
 		MemberLimit: cfg.PusherMemberLimit, ClientEventRate: cfg.PusherClientEventRate,
 		MaxEventBytes: cfg.PusherMaxEventBytes, Track: s.trackAs(protoPusher), Logger: s.log,
+		Webhooks: channelWebhooks{s.channelRecorder},
 	})
 }
 
@@ -37,5 +38,6 @@ func (p pusherSessions) ServeWS(w http.ResponseWriter, r *http.Request, app *app
 		p.Handler.ServeWS(w, r, nil)
 		return
 	}
-	p.Handler.ServeWS(w, r, &pusherproto.App{ID: app.ID, Key: app.Key, Secret: app.Secret, ClientEvents: app.ClientEvents})
+	p.Handler.ServeWS(w, r, &pusherproto.App{ID: app.ID, Key: app.Key, Secret: app.Secret, ClientEvents: app.ClientEvents,
+		Webhooks: app.ChannelWebhookURL != "", SubscriptionCount: app.SubscriptionCount})
 }

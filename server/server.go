@@ -60,11 +60,15 @@ type Server struct {
 	recorder   *webhooks.Recorder
 	flusher    *webhooks.Flusher
 	dispatcher *webhooks.Dispatcher
-	images     *imagejobs.Service
-	hub        *realtime.Hub
-	inboxWS    *inboxproto.Handler
-	wsUpgrader *wsconn.Upgrader
-	notifier   *inboxproto.Notifier
+	// The apps' Pusher channel webhooks: the same package, another store.
+	channelRecorder   *webhooks.ChannelRecorder
+	channelFlusher    *webhooks.Flusher
+	channelDispatcher *webhooks.Dispatcher
+	images            *imagejobs.Service
+	hub               *realtime.Hub
+	inboxWS           *inboxproto.Handler
+	wsUpgrader        *wsconn.Upgrader
+	notifier          *inboxproto.Notifier
 	// pusher serves /app/{key} and the Pusher HTTP API, on its own upgrader.
 	pusher         *pusherproto.Handler
 	pusherUpgrader *wsconn.Upgrader
@@ -118,11 +122,15 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.buildRealtime()
+	s.buildChannelRecorder()
 	s.buildPusher()
 	s.buildCompat()
 	s.buildProviders()
 	s.buildDelivery()
 	if err := s.buildWebhooks(); err != nil {
+		return nil, err
+	}
+	if err := s.buildChannelDelivery(); err != nil {
 		return nil, err
 	}
 	s.buildHTTP()
@@ -169,6 +177,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// a revocation anywhere reach this node within a second.
 	s.Apps.Start(ctx)
 	s.recorder.Start(ctx)
+	s.channelRecorder.Start(ctx)
 	if err := s.hub.Start(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("start realtime hub: %w", err)
@@ -185,6 +194,8 @@ func (s *Server) Start(ctx context.Context) error {
 		s.maintenance.Start(ctx)
 		s.flusher.Start(ctx)
 		s.dispatcher.Start(ctx)
+		s.channelFlusher.Start(ctx)
+		s.channelDispatcher.Start(ctx)
 	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -274,9 +285,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.recorder.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
-		errs = append(errs, s.Apps.Shutdown(ctx))
+		errs = append(errs, s.channelRecorder.Shutdown(ctx), s.Apps.Shutdown(ctx))
 		if s.flusher != nil {
 			errs = append(errs, s.flusher.Shutdown(ctx), s.dispatcher.Shutdown(ctx))
+			errs = append(errs, s.channelFlusher.Shutdown(ctx), s.channelDispatcher.Shutdown(ctx))
 		}
 	}
 	s.close()

@@ -51,7 +51,7 @@ type DispatcherOptions struct {
 // happened. Any number of Dispatchers may run on one database: a batch is
 // claimed (leased) by one of them at a time.
 type Dispatcher struct {
-	store   Store
+	store   Queue
 	targets Targets
 	client  *http.Client
 	opts    DispatcherOptions
@@ -69,7 +69,7 @@ type Dispatcher struct {
 // NewDispatcher returns a Dispatcher that sends through client, which the
 // server builds on the SSRF guard's transport. Redirects are not followed:
 // a POST turned into a GET would lose the body and the signature.
-func NewDispatcher(store Store, targets Targets, client *http.Client, opts DispatcherOptions) (*Dispatcher, error) {
+func NewDispatcher(store Queue, targets Targets, client *http.Client, opts DispatcherOptions) (*Dispatcher, error) {
 	if client == nil {
 		return nil, errors.New("webhooks: NewDispatcher needs an http.Client")
 	}
@@ -164,7 +164,7 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 		d.opts.Logger.Warn("read webhook batch", "batch", b.ID, "err", err)
 		return d.retry(o, b, 0, FailInternal, "internal error while reading the batch")
 	}
-	body, err := Body(events)
+	body, err := render(t.Format, events, d.opts.Now())
 	if err != nil {
 		d.opts.Logger.Error("render webhook body", "batch", b.ID, "err", err)
 		return d.dead(o, FailInternal, "internal error while rendering the body")
@@ -200,10 +200,10 @@ func (d *Dispatcher) resolve(ctx context.Context, b *Batch, o Outcome) (*Target,
 	if !pushgate.IsHTTPURL(t.URL) {
 		return fail(d.dead(o, FailBadURL, "the callback URL is not an absolute http(s) URL"))
 	}
-	key, err := secretKey(t.Secret)
+	key, err := signingKey(t)
 	if err != nil {
 		d.opts.Logger.Error("webhook secret unusable", "bucket", b.BucketID, "err", err)
-		return fail(d.dead(o, FailBadSecret, "the bucket's signing secret is unusable"))
+		return fail(d.dead(o, FailBadSecret, "the signing secret is unusable"))
 	}
 	return t, key, nil
 }
@@ -224,10 +224,7 @@ func (d *Dispatcher) post(ctx context.Context, b *Batch, o Outcome, t *Target, k
 	// After the bucket's headers: these are what a consumer verifies, so
 	// nothing configured may replace them.
 	req.Header.Set("Content-Type", "application/json")
-	sentAt := d.opts.Now()
-	req.Header.Set(HeaderID, b.ID)
-	req.Header.Set(HeaderTimestamp, fmt.Sprint(sentAt.Unix()))
-	req.Header.Set(HeaderSignature, signWith(key, b.ID, sentAt, body))
+	signRequest(req.Header, t, key, b.ID, d.opts.Now(), body)
 
 	resp, err := d.client.Do(req)
 	if err != nil {

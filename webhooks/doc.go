@@ -21,6 +21,13 @@
 //     up for them (Handoff), so a batch's target is looked up once; a
 //     batch claimed later, or by another node, looks its target up.
 //
+// The same Flusher and Dispatcher deliver the apps' Pusher channel
+// webhooks over a second store (ChannelStore), in which an app is its own
+// bucket: a ChannelRecorder queues the events the Pusher protocol reports
+// and stores them, and a Target with FormatPusher renders a batch as
+// Pusher's {time_ms, events} and signs it with X-Pusher-Key and
+// X-Pusher-Signature instead of CORE's body and Standard Webhooks.
+//
 // The database holds the whole backlog (unbatched events and undelivered
 // batches), so a slow or dead consumer costs disk, never memory, and a
 // batch survives a restart. Nodes coordinate only through the Store: its

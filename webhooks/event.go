@@ -38,6 +38,10 @@ type Event struct {
 	// Action is the clicked action of a Clicked event; empty for other kinds.
 	Action string
 	At     time.Time
+	// Channel is what a Pusher channel webhook event says (in a
+	// ChannelStore's batches, which carry no message fields); nil in a
+	// bucket's.
+	Channel *ChannelEvent
 }
 
 // stamp gives a client event an id and a time (now) when it has none, in UTC.

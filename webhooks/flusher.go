@@ -37,14 +37,14 @@ type FlusherOptions struct {
 // has a full batch or its oldest event is FlushAfter old. Any number of
 // Flushers may run on one database.
 type Flusher struct {
-	store   Store
+	store   Queue
 	targets Targets
 	opts    FlusherOptions
 	run     *runner
 }
 
 // NewFlusher returns a Flusher over store.
-func NewFlusher(store Store, targets Targets, opts FlusherOptions) *Flusher {
+func NewFlusher(store Queue, targets Targets, opts FlusherOptions) *Flusher {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}

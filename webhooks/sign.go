@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,38 @@ const (
 	HeaderTimestamp = "webhook-timestamp"
 	HeaderSignature = "webhook-signature"
 )
+
+// Pusher's channel webhook headers.
+const (
+	HeaderPusherKey       = "X-Pusher-Key"
+	HeaderPusherSignature = "X-Pusher-Signature"
+)
+
+// signingKey is the key that signs t's batches.
+func signingKey(t *Target) ([]byte, error) {
+	if t.Format == FormatPusher {
+		if t.Secret == "" || t.Key == "" {
+			return nil, errors.New("pusher webhook: the app has no key or secret")
+		}
+		return []byte(t.Secret), nil
+	}
+	return secretKey(t.Secret)
+}
+
+// signRequest sets the headers a consumer verifies body with. Batch id is sent
+// in both formats: a consumer may use it to see a retried batch again.
+func signRequest(h http.Header, t *Target, key []byte, id string, at time.Time, body []byte) {
+	h.Set(HeaderID, id)
+	if t.Format == FormatPusher {
+		mac := hmac.New(sha256.New, key)
+		mac.Write(body)
+		h.Set(HeaderPusherKey, t.Key)
+		h.Set(HeaderPusherSignature, hex.EncodeToString(mac.Sum(nil)))
+		return
+	}
+	h.Set(HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(HeaderSignature, signWith(key, id, at, body))
+}
 
 func secretKey(secret string) ([]byte, error) {
 	if !strings.HasPrefix(secret, SecretPrefix) {

@@ -104,6 +104,7 @@ func (o *ListOptions) defaults() {
 // store keeps one, into messages first). An implementation keeps both stores in one
 // database.
 type Store interface {
+	Queue
 	// RecordClientEvents stores what clients report, in one transaction:
 	// for each event whose message exists in its context it sets the
 	// message's time for the kind (delivered, clicked or closed; a column
@@ -112,6 +113,12 @@ type Store interface {
 	// the message's foreign id). found[i] reports whether events[i]'s
 	// message exists in its context.
 	RecordClientEvents(ctx context.Context, events []ClientEvent) (found []bool, err error)
+}
+
+// Queue is the part of a Store that the Flusher and the Dispatcher use:
+// the backlog of events and the batches made of them. The bucket callbacks'
+// Store is one; the apps' channel webhooks keep another (ChannelStore).
+type Queue interface {
 	// PendingBuckets summarises unbatched events per bucket, at most limit
 	// buckets.
 	PendingBuckets(ctx context.Context, limit int) ([]PendingBucket, error)
@@ -147,13 +154,29 @@ type Store interface {
 	PruneBatches(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Format is how a Target's batches are rendered and signed.
+type Format int
+
+const (
+	// FormatCORE is CORE's body, signed as Standard Webhooks say.
+	FormatCORE Format = iota
+	// FormatPusher is Pusher's channel webhook body ({time_ms, events}),
+	// signed with X-Pusher-Key and X-Pusher-Signature.
+	FormatPusher
+)
+
 // Target is where a bucket's batches go and how its events are batched.
 type Target struct {
+	// Format is the body and signature (FormatCORE unless set).
+	Format Format
+	// Key is the Pusher app key, sent as X-Pusher-Key (FormatPusher).
+	Key string
 	// URL is the callback; it must be an absolute http(s) URL.
 	URL string
 	// Headers are the bucket's configured headers, sent with every POST.
 	Headers map[string]string
-	// Secret signs every POST: "whsec_" followed by the base64 key.
+	// Secret signs every POST: "whsec_" followed by the base64 key; with
+	// FormatPusher, the app's secret as it is.
 	Secret string
 	// BatchSize and FlushAfter override the Flusher's defaults when set.
 	BatchSize  int

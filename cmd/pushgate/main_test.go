@@ -326,5 +326,9 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	// The README's examples and the settings table are checked from here.
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir) // the binary buildBinary made once
+	}
+	os.Exit(code)
 }

@@ -27,7 +27,7 @@ type setting struct {
 	// boolean settings are flags that need no value (--access-log,
 	// --access-log=false).
 	boolean bool
-	apply  func(c *server.Config, v string) error
+	apply   func(c *server.Config, v string) error
 }
 
 func (s setting) env() string  { return "PUSHGATE_" + strings.ToUpper(s.key) }
@@ -89,7 +89,7 @@ var settings = []setting{
 			c.HMSAllowHTTP, err = strconv.ParseBool(v)
 			return err
 		}},
-	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that tenant-given URLs (push endpoints, FCM token_uri, callbacks, images) may reach although the SSRF guard refuses them (loopback, private, link-local, this host's addresses, ...)",
+	{key: "ssrf_allow", help: "comma-separated CIDR prefixes that tenant-given URLs (push endpoints, FCM token_uri, callbacks, images, apps' connectAuthUrl and channelWebhookUrl) may reach although the SSRF guard refuses them (loopback, private, link-local, this host's addresses, ...)",
 		apply: func(c *server.Config, v string) error { c.SSRFAllow = v; return nil }},
 	{key: "vapid_subject", help: "VAPID contact (mailto:you@example.com or an https: URL of a public name) for vapid credentials that name none; empty uses https://HOST of an https public_url, else https://github.com/pushgate/pushgate (with a warning at start)",
 		apply: func(c *server.Config, v string) error { c.VAPIDSubject = v; return nil }},
@@ -119,11 +119,11 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryResultInterval) }},
 	{key: "maintenance_interval", def: "30s", help: "how often the recovery sweep and bucket expiry run (once per interval across all nodes)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.MaintenanceInterval) }},
-	{key: "webhook_batch_size", def: "1000", help: "events per callback POST: a bucket's batch is sent when this many events wait",
+	{key: "webhook_batch_size", def: "1000", help: "events per callback POST: a bucket's (or an app's channel webhook) batch is sent when this many events wait",
 		apply: func(c *server.Config, v string) (err error) { c.WebhookBatchSize, err = strconv.Atoi(v); return err }},
-	{key: "webhook_flush_interval", def: "5s", help: "a bucket's waiting events are sent once the oldest has waited this long",
+	{key: "webhook_flush_interval", def: "5s", help: "a bucket's (or an app's channel webhook) waiting events are sent once the oldest has waited this long",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookFlushInterval) }},
-	{key: "webhook_retry_for", def: "24h", help: "how long a callback batch that fails is retried before it is dead-lettered",
+	{key: "webhook_retry_for", def: "24h", help: "how long a callback (or channel webhook) batch that fails is retried before it is dead-lettered",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookRetryFor) }},
 	{key: "webhook_min_backoff", def: "5s", help: "wait before a failed callback batch is tried again; later waits double (up to 1h), with jitter",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.WebhookMinBackoff) }},

@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary compiles the command once per test run.
+// buildBinary compiles the command once per test run (binDir, which
+// TestMain removes), and hands every test that path.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -24,15 +26,40 @@ func buildBinary(t *testing.T) string {
 	if err != nil {
 		t.Skip("no go toolchain on PATH")
 	}
-	bin := filepath.Join(t.TempDir(), "pushgate")
-	// PUSHGATE_TEST_BINARY_FLAGS adds build flags, e.g. "-race" to run the
-	// binary's own code under the race detector in these tests.
-	args := append([]string{"build"}, strings.Fields(os.Getenv("PUSHGATE_TEST_BINARY_FLAGS"))...)
-	out, err := exec.Command(goBin, append(args, "-o", bin, ".")...).CombinedOutput()
+	bin, out, err := built(goBin)
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// binDir holds the binary buildBinary makes; TestMain removes it.
+var (
+	binDir    string
+	buildOnce struct {
+		sync.Once
+		bin string
+		out []byte
+		err error
+	}
+)
+
+// built builds the binary the first time it is called and returns it.
+func built(goBin string) (string, []byte, error) {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pushgate-bin-")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		binDir = dir
+		buildOnce.bin = filepath.Join(dir, "pushgate")
+		// PUSHGATE_TEST_BINARY_FLAGS adds build flags, e.g. "-race" to run
+		// the binary's own code under the race detector in these tests.
+		args := append([]string{"build"}, strings.Fields(os.Getenv("PUSHGATE_TEST_BINARY_FLAGS"))...)
+		buildOnce.out, buildOnce.err = exec.Command(goBin, append(args, "-o", buildOnce.bin, ".")...).CombinedOutput()
+	})
+	return buildOnce.bin, buildOnce.out, buildOnce.err
 }
 
 // TestSIGTERMFinishesInFlightRequests starts the real binary, begins a

@@ -36,6 +36,8 @@ func (s *session) clientEvent(ctx context.Context, f *inFrame) {
 		data = json.RawMessage("null")
 	}
 	s.publish(ctx, f.Channel, s.id, eventFrame(f.Event, f.Channel, data, ch.member))
+	s.webhook(WebhookEvent{Name: "client_event", Channel: f.Channel, Event: f.Event,
+		Data: clientEventData(data), SocketID: s.id, UserID: ch.member})
 }
 
 // allowClientEvent counts a client event against the token bucket.

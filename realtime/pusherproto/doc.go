@@ -16,6 +16,12 @@
 // (subscription counts, presence members, cache channels' last events)
 // is kept in Redis (RedisState).
 //
+// Channel webhook events (occupied and vacated, decided by the shared
+// counts so that one node reports each; member events once per user;
+// client events; cache misses) are handed to Options.Webhooks, which the
+// server backs with the webhooks package: this package only says what
+// happened.
+//
 // It must never touch storage or HTTP routing, and never block the hub: a
 // session's Send only queues.
 package pusherproto

@@ -20,6 +20,11 @@ type App struct {
 	// ClientEvents lets subscribers of private and presence channels send
 	// client-* events to each other.
 	ClientEvents bool
+	// Webhooks: the app has a channel webhook; sessions report its events.
+	Webhooks bool
+	// SubscriptionCount: subscribers of public and private channels hear
+	// pusher_internal:subscription_count when their channel's count changes.
+	SubscriptionCount bool
 }
 
 // Hub is the part of realtime.Hub sessions stand on.
@@ -51,8 +56,10 @@ type Options struct {
 	MaxEventBytes int
 	// Track registers a live connection with the server's registry, which
 	// closes it on shutdown; nil tracks nothing.
-	Track  func(close func(context.Context)) (done func())
-	Logger *slog.Logger
+	Track func(close func(context.Context)) (done func())
+	// Webhooks takes the apps' channel webhook events; nil drops them.
+	Webhooks Webhooks
+	Logger   *slog.Logger
 }
 
 // Handler serves Pusher connections and the Pusher HTTP API's calls.

@@ -2,6 +2,7 @@ package pusherproto
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,9 +56,15 @@ func (h *Handler) reapOnce(ctx context.Context) {
 	h.removed(ctx, gone)
 }
 
-// removed tells presence channels of members that left with a node.
+// removed tells presence channels of members that left with a node, and
+// the apps' webhooks of those and of the channels it vacated.
 func (h *Handler) removed(ctx context.Context, gone []Member) {
 	for _, m := range gone {
+		if m.UserID == "" {
+			h.webhook(m.AppID, WebhookEvent{Name: "channel_vacated", Channel: m.Channel})
+			continue
+		}
+		h.webhook(m.AppID, WebhookEvent{Name: "member_removed", Channel: m.Channel, UserID: m.UserID})
 		data := stringData(struct {
 			UserID string `json:"user_id"`
 		}{m.UserID})
@@ -72,4 +79,12 @@ func (h *Handler) removed(ctx context.Context, gone []Member) {
 type reaping struct {
 	stop func()
 	wg   sync.WaitGroup
+}
+
+// webhook reports an event that no session saw (a dead node's): the
+// server's side drops those of apps without a channel webhook.
+func (h *Handler) webhook(appID string, e WebhookEvent) {
+	if h.opts.Webhooks != nil && !strings.HasPrefix(e.Channel, "#") {
+		h.opts.Webhooks.Record(appID, e)
+	}
 }

@@ -34,6 +34,12 @@ type node struct {
 
 func cluster(t *testing.T, n int, opts pusherproto.Options) []*node {
 	t.Helper()
+	return clusterOf(t, n, opts, app)
+}
+
+// clusterOf is cluster serving served (under app's key) instead of app.
+func clusterOf(t *testing.T, n int, opts pusherproto.Options, served pusherproto.App) []*node {
+	t.Helper()
 	url, ns := testenv.RedisURL(t), testenv.Namespace(t)
 	var nodes []*node
 	for range n {
@@ -58,7 +64,7 @@ func cluster(t *testing.T, n int, opts pusherproto.Options) []*node {
 		}
 		t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := app
+			a := served
 			if strings.TrimPrefix(r.URL.Path, "/app/") != a.Key {
 				h.ServeWS(w, r, nil)
 				return

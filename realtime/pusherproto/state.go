@@ -11,9 +11,11 @@ import (
 // it in the Redis all nodes share.
 type State interface {
 	// Subscribed and Unsubscribed count one subscription of channel more
-	// or less; a channel is occupied while its count is above zero.
-	Subscribed(ctx context.Context, appID, channel string) error
-	Unsubscribed(ctx context.Context, appID, channel string) error
+	// or less and return the count on every node after it: a channel is
+	// occupied while its count is above zero, so 1 after Subscribed is its
+	// occupation and 0 after Unsubscribed its vacation, seen by one node.
+	Subscribed(ctx context.Context, appID, channel string) (int, error)
+	Unsubscribed(ctx context.Context, appID, channel string) (int, error)
 	// Join counts one more connection of userID in a presence channel and
 	// reports whether it is the user's first (a member_added); limit bounds
 	// the channel's members (ErrMemberLimit). Leave counts one less and
@@ -33,8 +35,9 @@ type State interface {
 	Last(ctx context.Context, appID, channel string) ([]byte, error)
 	// Heartbeat says this node is alive; Reap takes out what the nodes
 	// that stopped saying so counted, and returns the presence members
-	// whose last connection was there; Forget takes this node out once its
-	// connections ended.
+	// whose last connection was there and the channels whose last
+	// subscriptions were (a Member with no UserID); Forget takes this node
+	// out once its connections ended.
 	Heartbeat(ctx context.Context) error
 	Reap(ctx context.Context) ([]Member, error)
 	Forget(ctx context.Context) ([]Member, error)

@@ -16,7 +16,8 @@ const (
 )
 
 // Member is a presence member a reap took out: its last connection was on
-// a node that died.
+// a node that died. With no UserID it is a channel whose last
+// subscriptions were there: it is vacated.
 type Member struct{ AppID, Channel, UserID string }
 
 func (r *RedisState) aliveKey(node string) string { return r.prefix + "alive:" + node }
@@ -42,7 +43,8 @@ func (r *RedisState) Forget(ctx context.Context) ([]Member, error) {
 }
 
 // reap takes a dead node's share out of every count, and returns the
-// presence members whose last connection it held.
+// presence members whose last connection it held and the channels whose
+// last subscriptions it held (their user part empty).
 var reap = redis.NewScript(`
 local nodekey = ARGV[1] .. 'node:' .. ARGV[2]
 local all = redis.call('HGETALL', nodekey)
@@ -54,7 +56,10 @@ for i = 1, #all, 2 do
   local app, ch, user = string.sub(f, 1, a - 1), string.sub(f, a + 1, b - 1), string.sub(f, b + 1)
   if user == '' then
     local k = ARGV[1] .. app .. ':channels'
-    if redis.call('HINCRBY', k, ch, -n) <= 0 then redis.call('HDEL', k, ch) end
+    if redis.call('HINCRBY', k, ch, -n) <= 0 then
+      redis.call('HDEL', k, ch)
+      table.insert(removed, f)
+    end
   else
     local k = ARGV[1] .. app .. ':conns:' .. ch
     if redis.call('HINCRBY', k, user, -n) <= 0 then

@@ -81,14 +81,14 @@ end
 return n`)
 )
 
-func (r *RedisState) Subscribed(ctx context.Context, appID, channel string) error {
+func (r *RedisState) Subscribed(ctx context.Context, appID, channel string) (int, error) {
 	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
-	return incr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Err()
+	return incr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Int()
 }
 
-func (r *RedisState) Unsubscribed(ctx context.Context, appID, channel string) error {
+func (r *RedisState) Unsubscribed(ctx context.Context, appID, channel string) (int, error) {
 	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
-	return decr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Err()
+	return decr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Int()
 }
 
 func (r *RedisState) Join(ctx context.Context, appID, channel, userID string, info json.RawMessage, limit int) (bool, error) {

@@ -50,15 +50,24 @@ func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
 		s.c.Send(subscriptionError(d.Channel, "AuthError", problem, http.StatusUnauthorized))
 		return
 	}
-	if err := s.join(ctx, d.Channel, ch, &d); err != nil {
+	added, err := s.join(ctx, d.Channel, ch, &d)
+	if err != nil {
 		return
 	}
 	s.channels = append(s.channels, ch)
 	s.h.opts.Hub.Subscribe(s.app.ID, d.Channel, s)
-	if err := s.h.opts.State.Subscribed(ctx, s.app.ID, d.Channel); err != nil {
+	n, err := s.h.opts.State.Subscribed(ctx, s.app.ID, d.Channel)
+	if err != nil {
 		s.h.opts.Logger.Warn("pusher: counting a subscription", "app", s.app.ID, "err", err)
 	}
 	s.succeeded(ctx, d.Channel, ch)
+	if err == nil {
+		s.counted(ctx, d.Channel, ch, n, true)
+	}
+	if added {
+		// After channel_occupied, as Pusher orders them.
+		s.webhook(WebhookEvent{Name: "member_added", Channel: d.Channel, UserID: ch.member})
+	}
 	if isCache(d.Channel) {
 		s.replayLast(ctx, d.Channel)
 	}
@@ -113,22 +122,22 @@ func memberID(channelData string) (string, bool) {
 }
 
 // join counts a presence member in, telling the channel when the user is
-// new to it; a failure has been answered.
-func (s *session) join(ctx context.Context, name string, ch *channel, d *subscribeData) error {
+// new to it (first); a failure has been answered.
+func (s *session) join(ctx context.Context, name string, ch *channel, d *subscribeData) (first bool, err error) {
 	if ch.kind != presence {
-		return nil
+		return false, nil
 	}
 	var p presenceData
 	_ = json.Unmarshal([]byte(d.ChannelData), &p)
-	first, err := s.h.opts.State.Join(ctx, s.app.ID, name, ch.member, p.UserInfo, s.h.opts.MemberLimit)
+	first, err = s.h.opts.State.Join(ctx, s.app.ID, name, ch.member, p.UserInfo, s.h.opts.MemberLimit)
 	switch {
 	case errors.Is(err, ErrMemberLimit):
 		s.c.Send(subscriptionError(name, "LimitReached", "the presence channel is full", http.StatusForbidden))
-		return err
+		return false, err
 	case err != nil:
 		s.h.opts.Logger.Warn("pusher: presence join", "app", s.app.ID, "err", err)
 		s.c.Send(subscriptionError(name, "ServerError", "the server could not subscribe now; try again", http.StatusServiceUnavailable))
-		return err
+		return false, err
 	}
 	if first {
 		data := stringData(struct {
@@ -137,7 +146,7 @@ func (s *session) join(ctx context.Context, name string, ch *channel, d *subscri
 		}{ch.member, p.UserInfo})
 		s.publish(ctx, name, s.id, eventFrame("pusher_internal:member_added", name, data, ""))
 	}
-	return nil
+	return first, nil
 }
 
 // succeeded sends subscription_succeeded, with the members of a presence
@@ -182,6 +191,9 @@ func (s *session) replayLast(ctx context.Context, name string) {
 	}
 	if frame == nil {
 		frame = eventFrame("pusher:cache_miss", name, nil, "")
+		if err == nil {
+			s.webhook(WebhookEvent{Name: "cache_miss", Channel: name})
+		}
 	}
 	s.c.Send(frame)
 }
@@ -201,14 +213,21 @@ func (s *session) unsubscribeFrame(ctx context.Context, raw json.RawMessage) {
 
 // leave takes the session out of a channel, here and in the shared
 // counts, telling a presence channel when its user's last connection left.
+// The member leaves before the count drops, so that member_removed comes
+// before channel_vacated, as Pusher orders them.
 func (s *session) leave(ctx context.Context, name string, ch *channel) {
 	s.h.opts.Hub.Unsubscribe(s.app.ID, name, s)
-	if err := s.h.opts.State.Unsubscribed(ctx, s.app.ID, name); err != nil {
+	if ch.kind == presence {
+		s.leavePresence(ctx, name, ch)
+	}
+	if n, err := s.h.opts.State.Unsubscribed(ctx, s.app.ID, name); err != nil {
 		s.h.opts.Logger.Warn("pusher: counting an unsubscription", "app", s.app.ID, "err", err)
+	} else {
+		s.counted(ctx, name, ch, n, false)
 	}
-	if ch.kind != presence {
-		return
-	}
+}
+
+func (s *session) leavePresence(ctx context.Context, name string, ch *channel) {
 	last, err := s.h.opts.State.Leave(ctx, s.app.ID, name, ch.member)
 	if err != nil {
 		s.h.opts.Logger.Warn("pusher: presence leave", "app", s.app.ID, "err", err)
@@ -219,6 +238,7 @@ func (s *session) leave(ctx context.Context, name string, ch *channel) {
 			UserID string `json:"user_id"`
 		}{ch.member})
 		s.publish(ctx, name, "", eventFrame("pusher_internal:member_removed", name, data, ""))
+		s.webhook(WebhookEvent{Name: "member_removed", Channel: name, UserID: ch.member})
 	}
 }
 

@@ -23,12 +23,13 @@ const appColumns = `id, name, public_key, secret_sealed, created_at`
 
 // appSelect is what a read of an app selects: its columns and its
 // connection settings.
-const appSelect = appColumns + `, connect_auth_url, allowed_origins, client_events, compat_keep_offline`
+const appSelect = appColumns + `, connect_auth_url, allowed_origins, client_events, compat_keep_offline, channel_webhook_url, subscription_count`
 
 func scanApp(row interface{ Scan(...any) error }) (*apps.App, error) {
 	var a apps.App
 	var origins string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &a.ConnectAuthURL, &origins, &a.ClientEvents, &a.CompatKeepOffline); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SealedSecret, &a.CreatedAt, &a.ConnectAuthURL, &origins, &a.ClientEvents, &a.CompatKeepOffline,
+		&a.ChannelWebhookURL, &a.SubscriptionCount); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
@@ -51,8 +52,9 @@ func (s *AppStore) SetAppSettings(ctx context.Context, id string, set apps.Setti
 	if err != nil {
 		return err
 	}
-	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET connect_auth_url = ?, allowed_origins = ?, client_events = ?, compat_keep_offline = ? WHERE id = ?`,
-		set.ConnectAuthURL, string(raw), set.ClientEvents, set.CompatKeepOffline, id)
+	res, err := s.db.exec(ctx, s.db, `UPDATE apps SET connect_auth_url = ?, allowed_origins = ?, client_events = ?, compat_keep_offline = ?,
+		channel_webhook_url = ?, subscription_count = ? WHERE id = ?`,
+		set.ConnectAuthURL, string(raw), set.ClientEvents, set.CompatKeepOffline, set.ChannelWebhookURL, set.SubscriptionCount, id)
 	if err != nil {
 		return err
 	}

@@ -26,4 +26,10 @@
 // MessageStore.Finish inserts the webhook events of final results (mapped
 // by webhooks.ResultEvent), and WebhookStore.RecordClientEvents sets the
 // client-event times of messages, moving outbox chunks into messages first.
+//
+// ChannelWebhookStore keeps the apps' Pusher channel webhook events and
+// batches in tables of their own (channel_webhook_events and
+// channel_webhook_batches); its batches share their columns, and the
+// statements that claim and record them, with the bucket callbacks'
+// (batchTable).
 package sqlstore

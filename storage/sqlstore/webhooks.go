@@ -13,12 +13,26 @@ import (
 )
 
 // WebhookStore implements webhooks.Store.
-type WebhookStore struct{ db *DB }
+type WebhookStore struct {
+	db *DB
+	batchTable
+}
 
 var _ webhooks.Store = (*WebhookStore)(nil)
 
 // Webhooks returns the webhook event and batch store of db.
-func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db: db} }
+func (db *DB) Webhooks() *WebhookStore {
+	return &WebhookStore{db: db, batchTable: batchTable{db: db, name: "webhook_batches"}}
+}
+
+// batchTable is the part of webhooks.Queue that reads and writes batches
+// only, on one of the two tables of batches (webhook_batches of bucket
+// callbacks, channel_webhook_batches of apps' channel webhooks), whose
+// columns are the same. name is one of those constants, never input.
+type batchTable struct {
+	db   *DB
+	name string
+}
 
 const eventColumns = `message_id, kind, id, app_id, bucket_id, foreign_id, reason, action, at`
 
@@ -125,17 +139,17 @@ func scanBatches(rows *sql.Rows, err error) ([]*webhooks.Batch, error) {
 	return collect(rows, scanBatch)
 }
 
-func (s *WebhookStore) ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*webhooks.Batch, error) {
+func (s batchTable) ClaimBatches(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*webhooks.Batch, error) {
 	var out []*webhooks.Batch
 	var err error
 	if s.db.Dialect == Postgres {
-		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE webhook_batches AS b SET attempts = b.attempts + 1, next_attempt_at = ?, last_attempt_at = ?
-			FROM (SELECT id FROM webhook_batches WHERE status = 'pending' AND next_attempt_at <= ?
+		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE `+s.name+` AS b SET attempts = b.attempts + 1, next_attempt_at = ?, last_attempt_at = ?
+			FROM (SELECT id FROM `+s.name+` WHERE status = 'pending' AND next_attempt_at <= ?
 				ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due
 			WHERE b.id = due.id RETURNING `+qualified("b", batchColumns), leaseUntil.UTC(), now.UTC(), now.UTC(), limit))
 	} else {
-		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE webhook_batches SET attempts = attempts + 1, next_attempt_at = ?, last_attempt_at = ?
-			WHERE id IN (SELECT id FROM webhook_batches WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)
+		out, err = scanBatches(s.db.query(ctx, s.db, `UPDATE `+s.name+` SET attempts = attempts + 1, next_attempt_at = ?, last_attempt_at = ?
+			WHERE id IN (SELECT id FROM `+s.name+` WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)
 			RETURNING `+batchColumns, leaseUntil.UTC(), now.UTC(), now.UTC(), limit))
 	}
 	if err != nil {
@@ -176,7 +190,7 @@ func (s *WebhookStore) BatchEvents(ctx context.Context, batchID string) ([]webho
 	return out, nil
 }
 
-func (s *WebhookStore) FinishAttempt(ctx context.Context, o webhooks.Outcome) error {
+func (s batchTable) FinishAttempt(ctx context.Context, o webhooks.Outcome) error {
 	var next, delivered any
 	switch o.Status {
 	case webhooks.StatusPending:
@@ -184,7 +198,7 @@ func (s *WebhookStore) FinishAttempt(ctx context.Context, o webhooks.Outcome) er
 	case webhooks.StatusDelivered:
 		delivered = o.At.UTC()
 	}
-	_, err := s.db.exec(ctx, s.db, `UPDATE webhook_batches SET status = ?, last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+	_, err := s.db.exec(ctx, s.db, `UPDATE `+s.name+` SET status = ?, last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
 		WHERE id = ? AND status = 'pending' AND attempts = ?`,
 		string(o.Status), o.StatusCode, truncate(o.Error, 1000), next, delivered, o.BatchID, o.Attempt)
 	if err != nil {
@@ -193,16 +207,16 @@ func (s *WebhookStore) FinishAttempt(ctx context.Context, o webhooks.Outcome) er
 	return nil
 }
 
-func (s *WebhookStore) GetBatch(ctx context.Context, appID, bucketID, id string) (*webhooks.Batch, error) {
-	b, err := scanBatch(s.db.queryRow(ctx, s.db, `SELECT `+batchColumns+` FROM webhook_batches WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
+func (s batchTable) GetBatch(ctx context.Context, appID, bucketID, id string) (*webhooks.Batch, error) {
+	b, err := scanBatch(s.db.queryRow(ctx, s.db, `SELECT `+batchColumns+` FROM `+s.name+` WHERE id = ? AND app_id = ? AND bucket_id = ?`, id, appID, bucketID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pushgate.NotFound("webhook batch")
 	}
 	return b, err
 }
 
-func (s *WebhookStore) ListBatches(ctx context.Context, appID, bucketID string, opts webhooks.ListOptions) ([]*webhooks.Batch, error) {
-	q := `SELECT ` + batchColumns + ` FROM webhook_batches WHERE app_id = ? AND bucket_id = ?`
+func (s batchTable) ListBatches(ctx context.Context, appID, bucketID string, opts webhooks.ListOptions) ([]*webhooks.Batch, error) {
+	q := `SELECT ` + batchColumns + ` FROM ` + s.name + ` WHERE app_id = ? AND bucket_id = ?`
 	args := []any{appID, bucketID}
 	if opts.Status != "" {
 		q += ` AND status = ?`
@@ -223,8 +237,8 @@ func (s *WebhookStore) ListBatches(ctx context.Context, appID, bucketID string, 
 	return out, nil
 }
 
-func (s *WebhookStore) Redeliver(ctx context.Context, appID, bucketID, id string, now time.Time) error {
-	res, err := s.db.exec(ctx, s.db, `UPDATE webhook_batches SET status = 'pending', retry_since = ?, next_attempt_at = ?, delivered_at = NULL
+func (s batchTable) Redeliver(ctx context.Context, appID, bucketID, id string, now time.Time) error {
+	res, err := s.db.exec(ctx, s.db, `UPDATE `+s.name+` SET status = 'pending', retry_since = ?, next_attempt_at = ?, delivered_at = NULL
 		WHERE id = ? AND app_id = ? AND bucket_id = ? AND status <> 'pending'`, now.UTC(), now.UTC(), id, appID, bucketID)
 	if err != nil {
 		return fmt.Errorf("redeliver webhook batch: %w", err)
@@ -238,9 +252,9 @@ func (s *WebhookStore) Redeliver(ctx context.Context, appID, bucketID, id string
 	return pushgate.Errorf(pushgate.ECONFLICT, "webhook batch is already pending delivery")
 }
 
-func (s *WebhookStore) PruneBatches(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := s.db.exec(ctx, s.db, `DELETE FROM webhook_batches WHERE id IN (
-		SELECT id FROM webhook_batches WHERE status <> 'pending' AND last_attempt_at < ? LIMIT ?)`, before.UTC(), limit)
+func (s batchTable) PruneBatches(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.db.exec(ctx, s.db, `DELETE FROM `+s.name+` WHERE id IN (
+		SELECT id FROM `+s.name+` WHERE status <> 'pending' AND last_attempt_at < ? LIMIT ?)`, before.UTC(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune webhook batches: %w", err)
 	}

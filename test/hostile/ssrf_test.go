@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/server"
 )
 
@@ -58,6 +61,7 @@ var outbounds = []outbound{
 	{"HMS pushUrl", "pushUrl", "https"},
 	{"notification imageUrl", "imageUrl", "http"},
 	{"connectAuthUrl", "connectAuthUrl", "https"},
+	{"channelWebhookUrl", "channelWebhookUrl", "http"},
 }
 
 // ssrfNode is a node whose SSRF guard allows only 127.0.0.2, where origin
@@ -152,6 +156,9 @@ func (s *ssrfNode) give(o outbound, url string) attempt {
 	}
 	if o.name == "connectAuthUrl" {
 		return s.giveConnectAuth(url)
+	}
+	if o.name == "channelWebhookUrl" {
+		return s.giveChannelWebhook(url)
 	}
 	callback := map[string]any{"type": "none"}
 	if o.name == "callback URL" {
@@ -295,6 +302,36 @@ func (s *ssrfNode) giveConnectAuth(url string) attempt {
 	}}
 }
 
+// giveChannelWebhook sets url as app A's channelWebhookUrl; once
+// accepted, a Pusher connection subscribes to a channel of its own, whose
+// channel_occupied the node then tries to post there.
+func (s *ssrfNode) giveChannelWebhook(url string) attempt {
+	var app struct{ Key string }
+	a := s.call(s.admin, "PATCH", "/v1/app", map[string]any{"channelWebhookUrl": url}, &app)
+	if a.status != 200 {
+		return refusal(a)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+s.addr+"/app/"+app.Key+"?protocol=7", nil)
+	if err != nil {
+		return attempt{answer: a, done: func() (bool, []string) { return true, []string{"pusher connection: " + err.Error()} }}
+	}
+	channel := "ssrf-" + pushgate.RandomToken(8)
+	err = ws.WriteMessage(websocket.TextMessage, []byte(`{"event":"pusher:subscribe","data":{"channel":"`+channel+`"}}`))
+	since := time.Now()
+	return attempt{answer: a, done: func() (bool, []string) {
+		// No API lists an app's channel webhook batches: twenty of this
+		// node's flush intervals and first backoffs pass instead.
+		if time.Since(since) < 2*time.Second {
+			return false, nil
+		}
+		ws.Close()
+		if err != nil {
+			return true, []string{"pusher subscribe: " + err.Error()}
+		}
+		return true, nil
+	}}
+}
+
 func refusal(a answer) attempt {
 	_, errs, _ := errorOf(a)
 	return attempt{refused: a.status == 400, answer: a, errors: errs}
@@ -368,7 +405,8 @@ func TestSSRFNeverConnects(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newSSRFNode(t, backend, []string{server.RoleAPI, server.RoleWorker})
 		paths := append(outbounds[:len(outbounds):len(outbounds)], outbound{name: "image redirect", field: "image", scheme: "http"},
-			outbound{name: "notification image redirect", field: "imageUrl", scheme: "http"})
+			outbound{name: "notification image redirect", field: "imageUrl", scheme: "http"},
+			outbound{name: "channel webhook redirect", field: "channelWebhookUrl", scheme: "http"})
 		type ssrfCase struct {
 			name string
 			sink *sink
@@ -384,6 +422,8 @@ func TestSSRFNeverConnects(t *testing.T) {
 					c.at = s.give(outbound{name: "data context image"}, s.origin.URL+"/redirect?to="+url)
 				case "notification image redirect":
 					c.at = s.notify(s.origin.URL + "/redirect?to=" + url)
+				case "channel webhook redirect":
+					c.at = s.giveChannelWebhook(s.origin.URL + "/redirect?to=" + url)
 				default:
 					c.at = s.give(o, url)
 				}
