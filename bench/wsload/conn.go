@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pushgate/pushgate/bench/internal/loadclient"
 )
 
 // user is one end user as the load tool holds it: an id and a client token.
@@ -90,7 +90,7 @@ var dialer = websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 512, Handsh
 func dial(ctx context.Context, b backend, u user, i int, tr *tracker) (*conn, error) {
 	target, h := b.request(u)
 	d := dialer
-	d.NetDialContext = localDialer(target, i)
+	d.NetDialContext = loadclient.LocalDialer(target, i)
 	ws, resp, err := d.DialContext(ctx, target, h)
 	if err != nil {
 		if resp != nil {
@@ -110,18 +110,6 @@ func dial(ctx context.Context, b backend, u user, i int, tr *tracker) (*conn, er
 	c.hello = time.Now()
 	go c.read(tr)
 	return c, nil
-}
-
-// localDialer spreads connections to a loopback server over 16 source
-// addresses, so that 10,000 connections, closed and opened again, never
-// run out of ephemeral ports.
-func localDialer(target string, i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	u, err := url.Parse(target)
-	if err != nil || u.Hostname() != "127.0.0.1" {
-		return (&net.Dialer{}).DialContext
-	}
-	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+(i+1)%16))}
-	return (&net.Dialer{LocalAddr: local}).DialContext
 }
 
 func (c *conn) read(tr *tracker) {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/pushgate/pushgate/bench/internal/loadclient"
 )
 
 // gotify speaks Gotify's API. Its fan-out is one user's n clients: a
 // message to an application reaches every stream of the application's
 // owner. The one user is another user with its own application.
 type gotify struct {
-	api
+	loadclient.API
 	name, pass string
 	appKey     string // the admin's application, which fans out
 	soloApp    string // the one user's application
@@ -19,7 +21,7 @@ type gotify struct {
 var _ backend = (*gotify)(nil)
 
 func newGotify(base, name, pass string) *gotify {
-	return &gotify{api: newAPI(base), name: name, pass: pass}
+	return &gotify{API: loadclient.NewAPI(base), name: name, pass: pass}
 }
 
 func basic(name, pass string) http.Header {
@@ -34,17 +36,17 @@ func (g *gotify) prepare(ctx context.Context, n int) ([]user, user, error) {
 	// Basic authentication checks a bcrypt hash on every request: one
 	// client made with it makes the others with its token.
 	var admin, app struct{ Token string }
-	if err := g.call(ctx, "POST", "/client", basic(g.name, g.pass), map[string]string{"name": "wsload-admin"}, &admin); err != nil {
+	if err := g.Call(ctx, "POST", "/client", basic(g.name, g.pass), map[string]string{"name": "wsload-admin"}, &admin); err != nil {
 		return nil, user{}, err
 	}
-	if err := g.call(ctx, "POST", "/application", key(admin.Token), map[string]string{"name": "wsload"}, &app); err != nil {
+	if err := g.Call(ctx, "POST", "/application", key(admin.Token), map[string]string{"name": "wsload"}, &app); err != nil {
 		return nil, user{}, err
 	}
 	g.appKey = app.Token
 	users := make([]user, n)
-	err := parallel(ctx, n, 16, func(ctx context.Context, i int) error {
+	err := loadclient.Parallel(ctx, n, 16, func(ctx context.Context, i int) error {
 		var c struct{ Token string }
-		err := g.call(ctx, "POST", "/client", key(admin.Token), map[string]string{"name": fmt.Sprintf("wsload-%05d", i)}, &c)
+		err := g.Call(ctx, "POST", "/client", key(admin.Token), map[string]string{"name": fmt.Sprintf("wsload-%05d", i)}, &c)
 		users[i] = user{id: fmt.Sprintf("client-%05d", i), token: c.Token}
 		return err
 	})
@@ -58,14 +60,14 @@ func (g *gotify) prepare(ctx context.Context, n int) ([]user, user, error) {
 // soloUser makes the one user, its client and its application.
 func (g *gotify) soloUser(ctx context.Context, adminKey string) (user, error) {
 	const name, pass = "wsload-one", "wsload-one-password"
-	if err := g.call(ctx, "POST", "/user", key(adminKey), map[string]any{"name": name, "pass": pass, "admin": false}, nil); err != nil {
+	if err := g.Call(ctx, "POST", "/user", key(adminKey), map[string]any{"name": name, "pass": pass, "admin": false}, nil); err != nil {
 		return user{}, err
 	}
 	var c, app struct{ Token string }
-	if err := g.call(ctx, "POST", "/client", basic(name, pass), map[string]string{"name": "one"}, &c); err != nil {
+	if err := g.Call(ctx, "POST", "/client", basic(name, pass), map[string]string{"name": "one"}, &c); err != nil {
 		return user{}, err
 	}
-	if err := g.call(ctx, "POST", "/application", key(c.Token), map[string]string{"name": "one"}, &app); err != nil {
+	if err := g.Call(ctx, "POST", "/application", key(c.Token), map[string]string{"name": "one"}, &app); err != nil {
 		return user{}, err
 	}
 	g.soloApp = app.Token
@@ -73,7 +75,7 @@ func (g *gotify) soloUser(ctx context.Context, adminKey string) (user, error) {
 }
 
 func (g *gotify) request(u user) (string, http.Header) {
-	return g.wsURL("/stream"), key(u.token)
+	return g.WSURL("/stream"), key(u.token)
 }
 
 func (g *gotify) greets() bool { return false }
@@ -87,5 +89,5 @@ func (g *gotify) toOne(ctx context.Context, _ user, title string) error {
 }
 
 func (g *gotify) message(ctx context.Context, appKey, title string) error {
-	return g.call(ctx, "POST", "/message", key(appKey), map[string]any{"title": title, "message": "wsload", "priority": 5}, nil)
+	return g.Call(ctx, "POST", "/message", key(appKey), map[string]any{"title": title, "message": "wsload", "priority": 5}, nil)
 }

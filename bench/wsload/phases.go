@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushgate/pushgate/bench/internal/latency"
+	"github.com/pushgate/pushgate/bench/internal/procstat"
 )
 
 // fanTracker is the tracker of the n idle connections; the one user's
@@ -88,8 +90,8 @@ func oneUser(ctx context.Context, b backend, solo user, sends int) error {
 		}
 	}
 	fmt.Printf("one user: %d sends, one at a time, to a user online among the idle connections\n", sends)
-	fmt.Printf("  API call → receipt: %s\n", percentiles(recv))
-	fmt.Printf("  API answer:         %s\n", percentiles(answer))
+	fmt.Printf("  API call → receipt: %s\n", latency.Percentiles(recv))
+	fmt.Printf("  API answer:         %s\n", latency.Percentiles(answer))
 	return nil
 }
 
@@ -122,9 +124,9 @@ func fanOutRounds(ctx context.Context, o options, b backend, mode string, users 
 	// connection once a period) is measured over -idle-window and taken
 	// off: a window of a whole heartbeat period counts the sweep at its
 	// average rate, where a shorter one counts it fully or not at all.
-	idle0, t0 := cpu.read(), time.Now()
+	idle0, t0 := cpu.Read(), time.Now()
 	time.Sleep(o.idleWindow)
-	_, idle := cpu.since(idle0)
+	_, idle := cpu.Since(idle0)
 	idleRate := float64(idle) / float64(time.Since(t0))
 
 	var all []time.Duration
@@ -134,7 +136,7 @@ func fanOutRounds(ctx context.Context, o options, b backend, mode string, users 
 		// Rounds take about a second each with the pause after them.
 		defer profileCPU(o.pprof, o.out, "cpu-fanout-"+mode, time.Duration(o.rounds)*time.Second)()
 	}
-	before, start := cpu.read(), time.Now()
+	before, start := cpu.Read(), time.Now()
 	for k := range o.rounds {
 		r := newRound(fmt.Sprintf("fan-%s-%d", mode, k), len(users))
 		fanTracker.cur.Store(r)
@@ -144,18 +146,18 @@ func fanOutRounds(ctx context.Context, o options, b backend, mode string, users 
 		r.wait(30 * time.Second)
 		got := arrivals(r)
 		missing += len(users) - len(got)
-		perRound = append(perRound, pct(got, 99).String())
+		perRound = append(perRound, latency.Pct(got, 99).String())
 		all = append(all, got...)
 		time.Sleep(500 * time.Millisecond) // the frames after it (pushgate's unseen) go out
 	}
-	used, sum := cpu.since(before)
+	used, sum := cpu.Since(before)
 	elapsed := time.Since(start)
 	deliveries := o.rounds*len(users) - missing
 	net := time.Duration(float64(sum) - idleRate*float64(elapsed))
 	fmt.Printf("fan-out (%s): %d notifications to %d connections, %d deliveries, %d missing\n", mode, o.rounds, len(users), deliveries, missing)
-	fmt.Printf("  API call → receipt: %s (p99 by round: %v)\n", percentiles(all), perRound)
+	fmt.Printf("  API call → receipt: %s (p99 by round: %v)\n", latency.Percentiles(all), perRound)
 	fmt.Printf("  CPU: %v over %v (%s); idle rate %.1f%% of a core: %.1f µs a delivery (%.1f µs without the idle rate)\n",
-		sum, elapsed.Round(time.Millisecond), formatCPU(used), idleRate*100,
+		sum, elapsed.Round(time.Millisecond), procstat.Format(used), idleRate*100,
 		float64(net.Microseconds())/float64(max(deliveries, 1)), float64(sum.Microseconds())/float64(max(deliveries, 1)))
 	return nil
 }
@@ -240,24 +242,6 @@ func broadcastAnswers(ctx context.Context, pg *pushgate, sends int) error {
 		}
 		recipients = n
 	}
-	fmt.Printf("broadcast answer (POST /v1/notifications without to): %d sends, recipients %d: %s\n", sends, recipients, percentiles(answers))
+	fmt.Printf("broadcast answer (POST /v1/notifications without to): %d sends, recipients %d: %s\n", sends, recipients, latency.Percentiles(answers))
 	return nil
-}
-
-func percentiles(d []time.Duration) string {
-	if len(d) == 0 {
-		return "no samples"
-	}
-	slices.Sort(d)
-	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v  (%d samples)", pct(d, 50), pct(d, 90), pct(d, 99), d[len(d)-1].Round(10*time.Microsecond), len(d))
-}
-
-// pct is the p-th percentile of sorted d.
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)].Round(10 * time.Microsecond)
 }

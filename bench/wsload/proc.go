@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,75 +18,13 @@ import (
 // rssKiB is a process's resident memory (VmRSS) in KiB.
 func rssKiB(pid int) (int64, error) { return procstat.StatusKiB(pid, "VmRSS") }
 
-// cpuSet names the processes whose CPU a phase counts: the server, any
-// named in -cpu-pids, and the PostgreSQL backends of one database (found
-// anew at each reading by their process title, "postgres: ... USER DB
-// ADDR ...").
-type cpuSet struct {
-	named map[string]int
-	pgDB  string
-}
-
-func newCPUSet(o options) (*cpuSet, error) {
-	s := &cpuSet{named: map[string]int{}, pgDB: o.pgDB}
-	if o.serverPID > 0 {
-		s.named["server"] = o.serverPID
-	}
-	for item := range strings.SplitSeq(o.cpuPIDs, ",") {
-		if item == "" {
-			continue
-		}
-		name, p, ok := strings.Cut(item, "=")
-		pid, err := strconv.Atoi(p)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("-cpu-pids: name=pid, not %q", item)
-		}
-		s.named[name] = pid
+// newCPUSet is the processes whose CPU a phase counts (procstat.Set).
+func newCPUSet(o options) (*procstat.Set, error) {
+	s, err := procstat.NewSet(o.serverPID, o.cpuPIDs, o.pgDB)
+	if err != nil {
+		return nil, fmt.Errorf("-cpu-pids: %w", err)
 	}
 	return s, nil
-}
-
-// read is each named process's CPU time so far, and "postgres" the sum
-// of the database's backends.
-func (s *cpuSet) read() map[string]time.Duration {
-	out := map[string]time.Duration{}
-	for name, pid := range s.named {
-		if t, err := procstat.CPUTime(pid); err == nil {
-			out[name] = t
-		}
-	}
-	if s.pgDB == "" {
-		return out
-	}
-	if t := procstat.SumCPU(procstat.PostgresDB(s.pgDB)); t > 0 {
-		out["postgres"] = t
-	}
-	return out
-}
-
-// since is the CPU each process used from before to now, and their sum.
-func (s *cpuSet) since(before map[string]time.Duration) (map[string]time.Duration, time.Duration) {
-	now := s.read()
-	d := map[string]time.Duration{}
-	var sum time.Duration
-	for name, t := range now {
-		d[name] = max(0, t-before[name])
-		sum += d[name]
-	}
-	return d, sum
-}
-
-func formatCPU(d map[string]time.Duration) string {
-	names := make([]string, 0, len(d))
-	for n := range d {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var parts []string
-	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %v", n, d[n]))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // memStats is what a Go server's heap profile (debug=1) says of its

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/pushgate/pushgate/bench/internal/loadclient"
 )
 
 // pushgate speaks pushgate's API: an API key makes client tokens and sends
 // notifications; each user connects to /v1/ws with its token.
 type pushgate struct {
-	api
+	loadclient.API
 	auth    http.Header
 	chunked bool // fanOut with to.userIds in chunks of 1000, not a broadcast
 }
@@ -17,18 +19,18 @@ type pushgate struct {
 var _ backend = (*pushgate)(nil)
 
 func newPushgate(base, key string) *pushgate {
-	return &pushgate{api: newAPI(base), auth: http.Header{"X-Token": {key}}}
+	return &pushgate{API: loadclient.NewAPI(base), auth: http.Header{"X-Token": {key}}}
 }
 
 func (p *pushgate) prepare(ctx context.Context, n int) ([]user, user, error) {
 	users := make([]user, n+1)
-	err := parallel(ctx, n+1, 16, func(ctx context.Context, i int) error {
+	err := loadclient.Parallel(ctx, n+1, 16, func(ctx context.Context, i int) error {
 		id := fmt.Sprintf("wsload-%05d", i)
 		if i == n {
 			id = "wsload-one"
 		}
 		var t struct{ Token string }
-		err := p.call(ctx, "POST", "/v1/tokens", p.auth, map[string]string{"name": "wsload", "userId": id}, &t)
+		err := p.Call(ctx, "POST", "/v1/tokens", p.auth, map[string]string{"name": "wsload", "userId": id}, &t)
 		users[i] = user{id: id, token: t.Token}
 		return err
 	})
@@ -36,7 +38,7 @@ func (p *pushgate) prepare(ctx context.Context, n int) ([]user, user, error) {
 }
 
 func (p *pushgate) request(u user) (string, http.Header) {
-	return p.wsURL("/v1/ws"), http.Header{"Authorization": {"Bearer " + u.token}}
+	return p.WSURL("/v1/ws"), http.Header{"Authorization": {"Bearer " + u.token}}
 }
 
 func (p *pushgate) greets() bool { return true }
@@ -47,7 +49,7 @@ func (p *pushgate) fanOut(ctx context.Context, title string, users []user) error
 		return err
 	}
 	const chunk = 1000
-	return parallel(ctx, (len(users)+chunk-1)/chunk, 16, func(ctx context.Context, i int) error {
+	return loadclient.Parallel(ctx, (len(users)+chunk-1)/chunk, 16, func(ctx context.Context, i int) error {
 		ids := make([]string, 0, chunk)
 		for _, u := range users[i*chunk : min(len(users), (i+1)*chunk)] {
 			ids = append(ids, u.id)
@@ -70,6 +72,6 @@ func (p *pushgate) send(ctx context.Context, title string, userIDs []string) (in
 		body["to"] = map[string]any{"userIds": userIDs}
 	}
 	var answer struct{ Recipients int64 }
-	err := p.call(ctx, "POST", "/v1/notifications", p.auth, body, &answer)
+	err := p.Call(ctx, "POST", "/v1/notifications", p.auth, body, &answer)
 	return answer.Recipients, err
 }

@@ -76,10 +76,10 @@ func TestProtocolRendersPushesAndNotifications(t *testing.T) {
 		m    realtime.Message
 		want string
 	}{
-		{m, "\n" + `{"title":"t","n":[1,2]}`},
-		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n1","title":"x"}`)}, "n1\n" + `{"id":"n1","title":"x"}`},
+		{m, "\n" + `2["message",{"title":"t","n":[1,2]}]`},
+		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n1","title":"x"}`)}, "n1\n" + `2["message",{"id":"n1","title":"x"}]`},
 		{realtime.Message{Type: "notification", Payload: json.RawMessage(`{"id":"n2","title":"notification-server push","extras":{"compatMessage":[1,"a"]}}`)},
-			"n2\n" + `[1,"a"]`},
+			"n2\n" + `2["message",[1,"a"]]`},
 		{realtime.Message{Type: "unseen", Payload: json.RawMessage(`{"count":3}`)}, ``},
 		{realtime.Message{Type: "retracted", Payload: json.RawMessage(`{"id":"n1"}`)}, ``},
 	}

@@ -198,17 +198,21 @@ type session struct {
 
 func (s *session) Protocol() realtime.Protocol { return Protocol }
 
-// Send emits a rendered message; an empty one is a message that says
-// nothing to Socket.IO clients. The library queues what the transport
-// has not taken yet (a polling client's next request takes it).
+// Send writes a rendered message's packet, encoded once by Render for
+// every socket (as the library's own broadcasts do); an empty one is a
+// message that says nothing to Socket.IO clients. The library queues what
+// the transport has not taken yet (a polling client's next request takes
+// it); a socket no longer open drops it, as Emit would.
 func (s *session) Send(frame []byte) bool {
 	if len(frame) == 0 {
 		return true
 	}
-	id, message := splitFrame(frame)
-	if s.s.Emit("message", json.RawMessage(message)) != nil {
-		return false
+	id, packet := splitFrame(frame)
+	client := s.s.Client()
+	if client.Conn().ReadyState() != "open" {
+		return true
 	}
+	client.WriteToEngine([]types.BufferInterface{types.NewStringBuffer(packet)}, &socket.WriteOptions{})
 	if id != "" {
 		s.mu.Lock()
 		app, user := s.app, s.user

