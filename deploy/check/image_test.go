@@ -71,7 +71,7 @@ func TestImage(t *testing.T) {
 	if h := files["etc/ssl/certs/ca-certificates.crt"]; h == nil || h.Size == 0 {
 		t.Fatal("no CA certificates")
 	}
-	if h := files["data/"]; h == nil || h.Uid != 65532 || h.Typeflag != tar.TypeDir {
+	if h := files["data"]; h == nil || h.Uid != 65532 || h.Typeflag != tar.TypeDir {
 		t.Fatalf("/data: %+v", h)
 	}
 }
@@ -89,7 +89,7 @@ func layerFiles(t *testing.T, r io.ReadCloser) map[string]*tar.Header {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[strings.TrimPrefix(h.Name, "/")] = h
+		out[strings.Trim(h.Name, "/")] = h
 	}
 }
 
