@@ -70,6 +70,9 @@ type Handler struct {
 	// sessions of an app need not keep ten thousand copies of its strings.
 	apps sync.Map
 	reaping
+	// counts orders the subscription_count events a node publishes for a
+	// channel (one lock per stripe of channels, see publishCount).
+	counts [64]sync.Mutex
 }
 
 // NewHandler makes a Handler.

@@ -3,6 +3,7 @@ package pusherproto
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"strings"
 )
 
@@ -47,11 +48,29 @@ func (s *session) counted(ctx context.Context, name string, ch *channel, n int, 
 		s.webhook(WebhookEvent{Name: "channel_vacated", Channel: name})
 	}
 	if s.app.SubscriptionCount && ch.kind != presence && ch.kind != userChannel && n > 0 {
-		data := stringData(struct {
-			Count int `json:"subscription_count"`
-		}{n})
-		s.publish(ctx, name, "", eventFrame("pusher_internal:subscription_count", name, data, ""))
+		s.publishCount(ctx, name)
 	}
+}
+
+// publishCount sends a channel's subscription count to its subscribers.
+// Two changes that come at once are published in turn, each with the
+// count read when it is published, never the count its change returned:
+// otherwise the first change's count could go out after the second's, and
+// clients would be left with a count that is no longer true.
+func (s *session) publishCount(ctx context.Context, name string) {
+	h := fnv.New32a()
+	h.Write([]byte(s.app.ID + "\x00" + name))
+	mu := &s.h.counts[h.Sum32()%uint32(len(s.h.counts))]
+	mu.Lock()
+	defer mu.Unlock()
+	n, err := s.h.opts.State.Subscriptions(ctx, s.app.ID, name)
+	if err != nil || n == 0 {
+		return
+	}
+	data := stringData(struct {
+		Count int `json:"subscription_count"`
+	}{n})
+	s.publish(ctx, name, "", eventFrame("pusher_internal:subscription_count", name, data, ""))
 }
 
 // clientEventData is a client event's data as a webhook carries it: a
