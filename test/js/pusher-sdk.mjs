@@ -23,7 +23,7 @@ const sdk = new Pusher({
 
 // The app's backend: channel authorization, user authentication and the
 // channel webhook endpoint, which fails its first POST (to see it again).
-const hooks = { posts: 0, firstId: "", ids: [], events: [], valid: [], forgedValid: false, times: [] };
+const hooks = { posts: 0, firstId: "", ids: [], events: [], batches: [], valid: [], forgedValid: false, times: [] };
 const backend = http.createServer((req, res) => {
   let body = "";
   req.on("data", (c) => { body += c; });
@@ -44,6 +44,7 @@ function serve(req, res, body) {
     hooks.valid.push(hook.isValid());
     if (hook.isValid()) {
       hooks.events.push(...hook.getEvents());
+      hooks.batches.push(hook.getEvents().length);
       hooks.times.push(hook.getTime().getTime());
     }
     hooks.ids.push(req.headers["webhook-id"]);
