@@ -83,20 +83,34 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, patch Settin
 
 // checkConnectAuthURL says what is wrong with a connectAuthUrl ("" clears
 // it and is fine). The URL receives the users' cookies, so it must be
-// https: a tenant cannot have them sent in clear over the internet. Its
-// host passes the same SSRF guard as callbacks and image URLs, here for
-// what can be judged without DNS, and again when it is dialled.
+// https: a tenant cannot have them sent in clear over the internet.
 func (s *Service) checkConnectAuthURL(raw string) string {
+	return s.checkURL(raw, MaxConnectAuthURL, true)
+}
+
+// checkWebhookURL says what is wrong with a channelWebhookUrl ("" clears
+// it and is fine): an absolute http(s) URL, like a bucket's callback.
+func (s *Service) checkWebhookURL(raw string) string {
+	return s.checkURL(raw, MaxChannelWebhookURL, false)
+}
+
+// checkURL says what is wrong with a URL an app's setting names ("" is
+// fine): at most max characters, absolute (https only when httpsOnly),
+// with no user-info or fragment, and a host that passes the SSRF guard,
+// here for what can be judged without DNS, and again when it is dialled.
+func (s *Service) checkURL(raw string, max int, httpsOnly bool) string {
 	if raw == "" {
 		return ""
 	}
-	if len(raw) > MaxConnectAuthURL {
-		return fmt.Sprintf("must be at most %d characters", MaxConnectAuthURL)
+	if len(raw) > max {
+		return fmt.Sprintf("must be at most %d characters", max)
 	}
 	u, err := url.Parse(raw)
 	switch {
-	case err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Opaque != "":
+	case httpsOnly && (err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Opaque != ""):
 		return "must be an absolute https URL"
+	case !httpsOnly && (err != nil || !pushgate.IsHTTPURL(raw) || u.Opaque != ""):
+		return "must be an absolute http(s) URL"
 	case u.User != nil:
 		return "must not hold a user name or password"
 	case u.Fragment != "" || strings.Contains(raw, "#"):
@@ -114,32 +128,6 @@ func pick[T any](patch *T, current T) T {
 		return *patch
 	}
 	return current
-}
-
-// checkWebhookURL says what is wrong with a channelWebhookUrl ("" clears
-// it and is fine): an absolute http(s) URL, like a bucket's callback,
-// whose host passes the SSRF guard here for what can be judged without
-// DNS, and again when it is dialled.
-func (s *Service) checkWebhookURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	if len(raw) > MaxChannelWebhookURL {
-		return fmt.Sprintf("must be at most %d characters", MaxChannelWebhookURL)
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !pushgate.IsHTTPURL(raw) || u.Opaque != "":
-		return "must be an absolute http(s) URL"
-	case u.User != nil:
-		return "must not hold a user name or password"
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "must not hold a fragment (#...)"
-	}
-	if err := s.guard.CheckHost(u); err != nil {
-		return err.Error()
-	}
-	return ""
 }
 
 // checkOrigins returns the origins in the form browsers send them in the
