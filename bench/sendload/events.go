@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushgate/pushgate/bench/internal/latency"
 )
 
 // eventConsumer is a callback URL that counts the events in the batches it
@@ -133,7 +135,7 @@ func clientEvents(t *tb, o options, c *client, consumer *eventConsumer, path str
 	arrived := time.Since(start)
 	slices.Sort(latencies)
 	fmt.Printf("events:    %d delivered reports from %d clients in %v (%.0f requests/s); answer p50 %v  p99 %v\n",
-		total, o.eventConns, answered.Round(time.Millisecond), float64(total)/answered.Seconds(), pct(latencies, 50), pct(latencies, 99))
+		total, o.eventConns, answered.Round(time.Millisecond), float64(total)/answered.Seconds(), latency.Pct(latencies, 50), latency.Pct(latencies, 99))
 	fmt.Printf("webhooks:  all %d delivered events at the callback after %v (%.0f events/s), %d batches in all\n",
 		total, arrived.Round(time.Millisecond), float64(total)/arrived.Seconds(), consumer.batches.Load())
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushgate/pushgate"
+	"github.com/pushgate/pushgate/bench/internal/latency"
 	"github.com/pushgate/pushgate/bench/internal/procstat"
 	"github.com/pushgate/pushgate/providers/providertest"
 	"github.com/pushgate/pushgate/recipients"
@@ -56,7 +57,7 @@ func runPushgate(t *tb, o options, f *fakeProc) {
 	nodeAnswers(node.log)
 	if o.roles == "api" { // nothing is delivered
 		slices.Sort(latencies)
-		fmt.Printf("answers:   p50 %v  p90 %v  p99 %v  max %v\n", pct(latencies, 50), pct(latencies, 90), pct(latencies, 99), pct(latencies, 100))
+		fmt.Printf("answers:   p50 %v  p90 %v  p99 %v  max %v\n", latency.Pct(latencies, 50), latency.Pct(latencies, 90), latency.Pct(latencies, 99), latency.Pct(latencies, 100))
 		return
 	}
 	end := f.waitDelivered(t, o.provider, before, total, 60*time.Second)
@@ -242,5 +243,5 @@ func nodeAnswers(logFile string) {
 		return
 	}
 	slices.Sort(times)
-	fmt.Printf("node took: p50 %v  p90 %v  p99 %v  max %v (%d sends, its access log)\n", pct(times, 50), pct(times, 90), pct(times, 99), pct(times, 100), len(times))
+	fmt.Printf("node took: p50 %v  p90 %v  p99 %v  max %v (%d sends, its access log)\n", latency.Pct(times, 50), latency.Pct(times, 90), latency.Pct(times, 99), latency.Pct(times, 100), len(times))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pushgate/pushgate/bench/internal/latency"
 	"github.com/pushgate/pushgate/bench/internal/procstat"
 )
 
@@ -98,7 +99,7 @@ func (r *result) print() {
 	fmt.Printf("rate:      %d pushes in %v: %.0f/s (first request to last delivery at the fake)\n", n, r.elapsed.Round(time.Millisecond), rate)
 	if len(r.latencies) > 0 {
 		fmt.Printf("answers:   %d requests: p50 %v  p90 %v  p99 %v  max %v\n", len(r.latencies),
-			pct(r.latencies, 50), pct(r.latencies, 90), pct(r.latencies, 99), pct(r.latencies, 100))
+			latency.Pct(r.latencies, 50), latency.Pct(r.latencies, 90), latency.Pct(r.latencies, 99), latency.Pct(r.latencies, 100))
 	}
 	c := r.cpu
 	total := c.node + c.redis
@@ -119,16 +120,9 @@ func (r *result) print() {
 	}
 	answers := "–"
 	if len(r.latencies) > 0 {
-		answers = fmt.Sprintf("%v / %v", pct(r.latencies, 50), pct(r.latencies, 99))
+		answers = fmt.Sprintf("%v / %v", latency.Pct(r.latencies, 50), latency.Pct(r.latencies, 99))
 	}
 	fmt.Printf("| %s | %s | %.0f µs%s | %.0f MB | %s | %.0f µs |\n", r.label, thousands(rate), perPush(total, n), split, float64(r.peakKiB)/1024, answers, perPush(c.fake, n))
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	return d[min(len(d)-1, len(d)*p/100)].Round(100 * time.Microsecond)
 }
 
 // thousands is x rounded, with commas between groups of three digits.
