@@ -67,6 +67,9 @@ func (c *chunkClaim) lease(ctx context.Context, keys []string) error {
 	if err != nil {
 		return err
 	}
+	if err := withRowInterim(ctx, c.t, leased); err != nil {
+		return err
+	}
 	for i := range leased {
 		msgs, err := leased[i].pending(ctx, c.t)
 		if err != nil {
@@ -160,6 +163,12 @@ func staleChunks(ctx context.Context, t chunkTx, now, dueBefore time.Time, limit
 			return nil, err
 		}
 	}
+	if err := withRowInterim(ctx, t, ended); err != nil {
+		return nil, err
+	}
+	if err := withRowInterim(ctx, t, due); err != nil {
+		return nil, err
+	}
 	var refs []messages.Ref
 	for _, rows := range [][]outboxRow{ended, due} {
 		for i := range rows {
@@ -209,10 +218,22 @@ func getChunked(ctx context.Context, db *DB, appID, bucketID, id string) (*messa
 	return getMessage(ctx, db, appID, bucketID, id)
 }
 
-// getOutbox finds a message still in the outbox.
+// getOutbox finds a message still in the outbox. It reads the chunk's
+// interim results before its row, in statements of their own: results
+// folded into the row in between are then in the row.
 func getOutbox(ctx context.Context, db *DB, appID, bucketID, id string) (*messages.Message, error) {
+	keys := []any{pushgate.IDGroup(id), oldSchemeGroup(id)}
+	irows, err := db.query(ctx, db, `SELECT chunk_id, packed FROM outbox_results WHERE chunk_id IN (?, ?)`, keys...)
+	if err != nil {
+		return nil, err
+	}
+	more, err := scanInterim(irows)
+	irows.Close()
+	if err != nil {
+		return nil, err
+	}
 	rows, err := db.query(ctx, db, `SELECT `+outboxReadColumns+` FROM outbox WHERE id IN (?, ?) AND app_id = ? AND bucket_id = ?`,
-		pushgate.IDGroup(id), oldSchemeGroup(id), appID, bucketID)
+		append(keys, appID, bucketID)...)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +243,7 @@ func getOutbox(ctx context.Context, db *DB, appID, bucketID, id string) (*messag
 		if err := o.scan(rows); err != nil {
 			return nil, err
 		}
+		o.results = append(o.results, more[o.id]...)
 		msgs, err := o.messages()
 		if err != nil {
 			return nil, err

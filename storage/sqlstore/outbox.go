@@ -52,7 +52,7 @@ type chunkTx interface {
 	claimMessages(ctx context.Context, ids []string, now, leaseUntil time.Time) ([]*messages.Message, error)
 	// takeChunks deletes the rows among keys, locked in id order (two
 	// moves of the same chunks wait for each other instead of
-	// deadlocking), and returns them.
+	// deadlocking), and returns them with their interim results.
 	takeChunks(ctx context.Context, keys []string) ([]outboxRow, error)
 	// copyMessages writes msgs into messages as they are (status,
 	// attempts, lease, result).
@@ -69,6 +69,50 @@ type chunkTx interface {
 	lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error)
 	// storeFinish writes what p planned (results.go).
 	storeFinish(ctx context.Context, p *finishPlan) error
+	// interim returns the interim results (results.go) of the chunks
+	// among keys, by chunk key.
+	interim(ctx context.Context, keys []string) (map[string][]byte, error)
+}
+
+// withRowInterim appends the interim results of rows to their results.
+func withRowInterim(ctx context.Context, t chunkTx, rows []outboxRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	keys := make([]string, len(rows))
+	for i := range rows {
+		keys[i] = rows[i].id
+	}
+	more, err := t.interim(ctx, keys)
+	if err != nil {
+		return err
+	}
+	attachInterim(rows, more)
+	return nil
+}
+
+// attachInterim appends to each of rows its interim results in more.
+func attachInterim(rows []outboxRow, more map[string][]byte) {
+	for i := range rows {
+		if b := more[rows[i].id]; len(b) > 0 {
+			rows[i].results = append(rows[i].results, b...)
+		}
+	}
+}
+
+// scanInterim reads rows of (chunk key, packed results) into one value
+// per chunk.
+func scanInterim(rows rowScanner) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for rows.Next() {
+		var key string
+		var packed []byte
+		if err := rows.Scan(&key, &packed); err != nil {
+			return nil, err
+		}
+		out[key] = append(out[key], packed...)
+	}
+	return out, rows.Err()
 }
 
 const outboxFields = 6

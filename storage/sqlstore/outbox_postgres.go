@@ -50,9 +50,29 @@ func (t pgChunkTx) claimMessages(ctx context.Context, ids []string, now, leaseUn
 	return out, rows.Err()
 }
 
+// takeChunks locks the rows, reads their interim results (which the
+// delete cascades to), then deletes the rows: three statements, so that
+// the read sees every result stored before the locks were taken.
 func (t pgChunkTx) takeChunks(ctx context.Context, keys []string) ([]outboxRow, error) {
-	return readOutbox(ctx, t.tx, `DELETE FROM outbox WHERE id IN (
-		SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE) RETURNING `+outboxReadColumns, keys)
+	if _, err := t.tx.Exec(ctx, `SELECT id FROM outbox WHERE id = ANY($1) ORDER BY id FOR UPDATE`, keys); err != nil {
+		return nil, err
+	}
+	more, err := t.interim(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readOutbox(ctx, t.tx, `DELETE FROM outbox WHERE id = ANY($1) RETURNING `+outboxReadColumns, keys)
+	attachInterim(rows, more)
+	return rows, err
+}
+
+func (t pgChunkTx) interim(ctx context.Context, keys []string) (map[string][]byte, error) {
+	rows, err := t.tx.Query(ctx, `SELECT chunk_id, packed FROM outbox_results WHERE chunk_id = ANY($1)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanInterim(rows)
 }
 
 func (t pgChunkTx) endLeases(ctx context.Context, now time.Time) ([]outboxRow, error) {

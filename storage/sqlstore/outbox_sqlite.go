@@ -58,9 +58,27 @@ func (t liteChunkTx) claimMessages(ctx context.Context, ids []string, now, lease
 	return collect(rows, scanClaimed)
 }
 
+// takeChunks reads the rows' interim results before it deletes the rows
+// (the delete cascades to them).
 func (t liteChunkTx) takeChunks(ctx context.Context, keys []string) ([]outboxRow, error) {
+	more, err := t.interim(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	list, args := inList(keys)
-	return t.readOutbox(ctx, `DELETE FROM outbox WHERE id IN `+list+` RETURNING `+outboxReadColumns, args...)
+	rows, err := t.readOutbox(ctx, `DELETE FROM outbox WHERE id IN `+list+` RETURNING `+outboxReadColumns, args...)
+	attachInterim(rows, more)
+	return rows, err
+}
+
+func (t liteChunkTx) interim(ctx context.Context, keys []string) (map[string][]byte, error) {
+	list, args := inList(keys)
+	rows, err := t.tx.QueryContext(ctx, `SELECT chunk_id, packed FROM outbox_results WHERE chunk_id IN `+list, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanInterim(rows)
 }
 
 func (t liteChunkTx) endLeases(ctx context.Context, now time.Time) ([]outboxRow, error) {
@@ -95,7 +113,8 @@ func (t liteChunkTx) copyMessages(ctx context.Context, msgs []*messages.Message)
 
 func (t liteChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error) {
 	list, args := inList(keys)
-	rows, err := t.tx.QueryContext(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE)
+	rows, err := t.tx.QueryContext(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
+			o.done, o.size
 		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id IN `+list, args...)
 	if err != nil {
 		return nil, err
@@ -105,25 +124,16 @@ func (t liteChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]
 }
 
 // storeFinish writes p: the results that go into messages (storeRest),
-// then one UPDATE per chunk that gained results, and one INSERT per event
-// set.
+// then for each chunk that gained results an interim row, or its results
+// folded into its row if this finishes it (results.go), and its counts;
+// then one INSERT per event set.
 func (t liteChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 	moved, err := t.storeRest(ctx, p)
 	if err != nil {
 		return err
 	}
 	for key, c := range p.chunks {
-		n := int(c.n) + moved[key]
-		if n == 0 {
-			continue
-		}
-		var results []byte
-		if c.n > 0 { // the row's value whole: || would make it text
-			results = append(append(make([]byte, 0, len(c.stored)+len(c.packed)), c.stored...), c.packed...)
-		}
-		if _, err := t.tx.ExecContext(ctx, `UPDATE outbox SET results = coalesce(?, results), finals = finals + ?, done = done + ?,
-			lease_until = CASE WHEN done + ? >= size THEN ? ELSE lease_until END WHERE id = ?`,
-			results, c.n, n, n, finishedLease, key); err != nil {
+		if err := t.storeChunk(ctx, key, c, moved[key]); err != nil {
 			return err
 		}
 	}
@@ -133,6 +143,31 @@ func (t liteChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 		}
 	}
 	return nil
+}
+
+// storeChunk stores what a finish adds to the chunk key: its results c
+// and moved messages moved into messages.
+func (t liteChunkTx) storeChunk(ctx context.Context, key string, c *lockedChunk, moved int) error {
+	n := int(c.n) + moved
+	if n == 0 {
+		return nil
+	}
+	var results []byte // the row's value whole, when folded: || would make it text
+	switch {
+	case c.n > 0 && c.finishes(moved):
+		results = c.finished()
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM outbox_results WHERE chunk_id = ?`, key); err != nil {
+			return err
+		}
+	case c.n > 0:
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox_results (chunk_id, packed) VALUES (?, ?)`, key, c.packed); err != nil {
+			return err
+		}
+	}
+	_, err := t.tx.ExecContext(ctx, `UPDATE outbox SET results = coalesce(?, results), finals = finals + ?, done = done + ?,
+		lease_until = CASE WHEN done + ? >= size THEN ? ELSE lease_until END WHERE id = ?`,
+		results, c.n, n, n, finishedLease, key)
+	return err
 }
 
 // insertSet stores s as one row of webhook_events.

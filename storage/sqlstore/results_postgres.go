@@ -16,7 +16,8 @@ import (
 // lockChunks locks the outbox rows among keys and reads what finish needs
 // of them.
 func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error) {
-	rows, err := t.tx.Query(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE)
+	rows, err := t.tx.Query(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
+			o.done, o.size
 		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id = ANY($1) ORDER BY o.id FOR UPDATE OF o`, keys)
 	if err != nil {
 		return nil, err
@@ -40,21 +41,36 @@ func (t pgChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 	return t.tx.SendBatch(ctx, b).Close()
 }
 
-// queue adds the statements that append the chunks' results and store the
-// event sets to b.
+// queue adds the statements that store the chunks' results and the event
+// sets to b: an interim row per chunk the finish leaves unfinished, the
+// results folded into the row of each it finishes (results.go), and the
+// counts of both.
 func (p *finishPlan) queue(b *pgx.Batch) {
-	var keys []string
-	var packed [][]byte
+	var keys, interim, folded []string
+	var packed, whole [][]byte
 	var counts []int32
 	for key, c := range p.chunks {
-		if c.n > 0 {
-			keys, packed, counts = append(keys, key), append(packed, c.packed), append(counts, c.n)
+		if c.n == 0 {
+			continue
+		}
+		keys, counts = append(keys, key), append(counts, c.n)
+		if c.finishes(0) {
+			folded, whole = append(folded, key), append(whole, c.finished())
+		} else {
+			interim, packed = append(interim, key), append(packed, c.packed)
 		}
 	}
+	if len(interim) > 0 {
+		b.Queue(`INSERT INTO outbox_results (chunk_id, packed) SELECT * FROM unnest($1::text[], $2::bytea[])`, interim, packed)
+	}
+	if len(folded) > 0 {
+		b.Queue(`UPDATE outbox o SET results = u.results FROM unnest($1::text[], $2::bytea[]) AS u(id, results) WHERE o.id = u.id`, folded, whole)
+		b.Queue(`DELETE FROM outbox_results WHERE chunk_id = ANY($1)`, folded)
+	}
 	if len(keys) > 0 {
-		b.Queue(`UPDATE outbox o SET results = o.results || u.packed, finals = o.finals + u.n, done = o.done + u.n,
+		b.Queue(`UPDATE outbox o SET finals = o.finals + u.n, done = o.done + u.n,
 			lease_until = CASE WHEN o.done + u.n >= o.size THEN `+finishedLeaseSQL+` ELSE o.lease_until END
-			FROM unnest($1::text[], $2::bytea[], $3::int[]) AS u(id, packed, n) WHERE o.id = u.id`, keys, packed, counts)
+			FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE o.id = u.id`, keys, counts)
 	}
 	if len(p.events) > 0 {
 		queueEventSets(b, p.events)
