@@ -271,9 +271,10 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 // every ResultInterval (flushRetry after a failed write), until done
 // closes. That bounds what a crash leaves delivered but recorded as
 // unsent, and so sent again after recovery, to about ResultInterval plus
-// one write of the node's sends (docs/reliability.md). Each write appends
-// to the chunk's row, which grows: a shorter interval costs the database
-// more rewrites of it. A batch that failed for a reason that may pass is
+// one write of the node's sends (docs/reliability.md). Each write adds a
+// row of interim results per chunk (the store folds them into the chunk
+// when it finishes): a shorter interval costs the database more, small,
+// writes. A batch that failed for a reason that may pass is
 // tried again with the next one.
 func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
 	var pending []messages.Result

@@ -48,8 +48,9 @@ type Options struct {
 	// sweep enqueues it again (default 1 min).
 	StaleAfter time.Duration
 	// ResultInterval spaces a task's writes of its results (default
-	// 100 ms): a crash leaves about this long of a node's deliveries
-	// unrecorded, to be sent again after recovery.
+	// 25 ms): a crash leaves about this long of a node's deliveries
+	// unrecorded, to be sent again after recovery, besides the sends in
+	// flight (docs/reliability.md).
 	ResultInterval time.Duration
 	// SweepInterval is how often the recovery sweep runs (default 30 s).
 	SweepInterval time.Duration

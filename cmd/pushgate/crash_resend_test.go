@@ -11,15 +11,16 @@ import (
 	"github.com/pushgate/pushgate/recipients"
 )
 
-// resendBound is the fraction of accepted messages a SIGKILL at full speed
-// may send twice in TestKilledAtFullSpeedResendsFew. Re-sends are a count
-// (the node's rate times what it had not recorded: the sends in flight and
-// up to one delivery_result_interval and one write), not a fraction, so
-// with 20,000 messages the 1% of the issue is out of reach; the measured
-// figures are in docs/reliability.md (about 5% here, 15-18% before results
-// were written every 25 ms). The bound is loose because a shared two-core
-// machine stalls writes for long.
-const resendBound = 0.12
+// resendWindow bounds what a SIGKILL at full speed may send twice in
+// TestKilledAtFullSpeedResendsFew, as time at the rate the node delivered
+// just before the kill: re-sends are that rate times what the node had
+// not recorded (the sends in flight, up to one delivery_result_interval
+// and one write of results), so a bound in time holds on a fast machine
+// and on a loaded one alike, where a fraction of the messages would not.
+// The figures measured are in docs/reliability.md (tens of milliseconds;
+// over a second before results were written every 25 ms). The bound is
+// loose because a shared two-core machine stalls writes for long.
+const resendWindow = 500 * time.Millisecond
 
 // TestKilledAtFullSpeedResendsFew kills the node with SIGKILL while it
 // delivers at full speed with the default concurrency and chunk size,
@@ -65,8 +66,12 @@ func TestKilledAtFullSpeedResendsFew(t *testing.T) {
 			t.Fatalf("send: %d", code)
 		}
 	}
-	waitFor(t, 60*time.Second, func() bool { return fake.Counts().Accepted >= n/2 }, "half the messages delivered")
+	waitFor(t, 60*time.Second, func() bool { return fake.Counts().Accepted >= n/3 }, "a third of the messages delivered")
+	// The rate just before the kill, over a quarter second.
+	c0, t0 := fake.Counts().Accepted, time.Now()
+	time.Sleep(250 * time.Millisecond)
 	p.cmd.Process.Kill()
+	rate := float64(fake.Counts().Accepted-c0) / time.Since(t0).Seconds()
 	p.cmd.Wait()
 	atKill := fake.Counts().Accepted
 	if atKill >= n {
@@ -110,11 +115,11 @@ func TestKilledAtFullSpeedResendsFew(t *testing.T) {
 	for _, k := range seen {
 		twice += k - 1
 	}
-	frac := float64(twice) / n
-	t.Logf("%d of %d delivered before the kill; %d sent again after the restart: %.2f%% of those accepted (bound %.0f%%)",
-		atKill, n, twice, 100*frac, 100*resendBound)
-	if frac > resendBound {
-		t.Fatalf("%d of %d messages (%.2f%%) sent twice after a SIGKILL, more than %.0f%%", twice, n, 100*frac, 100*resendBound)
+	window := time.Duration(float64(twice) / rate * float64(time.Second))
+	t.Logf("%d of %d delivered before the kill, at %.0f/s; %d sent again after the restart: %.2f%% of those accepted, %v of sends (bound %v)",
+		atKill, n, rate, twice, 100*float64(twice)/n, window.Round(time.Millisecond), resendWindow)
+	if window > resendWindow {
+		t.Fatalf("%d messages sent twice after a SIGKILL: %v of sends at %.0f/s, more than %v", twice, window.Round(time.Millisecond), rate, resendWindow)
 	}
 }
 

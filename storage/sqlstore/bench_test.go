@@ -39,7 +39,21 @@ func BenchmarkClaimFinish500(b *testing.B) {
 	}
 }
 
-func benchClaimFinish(b *testing.B, db *sqlstore.DB) {
+// BenchmarkClaimFinish500In20 is a worker's database work for one chunk
+// whose results it stores in 20 writes of 25, as it does when the chunk
+// takes longer to send than 20 delivery_result_intervals.
+func BenchmarkClaimFinish500In20(b *testing.B) {
+	for _, d := range testenv.Databases(b) {
+		b.Run(d.Name, func(b *testing.B) {
+			db := testenv.OpenDB(b, d.URL)
+			benchClaimFinishIn(b, db, 20)
+		})
+	}
+}
+
+func benchClaimFinish(b *testing.B, db *sqlstore.DB) { benchClaimFinishIn(b, db, 1) }
+
+func benchClaimFinishIn(b *testing.B, db *sqlstore.DB, writes int) {
 	appID, bucketID, credID, ctxID := newBucket(b, db)
 	ctx := context.Background()
 	b.ResetTimer()
@@ -53,10 +67,12 @@ func benchClaimFinish(b *testing.B, db *sqlstore.DB) {
 		if err != nil || len(claimed) != 500 {
 			b.Fatal(len(claimed), err)
 		}
-		// A worker stores a chunk's results in one batch when they all come
-		// within one delivery_result_interval.
-		if err := db.Messages().Finish(ctx, resultsFor(claimed, now)); err != nil {
-			b.Fatal(err)
+		results := resultsFor(claimed, now)
+		step := len(results) / writes
+		for start := 0; start < len(results); start += step {
+			if err := db.Messages().Finish(ctx, results[start:min(start+step, len(results))]); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
