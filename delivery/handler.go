@@ -46,6 +46,8 @@ type Deliverer struct {
 	// write holds up (measured in docs/reliability.md).
 	results [resultLanes]groupCommit
 	lane    atomic.Uint32
+	// inFlight limits the calls under way to each provider (inflight.go).
+	inFlight inFlights
 }
 
 // resultLanes is how many writes of results a node has under way at most.
@@ -238,11 +240,18 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	pm := func(m *messages.Message) *providers.Message {
 		return &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt}
 	}
+	limit := d.inFlight.of(msgs[group[0]].Provider)
 	if bs == nil {
 		for _, i := range group {
+			if err := limit.acquire(ctx); err != nil {
+				results[i] = d.outcome(msgs[i], err)
+				continue
+			}
 			start := time.Now()
 			err := p.Send(ctx, pm(msgs[i]))
-			d.opts.Metrics.call(msgs[i].Provider, time.Since(start))
+			took := time.Since(start)
+			limit.release(took)
+			d.opts.Metrics.call(msgs[i].Provider, took)
 			results[i] = d.outcome(msgs[i], err)
 		}
 		return
@@ -251,9 +260,19 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	for k, i := range group {
 		batch[k] = pm(msgs[i])
 	}
-	start := time.Now()
-	errs := bs.SendBatch(ctx, batch)
-	d.opts.Metrics.call(msgs[group[0]].Provider, time.Since(start))
+	var errs []error
+	if err := limit.acquire(ctx); err != nil {
+		errs = make([]error, len(group))
+		for k := range errs {
+			errs[k] = err
+		}
+	} else {
+		start := time.Now()
+		errs = bs.SendBatch(ctx, batch)
+		took := time.Since(start)
+		limit.release(took)
+		d.opts.Metrics.call(msgs[group[0]].Provider, took)
+	}
 	for k, i := range group {
 		var err error
 		if k < len(errs) {

@@ -17,7 +17,8 @@
 #
 # PGDB (default pushgate_sendload) is dropped and created again before
 # each PostgreSQL row; REDIS_URL's database is flushed. FAKE=count keeps
-# the fake from storing what it accepts. GORUSH_BIN (default
+# the fake from storing what it accepts; FAKE_LATENCY (default 0s) has it
+# answer each push that much later, as a distant provider would. GORUSH_BIN (default
 # /tmp/gorush-bin/gorush) is built by bench/sendload/gorush.sh when absent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,6 +27,7 @@ PGDB=${PGDB:-pushgate_sendload}
 PGHOST=${PGHOST:-127.0.0.1}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/14}
 FAKE=${FAKE:-verify}
+FAKE_LATENCY=${FAKE_LATENCY:-0s}
 ROWS=${ROWS:-bare gorush pg pg-callback embedded}
 GORUSH_BIN=${GORUSH_BIN:-/tmp/gorush-bin/gorush}
 work=$(mktemp -d /tmp/sendload.XXXXXX)
@@ -42,7 +44,7 @@ fresh() {
   redis_db=${REDIS_URL##*/}
   redis-cli -n "${redis_db:-0}" flushdb >/dev/null
 }
-load() { "$work/sendload" -n "$N" -fake "$FAKE" -pushgate-bin "$work/pushgate" "$@" | tee -a "$work/report.txt"; }
+load() { "$work/sendload" -n "$N" -fake "$FAKE" -fake-latency "$FAKE_LATENCY" -pushgate-bin "$work/pushgate" "$@" | tee -a "$work/report.txt"; }
 
 echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), pushgate $(git rev-parse --short HEAD), $N pushes a row, fake $FAKE"
 for row in $ROWS; do
