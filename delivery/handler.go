@@ -81,11 +81,16 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()), d.sender.taskOptions(imagesWait)...)
 		return err // on failure asynq retries this task
 	}
+	ctx, endSpan := d.traceTask(ctx, task)
+	var claimed, sent int
+	defer func() { endSpan(claimed, sent) }()
 	now := d.opts.Now()
 	msgs, err := d.store.Claim(ctx, task.IDs, now, now.Add(d.opts.Lease))
 	if err != nil || len(msgs) == 0 {
 		return err // nothing claimed: another task got them, or they are done
 	}
+	claimed = len(msgs)
+	d.traceProvider(ctx, msgs[0].Provider)
 	results, err := d.deliver(ctx, task, msgs)
 	if err != nil {
 		// Unstored results stay claimed until their lease ends; the sweep
@@ -97,6 +102,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var retry []string
 	var delay time.Duration
 	for _, r := range results {
+		if r.Status == messages.Sent {
+			sent++
+		}
 		if r.Status == messages.Queued {
 			retry = append(retry, r.Message.ID)
 			delay = max(delay, r.RetryAt.Sub(now))
@@ -240,9 +248,11 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	}
 	if bs == nil {
 		for _, i := range group {
+			span := d.traceCall(ctx, msgs[i].Provider, 1)
 			start := time.Now()
 			err := p.Send(ctx, pm(msgs[i]))
 			d.opts.Metrics.call(msgs[i].Provider, time.Since(start))
+			span.end(err)
 			results[i] = d.outcome(msgs[i], err)
 		}
 		return
@@ -251,9 +261,11 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	for k, i := range group {
 		batch[k] = pm(msgs[i])
 	}
+	span := d.traceCall(ctx, msgs[group[0]].Provider, len(batch))
 	start := time.Now()
 	errs := bs.SendBatch(ctx, batch)
 	d.opts.Metrics.call(msgs[group[0]].Provider, time.Since(start))
+	span.end(errs...)
 	for k, i := range group {
 		var err error
 		if k < len(errs) {
