@@ -83,11 +83,16 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		_, err := d.sender.queue.Enqueue(context.WithoutCancel(ctx), QueueDefault, asynq.NewTask(TypeSend, t.Payload()), d.sender.taskOptions(imagesWait)...)
 		return err // on failure asynq retries this task
 	}
+	ctx, endSpan := d.traceTask(ctx, task)
+	var claimed, sent int
+	defer func() { endSpan(claimed, sent) }()
 	now := d.opts.Now()
 	msgs, err := d.store.Claim(ctx, task.IDs, now, now.Add(d.opts.Lease))
 	if err != nil || len(msgs) == 0 {
 		return err // nothing claimed: another task got them, or they are done
 	}
+	claimed = len(msgs)
+	d.traceProvider(ctx, msgs[0].Provider)
 	results, err := d.deliver(ctx, task, msgs)
 	if err != nil {
 		// Unstored results stay claimed until their lease ends; the sweep
@@ -99,6 +104,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var retry []string
 	var delay time.Duration
 	for _, r := range results {
+		if r.Status == messages.Sent {
+			sent++
+		}
 		if r.Status == messages.Queued {
 			retry = append(retry, r.Message.ID)
 			delay = max(delay, r.RetryAt.Sub(now))
@@ -243,15 +251,11 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	limit := d.inFlight.of(msgs[group[0]].Provider)
 	if bs == nil {
 		for _, i := range group {
-			if err := limit.acquire(ctx); err != nil {
-				results[i] = d.outcome(msgs[i], err)
-				continue
+			call, err := d.startCall(ctx, limit, msgs[i].Provider, 1)
+			if err == nil {
+				err = p.Send(ctx, pm(msgs[i]))
+				call.end(err)
 			}
-			start := time.Now()
-			err := p.Send(ctx, pm(msgs[i]))
-			took := time.Since(start)
-			limit.release(took)
-			d.opts.Metrics.call(msgs[i].Provider, took)
 			results[i] = d.outcome(msgs[i], err)
 		}
 		return
@@ -260,18 +264,16 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	for k, i := range group {
 		batch[k] = pm(msgs[i])
 	}
+	call, err := d.startCall(ctx, limit, msgs[group[0]].Provider, len(batch))
 	var errs []error
-	if err := limit.acquire(ctx); err != nil {
+	if err == nil {
+		errs = bs.SendBatch(ctx, batch)
+		call.end(errs...)
+	} else {
 		errs = make([]error, len(group))
 		for k := range errs {
 			errs[k] = err
 		}
-	} else {
-		start := time.Now()
-		errs = bs.SendBatch(ctx, batch)
-		took := time.Since(start)
-		limit.release(took)
-		d.opts.Metrics.call(msgs[group[0]].Provider, took)
 	}
 	for k, i := range group {
 		var err error
@@ -284,6 +286,33 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 		}
 		results[i] = d.outcome(msgs[i], err)
 	}
+}
+
+// providerCall is one call to a provider under way: it holds a slot of
+// the provider's limit, and is timed and traced.
+type providerCall struct {
+	d        *Deliverer
+	limit    *inFlight
+	provider string
+	span     callSpan
+	start    time.Time
+}
+
+// startCall waits for a slot of limit (it fails only when ctx ends) and
+// starts a call of n messages to provider.
+func (d *Deliverer) startCall(ctx context.Context, limit *inFlight, provider string, n int) (providerCall, error) {
+	if err := limit.acquire(ctx); err != nil {
+		return providerCall{}, err
+	}
+	return providerCall{d: d, limit: limit, provider: provider, span: d.traceCall(ctx, provider, n), start: time.Now()}, nil
+}
+
+// end ends the call with its errors, one a message (nil: sent).
+func (c providerCall) end(errs ...error) {
+	took := time.Since(c.start)
+	c.limit.release(took)
+	c.d.opts.Metrics.call(c.provider, took)
+	c.span.end(errs...)
 }
 
 // flushResults stores results as their indexes arrive on done, at most

@@ -13,6 +13,7 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/contexts"
+	"github.com/pushgate/pushgate/internal/tracing"
 	"github.com/pushgate/pushgate/messages"
 	"github.com/pushgate/pushgate/recipients"
 )
@@ -28,6 +29,9 @@ type sendTask struct {
 	ContextID    string   `json:"c"`
 	CredentialID string   `json:"r"`
 	IDs          []string `json:"i"`
+	// Trace is the W3C traceparent of the send (tracing on): the task's
+	// span joins its trace. Tasks of older versions have none.
+	Trace string `json:"t,omitempty"`
 }
 
 // zeroTTLWindow is how long a message with a ttl of (almost) zero may wait
@@ -71,6 +75,9 @@ type Options struct {
 	// Metrics counts accepted messages, results and provider calls (nil:
 	// nothing is counted).
 	Metrics *Metrics
+	// Tracing makes the spans of sends, tasks and provider calls (nil:
+	// tracing is off).
+	Tracing *tracing.Tracing
 }
 
 func (o *Options) defaults() {
@@ -187,6 +194,10 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	if err := recipients.CheckCount(len(receivers)); err != nil {
 		return nil, err
 	}
+	ctx, endSpan := s.traceAccept(ctx, len(receivers))
+	var accepted, enqueued int
+	defer func() { endSpan(accepted, enqueued) }()
+	traceparent := s.traceparent(ctx)
 	now := s.opts.Now().UTC()
 	results := make([]messages.SendResult, len(receivers))
 	expires := c.ExpiresAt()
@@ -220,7 +231,7 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		for n, chunk := range chunks {
 			cred := chunkCreds[n]
 			ids := s.opts.NewIDGroup(len(chunk))
-			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids})
+			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids, Trace: traceparent})
 			for k, i := range chunk {
 				r := receivers[i]
 				m := &messages.Message{
@@ -243,9 +254,12 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 	}
 	for n, chunk := range chunks {
 		s.opts.Metrics.accept(string(chunkCreds[n].Type), len(chunk))
+		accepted += len(chunk)
 	}
 	for _, t := range tasks {
-		s.enqueueTask(ctx, t, 0)
+		if s.enqueueTask(ctx, t, 0) {
+			enqueued++
+		}
 	}
 	return results, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushgate/pushgate/apps"
+	"github.com/pushgate/pushgate/internal/tracing"
 )
 
 // AppService is what the API needs of apps.
@@ -78,6 +79,9 @@ type Options struct {
 	// X-Forwarded-For names the client (for per-client rate limits); with
 	// none the client is the connection's peer.
 	TrustedProxies []string
+	// Tracing makes a span of every request but the operations routes and
+	// the long-lived connections (nil: tracing is off).
+	Tracing *tracing.Tracing
 }
 
 // Handler is the http.Handler of the whole HTTP surface.

@@ -48,11 +48,15 @@ type surfaces struct {
 }
 
 // timedChain is the middleware of every request that is answered and
-// done, in order: request id, metrics and access log, panic recovery, CORS
-// of the client events, the NUL check, the body deadline and size limit.
-// Unknown routes and methods get it too.
+// done, in order: request id, the span (tracing on), metrics and access
+// log, panic recovery, CORS of the client events, the NUL check, the body
+// deadline and size limit. Unknown routes and methods get it too.
 func (h *Handler) timedChain() []gin.HandlerFunc {
-	return []gin.HandlerFunc{h.requestID, h.observe, h.recover, allowCORS, h.refuseNUL, h.boundBody, h.limitBody}
+	chain := []gin.HandlerFunc{h.requestID}
+	if h.opts.Tracing != nil {
+		chain = append(chain, h.trace)
+	}
+	return append(chain, h.observe, h.recover, allowCORS, h.refuseNUL, h.boundBody, h.limitBody)
 }
 
 // streamChain is the middleware of long-lived connections: the timed

@@ -15,6 +15,7 @@ import (
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/buckets"
 	"github.com/pushgate/pushgate/inbox"
+	"github.com/pushgate/pushgate/internal/tracing"
 	"github.com/pushgate/pushgate/webhooks"
 )
 
@@ -185,6 +186,11 @@ type Config struct {
 	CompatAuthToken     string
 	CompatConnectionTTL time.Duration
 
+	// OTelEndpoint, when set, turns tracing on: spans go to the OTLP/HTTP
+	// receiver at this http(s) URL (tracing.ParseEndpoint says which
+	// forms it takes). "" makes no spans at all.
+	OTelEndpoint string
+
 	Logger *slog.Logger
 }
 
@@ -256,6 +262,7 @@ func (c *Config) Validate() error {
 		c.validateMaintenance,
 		c.validateRealtime,
 		c.validatePusher,
+		c.validateTracing,
 	} {
 		errs = append(errs, validate()...)
 	}
@@ -518,4 +525,16 @@ func (c *Config) validatePusher() []error {
 		errs = append(errs, errors.New("pusher_max_event_bytes: must be between 1024 and 1048576"))
 	}
 	return errs
+}
+
+// validateTracing checks otel_endpoint. The value is not quoted: a URL
+// refused for carrying credentials would print them.
+func (c *Config) validateTracing() []error {
+	if c.OTelEndpoint == "" {
+		return nil
+	}
+	if _, err := tracing.ParseEndpoint(c.OTelEndpoint); err != nil {
+		return []error{fmt.Errorf("otel_endpoint: %w", err)}
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ func (s *Server) buildDelivery() {
 		Now:            s.now,
 		Images:         s.images,
 		Metrics:        s.metrics.delivery,
+		Tracing:        s.tracing,
 	}
 	s.Sender = delivery.NewSender(s.DB.Messages(), s.Queue, opts)
 	if !cfg.Has(RoleWorker) {

@@ -43,6 +43,7 @@ func (s *Server) buildHTTP() {
 		Compat:           s.compatOptions(),
 		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},
 		TrustedProxies:   cfg.TrustedProxies,
+		Tracing:          s.tracing,
 		Ready:            s.readyChecks(),
 	})
 	s.http = &http.Server{

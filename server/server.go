@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/apps"
@@ -22,6 +23,7 @@ import (
 	"github.com/pushgate/pushgate/imagejobs"
 	"github.com/pushgate/pushgate/inbox"
 	"github.com/pushgate/pushgate/internal/conns"
+	"github.com/pushgate/pushgate/internal/tracing"
 	"github.com/pushgate/pushgate/providers"
 	"github.com/pushgate/pushgate/realtime"
 	"github.com/pushgate/pushgate/realtime/inboxproto"
@@ -93,6 +95,10 @@ type Server struct {
 
 	firstApp    apps.Credentials
 	firstAppNew bool
+
+	// tracing is nil unless otel_endpoint is set (tracing.go).
+	tracing        *tracing.Tracing
+	tracerProvider *sdktrace.TracerProvider
 }
 
 // New opens storage and the queue, applies migrations and creates the
@@ -109,8 +115,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			s.close()
+			_ = s.shutdownTracing(ctx) // nothing was traced yet
 		}
 	}()
+	if err := s.buildTracing(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.openStorage(ctx); err != nil {
 		return nil, err
 	}
@@ -292,6 +302,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.close()
+	errs = append(errs, s.shutdownTracing(ctx))
 	return errors.Join(errs...)
 }
 

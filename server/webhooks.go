@@ -21,7 +21,7 @@ func (s *Server) buildWebhooks() error {
 	var err error
 	s.dispatcher, err = webhooks.NewDispatcher(s.DB.Webhooks(), targets, &http.Client{Transport: s.guard.Transport()},
 		webhooks.DispatcherOptions{RetryFor: cfg.WebhookRetryFor, MinBackoff: cfg.WebhookMinBackoff, Logger: s.log, Now: s.now,
-			Metrics: s.metrics.webhooks})
+			Metrics: s.metrics.webhooks, Tracing: s.tracing})
 	if err != nil {
 		return err
 	}

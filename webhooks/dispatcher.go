@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushgate/pushgate"
 	"github.com/pushgate/pushgate/internal/lograte"
+	"github.com/pushgate/pushgate/internal/tracing"
 )
 
 // DispatcherOptions tune a Dispatcher.
@@ -45,6 +46,9 @@ type DispatcherOptions struct {
 	// Metrics counts attempts by outcome and reason (nil: nothing is
 	// counted).
 	Metrics *Metrics
+	// Tracing makes a span per attempt, linked to the spans of the tasks
+	// that delivered its events' messages (nil: tracing is off).
+	Tracing *tracing.Tracing
 }
 
 // Dispatcher POSTs due batches to their bucket's callback and records what
@@ -137,7 +141,9 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*Batch, error) {
 
 // attempt POSTs one claimed batch and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
-	o := d.send(ctx, b)
+	sctx, endSpan := d.traceAttempt(ctx, b)
+	o := d.send(sctx, b)
+	endSpan(o)
 	if ctx.Err() != nil {
 		// Shutting down: the lease makes the batch due again, and nothing
 		// is known of an attempt that was cut short.
@@ -164,6 +170,7 @@ func (d *Dispatcher) send(ctx context.Context, b *Batch) Outcome {
 		d.opts.Logger.Warn("read webhook batch", "batch", b.ID, "err", err)
 		return d.retry(o, b, 0, FailInternal, "internal error while reading the batch")
 	}
+	d.traceEvents(ctx, events)
 	body, err := render(t.Format, events, d.opts.Now())
 	if err != nil {
 		d.opts.Logger.Error("render webhook body", "batch", b.ID, "err", err)

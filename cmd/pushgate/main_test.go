@@ -305,6 +305,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		"bad log format":    {env: map[string]string{"PUSHGATE_LOG_FORMAT": "xml"}, want: "log_format"},
 		"bad duration":      {env: map[string]string{"PUSHGATE_SHUTDOWN_GRACE": "soon"}, want: "shutdown_grace"},
 		"bad public url":    {env: map[string]string{"PUSHGATE_PUBLIC_URL": "ftp://x"}, want: "public_url"},
+		"bad otel endpoint": {env: map[string]string{"PUSHGATE_OTEL_ENDPOINT": "localhost:4318"}, want: "otel_endpoint"},
 		"unreachable db":    {env: map[string]string{"PUSHGATE_DATABASE_URL": "postgres://127.0.0.1:1/x?connect_timeout=1", "PUSHGATE_MASTER_KEY": pushgate.NewMasterKey()}, want: "database_url"},
 		"unreachable redis": {env: map[string]string{"PUSHGATE_REDIS_URL": "redis://127.0.0.1:1"}, want: "redis_url"},
 		"stray argument":    {args: []string{"now"}, want: "no arguments"},

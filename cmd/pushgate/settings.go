@@ -198,6 +198,8 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) (err error) { c.EventsBurst, err = strconv.Atoi(v); return err }},
 	{key: "trusted_proxies", help: "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; empty: the client is the connection's peer",
 		apply: func(c *server.Config, v string) error { c.TrustedProxies = splitList(v); return nil }},
+	{key: "otel_endpoint", help: "OpenTelemetry tracing: the http(s) URL of an OTLP/HTTP receiver, such as a collector's http://localhost:4318 (spans go to its /v1/traces); empty: no tracing; the OTEL_* variables tune the rest",
+		apply: func(c *server.Config, v string) error { c.OTelEndpoint = v; return nil }},
 }
 
 func oneOf(v string, allowed ...string) error {
