@@ -63,6 +63,7 @@ func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, cre
 	for i := range d.results {
 		d.results[i].write = d.write
 	}
+	d.inFlight.metrics = opts.Metrics
 	return d
 }
 

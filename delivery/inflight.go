@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // inFlight limits the calls a node has under way to one provider, and
@@ -40,6 +42,7 @@ type inFlight struct {
 	saturated bool // a call found the limit reached in this window
 	floor     time.Duration
 	now       func() time.Time // time.Now; tests move it on
+	gauge     prometheus.Gauge // shows the limit (nil: nowhere)
 }
 
 const (
@@ -130,6 +133,9 @@ func (l *inFlight) observe(rtt time.Duration) {
 	default:
 		l.limit = min(inFlightMax, l.limit+max(1, l.limit/10))
 	}
+	if l.gauge != nil {
+		l.gauge.Set(float64(int(l.limit)))
+	}
 	l.start, l.samples, l.sum, l.least, l.saturated = l.now(), 0, 0, 0, false
 }
 
@@ -141,12 +147,19 @@ func (l *inFlight) current() int {
 }
 
 // inFlights keeps one limit per provider of a node.
-type inFlights struct{ m sync.Map }
+type inFlights struct {
+	m       sync.Map
+	metrics *Metrics
+}
 
 func (f *inFlights) of(provider string) *inFlight {
 	if l, ok := f.m.Load(provider); ok {
 		return l.(*inFlight)
 	}
-	l, _ := f.m.LoadOrStore(provider, newInFlight())
-	return l.(*inFlight)
+	l := newInFlight()
+	if l.gauge = f.metrics.inFlightLimit(provider); l.gauge != nil {
+		l.gauge.Set(inFlightStart)
+	}
+	got, _ := f.m.LoadOrStore(provider, l)
+	return got.(*inFlight)
 }

@@ -22,6 +22,7 @@ type Metrics struct {
 	failed   map[providerReason]prometheus.Counter
 	retried  map[providerReason]prometheus.Counter
 	calls    map[string]prometheus.Observer
+	limits   map[string]prometheus.Gauge
 }
 
 type providerReason struct{ provider, reason string }
@@ -56,12 +57,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help:    "Time of one call to a provider (one Send, or one SendBatch of many receivers), by provider.",
 		Buckets: providerCallBuckets,
 	}, []string{"provider"})
-	reg.MustRegister(accepted, sent, failed, retried, calls)
+	limits := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "pushgate_provider_in_flight_limit",
+		Help: "How many calls this node lets be under way to a provider at once, as its round trip moved it (docs/reliability.md), by provider.",
+	}, []string{"provider"})
+	reg.MustRegister(accepted, sent, failed, retried, calls, limits)
 
 	m := &Metrics{
 		accepted: map[string]prometheus.Counter{}, sent: map[string]prometheus.Counter{},
 		failed: map[providerReason]prometheus.Counter{}, retried: map[providerReason]prometheus.Counter{},
-		calls: map[string]prometheus.Observer{},
+		calls: map[string]prometheus.Observer{}, limits: map[string]prometheus.Gauge{},
 	}
 	provs := []string{other}
 	for _, t := range buckets.CredentialTypes() {
@@ -75,6 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.accepted[p] = accepted.WithLabelValues(p)
 		m.sent[p] = sent.WithLabelValues(p)
 		m.calls[p] = calls.WithLabelValues(p)
+		m.limits[p] = limits.WithLabelValues(p)
 		for _, r := range reasons {
 			k := providerReason{p, r}
 			m.failed[k], m.retried[k] = failed.WithLabelValues(p, r), retried.WithLabelValues(p, r)
@@ -111,6 +117,15 @@ func (m *Metrics) call(p string, d time.Duration) {
 	if m != nil {
 		m.calls[m.provider(p)].Observe(d.Seconds())
 	}
+}
+
+// inFlightLimit is the gauge of provider p's limit of calls under way
+// (nil: none).
+func (m *Metrics) inFlightLimit(p string) prometheus.Gauge {
+	if m == nil {
+		return nil
+	}
+	return m.limits[m.provider(p)]
 }
 
 // stored counts results once they are stored.
