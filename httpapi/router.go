@@ -59,6 +59,9 @@ type Options struct {
 	// Pusher, when set, serves the Pusher protocol (/app/{key}) and the
 	// Pusher HTTP API (/apps/{appId}/...).
 	Pusher PusherService
+	// ChannelWebhooks, when set, lists and redelivers the app's Pusher
+	// channel webhook batches (/v1/app/webhooks).
+	ChannelWebhooks WebhookBatches
 	// ConnectAuth, when set, authenticates the connections and inbox
 	// requests that name their app and carry no client token, through the
 	// app's connectAuthUrl.
@@ -149,6 +152,9 @@ func (h *Handler) route(s surfaces) {
 	}
 	h.routeStatus(s.public)
 	h.routeApp(s.core)
+	if h.opts.ChannelWebhooks != nil {
+		h.routeChannelBatches(s.core)
+	}
 	if h.opts.Core.Buckets != nil {
 		h.routeCore(s.core)
 		if h.opts.Core.Images != nil {
