@@ -19,9 +19,12 @@ type AppService interface {
 	CreateKey(ctx context.Context, appID, name string, role apps.Role) (*apps.APIKey, string, error)
 	ListKeys(ctx context.Context, appID string) ([]*apps.APIKey, error)
 	RevokeKey(ctx context.Context, appID, keyID string) error
-	// Get and GetByKey read an app with its settings (by id, by public key).
+	// Get and GetByKey read an app with its settings (by id, by public
+	// key); GetByKey and Lookup (by id, for the Pusher HTTP API's calls)
+	// may answer one remembered for up to a second.
 	Get(ctx context.Context, id string) (*apps.App, error)
 	GetByKey(ctx context.Context, publicKey string) (*apps.App, error)
+	Lookup(ctx context.Context, id string) (*apps.App, error)
 	UpdateSettings(ctx context.Context, appID string, patch apps.SettingsPatch) (*apps.App, error)
 }
 
