@@ -49,6 +49,7 @@ type Service struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedKey // by API key hash; only keys that opened an app
+	apps  map[string]cachedApp // by id or public key (appcache.go)
 
 	// epoch is the highest auth epoch read; confirmed is the latest start
 	// of a read that succeeded, in ns since base (so on the monotonic
@@ -75,7 +76,7 @@ type cachedKey struct {
 // NewService returns a Service over store, sealing secrets with keyring.
 // Authenticate remembers keys only after Start.
 func NewService(store Store, keyring *pushgate.Keyring, opts Options) *Service {
-	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, guard: opts.Guard, cache: map[string]cachedKey{}}
+	s := &Service{store: store, keyring: keyring, now: opts.Now, ttl: opts.AuthCacheTTL, poll: opts.EpochPoll, log: opts.Logger, guard: opts.Guard, cache: map[string]cachedKey{}, apps: map[string]cachedApp{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -176,6 +177,9 @@ func (s *Service) refresh(ctx context.Context) error {
 	}
 	if raiseTo(&s.epoch, e) {
 		s.forget(func(cachedKey) bool { return true })
+		s.mu.Lock()
+		clear(s.apps)
+		s.mu.Unlock()
 	}
 	// After the epoch: a key is trusted on the strength of confirmed only
 	// once the epoch it is checked against is at least what this read saw.
@@ -294,17 +298,6 @@ func (s *Service) Get(ctx context.Context, id string) (*App, error) {
 	return s.open(app)
 }
 
-// GetByKey returns the app with the given public key, its secret opened:
-// a connection authenticated by the app's connectAuthUrl names its app by
-// the public key (and the Pusher protocol's /app/{key} will).
-func (s *Service) GetByKey(ctx context.Context, publicKey string) (*App, error) {
-	app, err := s.store.GetAppByKey(ctx, publicKey)
-	if err != nil {
-		return nil, err
-	}
-	return s.open(app)
-}
-
 func (s *Service) open(app *App) (*App, error) {
 	secret, err := s.keyring.Open(app.SealedSecret, []byte("app-secret:"+app.ID))
 	if err != nil {
@@ -320,6 +313,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	if err := s.store.SetAppSecret(ctx, id, s.sealSecret(id, secret)); err != nil {
 		return "", err
 	}
+	s.forgetApp(id)
 	return secret, nil
 }
 
@@ -329,6 +323,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.forget(func(c cachedKey) bool { return c.app.ID == id })
+	s.forgetApp(id)
 	s.refreshAfterChange(ctx)
 	return nil
 }

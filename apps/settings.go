@@ -73,6 +73,7 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, patch Settin
 	if err := s.store.SetAppSettings(ctx, appID, set); err != nil {
 		return nil, err
 	}
+	s.forgetApp(appID)
 	app.ConnectAuthURL, app.AllowedOrigins, app.ClientEvents, app.SealedSecret = set.ConnectAuthURL, set.AllowedOrigins, set.ClientEvents, ""
 	app.CompatKeepOffline, app.ChannelWebhookURL, app.SubscriptionCount = set.CompatKeepOffline, set.ChannelWebhookURL, set.SubscriptionCount
 	if app.AllowedOrigins == nil {

@@ -36,6 +36,9 @@ func newTestAPIOn(t testing.TB, db *sqlstore.DB, opts httpapi.Options) (*httpapi
 	if opts.Inbox == nil {
 		opts.Inbox = newFakeInbox()
 	}
+	if opts.ChannelWebhooks == nil {
+		opts.ChannelWebhooks = newChannelDispatcher(t, db)
+	}
 	if opts.Events.Recorder == nil {
 		opts.Events.Recorder = webhooks.NewRecorder(db.Webhooks(), webhooks.RecorderOptions{})
 	}

@@ -56,6 +56,18 @@ func toBatchJSON(b *webhooks.Batch) batchJSON {
 }
 
 func (h *Handler) listBatches(c *gin.Context) {
+	opts, err := batchQuery(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	b := currentBucket(c)
+	list, err := h.opts.Core.Webhooks.Batches(c.Request.Context(), b.AppID, b.ID, opts)
+	h.writeBatches(c, list, err)
+}
+
+// batchQuery reads a batch listing's status, limit and before.
+func batchQuery(c *gin.Context) (webhooks.ListOptions, error) {
 	var opts webhooks.ListOptions
 	var problems []string
 	switch s := webhooks.Status(c.Query("status")); s {
@@ -78,11 +90,13 @@ func (h *Handler) listBatches(c *gin.Context) {
 		opts.Before = v
 	}
 	if len(problems) > 0 {
-		h.writeError(c, pushgate.Invalid("the query is invalid", problems...))
-		return
+		return opts, pushgate.Invalid("the query is invalid", problems...)
 	}
-	b := currentBucket(c)
-	list, err := h.opts.Core.Webhooks.Batches(c.Request.Context(), b.AppID, b.ID, opts)
+	return opts, nil
+}
+
+// writeBatches answers a listing.
+func (h *Handler) writeBatches(c *gin.Context, list []*webhooks.Batch, err error) {
 	if err != nil {
 		h.writeError(c, err)
 		return

@@ -82,7 +82,7 @@ func (h *Handler) pusherApp(c *gin.Context, q url.Values, body []byte) (*apps.Ap
 			return nil, "body_md5: must be the hex MD5 of the body", nil
 		}
 	}
-	app, err := h.opts.Apps.Get(c.Request.Context(), c.Param("appId"))
+	app, err := h.opts.Apps.Lookup(c.Request.Context(), c.Param("appId"))
 	switch code := pushgate.ErrorCode(err); {
 	case code == pushgate.ENOTFOUND || code == pushgate.EINVALID:
 		return nil, "auth_key: does not open this app", nil

@@ -20,9 +20,12 @@ type AppService interface {
 	CreateKey(ctx context.Context, appID, name string, role apps.Role) (*apps.APIKey, string, error)
 	ListKeys(ctx context.Context, appID string) ([]*apps.APIKey, error)
 	RevokeKey(ctx context.Context, appID, keyID string) error
-	// Get and GetByKey read an app with its settings (by id, by public key).
+	// Get and GetByKey read an app with its settings (by id, by public
+	// key); GetByKey and Lookup (by id, for the Pusher HTTP API's calls)
+	// may answer one remembered for up to a second.
 	Get(ctx context.Context, id string) (*apps.App, error)
 	GetByKey(ctx context.Context, publicKey string) (*apps.App, error)
+	Lookup(ctx context.Context, id string) (*apps.App, error)
 	UpdateSettings(ctx context.Context, appID string, patch apps.SettingsPatch) (*apps.App, error)
 }
 
@@ -60,6 +63,9 @@ type Options struct {
 	// Pusher, when set, serves the Pusher protocol (/app/{key}) and the
 	// Pusher HTTP API (/apps/{appId}/...).
 	Pusher PusherService
+	// ChannelWebhooks, when set, lists and redelivers the app's Pusher
+	// channel webhook batches (/v1/app/webhooks).
+	ChannelWebhooks WebhookBatches
 	// ConnectAuth, when set, authenticates the connections and inbox
 	// requests that name their app and carry no client token, through the
 	// app's connectAuthUrl.
@@ -153,6 +159,9 @@ func (h *Handler) route(s surfaces) {
 	}
 	h.routeStatus(s.public)
 	h.routeApp(s.core)
+	if h.opts.ChannelWebhooks != nil {
+		h.routeChannelBatches(s.core)
+	}
 	if h.opts.Core.Buckets != nil {
 		h.routeCore(s.core)
 		if h.opts.Core.Images != nil {

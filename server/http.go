@@ -39,6 +39,7 @@ func (s *Server) buildHTTP() {
 		ConnectRatePerIP: cfg.WSConnectRate,
 		Realtime:         tokenSessions{s.inboxWS},
 		Pusher:           pusherSessions{s.pusher},
+		ChannelWebhooks:  s.channelDispatcher,
 		ConnectAuth:      s.connectAuth,
 		Compat:           s.compatOptions(),
 		Events:           httpapi.EventOptions{Recorder: s.recorder, RatePerIP: cfg.EventsRatePerIP, Burst: cfg.EventsBurst},

@@ -12,6 +12,7 @@
 #
 #   bash bench/pusherload/run.sh
 #   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too
+#   PROFILE=1 bash bench/pusherload/run.sh   # + CPU profiles of pushgate in $OUT (a -tags pprof build)
 #   N_FAN=200 EVENTS_FAN=10 N_RATE=100 EVENTS_RATE=40 SETTLE=2s SOKETI_DIR=/tmp/soketi \
 #     PGDB=pushgate_t16l REDIS_URL=redis://127.0.0.1:6379/10 bash bench/pusherload/run.sh   # a quick check
 #
@@ -46,7 +47,7 @@ trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev
 most=$(( N_FAN > N_RATE ? N_FAN : N_RATE ))
 ulimit -n $((most + 2000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge $((most + 1000)) ] || { echo "open-file limit $(ulimit -n) is below $((most + 1000))"; exit 1; }
-go build -o "$work/pushgate" ./cmd/pushgate
+go build ${PROFILE:+-tags pprof} -o "$work/pushgate" ./cmd/pushgate
 go build -o "$work/pusherload" ./bench/pusherload
 redis_db=${REDIS_URL##*/}
 redis_pid=$(pidof -s redis-server || true)
@@ -65,7 +66,7 @@ start_pushgate() {
   PUSHGATE_DATA_DIR="$work/data" PUSHGATE_HTTP_ADDR="127.0.0.1:$PORT" \
     PUSHGATE_DATABASE_URL="postgres://postgres@$PGHOST:5432/$PGDB?sslmode=disable" PUSHGATE_REDIS_URL="$REDIS_URL" \
     PUSHGATE_MASTER_KEY="$(openssl rand -base64 32)" PUSHGATE_ACCESS_LOG=false \
-    PUSHGATE_WS_CONNECT_RATE=0 PUSHGATE_APP_RATE_LIMIT=0 \
+    PUSHGATE_WS_CONNECT_RATE=0 PUSHGATE_APP_RATE_LIMIT=0 PUSHGATE_PPROF_ADDR="${PROFILE:+127.0.0.1:$((PORT + 2))}" \
     taskset -c 0 "$work/pushgate" serve --json >"$work/out.json" 2>"$work/server.log" &
   pid=$!
   wait_http "http://127.0.0.1:$PORT/readyz"
@@ -74,6 +75,16 @@ start_pushgate() {
   key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$work/out.json")
   secret=$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$work/out.json")
   cpu=(-cpu-pids "redis=$redis_pid") # pushgate's fan-out goes through Redis
+  [ -n "${PROFILE:-}" ] && profile "$scenario"
+  return 0
+}
+
+# profile writes CPU profiles of pushgate to $OUT: one while it subscribes
+# (from SETTLE on, 8 s), one while events go out (from 2×SETTLE + 10 s, 30 s).
+profile() {
+  local s=${SETTLE%s} base="http://127.0.0.1:$((PORT + 2))/debug/pprof/profile"
+  (sleep "$((s - 1))"; curl -s -o "$OUT/$1-subscribe.pprof" "$base?seconds=8") &
+  (sleep "$((2 * s + 10))"; curl -s -o "$OUT/$1-events.pprof" "$base?seconds=30") &
 }
 
 start_soketi() {

@@ -42,10 +42,10 @@ func (s *session) clientEvent(ctx context.Context, f *inFrame) {
 
 // allowClientEvent counts a client event against the token bucket.
 func (s *session) allowClientEvent() bool {
-	now := time.Now()
+	now := time.Now().UnixNano()
 	rate := s.h.opts.ClientEventRate
-	if !s.last.IsZero() {
-		s.tokens = min(rate, s.tokens+now.Sub(s.last).Seconds()*rate)
+	if s.last != 0 {
+		s.tokens = min(rate, s.tokens+time.Duration(now-s.last).Seconds()*rate)
 	}
 	s.last = now
 	if s.tokens < 1 {

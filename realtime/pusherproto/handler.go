@@ -118,7 +118,11 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 	if h.opts.Track != nil {
 		s.tracked = h.opts.Track(func(context.Context) { c.Close(CloseReconnect, "server shutting down") })
 	}
-	s.unregister = h.opts.Hub.Register(app.ID, "", "", s)
+	// Registered with the hub only once signed in (as its user): an
+	// anonymous connection hears only its channels, which know it, and
+	// the server's registry closes it on shutdown, so an idle one keeps
+	// no hub entry.
+	s.unregister = func() {}
 	s.c.Send(eventFrame("pusher:connection_established", "", stringData(struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`

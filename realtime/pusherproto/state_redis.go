@@ -27,6 +27,7 @@ type RedisState struct {
 	node   string
 	// cacheTTL is how long a cache channel keeps its last event.
 	cacheTTL time.Duration
+	counts   counts // state_counts.go
 }
 
 var _ State = (*RedisState)(nil)
@@ -37,7 +38,9 @@ func NewRedisState(client redis.UniversalClient, namespace, node string) *RedisS
 	if namespace == "" {
 		namespace = "pushgate"
 	}
-	return &RedisState{client: client, prefix: namespace + ":pusher:", node: node, cacheTTL: 30 * time.Minute}
+	r := &RedisState{client: client, prefix: namespace + ":pusher:", node: node, cacheTTL: 30 * time.Minute}
+	r.counts.local, r.counts.pending = map[chanKey]int{}, map[chanKey]int{}
+	return r
 }
 
 // share is the field of the node's hash that counts one channel's
@@ -51,14 +54,6 @@ func (r *RedisState) key(appID string, parts ...string) string {
 }
 
 var (
-	incr = redis.NewScript(`
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)`)
-	decr = redis.NewScript(`
-if redis.call('HINCRBY', KEYS[2], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) return 0 end
-return n`)
 	join = redis.NewScript(`
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 if n == 1 then
@@ -80,16 +75,6 @@ if n <= 0 then
 end
 return n`)
 )
-
-func (r *RedisState) Subscribed(ctx context.Context, appID, channel string) (int, error) {
-	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
-	return incr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Int()
-}
-
-func (r *RedisState) Unsubscribed(ctx context.Context, appID, channel string) (int, error) {
-	keys := []string{r.key(appID, "channels"), r.nodeKey(r.node)}
-	return decr.Run(ctx, r.client, keys, channel, share(appID, channel, "")).Int()
-}
 
 func (r *RedisState) Join(ctx context.Context, appID, channel, userID string, info json.RawMessage, limit int) (bool, error) {
 	if info == nil {
@@ -125,6 +110,9 @@ func (r *RedisState) Members(ctx context.Context, appID, channel string) (map[st
 }
 
 func (r *RedisState) Channels(ctx context.Context, appID, prefix string) (map[string]int, error) {
+	if err := r.flush(ctx); err != nil {
+		return nil, err
+	}
 	all, err := r.client.HGetAll(ctx, r.key(appID, "channels")).Result()
 	if err != nil {
 		return nil, err
@@ -139,6 +127,9 @@ func (r *RedisState) Channels(ctx context.Context, appID, prefix string) (map[st
 }
 
 func (r *RedisState) Subscriptions(ctx context.Context, appID, channel string) (int, error) {
+	if err := r.flush(ctx); err != nil {
+		return 0, err
+	}
 	n, err := r.client.HGet(ctx, r.key(appID, "channels"), channel).Int()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil

@@ -10,9 +10,9 @@ import (
 var errClosed = errors.New("wsconn: the upgrader is closed")
 
 // registry holds an Upgrader's open connections by number: the poller's
-// events name them by it, and one sweep a heartbeat pings them all and
-// ends those silent for two, so that a connection needs no timer of its
-// own.
+// events name them by it, and a sweep pings each of them once a
+// heartbeat (a part of them at a time) and ends those silent for two, so
+// that a connection needs no timer of its own.
 type registry struct {
 	heartbeat time.Duration
 
@@ -66,23 +66,40 @@ func (r *registry) close() {
 	}
 }
 
+// sweepSlots is how many parts a heartbeat's sweep is cut into: each
+// tick pings one part, so that ten thousand idle connections cost a
+// few milliseconds of writes every heartbeat/sweepSlots instead of one
+// burst that would hold up a fan-out behind it for a hundred.
+const sweepSlots = 32
+
 func (r *registry) sweep() {
-	t := time.NewTicker(r.heartbeat)
+	slots, every := uint64(sweepSlots), r.heartbeat/sweepSlots
+	if every < time.Millisecond {
+		slots, every = 1, r.heartbeat
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
+	var tick uint64
+	var open []*Conn
 	for {
 		select {
 		case <-r.stop:
 			return
 		case now := <-t.C:
+			slot := tick % slots
+			tick++
 			r.mu.Lock()
-			open := make([]*Conn, 0, len(r.conns))
-			for _, c := range r.conns {
-				open = append(open, c)
+			for id, c := range r.conns {
+				if id%slots == slot {
+					open = append(open, c)
+				}
 			}
 			r.mu.Unlock()
 			for _, c := range open {
 				c.heartbeat(now, r.heartbeat)
 			}
+			clear(open)
+			open = open[:0]
 		}
 	}
 }

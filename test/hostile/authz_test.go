@@ -30,8 +30,10 @@ var unscoped = map[string]bool{
 	"PATCH /v1/app":     true,
 	"GET /v1/app/keys":  true,
 	"POST /v1/app/keys": true,
-	"POST /v1/bucket":   true,
-	"POST /v1/images":   true,
+	// B's key lists B's own channel webhook batches.
+	"GET /v1/app/webhooks": true,
+	"POST /v1/bucket":      true,
+	"POST /v1/images":      true,
 	// The inbox: B's key and B's client tokens act on B's own.
 	"POST /v1/tokens":            true,
 	"GET /v1/tokens":             true,
@@ -74,7 +76,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		w.must(201, w.a.key, "POST", "/v1/app/keys", `{"name":"revoked","role":"standard"}`, &gone)
 		w.must(204, w.a.key, "DELETE", "/v1/app/keys/"+gone.ID, nil, nil)
 		keys["revoked"] = gone.Key
-		aIDs := []string{w.a.id, w.a.keyID, std.ID, w.a.bucket, w.a.context, w.a.message, w.a.batch}
+		aIDs := []string{w.a.id, w.a.keyID, std.ID, w.a.bucket, w.a.context, w.a.message, w.a.batch, w.a.channelBatch}
 		// A client-token route takes, for each kind: A's token (admin),
 		// A's API key (standard), B's token (other), nothing, and A's
 		// revoked token.
@@ -123,6 +125,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"B's bucket with A's message", "GET", "/v1/bucket/" + w.b.bucket + "/message/" + w.a.message, ""},
 			{"B's bucket redelivering A's batch", "POST", "/v1/bucket/" + w.b.bucket + "/webhooks/" + w.a.batch + "/redeliver", ""},
 			{"B revoking A's key", "DELETE", "/v1/app/keys/" + w.a.keyID, ""},
+			{"B redelivering A's channel webhook batch", "POST", "/v1/app/webhooks/" + w.a.channelBatch + "/redeliver", ""},
+			{"B redelivering its bucket's batch as a channel one", "POST", "/v1/app/webhooks/" + w.b.batch + "/redeliver", ""},
+			{"B's bucket redelivering B's channel webhook batch", "POST", "/v1/bucket/" + w.b.bucket + "/webhooks/" + w.b.channelBatch + "/redeliver", ""},
 		}
 		for _, m := range mixed {
 			t.Run(m.name, func(t *testing.T) {

@@ -346,6 +346,9 @@ func fixtures(w *world) map[string]*routeFx {
 		{route: "GET /v1/bucket/{bucketId}/webhooks", key: a.key, ok: []int{200}, params: bucketOnly, other: otherBucket},
 		{route: "POST /v1/bucket/{bucketId}/webhooks/{batchId}/redeliver", key: a.key, ok: []int{200, 409},
 			params: static("bucketId", a.bucket, "batchId", a.batch), other: map[string]string{"bucketId": b.bucket, "batchId": b.batch}},
+		{route: "GET /v1/app/webhooks", key: a.key, ok: []int{200}},
+		{route: "POST /v1/app/webhooks/{batchId}/redeliver", key: a.key, ok: []int{200, 409},
+			params: static("batchId", a.channelBatch), other: map[string]string{"batchId": b.channelBatch}},
 		{route: "POST /v1/images", key: a.key, ok: []int{200}, contentType: "image/png",
 			body: func() []byte { return w.png }, bodyLimit: 10<<20 + 64<<10},
 		{route: "GET /cdn/{key}", ok: []int{200}, params: static("key", w.cdnKey)},
@@ -952,6 +955,26 @@ func specialCases(w *world, fx map[string]*routeFx) []mcase {
 	add(list, "the other app's batch as cursor", want{codes: []int{200, 400}, check: hides(w.b.batch)}, func() request {
 		r := fx[list].valid()
 		r.path += "?before=" + w.b.batch
+		return r
+	})
+
+	const channelList = "GET /v1/app/webhooks"
+	for _, q := range []string{"limit=abc", "limit=0", "limit=501", "limit=99999999999999999999", "limit=-1", "status=x",
+		"status=%00", "before=x", "before=" + strings.Repeat("9", 5000)} {
+		add(channelList, "query "+trunc(q, 30), want{codes: c400}, func() request {
+			r := fx[channelList].valid()
+			r.path += "?" + q
+			return r
+		})
+	}
+	add(channelList, "the other app's batch as cursor", want{codes: []int{200, 400}, check: hides(w.b.channelBatch)}, func() request {
+		r := fx[channelList].valid()
+		r.path += "?before=" + w.b.channelBatch
+		return r
+	})
+	add(channelList, "a bucket batch as cursor", want{codes: []int{200, 400}, check: hides(w.a.batch)}, func() request {
+		r := fx[channelList].valid()
+		r.path += "?before=" + w.a.batch
 		return r
 	})
 

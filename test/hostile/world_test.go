@@ -21,7 +21,8 @@ const topic = "com.example.shop"
 
 // world is a node with two apps, A (the installation's first) and B, each
 // with a bucket of every credential type and a callback, a data context,
-// one sent message and a delivered webhook batch; and the fakes they use.
+// one sent message and a delivered webhook batch, and a delivered batch of
+// its Pusher channel webhook; and the fakes they use.
 type world struct {
 	*node
 	a, b     *tenant
@@ -42,16 +43,18 @@ type world struct {
 
 // tenant is one app and what it owns.
 type tenant struct {
-	name     string
-	id, key  string
-	keyID    string            // its first API key
-	bucket   string            // a bucket with every credential type
-	cred     map[string]string // credential id by type
-	context  string            // a data context of bucket
-	message  string            // a message of context
-	batch    string            // a delivered webhook batch of bucket
-	receiver map[string]any    // the Web Push receiver message went to
-	inbox    *inboxTenant      // client tokens and a notification
+	name    string
+	id, key string
+	keyID   string            // its first API key
+	bucket  string            // a bucket with every credential type
+	cred    map[string]string // credential id by type
+	context string            // a data context of bucket
+	message string            // a message of context
+	batch   string            // a delivered webhook batch of bucket
+	// channelBatch is a delivered batch of the app's channel webhook.
+	channelBatch string
+	receiver     map[string]any // the Web Push receiver message went to
+	inbox        *inboxTenant   // client tokens and a notification
 }
 
 func newWorld(t *testing.T, backend string) *world {
@@ -93,6 +96,7 @@ func newWorld(t *testing.T, backend string) *world {
 	}
 	for _, tn := range []*tenant{w.a, w.b} {
 		tn.batch = w.deliveredBatch(tn)
+		tn.channelBatch = w.deliveredChannelBatch(tn)
 	}
 	var up struct {
 		Variants []struct {
