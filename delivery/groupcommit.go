@@ -3,27 +3,36 @@ package delivery
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/pushgate/pushgate/messages"
 )
 
 // groupCommit writes the results of all of a node's running tasks that are
 // ready at the same moment in one transaction. Each task's flusher calls
-// commit with what it learned; while a write is under way the others
-// queue, and the next write takes the whole queue. So a node writes about
-// once per write's duration however many tasks run, each write covering
-// every task's latest results: a short ResultInterval costs the database
-// one transaction per round instead of one per task.
+// commit with what it learned; while a write is under way, or until
+// spacing has passed since the last round started, the others queue, and
+// the next write takes the whole queue. So a lane writes once per spacing
+// (or per write's duration, if longer) however many tasks run, each write
+// covering every task's latest results: a short ResultInterval costs the
+// database one transaction per lane and interval, not one per task.
 //
 // No goroutine of its own: the first caller to find no write under way
 // writes (leads) one round, then hands the lead to the first caller that
 // queued meanwhile.
 type groupCommit struct {
 	write func(ctx context.Context, rs []messages.Result) ([]messages.Result, error)
+	// spacing is the least time from the start of one round to the start
+	// of the next (Options.ResultInterval): what a lane writes is then at
+	// most about that old, and a node writes a few dozen times a second
+	// however many tasks commit (each write costs the database about the
+	// same however many results it holds).
+	spacing time.Duration
 
 	mu      sync.Mutex
 	queue   []*commitRequest
 	writing bool
+	last    time.Time // the start of the last round
 }
 
 type commitRequest struct {
@@ -50,6 +59,12 @@ func (g *groupCommit) commit(ctx context.Context, rs []messages.Result) ([]messa
 		g.mu.Lock()
 	}
 	g.writing = true
+	if wait := g.spacing - time.Since(g.last); wait > 0 {
+		g.mu.Unlock() // the others queue meanwhile: they join this round
+		time.Sleep(wait)
+		g.mu.Lock()
+	}
+	g.last = time.Now()
 	round := g.queue
 	g.queue = nil
 	g.mu.Unlock()

@@ -61,7 +61,7 @@ func NewDeliverer(sender *Sender, store messages.Store, ctxs contexts.Store, cre
 		failures: lograte.New(opts.Logger, lograte.Options{Now: opts.Now}),
 	}
 	for i := range d.results {
-		d.results[i].write = d.write
+		d.results[i].write, d.results[i].spacing = d.write, opts.ResultInterval
 	}
 	d.inFlight.metrics = opts.Metrics
 	return d
@@ -126,7 +126,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 const imagesWait = time.Second
 
 // flushRetry is how long a task waits after a failed write of results
-// before it tries again (Options.ResultInterval spaces the others).
+// before it tries again (Options.ResultInterval spaces its lane's writes).
 const flushRetry = time.Second
 
 // deliver sends the claimed messages and stores their results as they
@@ -316,14 +316,15 @@ func (c providerCall) end(errs ...error) {
 	c.span.end(errs...)
 }
 
-// flushResults stores results as their indexes arrive on done, at most
-// every ResultInterval (flushRetry after a failed write), until done
-// closes. That bounds what a crash leaves delivered but recorded as
-// unsent, and so sent again after recovery, to about ResultInterval plus
-// one write of the node's sends (docs/reliability.md). Each write adds a
+// flushResults stores results as their indexes arrive on done, until
+// done closes: it hands what it has to its lane of group commit, which
+// writes every ResultInterval, and gathers what comes meanwhile for the
+// next write (flushRetry after a failed write). That bounds what a crash
+// leaves delivered but recorded as unsent, and so sent again after
+// recovery, to about ResultInterval plus one write of the node's sends,
+// besides the sends in flight (docs/reliability.md). Each write adds a
 // row of interim results per chunk (the store folds them into the chunk
-// when it finishes): a shorter interval costs the database more, small,
-// writes. A batch that failed for a reason that may pass is
+// when it finishes). A batch that failed for a reason that may pass is
 // tried again with the next one.
 func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
 	var pending []messages.Result
@@ -337,18 +338,13 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 		rest, err = lane.commit(ctx, pending)
 		pending = append(pending[:0], rest...)
 	}
-	spacing := time.NewTimer(d.opts.ResultInterval)
-	defer spacing.Stop()
-	spaced := false // ResultInterval (or flushRetry) passed since the last write
+	var retry <-chan time.Time // set after a failed write
 	for {
-		if spaced && len(pending) > 0 {
+		if len(pending) > 0 && retry == nil {
 			flush()
-			spaced = false
-			next := d.opts.ResultInterval
 			if len(pending) > 0 {
-				next = flushRetry
+				retry = time.After(flushRetry)
 			}
-			spacing.Reset(next)
 		}
 		select {
 		case i, ok := <-done:
@@ -357,8 +353,28 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 				return err
 			}
 			pending = append(pending, results[i])
-		case <-spacing.C:
-			spaced = true
+			if pending, ok = gather(pending, results, done); !ok {
+				flush()
+				return err
+			}
+		case <-retry:
+			retry = nil
+		}
+	}
+}
+
+// gather adds the results whose indexes wait on done to pending, without
+// waiting; ok is false once done is closed.
+func gather(pending, results []messages.Result, done <-chan int) ([]messages.Result, bool) {
+	for {
+		select {
+		case i, ok := <-done:
+			if !ok {
+				return pending, false
+			}
+			pending = append(pending, results[i])
+		default:
+			return pending, true
 		}
 	}
 }
