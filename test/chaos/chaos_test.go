@@ -107,7 +107,10 @@ func TestRedisDown(t *testing.T) {
 // answers 503 with Retry-After (never 500), /readyz says not ready, and
 // every send answered 200 goes out.
 func TestPostgresDown(t *testing.T) {
-	r := newRig(t)
+	// A lease longer than the outage: a task retries its last write of
+	// results while its claim holds (three quarters of the lease), so what
+	// it delivered is recorded when PostgreSQL is back, not sent again.
+	r := newRig(t, "PUSHGATE_DELIVERY_LEASE="+(3*suite(t).pgOutage).String())
 	n := r.node("single")
 	n.start()
 	r.setup(n)

@@ -57,6 +57,16 @@ type node struct {
 	out  chan string // the first stdout line of the first start
 }
 
+// tailLines is how many log lines of a node a failed test shows
+// (PUSHGATE_CHAOS_LOGS=1 shows them for every test, more of them).
+var tailLines = 25
+
+func init() {
+	if os.Getenv("PUSHGATE_CHAOS_LOGS") != "" {
+		tailLines = 400
+	}
+}
+
 // tail keeps a process's last log lines.
 type tail struct {
 	mu    sync.Mutex
@@ -65,7 +75,7 @@ type tail struct {
 
 func (l *tail) add(s string) {
 	l.mu.Lock()
-	if l.lines = append(l.lines, s); len(l.lines) > 25 {
+	if l.lines = append(l.lines, s); len(l.lines) > tailLines {
 		l.lines = l.lines[1:]
 	}
 	l.mu.Unlock()
@@ -82,7 +92,7 @@ func newNode(t *testing.T, name string, env []string) *node {
 	n.env = append(append([]string{"PUSHGATE_DATA_DIR=" + t.TempDir()}, env...), "PUSHGATE_HTTP_ADDR="+n.addr)
 	t.Cleanup(func() {
 		n.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("PUSHGATE_CHAOS_LOGS") != "" {
 			t.Logf("node %s's last log lines:\n%s", n.name, n.logs)
 		}
 	})
