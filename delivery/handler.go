@@ -203,7 +203,7 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 		})
 	}
 	flushed := make(chan error, 1)
-	go func() { flushed <- d.flushResults(store, results, done) }()
+	go func() { flushed <- d.flushResults(store, results, done, ctx.Done()) }()
 	var givenUp []string
 	var group []int
 	for i, m := range msgs {
@@ -325,8 +325,14 @@ func (c providerCall) end(errs ...error) {
 // besides the sends in flight (docs/reliability.md). Each write adds a
 // row of interim results per chunk (the store folds them into the chunk
 // when it finishes). A batch that failed for a reason that may pass is
-// tried again with the next one.
-func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int) error {
+// tried again with the next one, and the last one every flushRetry while
+// the claim holds, unless stop (the task's cancellation) closes.
+func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result, done <-chan int, stop <-chan struct{}) error {
+	// The claim was taken just before: the last write may be tried again
+	// until three quarters of its lease, while no other worker can take the
+	// messages, so that results learned while the database was away are
+	// not sent again after the lease (docs/reliability.md).
+	lastTry := time.Now().Add(d.opts.Lease * 3 / 4)
 	var pending []messages.Result
 	var err error
 	lane := &d.results[d.lane.Add(1)%resultLanes]
@@ -348,13 +354,20 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 		}
 		select {
 		case i, ok := <-done:
+			if ok {
+				pending = append(pending, results[i])
+				pending, ok = gather(pending, results, done)
+			}
 			if !ok {
 				flush()
-				return err
-			}
-			pending = append(pending, results[i])
-			if pending, ok = gather(pending, results, done); !ok {
-				flush()
+				for len(pending) > 0 && time.Now().Add(flushRetry).Before(lastTry) {
+					select {
+					case <-time.After(flushRetry):
+					case <-stop: // the task is cancelled (the node stops)
+						return err
+					}
+					flush()
+				}
 				return err
 			}
 		case <-retry:

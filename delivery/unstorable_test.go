@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -299,6 +300,51 @@ func TestLoweredMaxAttemptsEndsStoredRetries(t *testing.T) {
 		}
 		if len(logs.errors("attempts")) != 0 || claimWarnings != 1 || len(logs.at("WARN", "message failed reason=unavailable")) != 2 {
 			t.Errorf("want one warning naming the messages, one per failed message, no error: %v", logs.records)
+		}
+	})
+}
+
+// awayStore fails every Finish while the database is away (a lost
+// connection: a failure that may pass), counting the refusals.
+type awayStore struct {
+	messages.Store
+	mu      sync.Mutex
+	away    int // Finish calls still to refuse
+	refused int
+}
+
+func (s *awayStore) Finish(ctx context.Context, results []messages.Result) error {
+	s.mu.Lock()
+	if s.away > 0 {
+		s.away--
+		s.refused++
+		s.mu.Unlock()
+		return fmt.Errorf("finish messages: %w", syscall.ECONNREFUSED)
+	}
+	s.mu.Unlock()
+	return s.Store.Finish(ctx, results)
+}
+
+// Results whose last write fails while the database is away are written
+// when it is back, within the claim's lease: the chunk ends sent, each
+// message sent once, without waiting for the lease to end and the sweep.
+func TestLastResultsWrittenWhenTheDatabaseIsBack(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		r := newRig(t, db, delivery.Options{MaxAttempts: 3, Lease: time.Minute})
+		ids := r.insertChunk("user-0", "user-1", "user-2")
+		store := &awayStore{Store: db.Messages(), away: 3}
+		r.store = store
+		r.startWorker()
+		r.sweep()
+		for i, m := range r.waitFinal(ids, 30*time.Second) {
+			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
+				t.Errorf("message %d: %s, sent %d times", i, m.Status, r.provider.count(m.ID))
+			}
+		}
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if store.refused != 3 {
+			t.Errorf("%d writes refused, want 3", store.refused)
 		}
 	})
 }

@@ -22,3 +22,6 @@ func (h *Handler) HandleClientForTest(method, path string, fn gin.HandlerFunc) {
 func (h *Handler) HandleStreamForTest(method, path string, fn gin.HandlerFunc) {
 	h.groups.streams.Handle(method, path, fn)
 }
+
+// WriteErrorForTest is writeError, for tests of the error answers.
+func (h *Handler) WriteErrorForTest(c *gin.Context, err error) { h.writeError(c, err) }

@@ -98,6 +98,8 @@ type APNSFake struct {
 	mu           sync.Mutex
 	tokenReplies map[string]APNSReply
 	failNext     []apnsQueued
+	failAll      []APNSReply // answers of an outage, taken in turn
+	failAllN     int
 	delivered    []APNSRequest
 	rejections   map[string]int64
 }
@@ -226,6 +228,16 @@ func (f *APNSFake) FailNext(n int, r APNSReply) {
 	f.mu.Unlock()
 }
 
+// FailAll answers every valid request with rs, taken in turn (429, then
+// 503, then 429...), until FailAll is called with none: a provider that
+// throttles and fails for a while. It comes after FailNext's answers and
+// before per-token ones.
+func (f *APNSFake) FailAll(rs ...APNSReply) {
+	f.mu.Lock()
+	f.failAll, f.failAllN = append([]APNSReply(nil), rs...), 0
+	f.mu.Unlock()
+}
+
 // SetLatency delays every answer by d (less if the client gives up first).
 func (f *APNSFake) SetLatency(d time.Duration) { f.latency.Store(int64(d)) }
 
@@ -301,6 +313,11 @@ func (f *APNSFake) script(token string) APNSReply {
 		if f.failNext[0].left--; f.failNext[0].left == 0 {
 			f.failNext = f.failNext[1:]
 		}
+		return r
+	}
+	if len(f.failAll) > 0 {
+		r := f.failAll[f.failAllN%len(f.failAll)]
+		f.failAllN++
 		return r
 	}
 	return f.tokenReplies[token]

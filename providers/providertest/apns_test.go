@@ -264,6 +264,24 @@ func TestAPNSFailNextOutage(t *testing.T) {
 	}
 }
 
+func TestAPNSFailAll(t *testing.T) {
+	f, _, bearer := apnsSignedFake(t)
+	token := APNSTestDeviceToken(t)
+	f.FailAll(APNSReply{Status: 429, Reason: "TooManyRequests", RetryAfter: time.Second}, APNSReply{Status: 503, Reason: "ServiceUnavailable"})
+	for i, want := range []int{429, 503, 429, 503} {
+		if a := apnsPost(t, f.Client(), f.URL+"/3/device/"+token, bearer, apnsAlertHeaders(), apnsAlertBody); a.status != want {
+			t.Errorf("request %d during the outage: %d %q, want %d", i, a.status, a.reason, want)
+		}
+	}
+	f.FailAll()
+	if a := apnsPost(t, f.Client(), f.URL+"/3/device/"+token, bearer, apnsAlertHeaders(), apnsAlertBody); a.status != 200 {
+		t.Errorf("after the outage: %d %q, want 200", a.status, a.reason)
+	}
+	if c := f.Counts(); c.Accepted != 1 || c.ByReason["TooManyRequests"] != 2 || c.ByReason["ServiceUnavailable"] != 2 {
+		t.Errorf("counts %+v", c)
+	}
+}
+
 func TestAPNSClientCertificate(t *testing.T) {
 	f := NewAPNS(t)
 	trusted := APNSTestCert(t, "com.example.app")
