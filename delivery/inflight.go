@@ -139,7 +139,7 @@ func (l *inFlight) observe(rtt time.Duration) {
 	l.start, l.samples, l.sum, l.least, l.saturated = l.now(), 0, 0, 0, false
 }
 
-// current is the limit now, for the metrics.
+// current is the limit now (the gauge shows it as of the last window).
 func (l *inFlight) current() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -257,40 +257,27 @@ func finishChunks(ctx context.Context, t chunkTx, results []messages.Result) err
 		}
 		keys = append(keys, pushgate.IDGroup(m.ID))
 	}
-	chunks, err := t.lockChunks(ctx, uniqueKeys(keys))
+	keys = uniqueKeys(keys)
+	chunks, err := t.lockChunks(ctx, keys)
 	if err != nil {
 		return err
 	}
-	if err := withInterim(ctx, t, chunks); err != nil {
-		return err
+	if len(chunks) > 0 { // their interim results, read once they are locked
+		more, err := t.interim(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for key, b := range more {
+			if c := chunks[key]; c != nil {
+				c.stored = append(c.stored, b...)
+			}
+		}
 	}
 	p := &finishPlan{chunks: chunks}
 	if err := p.plan(results); err != nil {
 		return err
 	}
 	return t.storeFinish(ctx, p)
-}
-
-// withInterim appends the interim results of the locked chunks to what
-// lockChunks read of them.
-func withInterim(ctx context.Context, t chunkTx, chunks map[string]*lockedChunk) error {
-	if len(chunks) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(chunks))
-	for key := range chunks {
-		keys = append(keys, key)
-	}
-	more, err := t.interim(ctx, keys)
-	if err != nil {
-		return err
-	}
-	for key, b := range more {
-		if c := chunks[key]; c != nil {
-			c.stored = append(c.stored, b...)
-		}
-	}
-	return nil
 }
 
 // finished is the results column of a chunk this finish finishes: what it

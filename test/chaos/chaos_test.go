@@ -48,10 +48,7 @@ func (r *rig) firstDelivery(since time.Time, d time.Duration) time.Duration {
 // TestSIGKILLMidChunk kills the only node with SIGKILL while it delivers
 // and starts it again.
 func TestSIGKILLMidChunk(t *testing.T) {
-	r := newRig(t)
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t)
 	r.sendAll(n)
 	r.midDelivery()
 	n.kill()
@@ -67,10 +64,7 @@ func TestSIGKILLMidChunk(t *testing.T) {
 // gone, the outbox in the database is not, and the recovery sweep
 // enqueues the messages again.
 func TestRedisFlushed(t *testing.T) {
-	r := newRig(t)
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t)
 	r.sendAll(n)
 	r.midDelivery()
 	if got := r.redis.do("FLUSHALL"); got != "+OK\r\n" {
@@ -83,10 +77,7 @@ func TestRedisFlushed(t *testing.T) {
 // every send (the outbox is in the database), and everything goes out
 // once Redis is back (empty).
 func TestRedisDown(t *testing.T) {
-	r := newRig(t)
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t)
 	wait := r.load(n, r.scale.outage)
 	time.Sleep(r.scale.outage / 8)
 	r.redis.stop()
@@ -110,10 +101,7 @@ func TestPostgresDown(t *testing.T) {
 	// A lease longer than the outage: a task retries its last write of
 	// results while its claim holds (three quarters of the lease), so what
 	// it delivered is recorded when PostgreSQL is back, not sent again.
-	r := newRig(t, "PUSHGATE_DELIVERY_LEASE="+(3*suite(t).pgOutage).String())
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t, "PUSHGATE_DELIVERY_LEASE="+(3*suite(t).pgOutage).String())
 	wait := r.load(n, r.scale.pgOutage+2*time.Second)
 	time.Sleep(time.Second)
 	r.pg.stop()
@@ -147,10 +135,7 @@ func TestPostgresDown(t *testing.T) {
 
 // TestPostgresRestarted restarts PostgreSQL mid-delivery.
 func TestPostgresRestarted(t *testing.T) {
-	r := newRig(t)
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t)
 	r.sendAll(n)
 	r.midDelivery()
 	r.pg.stop()
@@ -161,10 +146,7 @@ func TestPostgresRestarted(t *testing.T) {
 // TestProviderThrottles has APNS answer 429 and 503 in turn for a while:
 // the messages are retried with backoff and all delivered after.
 func TestProviderThrottles(t *testing.T) {
-	r := newRig(t)
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t)
 	d := 4 * time.Second
 	if r.scale.long {
 		d = time.Minute
@@ -201,10 +183,7 @@ func (r *rig) batches(n *node, status string) []batch {
 // arrives once, each batch with the webhook-id of its first attempt.
 func TestWebhookConsumerDown(t *testing.T) {
 	s := suite(t)
-	r := newRig(t, "PUSHGATE_WEBHOOK_RETRY_FOR="+s.hookDown.String())
-	n := r.node("single")
-	n.start()
-	r.setup(n)
+	r, n := singleNode(t, "PUSHGATE_WEBHOOK_RETRY_FOR="+s.hookDown.String())
 	r.hook.setDown(true)
 	r.sendAll(n)
 	waitFor(t, 2*time.Minute, func() bool {

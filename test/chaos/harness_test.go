@@ -187,6 +187,16 @@ func newRig(t *testing.T, extra ...string) *rig {
 }
 
 // node makes a node of the rig (not started), with extra settings.
+// singleNode starts a rig with one node that serves and delivers, set up
+// (bucket, callback, context) for the faults that need no second node.
+func singleNode(t *testing.T, extra ...string) (*rig, *node) {
+	r := newRig(t, extra...)
+	n := r.node("single")
+	n.start()
+	r.setup(n)
+	return r, n
+}
+
 func (r *rig) node(name string, extra ...string) *node {
 	return newNode(r.t, name, append(append([]string(nil), r.env...), extra...))
 }
