@@ -30,34 +30,35 @@ import (
 )
 
 type options struct {
-	target      string
-	provider    string
-	n           int
-	senders     int
-	batch       int
-	db          string
-	redis       string
-	roles       string
-	workers     int
-	concurrency int
-	chunk       int
-	latency     time.Duration
-	bare        string
-	distinct    int
-	fake        string
-	serveFake   string
-	bin         string
-	events      bool
-	clientEv    bool
-	eventConns  int
-	eventsWait  time.Duration
-	settle      time.Duration
-	label       string
-	gorushBin   string
-	gorushNotes int
-	gorushToks  int
-	profile     string
-	profileFor  time.Duration
+	target        string
+	provider      string
+	n             int
+	senders       int
+	batch         int
+	db            string
+	redis         string
+	roles         string
+	workers       int
+	concurrency   int
+	chunk         int
+	latency       time.Duration
+	bare          string
+	distinct      int
+	fake          string
+	serveFake     string
+	bin           string
+	events        bool
+	clientEv      bool
+	eventConns    int
+	eventsWait    time.Duration
+	settle        time.Duration
+	label         string
+	gorushBin     string
+	gorushNotes   int
+	gorushToks    int
+	profile       string
+	profileFor    time.Duration
+	profileAllocs bool
 }
 
 func main() {
@@ -89,6 +90,7 @@ func main() {
 	flag.IntVar(&o.gorushNotes, "gorush-notifications", 100, "gorush: notifications per POST /api/push")
 	flag.IntVar(&o.gorushToks, "gorush-tokens", 500, "gorush: device tokens per notification")
 	flag.StringVar(&o.profile, "node-profile", "", "pushgate: write a CPU profile of the node's first -node-profile-for of sending to this file (the binary needs -tags pprof, as it is built without -pushgate-bin; profiling adds a little CPU)")
+	flag.BoolVar(&o.profileAllocs, "node-profile-allocs", false, "pushgate: -node-profile records the allocations of -node-profile-for instead of CPU")
 	flag.DurationVar(&o.profileFor, "node-profile-for", 10*time.Second, "pushgate: length of the -node-profile")
 	flag.Parse()
 

@@ -194,7 +194,11 @@ func profileNode(o options, node *proc) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", node.pprof, max(1, int(o.profileFor.Seconds())))
+		kind := "profile"
+		if o.profileAllocs {
+			kind = "allocs"
+		}
+		u := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", node.pprof, kind, max(1, int(o.profileFor.Seconds())))
 		res, err := http.Get(u)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sendload: node profile:", err)
