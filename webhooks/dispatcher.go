@@ -37,6 +37,9 @@ type DispatcherOptions struct {
 	// Interval is how often Start's loop looks for due batches when
 	// nothing wakes it (default 1 s).
 	Interval time.Duration
+	// RecordRetry is how often a failed write of an attempt's outcome is
+	// tried again while the batch's claim holds (default 1 s).
+	RecordRetry time.Duration
 	// Retain is how long delivered and dead batches stay listable after
 	// their last attempt (default 7 days); Start's loop prunes older ones.
 	Retain time.Duration
@@ -97,6 +100,9 @@ func NewDispatcher(store Queue, targets Targets, client *http.Client, opts Dispa
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	if opts.RecordRetry <= 0 {
+		opts.RecordRetry = time.Second
+	}
 	if opts.Retain <= 0 {
 		opts.Retain = 7 * 24 * time.Hour
 	}
@@ -141,6 +147,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*Batch, error) {
 
 // attempt POSTs one claimed batch and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
+	claimed := d.opts.Now()
 	sctx, endSpan := d.traceAttempt(ctx, b)
 	o := d.send(sctx, b)
 	endSpan(o)
@@ -149,13 +156,37 @@ func (d *Dispatcher) attempt(ctx context.Context, b *Batch) error {
 		// is known of an attempt that was cut short.
 		return nil
 	}
-	if err := d.store.FinishAttempt(ctx, o); err != nil {
+	if err := d.record(ctx, o, claimed); err != nil {
 		d.opts.Logger.Warn("record webhook attempt", "batch", b.ID, "err", err)
 		return fmt.Errorf("record attempt of batch %s: %w", b.ID, err)
 	}
 	d.opts.Metrics.attempted(o)
 	d.logFailure(ctx, b, o)
 	return nil
+}
+
+// record stores the outcome of an attempt on a batch claimed at claimed.
+// A database that is away for a moment (restarted, failing over) would
+// otherwise leave the batch claimed until its lease ends, and one already
+// delivered would be POSTed again then: so a failed write is tried again
+// every RecordRetry while three quarters of the lease remain, or until
+// the Dispatcher is cut short. FinishAttempt does nothing to a batch whose
+// attempt count moved on, so a write that landed unseen is harmless.
+func (d *Dispatcher) record(ctx context.Context, o Outcome, claimed time.Time) error {
+	until := claimed.Add(d.lease * 3 / 4)
+	for {
+		err := d.store.FinishAttempt(ctx, o)
+		if err == nil || ctx.Err() != nil || !d.opts.Now().Add(d.opts.RecordRetry).Before(until) {
+			return err
+		}
+		t := time.NewTimer(d.opts.RecordRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // send makes the POST and decides what comes next.

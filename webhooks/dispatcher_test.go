@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -431,6 +432,77 @@ func TestTargetIsLookedUpOncePerBatch(t *testing.T) {
 		}
 		if n := lookups.Load(); n != 1 {
 			t.Fatalf("batching and sending two batches of one bucket looked its target up %d times, want once", n)
+		}
+	})
+}
+
+// failingFinish fails the first fail writes of an attempt's outcome, as a
+// database that restarts just after the POST would.
+type failingFinish struct {
+	webhooks.Store
+	fail, calls atomic.Int32
+}
+
+func (f *failingFinish) FinishAttempt(ctx context.Context, o webhooks.Outcome) error {
+	if f.calls.Add(1) <= f.fail.Load() {
+		return errors.New("connection refused")
+	}
+	return f.Store.FinishAttempt(ctx, o)
+}
+
+func TestOutcomeWrittenAgainAfterTheDatabaseReturns(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.record(sent(3)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		st := &failingFinish{Store: db.Webhooks()}
+		st.fail.Store(2)
+		d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), e.cons.srv.Client(),
+			webhooks.DispatcherOptions{Now: e.clock.Now, RecordRetry: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, d)
+		if n := st.calls.Load(); n != 3 {
+			t.Fatalf("the outcome was written %d times, want 3 (two refused, then stored)", n)
+		}
+		b := e.batches()[0]
+		if b.Status != webhooks.StatusDelivered || b.Attempts != 1 {
+			t.Fatalf("after the database came back: %+v, want delivered at the first attempt", b)
+		}
+		// Delivered, so not POSTed again when its claim would have ended.
+		e.clock.Advance(2*15*time.Second + 30*time.Second)
+		if n := e.dispatch(); n != 0 || len(e.cons.all()) != 1 {
+			t.Fatalf("after the claim's time: %d claimed, the consumer got %d POSTs; want 0 and 1", n, len(e.cons.all()))
+		}
+	})
+}
+
+func TestOutcomeGivenUpWhenTheClaimEnds(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		e := newEnv(t, db, envOptions{})
+		e.record(sent(1)...)
+		e.clock.Advance(5 * time.Second)
+		e.flush()
+		st := &failingFinish{Store: db.Webhooks()}
+		st.fail.Store(1 << 30)
+		// Each retry moves the clock on by 10 s: three quarters of the 60 s
+		// lease allow a few, then the Dispatcher gives up and the batch waits
+		// for its lease as before.
+		now := e.clock.Now()
+		clock := func() time.Time { return now.Add(time.Duration(st.calls.Load()) * 10 * time.Second) }
+		d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), e.cons.srv.Client(),
+			webhooks.DispatcherOptions{Now: clock, RecordRetry: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, d)
+		if n := st.calls.Load(); n < 2 || n > 5 {
+			t.Fatalf("the outcome was tried %d times, want a few within 45 s of the claim", n)
+		}
+		if b := e.batches()[0]; b.Status != webhooks.StatusPending {
+			t.Fatalf("unrecorded attempt: %+v, want pending until its lease ends", b)
 		}
 	})
 }
