@@ -13,6 +13,15 @@
 #   bash bench/pusherload/run.sh
 #   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too
 #   PROFILE=1 bash bench/pusherload/run.sh   # + CPU profiles of pushgate in $OUT (a -tags pprof build)
+#   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root)
+#
+# On loopback the kernel runs the receiving side of every TCP segment (the
+# clients' socket, their wake-up) on the core that sent it: the server pays
+# for its clients' kernel work, which on a network happens on their machines.
+# RPS=1 steers loopback's receive processing to core 1, the tool's (Receive
+# Packet Steering, /sys/class/net/lo/queues/rx-0/rps_cpus, restored at exit),
+# so the server's core does only the sending half. It changes nothing in either
+# server; report which way each figure was taken.
 #   N_FAN=200 EVENTS_FAN=10 N_RATE=100 EVENTS_RATE=40 SETTLE=2s SOKETI_DIR=/tmp/soketi \
 #     PGDB=pushgate_t16l REDIS_URL=redis://127.0.0.1:6379/10 bash bench/pusherload/run.sh   # a quick check
 #
@@ -42,7 +51,12 @@ work=$(mktemp -d /tmp/pusherbench.XXXXXX)
 OUT=${OUT:-$work/out}
 mkdir -p "$OUT"
 pid=""
-trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work/data"' EXIT
+rps=/sys/class/net/lo/queues/rx-0/rps_cpus
+rps_was=$(cat "$rps" 2>/dev/null || echo 0)
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work/data"; [ -z "${RPS:-}" ] || echo "$rps_was" > "$rps"' EXIT
+if [ -n "${RPS:-}" ]; then
+  echo 2 > "$rps" || { echo "RPS=1: cannot write $rps (needs root)"; exit 1; }
+fi
 
 most=$(( N_FAN > N_RATE ? N_FAN : N_RATE ))
 ulimit -n $((most + 2000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -53,7 +67,7 @@ redis_db=${REDIS_URL##*/}
 redis_pid=$(pidof -s redis-server || true)
 
 exec > >(tee "$OUT/report.txt") 2>&1
-echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); servers on core 0, the tool on core 1"
+echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); servers on core 0, the tool on core 1; loopback receive path on core $([ -n "${RPS:-}" ] && echo "1 (RPS=1)" || echo "of the sender")"
 
 # wait_http waits for url to answer 200 while $pid lives.
 wait_http() { until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; do kill -0 "$pid" || { tail "$work/server.log"; exit 1; }; sleep 0.1; done; }
