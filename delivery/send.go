@@ -161,17 +161,18 @@ func (s *Sender) Check(b *buckets.Bucket, receivers []recipients.Receiver) []mes
 // returns the accepted ones' indexes by credential id, with the
 // credentials in order of first use.
 func (s *Sender) accept(b *buckets.Bucket, receivers []recipients.Receiver, results []messages.SendResult) (map[string][]int, []*buckets.Credential) {
-	seen := make(map[string]int, len(receivers))
+	seen := make(map[recipients.DeviceKey]int, len(receivers))
 	byCred := map[string][]int{}
 	var creds []*buckets.Credential
 	for i, r := range receivers {
 		cred := b.Credential(r.CredentialID)
 		errs := recipients.Validate(r, cred, s.opts.Recipients)
 		if len(errs) == 0 {
-			if first, dup := seen[r.Key()]; dup {
+			k := r.Key()
+			if first, dup := seen[k]; dup {
 				errs = []string{fmt.Sprintf("receiver: the same device as receivers[%d]", first)}
 			} else {
-				seen[r.Key()] = i
+				seen[k] = i
 			}
 		}
 		if len(errs) > 0 {

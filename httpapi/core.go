@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -310,9 +311,12 @@ func (h *Handler) send(c *gin.Context, mc *contexts.Context, receivers []recipie
 	if mc.State() == contexts.Failed {
 		return nil, pushgate.Errorf(pushgate.EUNPROCESSABLE, "the context cannot be sent: %s", mc.Failure)
 	}
-	good := receivers[:0:0]
-	var index []int
+	if !slices.ContainsFunc(decodeErrs, func(e []string) bool { return e != nil }) {
+		return h.opts.Core.Sender.Send(c.Request.Context(), currentBucket(c), mc, receivers)
+	}
 	results := make([]messages.SendResult, len(receivers))
+	good := make([]recipients.Receiver, 0, len(receivers))
+	index := make([]int, 0, len(receivers))
 	for i := range receivers {
 		if decodeErrs[i] != nil {
 			results[i] = messages.SendResult{Errors: decodeErrs[i]}

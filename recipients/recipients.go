@@ -59,16 +59,26 @@ type Options struct {
 // have: the inbox's limit, which it checks again when it stores.
 const MaxUserID = 200
 
+// DeviceKey identifies the device (or, for a websocket receiver, the
+// user) a receiver reaches: comparable, so that de-duplication needs no
+// string built per receiver.
+type DeviceKey struct {
+	CredentialID string
+	// Kind is "endpoint", "user" or "token", which Address is.
+	Kind    string
+	Address string
+}
+
 // Key identifies the device (or, for a websocket receiver, the user) a
 // receiver reaches, for de-duplication.
-func (r Receiver) Key() string {
+func (r Receiver) Key() DeviceKey {
 	switch {
 	case r.Endpoint != "":
-		return r.CredentialID + "\x00" + r.Endpoint
+		return DeviceKey{r.CredentialID, "endpoint", r.Endpoint}
 	case r.UserID != "":
-		return r.CredentialID + "\x00u\x00" + r.UserID
+		return DeviceKey{r.CredentialID, "user", r.UserID}
 	}
-	return r.CredentialID + "\x00" + r.Token
+	return DeviceKey{r.CredentialID, "token", r.Token}
 }
 
 // Address is the one text that says where the receiver is reached apart
