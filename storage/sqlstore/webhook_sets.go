@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,16 +64,20 @@ func unpackEvents(b []byte, id, appID, bucketID string) ([]webhooks.Event, error
 
 // sortEvents puts a batch's events in BatchEvents' stable order.
 func sortEvents(events []webhooks.Event) {
-	sort.SliceStable(events, func(i, j int) bool {
-		a, b := &events[i], &events[j]
-		if !a.At.Equal(b.At) {
-			return a.At.Before(b.At)
-		}
-		if a.MessageID != b.MessageID {
-			return a.MessageID < b.MessageID
-		}
-		return a.Kind < b.Kind
-	})
+	if !slices.IsSortedFunc(events, compareEvents) { // sets are, and come mostly in order
+		slices.SortStableFunc(events, compareEvents)
+	}
+}
+
+// compareEvents orders events by time, then message id, then kind.
+func compareEvents(a, b webhooks.Event) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.MessageID, b.MessageID); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a.Kind), string(b.Kind))
 }
 
 // fillBatch returns how many of the oldest unbatched rows (counts: the
