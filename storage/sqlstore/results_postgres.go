@@ -14,11 +14,25 @@ import (
 // writes goes in one round trip.
 
 // lockChunks locks the outbox rows among keys and reads what finish needs
-// of them.
+// of them; pipelined, it begins the transaction in the same round trip.
 func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error) {
-	rows, err := t.tx.Query(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
-			o.done, o.size, o.claims
-		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id = ANY($1) ORDER BY o.id FOR UPDATE OF o`, keys)
+	if t.pipelined {
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		b.Queue(lockChunksSQL, keys)
+		br := t.tx.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return scanLockedChunks(rows)
+	}
+	rows, err := t.tx.Query(ctx, lockChunksSQL, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -26,15 +40,23 @@ func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*l
 	return scanLockedChunks(rows)
 }
 
+// lockChunksSQL is lockChunks's statement (scanLockedChunks's columns).
+const lockChunksSQL = `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
+			o.done, o.size, o.claims
+		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id = ANY($1) ORDER BY o.id FOR UPDATE OF o`
+
 // storeFinish writes p in one round trip: the results that go into
 // messages with finishStatement, the chunks' and the event sets with
-// queue's statements.
+// queue's statements, and, pipelined, the commit.
 func (t pgChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 	b := &pgx.Batch{}
 	if len(p.rest) > 0 {
 		b.Queue(finishStatement, newFinishRows(p.rest).args()...)
 	}
 	p.queue(b)
+	if t.pipelined {
+		b.Queue(`COMMIT`)
+	}
 	if b.Len() == 0 {
 		return nil
 	}
