@@ -32,11 +32,12 @@ import (
 //
 // Exactly once: the chunk rows are locked (FOR UPDATE on PostgreSQL; a
 // SQLite transaction holds the one write lock from its start) and, where
-// some of the results may be there already, their results read first (a
-// Rewrite, a stale claim, a chunk no longer open: lookUps), and a result
-// whose message is final in its chunk already is dropped, so a Finish
-// repeated after a lost answer stores neither result nor event twice. Once done reaches size the row is leased
-// until finishedLease, so that neither a claim nor the sweep of this
+// some of the results may be there already (a Rewrite, a chunk no longer
+// open: lookUps), their results read first, and a result whose message
+// is final in its chunk already is dropped, so a Finish repeated after a
+// lost answer stores neither result nor event twice; the results of a
+// claim another has overtaken are dropped (staleClaim). Once done reaches
+// size the row is leased until finishedLease, so that neither a claim nor the sweep of this
 // version or an older one takes it again; it stays as the chunk's record
 // until its bucket goes.
 //
@@ -312,19 +313,18 @@ func (p *finishPlan) lookUp(ctx context.Context, t chunkTx, results []messages.R
 
 // lookUps returns the keys of the chunks whose interim results this
 // finish must read to drop what they hold already (issue 18). Most
-// writes read none: each write of an open chunk by the worker holding
-// its latest claim, on the first try, brings only results the chunk
-// cannot have, since no other worker wrote them (none claimed it since)
-// and no earlier write of this one did (those all failed before or were
-// answered). Reading them at every write cost a read of all the chunk's
-// earlier writes, so the more (and shorter) a chunk's writes, the more
-// each cost. The chunks read are those not open (the results go into
-// messages, if anywhere), and those with a result written again
-// (Result.Rewrite: the failed write may have been stored), or of a
-// message claimed otherwise than with them (from messages, or under an
-// earlier claim whose chunk is no longer open: another worker may have
-// stored it since). A stale claim's results in an open chunk are dropped
-// (staleClaim) and need nothing read.
+// writes read none: a write to an open chunk by the worker holding its
+// latest claim, on the first try, brings only results the chunk cannot
+// have, since no other worker wrote them (none claimed it since, and a
+// worker whose claim was overtaken has its results dropped: staleClaim)
+// and no earlier write of this one did (each failed before its commit or
+// was answered). Reading them at every write cost a read of all the
+// chunk's earlier writes, so the more (and shorter) a chunk's writes, the
+// more each cost. The chunks read are those not open (the results go
+// into messages, if anywhere: a lease that ended, a finished chunk), and
+// those with a result written again (Result.Rewrite: the failed write may
+// have been stored) or of a message not claimed with them (claimed from
+// messages).
 func (p *finishPlan) lookUps(results []messages.Result) []string {
 	read := map[string]bool{}
 	for key, c := range p.chunks {
