@@ -317,8 +317,8 @@ func (p *finishPlan) lookUp(ctx context.Context, t chunkTx, results []messages.R
 // latest claim, on the first try, brings only results the chunk cannot
 // have, since no other worker wrote them (none claimed it since, and a
 // worker whose claim was overtaken has its results dropped: staleClaim)
-// and no earlier write of this one did (each failed before its commit or
-// was answered). Reading them at every write cost a read of all the
+// and no earlier write of this one did (one whose answer was lost is
+// handed again as a Rewrite). Reading them at every write cost a read of all the
 // chunk's earlier writes, so the more (and shorter) a chunk's writes, the
 // more each cost. The chunks read are those not open (the results go
 // into messages, if anywhere: a lease that ended, a finished chunk), and
