@@ -343,6 +343,9 @@ func (d *Deliverer) flushResults(ctx context.Context, results []messages.Result,
 		var rest []messages.Result
 		rest, err = lane.commit(ctx, pending)
 		pending = append(pending[:0], rest...)
+		for i := range pending { // the failed write may have been stored
+			pending[i].Rewrite = true
+		}
 	}
 	var retry <-chan time.Time // set after a failed write
 	for {

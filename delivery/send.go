@@ -52,7 +52,7 @@ type Options struct {
 	// sweep enqueues it again (default 1 min).
 	StaleAfter time.Duration
 	// ResultInterval spaces a task's writes of its results (default
-	// 25 ms): a crash leaves about this long of a node's deliveries
+	// 10 ms): a crash leaves about this long of a node's deliveries
 	// unrecorded, to be sent again after recovery, besides the sends in
 	// flight (docs/reliability.md).
 	ResultInterval time.Duration
@@ -97,7 +97,7 @@ func (o *Options) defaults() {
 		o.StaleAfter = time.Minute
 	}
 	if o.ResultInterval <= 0 {
-		o.ResultInterval = 25 * time.Millisecond
+		o.ResultInterval = 10 * time.Millisecond
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = 30 * time.Second

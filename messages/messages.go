@@ -81,6 +81,13 @@ type Result struct {
 	At       time.Time
 	// RetryAt is when a Queued result's next attempt is due.
 	RetryAt time.Time
+	// Rewrite marks a result handed to Finish again after a Finish that
+	// held it failed: that one may have been stored all the same (an
+	// error at or after its commit), so the store must look for what it
+	// has of the message before storing this. A result on its first
+	// write, of a message whose claim is still the latest, cannot be
+	// stored already, and a store may skip that look-up (issue 18).
+	Rewrite bool
 }
 
 // SendResult is the answer for one receiver of a send: the new message's
@@ -137,7 +144,10 @@ type Store interface {
 	// inserts into the webhook event store what webhooks.ResultEvent makes
 	// of the result (sent, or failed with its reason), with the message's
 	// ids and foreign id, a new event id and the result's time, skipping
-	// an event the message already has.
+	// an event the message already has. It may take a result that is not
+	// a Rewrite, of a message whose claim is the latest, to be the
+	// message's first: a caller that hands a result again after an error
+	// must mark it (Result.Rewrite).
 	Finish(ctx context.Context, results []Result) error
 	// Get returns a message of an app's bucket.
 	Get(ctx context.Context, appID, bucketID, id string) (*Message, error)

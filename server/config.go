@@ -216,7 +216,7 @@ func Defaults() Config {
 		DeliveryConcurrency:    64,
 		DeliveryLease:          5 * time.Minute,
 		DeliveryStaleAfter:     time.Minute,
-		DeliveryResultInterval: 25 * time.Millisecond,
+		DeliveryResultInterval: 10 * time.Millisecond,
 		MaintenanceInterval:    30 * time.Second,
 		WebhookBatchSize:       1000,
 		WebhookFlushInterval:   5 * time.Second,

@@ -115,7 +115,7 @@ var settings = []setting{
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryLease) }},
 	{key: "delivery_stale_after", def: "1m", help: "how long past due a queued message waits before the recovery sweep enqueues it again (Redis lost it); recovery starts within this plus maintenance_interval (shorter: sooner, but messages merely waiting in a long queue are enqueued again)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryStaleAfter) }},
-	{key: "delivery_result_interval", def: "25ms", help: "how often a running task writes the results it learned; a crash sends again what it delivered since (shorter: fewer re-sends, more database writes)",
+	{key: "delivery_result_interval", def: "10ms", help: "how often a running task writes the results it learned; a crash sends again what it delivered since (shorter: fewer re-sends, more database writes)",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.DeliveryResultInterval) }},
 	{key: "maintenance_interval", def: "30s", help: "how often the recovery sweep and bucket expiry run (once per interval across all nodes); shorter: faster recovery, one more sweep query each interval",
 		apply: func(c *server.Config, v string) error { return parseDuration(v, &c.MaintenanceInterval) }},

@@ -71,8 +71,12 @@ func TestInterimResultsOfAChunk(t *testing.T) {
 		if err := s.Finish(ctx, resultsFor(claimed[:2], at)); err != nil {
 			t.Fatal(err)
 		}
-		// Tried again with more (its answer was lost): a and b once.
+		// Tried again with more (its answer was lost, so the caller marks
+		// them a rewrite): a and b once.
 		more := resultsFor(claimed[:4], at)
+		for i := range more {
+			more[i].Rewrite = true
+		}
 		more[2].Status, more[2].Reason, more[3].Status, more[3].Reason = messages.Failed, "unregistered", messages.Failed, "unregistered"
 		if err := s.Finish(ctx, more); err != nil {
 			t.Fatal(err)
@@ -143,6 +147,121 @@ func TestInterimResultsMoveWithTheChunk(t *testing.T) {
 		}
 		if n := countMessages(t, db); n != 3 {
 			t.Fatalf("%d messages stored, want 3", n)
+		}
+	})
+}
+
+// chunkCounts returns the done and finals of the outbox row of the chunk
+// holding message id.
+func chunkCounts(t *testing.T, db *sqlstore.DB, id string) (done, finals int) {
+	t.Helper()
+	q := `SELECT done, finals FROM outbox WHERE id = $1`
+	if db.Dialect == sqlstore.SQLite {
+		q = `SELECT done, finals FROM outbox WHERE id = ?`
+	}
+	if err := db.QueryRowContext(context.Background(), q, pushgate.IDGroup(id)).Scan(&done, &finals); err != nil {
+		t.Fatal(err)
+	}
+	return done, finals
+}
+
+// TestRewriteAfterCommittedWrite (issue 18): a write whose answer was lost
+// after its commit is tried again as a rewrite, alone and then with the
+// chunk's last results (the write that folds the interim rows): nothing is
+// stored or counted twice, no event twice.
+func TestRewriteAfterCommittedWrite(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		claimed, _, _ := claimSorted(t, db, 5, now)
+		at := now.Add(time.Second)
+		first := resultsFor(claimed[:2], at)
+		if err := s.Finish(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		again := resultsFor(claimed[:2], at)
+		for i := range again {
+			again[i].Rewrite = true
+		}
+		if err := s.Finish(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if done, finals := chunkCounts(t, db, claimed[0].ID); done != 2 || finals != 2 {
+			t.Fatalf("after a rewrite: done %d, finals %d; want 2, 2", done, finals)
+		}
+		if err := s.Finish(ctx, resultsFor(claimed[2:3], at)); err != nil { // a first write among rewrites
+			t.Fatal(err)
+		}
+		last := resultsFor(claimed, at) // c's answer was lost too, with the rest
+		for i := range last[:3] {
+			last[i].Rewrite = true
+		}
+		if err := s.Finish(ctx, last); err != nil {
+			t.Fatal(err)
+		}
+		checkStatuses(t, db, claimed, messages.Sent, messages.Sent, messages.Sent, messages.Sent, messages.Sent)
+		if done, finals := chunkCounts(t, db, claimed[0].ID); done != 5 || finals != 5 {
+			t.Fatalf("finished: done %d, finals %d; want 5, 5", done, finals)
+		}
+		if n := interimRows(t, db); n != 0 {
+			t.Fatalf("%d interim rows left once the chunk is finished", n)
+		}
+		if events := eventKinds(t, batchAll(t, db, claimed[0].AppID, claimed[0].BucketID, 1000)); len(events) != 5 {
+			t.Fatalf("%d events, want 5: %+v", len(events), events)
+		}
+	})
+}
+
+// TestStaleClaimWriterDropped (issue 18): a worker whose claim ended and
+// whose chunk another worker claimed since writes results of messages that
+// one claimed too, before it and after it finished: the later claim's
+// results are stored once, counted once, with one event each, and the
+// stale ones never.
+func TestStaleClaimWriterDropped(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := db.Messages()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		claimed, all, _ := claimSorted(t, db, 4, now)
+		at := now.Add(time.Second)
+		if err := s.Finish(ctx, resultsFor(claimed[:1], at)); err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(2 * time.Minute)
+		if refs, err := s.Stale(ctx, later, later, 100); err != nil || len(refs) != 3 {
+			t.Fatalf("Stale = %+v, %v; want b, c and d", refs, err)
+		}
+		second, err := s.Claim(ctx, all, later, later.Add(time.Minute))
+		if err != nil || len(second) != 3 {
+			t.Fatalf("claim again: %+v, %v; want b, c and d", second, err)
+		}
+		// The first worker, slow, writes b and c while the second holds them.
+		stale := resultsFor(claimed[1:3], at)
+		stale[0].Status, stale[0].Reason = messages.Failed, "unregistered"
+		if err := s.Finish(ctx, stale); err != nil {
+			t.Fatal(err)
+		}
+		checkStatuses(t, db, claimed, messages.Sent, messages.Sending, messages.Sending, messages.Sending)
+		if err := s.Finish(ctx, resultsFor(second, later)); err != nil {
+			t.Fatal(err)
+		}
+		// And d, once the chunk is finished.
+		if err := s.Finish(ctx, resultsFor(claimed[3:], at)); err != nil {
+			t.Fatal(err)
+		}
+		checkStatuses(t, db, claimed, messages.Sent, messages.Sent, messages.Sent, messages.Sent)
+		if done, finals := chunkCounts(t, db, claimed[0].ID); done != 4 || finals != 4 {
+			t.Fatalf("done %d, finals %d; want 4, 4", done, finals)
+		}
+		events := eventKinds(t, batchAll(t, db, claimed[0].AppID, claimed[0].BucketID, 1000))
+		if len(events) != 4 {
+			t.Fatalf("%d events, want 4: %+v", len(events), events)
+		}
+		for _, m := range claimed[1:] {
+			if e := events[m.ID+"/sent"]; !e.At.Equal(later) {
+				t.Errorf("message %s: event %+v, want the later claim's, at %v", m.ForeignID, e, later)
+			}
 		}
 	})
 }

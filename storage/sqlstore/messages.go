@@ -85,7 +85,14 @@ func (s *MessageStore) Finish(ctx context.Context, results []messages.Result) er
 			return errors.New("finish messages: a result does not carry its message")
 		}
 	}
-	if err := s.db.withChunks(ctx, func(t chunkTx) error { return finishChunks(ctx, t, results) }); err != nil {
+	finish := func(t chunkTx) error { return finishChunks(ctx, t, results) }
+	var err error
+	if s.db.Dialect == Postgres {
+		err = s.db.withPipelined(ctx, func(t pgChunkTx) error { return finish(t) })
+	} else {
+		err = s.db.withChunks(ctx, finish)
+	}
+	if err != nil {
 		return finishError(err)
 	}
 	return nil

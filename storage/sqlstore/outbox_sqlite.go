@@ -114,7 +114,7 @@ func (t liteChunkTx) copyMessages(ctx context.Context, msgs []*messages.Message)
 func (t liteChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error) {
 	list, args := inList(keys)
 	rows, err := t.tx.QueryContext(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
-			o.done, o.size
+			o.done, o.size, o.claims
 		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id IN `+list, args...)
 	if err != nil {
 		return nil, err
@@ -155,6 +155,13 @@ func (t liteChunkTx) storeChunk(ctx context.Context, key string, c *lockedChunk,
 	var results []byte // the row's value whole, when folded: || would make it text
 	switch {
 	case c.n > 0 && c.finishes(moved):
+		if !c.lookedUp { // the interim rows, to fold
+			more, err := t.interim(ctx, []string{key})
+			if err != nil {
+				return err
+			}
+			c.stored, c.lookedUp = append(c.stored, more[key]...), true
+		}
 		results = c.finished()
 		if _, err := t.tx.ExecContext(ctx, `DELETE FROM outbox_results WHERE chunk_id = ?`, key); err != nil {
 			return err

@@ -31,11 +31,13 @@ import (
 // and counted done on its chunk.
 //
 // Exactly once: the chunk rows are locked (FOR UPDATE on PostgreSQL; a
-// SQLite transaction holds the one write lock from its start) and their
-// results read first, and a result whose message is final in its chunk
-// already is dropped, so a Finish repeated after a lost answer stores
-// neither result nor event twice. Once done reaches size the row is leased
-// until finishedLease, so that neither a claim nor the sweep of this
+// SQLite transaction holds the one write lock from its start) and, where
+// some of the results may be there already (a Rewrite, a chunk no longer
+// open: lookUps), their results read first, and a result whose message
+// is final in its chunk already is dropped, so a Finish repeated after a
+// lost answer stores neither result nor event twice; the results of a
+// claim another has overtaken are dropped (staleClaim). Once done reaches
+// size the row is leased until finishedLease, so that neither a claim nor the sweep of this
 // version or an older one takes it again; it stays as the chunk's record
 // until its bucket goes.
 //
@@ -109,8 +111,15 @@ type lockedChunk struct {
 	open        bool
 	hasCallback bool
 	done, size  int
-	// stored are the chunk's results: its column's, then its interim rows'.
+	// claims counts the claims of the chunk: a worker that claimed it
+	// holds the latest claim if its messages' Attempts are claims-1.
+	claims int
+	// stored are the chunk's results: its column's, then, if lookedUp,
+	// its interim rows'.
 	stored []byte
+	// lookedUp: the chunk's interim rows were read into stored (see
+	// lookUps).
+	lookedUp bool
 	// final holds the ids of the messages of this finish that are final in
 	// the chunk: before it (found in stored) or by an earlier result of it.
 	final map[string]bool
@@ -127,13 +136,13 @@ func (c *lockedChunk) finishes(moved int) bool {
 
 // scanLockedChunks reads the rows of chunkTx.lockChunks's statement: key,
 // app, bucket, open, results, whether the bucket has a callback, done,
-// size.
+// size, claims.
 func scanLockedChunks(rows rowScanner) (map[string]*lockedChunk, error) {
 	out := map[string]*lockedChunk{}
 	for rows.Next() {
 		c := &lockedChunk{}
 		var key string
-		if err := rows.Scan(&key, &c.appID, &c.bucketID, &c.open, &c.stored, &c.hasCallback, &c.done, &c.size); err != nil {
+		if err := rows.Scan(&key, &c.appID, &c.bucketID, &c.open, &c.stored, &c.hasCallback, &c.done, &c.size, &c.claims); err != nil {
 			return nil, err
 		}
 		out[key] = c
@@ -205,7 +214,8 @@ func eachResultID(b []byte, fn func(id []byte)) error {
 // plan sorts results into p: a final result of a message claimed with its
 // open chunk is appended to the chunk (and its event to its bucket's set)
 // unless the chunk has it already; a result of a message final in its
-// chunk is dropped; the rest go into messages.
+// chunk is dropped, and so is one of a stale claim (staleClaim); the rest
+// go into messages.
 func (p *finishPlan) plan(results []messages.Result) error {
 	if err := p.markFinal(results); err != nil {
 		return err
@@ -214,8 +224,8 @@ func (p *finishPlan) plan(results []messages.Result) error {
 	for i := range results {
 		r := &results[i]
 		m := r.Message
-		_, c := p.chunkOf(m)
-		if c != nil && c.final[m.ID] {
+		key, c := p.chunkOf(m)
+		if c != nil && (c.final[m.ID] || c.staleClaim(key, m)) {
 			continue
 		}
 		if c == nil || !c.open || m.Chunk == "" || !r.Status.Final() {
@@ -234,6 +244,17 @@ func (p *finishPlan) plan(results []messages.Result) error {
 		}
 	}
 	return nil
+}
+
+// staleClaim reports whether m was claimed with the chunk key, c, under a
+// claim that is not the latest while another worker holds it. That
+// worker claimed every message of the chunk not final then, and stores
+// their results itself, on its fast path (lookUps) that looks for none
+// stored before: a stale claim's results are dropped, lest a message be
+// counted, and its event sent, twice. The message stays sending under
+// the later claim, which the sweep hands out again if it ends.
+func (c *lockedChunk) staleClaim(key string, m *messages.Message) bool {
+	return c.open && m.Chunk == key && m.Attempts+1 != c.claims
 }
 
 // chunkOf returns the key and the row of m's chunk among p's, if any: the
@@ -262,26 +283,72 @@ func finishChunks(ctx context.Context, t chunkTx, results []messages.Result) err
 	if err != nil {
 		return err
 	}
-	if len(chunks) > 0 { // their interim results, read once they are locked
-		more, err := t.interim(ctx, keys)
-		if err != nil {
-			return err
-		}
-		for key, b := range more {
-			if c := chunks[key]; c != nil {
-				c.stored = append(c.stored, b...)
-			}
-		}
-	}
 	p := &finishPlan{chunks: chunks}
+	if err := p.lookUp(ctx, t, results); err != nil {
+		return err
+	}
 	if err := p.plan(results); err != nil {
 		return err
 	}
 	return t.storeFinish(ctx, p)
 }
 
+// lookUp reads, once the chunks are locked, the interim results of those
+// that may hold some of results already (lookUps).
+func (p *finishPlan) lookUp(ctx context.Context, t chunkTx, results []messages.Result) error {
+	keys := p.lookUps(results)
+	if len(keys) == 0 {
+		return nil
+	}
+	more, err := t.interim(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		c := p.chunks[key]
+		c.stored, c.lookedUp = append(c.stored, more[key]...), true
+	}
+	return nil
+}
+
+// lookUps returns the keys of the chunks whose interim results this
+// finish must read to drop what they hold already (issue 18). Most
+// writes read none: a write to an open chunk by the worker holding its
+// latest claim, on the first try, brings only results the chunk cannot
+// have, since no other worker wrote them (none claimed it since, and a
+// worker whose claim was overtaken has its results dropped: staleClaim)
+// and no earlier write of this one did (one whose answer was lost is
+// handed again as a Rewrite). Reading them at every write cost a read of all the
+// chunk's earlier writes, so the more (and shorter) a chunk's writes, the
+// more each cost. The chunks read are those not open (the results go
+// into messages, if anywhere: a lease that ended, a finished chunk), and
+// those with a result written again (Result.Rewrite: the failed write may
+// have been stored) or of a message not claimed with them (claimed from
+// messages).
+func (p *finishPlan) lookUps(results []messages.Result) []string {
+	read := map[string]bool{}
+	for key, c := range p.chunks {
+		if !c.open {
+			read[key] = true
+		}
+	}
+	for i := range results {
+		r := &results[i]
+		key, c := p.chunkOf(r.Message)
+		if c != nil && !c.staleClaim(key, r.Message) && (r.Rewrite || r.Message.Chunk != key) {
+			read[key] = true
+		}
+	}
+	keys := make([]string, 0, len(read))
+	for key := range read {
+		keys = append(keys, key)
+	}
+	return keys
+}
+
 // finished is the results column of a chunk this finish finishes: what it
-// had, its interim rows' and this finish's, in one value.
+// had, its interim rows' and this finish's, in one value (SQLite's fold;
+// stored must hold the interim rows: lookedUp).
 func (c *lockedChunk) finished() []byte {
 	return append(append(make([]byte, 0, len(c.stored)+len(c.packed)), c.stored...), c.packed...)
 }

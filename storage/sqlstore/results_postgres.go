@@ -14,11 +14,25 @@ import (
 // writes goes in one round trip.
 
 // lockChunks locks the outbox rows among keys and reads what finish needs
-// of them.
+// of them; pipelined, it begins the transaction in the same round trip.
 func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*lockedChunk, error) {
-	rows, err := t.tx.Query(ctx, `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
-			o.done, o.size
-		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id = ANY($1) ORDER BY o.id FOR UPDATE OF o`, keys)
+	if t.pipelined {
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		b.Queue(lockChunksSQL, keys)
+		br := t.tx.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return scanLockedChunks(rows)
+	}
+	rows, err := t.tx.Query(ctx, lockChunksSQL, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -26,15 +40,23 @@ func (t pgChunkTx) lockChunks(ctx context.Context, keys []string) (map[string]*l
 	return scanLockedChunks(rows)
 }
 
+// lockChunksSQL is lockChunks's statement (scanLockedChunks's columns).
+const lockChunksSQL = `SELECT o.id, o.app_id, o.bucket_id, o.lease_until IS NOT NULL AND o.done < o.size, o.results, coalesce(b.has_callback, FALSE),
+			o.done, o.size, o.claims
+		FROM outbox o LEFT JOIN buckets b ON b.id = o.bucket_id WHERE o.id = ANY($1) ORDER BY o.id FOR UPDATE OF o`
+
 // storeFinish writes p in one round trip: the results that go into
 // messages with finishStatement, the chunks' and the event sets with
-// queue's statements.
+// queue's statements, and, pipelined, the commit.
 func (t pgChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 	b := &pgx.Batch{}
 	if len(p.rest) > 0 {
 		b.Queue(finishStatement, newFinishRows(p.rest).args()...)
 	}
 	p.queue(b)
+	if t.pipelined {
+		b.Queue(`COMMIT`)
+	}
 	if b.Len() == 0 {
 		return nil
 	}
@@ -44,10 +66,11 @@ func (t pgChunkTx) storeFinish(ctx context.Context, p *finishPlan) error {
 // queue adds the statements that store the chunks' results and the event
 // sets to b: an interim row per chunk the finish leaves unfinished, the
 // results folded into the row of each it finishes (results.go), and the
-// counts of both.
+// counts of both. The fold reads the interim rows in the statement, so
+// that a finish need not have read them (lookUps).
 func (p *finishPlan) queue(b *pgx.Batch) {
 	var keys, interim, folded []string
-	var packed, whole [][]byte
+	var packed, last [][]byte
 	var counts []int32
 	for key, c := range p.chunks {
 		if c.n == 0 {
@@ -55,7 +78,7 @@ func (p *finishPlan) queue(b *pgx.Batch) {
 		}
 		keys, counts = append(keys, key), append(counts, c.n)
 		if c.finishes(0) {
-			folded, whole = append(folded, key), append(whole, c.finished())
+			folded, last = append(folded, key), append(last, c.packed)
 		} else {
 			interim, packed = append(interim, key), append(packed, c.packed)
 		}
@@ -64,7 +87,9 @@ func (p *finishPlan) queue(b *pgx.Batch) {
 		b.Queue(`INSERT INTO outbox_results (chunk_id, packed) SELECT * FROM unnest($1::text[], $2::bytea[])`, interim, packed)
 	}
 	if len(folded) > 0 {
-		b.Queue(`UPDATE outbox o SET results = u.results FROM unnest($1::text[], $2::bytea[]) AS u(id, results) WHERE o.id = u.id`, folded, whole)
+		b.Queue(`UPDATE outbox o SET results = o.results
+				|| coalesce((SELECT string_agg(r.packed, ''::bytea) FROM outbox_results r WHERE r.chunk_id = o.id), ''::bytea) || u.packed
+			FROM unnest($1::text[], $2::bytea[]) AS u(id, packed) WHERE o.id = u.id`, folded, last)
 		b.Queue(`DELETE FROM outbox_results WHERE chunk_id = ANY($1)`, folded)
 	}
 	if len(keys) > 0 {
