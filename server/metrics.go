@@ -9,7 +9,9 @@ import (
 
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/imagejobs"
+	"github.com/pushgate/pushgate/internal/conns"
 	"github.com/pushgate/pushgate/internal/sampled"
+	"github.com/pushgate/pushgate/realtime/pusherproto"
 	"github.com/pushgate/pushgate/webhooks"
 )
 
@@ -60,6 +62,30 @@ func (s *Server) buildMetrics() {
 		delivery.NewBacklogCollector(s.Queue, s.DB.Messages(), sample),
 		webhooks.NewBacklogCollector(s.DB.Webhooks(), sample),
 	)
+}
+
+// trackerAs is the connection registry for sessions that track
+// themselves (pusherproto's), counted in pushgate_realtime_sessions as
+// protocol: no closure and no sync.Once per connection, unlike trackAs.
+func (s *Server) trackerAs(protocol string) sessionTracker {
+	return sessionTracker{reg: &s.conns, g: s.metrics.sessions.WithLabelValues(protocol)}
+}
+
+// sessionTracker is a conns.Registry that counts what it tracks.
+type sessionTracker struct {
+	reg *conns.Registry
+	g   prometheus.Gauge
+}
+
+func (t sessionTracker) Add(c pusherproto.Closer) {
+	t.g.Inc()
+	t.reg.Add(c)
+}
+
+func (t sessionTracker) Done(c pusherproto.Closer) {
+	if t.reg.Done(c) {
+		t.g.Dec()
+	}
 }
 
 // trackAs returns the connection registry's Track that also counts the
