@@ -135,6 +135,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 		nc.Close()
 		return nil, errEarlyData
 	}
+	if u.poll != nil && u.poll.usable() {
+		nc = detach(nc) // the poller and the direct writes need no more of it than its descriptor
+	}
 	c := &Conn{nc: nc, u: u}
 	c.st.agreed = hs.Protocol != ""
 	c.lastSeen.Store(time.Now().UnixNano())

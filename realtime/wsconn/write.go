@@ -173,7 +173,7 @@ func (c *Conn) write() {
 		c.mu.Unlock()
 		if len(bufs) > 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.u.opts.WriteTimeout))
-			if _, err := bufs.WriteTo(c.nc); err != nil {
+			if err := writeBuffers(c.nc, bufs); err != nil {
 				c.abort()
 				return
 			}
@@ -182,6 +182,16 @@ func (c *Conn) write() {
 			c.writeClose(closing)
 		}
 	}
+}
+
+// writeBuffers writes all of bufs to nc, waiting as long as its write
+// deadline lets it.
+func writeBuffers(nc net.Conn, bufs net.Buffers) error {
+	if w, ok := nc.(interface{ WriteBuffers(net.Buffers) error }); ok {
+		return w.WriteBuffers(bufs)
+	}
+	_, err := bufs.WriteTo(nc)
+	return err
 }
 
 // encode turns frames into the buffers of one writev: each frame's header
