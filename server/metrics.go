@@ -71,17 +71,21 @@ func (s *Server) trackerAs(protocol string) sessionTracker {
 	return sessionTracker{reg: &s.conns, g: s.metrics.sessions.WithLabelValues(protocol)}
 }
 
+var _ pusherproto.Tracker = sessionTracker{}
+
 // sessionTracker is a conns.Registry that counts what it tracks.
 type sessionTracker struct {
 	reg *conns.Registry
 	g   prometheus.Gauge
 }
 
+// Add counts and tracks c.
 func (t sessionTracker) Add(c pusherproto.Closer) {
 	t.g.Inc()
 	t.reg.Add(c)
 }
 
+// Done takes c out, counting it out only the first time.
 func (t sessionTracker) Done(c pusherproto.Closer) {
 	if t.reg.Done(c) {
 		t.g.Dec()

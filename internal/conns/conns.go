@@ -33,6 +33,7 @@ type entry struct {
 	close func(ctx context.Context)
 }
 
+// CloseConn runs the close function Track was given.
 func (e *entry) CloseConn(ctx context.Context) { e.close(ctx) }
 
 // Track registers an open connection by the function that ends it. close
