@@ -9,7 +9,9 @@ import (
 
 	"github.com/pushgate/pushgate/delivery"
 	"github.com/pushgate/pushgate/imagejobs"
+	"github.com/pushgate/pushgate/internal/conns"
 	"github.com/pushgate/pushgate/internal/sampled"
+	"github.com/pushgate/pushgate/realtime/pusherproto"
 	"github.com/pushgate/pushgate/webhooks"
 )
 
@@ -60,6 +62,34 @@ func (s *Server) buildMetrics() {
 		delivery.NewBacklogCollector(s.Queue, s.DB.Messages(), sample),
 		webhooks.NewBacklogCollector(s.DB.Webhooks(), sample),
 	)
+}
+
+// trackerAs is the connection registry for sessions that track
+// themselves (pusherproto's), counted in pushgate_realtime_sessions as
+// protocol: no closure and no sync.Once per connection, unlike trackAs.
+func (s *Server) trackerAs(protocol string) sessionTracker {
+	return sessionTracker{reg: &s.conns, g: s.metrics.sessions.WithLabelValues(protocol)}
+}
+
+var _ pusherproto.Tracker = sessionTracker{}
+
+// sessionTracker is a conns.Registry that counts what it tracks.
+type sessionTracker struct {
+	reg *conns.Registry
+	g   prometheus.Gauge
+}
+
+// Add counts and tracks c.
+func (t sessionTracker) Add(c pusherproto.Closer) {
+	t.g.Inc()
+	t.reg.Add(c)
+}
+
+// Done takes c out, counting it out only the first time.
+func (t sessionTracker) Done(c pusherproto.Closer) {
+	if t.reg.Done(c) {
+		t.g.Dec()
+	}
 }
 
 // trackAs returns the connection registry's Track that also counts the

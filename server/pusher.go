@@ -24,7 +24,7 @@ func (s *Server) buildPusher() {
 	s.pusher = pusherproto.NewHandler(pusherproto.Options{
 		Hub: s.hub, State: pusherproto.NewRedisState(s.redis, cfg.QueueNamespace, s.hub.Node()), Upgrader: s.pusherUpgrader,
 		MemberLimit: cfg.PusherMemberLimit, ClientEventRate: cfg.PusherClientEventRate,
-		MaxEventBytes: cfg.PusherMaxEventBytes, Track: s.trackAs(protoPusher), Logger: s.log,
+		MaxEventBytes: cfg.PusherMaxEventBytes, Tracker: s.trackerAs(protoPusher), Logger: s.log,
 		Webhooks: channelWebhooks{s.channelRecorder},
 	})
 }

@@ -105,3 +105,42 @@ func TestLateConnectionIsClosedAtOnce(t *testing.T) {
 		t.Fatalf("Len = %d", r.Len())
 	}
 }
+
+// selfCloser is a connection that tracks itself with Add and Done.
+type selfCloser struct {
+	r      *conns.Registry
+	closed chan struct{}
+}
+
+func (s *selfCloser) CloseConn(context.Context) {
+	close(s.closed)
+	s.r.Done(s)
+}
+
+func TestAddAndDone(t *testing.T) {
+	var r conns.Registry
+	a := &selfCloser{r: &r, closed: make(chan struct{})}
+	b := &selfCloser{r: &r, closed: make(chan struct{})}
+	r.Add(a)
+	r.Add(b)
+	if r.Len() != 2 {
+		t.Fatalf("%d open, want 2", r.Len())
+	}
+	if !r.Done(b) || r.Done(b) {
+		t.Fatal("Done must report true once, then false")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-a.closed
+	select {
+	case <-b.closed:
+		t.Fatal("a connection that was done was closed by Shutdown")
+	default:
+	}
+	late := &selfCloser{r: &r, closed: make(chan struct{})}
+	r.Add(late) // after Shutdown began: closed at once
+	<-late.closed
+}

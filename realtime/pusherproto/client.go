@@ -82,8 +82,7 @@ func (s *session) signin(raw json.RawMessage) {
 		return
 	}
 	if s.user == "" {
-		s.user = user.ID
-		s.unregister()
+		s.user = user.ID // and s.unregister is nil: no sign-in before
 		s.unregister = s.h.opts.Hub.Register(s.app.ID, user.ID, "", s)
 	}
 	s.c.Send(eventFrame("pusher:signin_success", "", objectData(struct {

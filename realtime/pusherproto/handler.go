@@ -54,12 +54,28 @@ type Options struct {
 	// MaxEventBytes bounds an event's data, from clients and the HTTP API
 	// (default 10 KiB).
 	MaxEventBytes int
-	// Track registers a live connection with the server's registry, which
-	// closes it on shutdown; nil tracks nothing.
-	Track func(close func(context.Context)) (done func())
+	// Tracker registers live connections with the server's registry,
+	// which closes them on shutdown; nil tracks nothing.
+	Tracker Tracker
 	// Webhooks takes the apps' channel webhook events; nil drops them.
 	Webhooks Webhooks
 	Logger   *slog.Logger
+}
+
+// Tracker is the server's registry of live connections. A session adds
+// itself, and is its own Closer, so that an idle connection keeps no
+// closure for the registry.
+type Tracker interface {
+	// Add tracks c until Done; shutdown calls c.CloseConn once.
+	Add(c Closer)
+	// Done takes c out once its connection has ended (again: nothing).
+	Done(c Closer)
+}
+
+// Closer is a tracked session: CloseConn closes its connection (with
+// Pusher's 4200, "reconnect at once").
+type Closer interface {
+	CloseConn(ctx context.Context)
 }
 
 // Handler serves Pusher connections and the Pusher HTTP API's calls.
@@ -113,16 +129,15 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 		return
 	}
 	shared, _ := h.apps.LoadOrStore(*app, app)
-	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID(), tracked: func() {}}
+	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID()}
 	s.tokens = h.opts.ClientEventRate
-	if h.opts.Track != nil {
-		s.tracked = h.opts.Track(func(context.Context) { c.Close(CloseReconnect, "server shutting down") })
+	if h.opts.Tracker != nil {
+		h.opts.Tracker.Add(s)
 	}
 	// Registered with the hub only once signed in (as its user): an
 	// anonymous connection hears only its channels, which know it, and
 	// the server's registry closes it on shutdown, so an idle one keeps
 	// no hub entry.
-	s.unregister = func() {}
 	s.c.Send(eventFrame("pusher:connection_established", "", stringData(struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`

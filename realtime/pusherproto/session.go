@@ -18,9 +18,9 @@ type session struct {
 	c   *wsconn.Conn
 	app *App
 	id  string // socket_id
-	// unregister takes it out of the hub (again after sign-in, which
-	// registers it under its user), tracked out of the server's registry.
-	unregister, tracked func()
+	// unregister takes it out of the hub once sign-in registered it under
+	// its user (nil until then).
+	unregister func()
 
 	user string // the signed-in user's id, if any
 	// channels are the subscribed channels: a few, so a list (a map would
@@ -135,6 +135,15 @@ func (s *session) Closed() {
 		s.leave(ctx, ch.name, ch)
 	}
 	s.channels = nil
-	s.unregister()
-	s.tracked()
+	if s.unregister != nil {
+		s.unregister()
+	}
+	if s.h.opts.Tracker != nil {
+		s.h.opts.Tracker.Done(s)
+	}
+}
+
+// CloseConn closes the connection as the server shuts down (Closer).
+func (s *session) CloseConn(context.Context) {
+	s.c.Close(CloseReconnect, "server shutting down")
 }

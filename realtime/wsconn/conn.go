@@ -135,6 +135,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 		nc.Close()
 		return nil, errEarlyData
 	}
+	if u.poll != nil && u.poll.usable() {
+		nc = detach(nc) // the poller and the direct writes need no more of it than its descriptor
+	}
 	c := &Conn{nc: nc, u: u}
 	c.st.agreed = hs.Protocol != ""
 	c.lastSeen.Store(time.Now().UnixNano())
@@ -157,13 +160,41 @@ type Conn struct {
 	h        Handler      // set by Serve
 	lastSeen atomic.Int64 // unix nanoseconds of the client's last frame
 
-	mu      sync.Mutex
+	mu   sync.Mutex
+	out  *outbox // what waits to be written; nil when nothing does
+	st   state
+	done chan struct{} // made when Done is first called
+	in   reading       // touched only by the one reader at a time
+}
+
+// outbox is what waits to be written to a Conn: made when a write must
+// wait and dropped once written, so that an idle connection keeps none
+// (its three slices would make every Conn 64 bytes bigger).
+type outbox struct {
 	queue   []outFrame  // whole frames waiting
 	rest    net.Buffers // what a write left of a batch: goes before the queue
-	st      state
-	closing []byte        // the close frame's body, until written
-	done    chan struct{} // made when Done is first called
-	in      reading       // touched only by the one reader at a time
+	closing []byte      // the close frame's body, until written
+}
+
+// outboxLocked is c's outbox, made if need be; c.mu is held.
+func (c *Conn) outboxLocked() *outbox {
+	if c.out == nil {
+		c.out = new(outbox)
+	}
+	return c.out
+}
+
+// idleLocked reports whether nothing waits to be written; c.mu is held.
+func (c *Conn) idleLocked() bool {
+	return c.out == nil || len(c.out.queue) == 0 && len(c.out.rest) == 0
+}
+
+// queuedLocked is how many whole frames wait; c.mu is held.
+func (c *Conn) queuedLocked() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(c.out.queue)
 }
 
 // state is a Conn's lifecycle, under its mu.
@@ -197,7 +228,7 @@ func (c *Conn) closeWith(body []byte) {
 	if !c.markClosedLocked() {
 		return
 	}
-	c.closing = body
+	c.outboxLocked().closing = body
 	if !c.st.writing {
 		c.st.writing = true
 		go c.write()
@@ -217,7 +248,9 @@ func (c *Conn) markClosedLocked() bool {
 		return false
 	}
 	c.st.closed = true
-	c.queue = nil
+	if c.out != nil {
+		c.out.queue = nil
+	}
 	if c.done != nil {
 		close(c.done)
 	}

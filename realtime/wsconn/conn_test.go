@@ -487,3 +487,75 @@ func TestSilentPeerGetsTheSilentCloseCode(t *testing.T) {
 		t.Fatalf("close code %d, want 4201", code)
 	}
 }
+
+// A frame that arrives in pieces, with pauses between them, is read whole:
+// its reader waits for the rest (in epoll mode, on a temporary net.Conn
+// over the socket the poller watches).
+func TestFrameSplitAcrossPausesIsReadWhole(t *testing.T) {
+	s := newServer(t, wsconn.Options{})
+	nc := rawDial(t, s)
+	var buf bytes.Buffer
+	msg := `{"type":"ping","ref":"` + strings.Repeat("x", 300) + `"}`
+	if err := ws.WriteFrame(&buf, masked(ws.NewTextFrame([]byte(msg)))); err != nil {
+		t.Fatal(err)
+	}
+	wire := buf.Bytes()
+	for _, piece := range [][]byte{wire[:1], wire[1:5], wire[5:100], wire[100:]} {
+		if _, err := nc.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	eventually(t, "the split frame was not handed over", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.frames) == 1
+	})
+	if s.frames[0] != msg {
+		t.Errorf("message %q, want %q", s.frames[0], msg)
+	}
+	// And the connection is still read afterwards.
+	if err := ws.WriteFrame(nc, masked(ws.NewTextFrame([]byte(`{"type":"after"}`)))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the frame after the split one was not handed over", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.frames) == 2
+	})
+}
+
+// A close while frames wait for a client that reads late reaches it after
+// the frame the socket began (those not begun are dropped), and the
+// connection ends.
+func TestCloseAfterQueuedFramesReachesALateReader(t *testing.T) {
+	s := newServer(t, wsconn.Options{WriteTimeout: 30 * time.Second})
+	ws, c := s.dial(t, "", nil)
+	big := bytes.Repeat([]byte("z"), 1<<20)
+	for i := range 8 {
+		if !c.Send(big) {
+			t.Fatalf("frame %d refused", i)
+		}
+	}
+	c.Close(4321, "bye")
+	time.Sleep(100 * time.Millisecond)
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i := 0; ; i++ {
+		_, data, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != 4321 || i == 0 {
+				t.Fatalf("close code %d after %d frames, want 4321 after at least one", ce.Code, i)
+			}
+			break
+		}
+		if err != nil || len(data) != len(big) {
+			t.Fatalf("frame %d: %d bytes, %v", i, len(data), err)
+		}
+	}
+	select {
+	case <-s.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection did not end")
+	}
+}

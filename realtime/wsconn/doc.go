@@ -11,7 +11,11 @@
 // frame headers are gobwas/ws's; on Linux the Upgrader watches every
 // connection's socket with one epoll instance, and a goroutine runs only
 // while a client frame is read and handled (with a pooled read buffer) or
-// while frames are written (one writev per batch). Elsewhere, and for a
+// while frames are written (one writev per batch). There a plain socket
+// leaves Go's network poller after the handshake: the Conn keeps its bare
+// descriptor (no netFD, addresses or runtime poll descriptor), and only a
+// read or write that must wait borrows a net.Conn over a duplicate of it
+// for as long as it waits. Elsewhere, and for a
 // connection that is not a plain socket (TLS terminated in the process),
 // a goroutine per connection reads. Either way a connection's frames are
 // handed over one at a time, in order.

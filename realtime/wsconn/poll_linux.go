@@ -48,11 +48,17 @@ func (p *poller) start() {
 	go p.loop()
 }
 
+// usable starts the poller if it has not started, and reports whether it
+// runs.
+func (p *poller) usable() bool {
+	p.once.Do(p.start)
+	return p.err == nil
+}
+
 // add watches c's socket; false when c cannot be watched (not a plain
 // socket, or no epoll), and then it needs a reader of its own.
 func (p *poller) add(c *Conn) bool {
-	p.once.Do(p.start)
-	if p.err != nil {
+	if !p.usable() {
 		return false
 	}
 	if !pollable(c.nc) {
@@ -66,7 +72,7 @@ func (p *poller) add(c *Conn) bool {
 // others buffer inside.
 func pollable(nc net.Conn) bool {
 	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
+	case *fdConn, *net.TCPConn, *net.UnixConn:
 		return true
 	}
 	return false

@@ -29,13 +29,14 @@ func (c *Conn) heartbeat(now time.Time, every time.Duration) {
 		c.mu.Unlock()
 		return
 	}
-	if !c.st.writing && len(c.queue) == 0 && len(c.rest) == 0 {
+	if !c.st.writing && c.idleLocked() {
 		c.st.writing = true
 		c.mu.Unlock()
 		c.sendDirect(ws.OpPing, [][]byte{nil}) // allocates nothing for an idle connection
 		return
 	}
-	c.queue = append(c.queue, outFrame{op: ws.OpPing})
+	o := c.outboxLocked()
+	o.queue = append(o.queue, outFrame{op: ws.OpPing})
 	c.flushLocked()
 }
 
@@ -60,19 +61,20 @@ func (c *Conn) Send(frames ...[]byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue)+len(frames) > c.u.opts.QueueLimit {
+	if c.queuedLocked()+len(frames) > c.u.opts.QueueLimit {
 		c.mu.Unlock()
 		c.Close(CloseTryLater, "too slow: frames queued faster than read")
 		return false
 	}
-	if !c.st.writing && len(c.queue) == 0 && len(c.rest) == 0 && len(frames) <= maxDirect {
+	if !c.st.writing && c.idleLocked() && len(frames) <= maxDirect {
 		c.st.writing = true
 		c.mu.Unlock()
 		c.sendDirect(ws.OpText, frames)
 		return true
 	}
+	o := c.outboxLocked()
 	for _, f := range frames {
-		c.queue = append(c.queue, outFrame{op: ws.OpText, data: f})
+		o.queue = append(o.queue, outFrame{op: ws.OpText, data: f})
 	}
 	c.flushLocked()
 	return true
@@ -102,7 +104,7 @@ func (c *Conn) sendDirect(op ws.OpCode, frames [][]byte) {
 		for i, f := range frames {
 			batch[i] = outFrame{op: op, data: f}
 		}
-		c.rest = consume(encode(batch), n)
+		c.outboxLocked().rest = consume(encode(batch), n)
 	}
 	c.drainLocked()
 }
@@ -114,7 +116,8 @@ func (c *Conn) pong(payload []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.queue = append(c.queue, outFrame{op: ws.OpPong, data: payload})
+	o := c.outboxLocked()
+	o.queue = append(o.queue, outFrame{op: ws.OpPong, data: payload})
 	c.flushLocked()
 }
 
@@ -135,9 +138,9 @@ func (c *Conn) flushLocked() {
 // queue while the socket takes it, then starts the writer goroutine for
 // what is left, or clears c.st.writing. c.mu is held, and released.
 func (c *Conn) drainLocked() {
-	for len(c.queue) > 0 && len(c.rest) == 0 && c.closing == nil {
-		batch := c.queue
-		c.queue = nil
+	for o := c.out; o != nil && len(o.queue) > 0 && len(o.rest) == 0 && o.closing == nil; o = c.out {
+		batch := o.queue
+		o.queue = nil
 		c.mu.Unlock()
 		rest, err := c.writeNow(encode(batch))
 		c.mu.Lock()
@@ -146,11 +149,12 @@ func (c *Conn) drainLocked() {
 			c.abort()
 			return
 		}
-		c.rest = rest
+		c.outboxLocked().rest = rest
 	}
-	if len(c.rest) > 0 || len(c.queue) > 0 || c.closing != nil {
+	if o := c.out; o != nil && (len(o.rest) > 0 || len(o.queue) > 0 || o.closing != nil) {
 		go c.write() // writing stays set
 	} else {
+		c.out = nil // only the writer drops it: nothing else holds it
 		c.st.writing = false
 	}
 	c.mu.Unlock()
@@ -162,9 +166,12 @@ func (c *Conn) drainLocked() {
 func (c *Conn) write() {
 	for {
 		c.mu.Lock()
-		bufs := append(c.rest, encode(c.queue)...)
-		closing := c.closing
-		c.rest, c.queue, c.closing = nil, nil, nil
+		var bufs net.Buffers
+		var closing []byte
+		if o := c.out; o != nil {
+			bufs, closing = append(o.rest, encode(o.queue)...), o.closing
+		}
+		c.out = nil
 		if len(bufs) == 0 && closing == nil {
 			c.st.writing = false
 			c.mu.Unlock()
@@ -173,7 +180,7 @@ func (c *Conn) write() {
 		c.mu.Unlock()
 		if len(bufs) > 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.u.opts.WriteTimeout))
-			if _, err := bufs.WriteTo(c.nc); err != nil {
+			if err := writeBuffers(c.nc, bufs); err != nil {
 				c.abort()
 				return
 			}
@@ -182,6 +189,16 @@ func (c *Conn) write() {
 			c.writeClose(closing)
 		}
 	}
+}
+
+// writeBuffers writes all of bufs to nc, waiting as long as its write
+// deadline lets it.
+func writeBuffers(nc net.Conn, bufs net.Buffers) error {
+	if w, ok := nc.(interface{ WriteBuffers(net.Buffers) error }); ok {
+		return w.WriteBuffers(bufs)
+	}
+	_, err := bufs.WriteTo(nc)
+	return err
 }
 
 // encode turns frames into the buffers of one writev: each frame's header

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pusherproto_test
+
+const raceEnabled = false
