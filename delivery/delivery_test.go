@@ -184,6 +184,19 @@ func (r *rig) get(id string) *messages.Message {
 	return m
 }
 
+// waitSentOnce waits until every message is final and checks that each
+// was sent, and reached the provider once; it returns them.
+func (r *rig) waitSentOnce(ids []string) []*messages.Message {
+	r.t.Helper()
+	got := r.waitFinal(ids, 30*time.Second)
+	for i, m := range got {
+		if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
+			r.t.Errorf("message %d (%s, %s): %s, sent %d times", i, m.ID, m.ForeignID, m.Status, r.provider.count(m.ID))
+		}
+	}
+	return got
+}
+
 // waitFinal waits until every message is final and returns them.
 func (r *rig) waitFinal(ids []string, timeout time.Duration) []*messages.Message {
 	r.t.Helper()
@@ -355,11 +368,7 @@ func TestSweepRecoversLostTasks(t *testing.T) {
 		if n, err := r.sender.Sweep(context.Background()); err != nil || n != 50 {
 			t.Fatalf("sweep enqueued %d (%v), want 50", n, err)
 		}
-		for _, m := range r.waitFinal(ids, 30*time.Second) {
-			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
-				t.Fatalf("recovered message %s: %s, sent %d times", m.ID, m.Status, r.provider.count(m.ID))
-			}
-		}
+		r.waitSentOnce(ids)
 	})
 }
 
@@ -434,10 +443,6 @@ func TestSendMakesNewIDsWhenTheyAreTaken(t *testing.T) {
 			seen[id] = true
 		}
 		r.startWorker()
-		for _, m := range r.waitFinal(ids, 30*time.Second) {
-			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
-				t.Fatalf("message %s (%s): %s, sent %d times", m.ID, m.ForeignID, m.Status, r.provider.count(m.ID))
-			}
-		}
+		r.waitSentOnce(ids)
 	})
 }

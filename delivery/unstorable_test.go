@@ -179,12 +179,7 @@ func TestResultRefusedAsItIsEndsSanitized(t *testing.T) {
 		r.store = &refusingStore{Store: db.Messages(), bad: ids[2]}
 		r.startWorker()
 		r.sweep()
-		got := r.waitFinal(ids, 30*time.Second)
-		for i, m := range got {
-			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
-				t.Errorf("message %d: %s, sent %d times", i, m.Status, r.provider.count(m.ID))
-			}
-		}
+		got := r.waitSentOnce(ids)
 		// Both keep the text stored at the send with the result (PostgreSQL
 		// in the chunk's row).
 		if got[2].ForeignID != "\xffuser-2" || got[2].Reason != "unstorable" || got[2].LastError != unstorableText || got[0].Reason != "" || got[0].ForeignID != "user-0" {
@@ -336,11 +331,7 @@ func TestLastResultsWrittenWhenTheDatabaseIsBack(t *testing.T) {
 		r.store = store
 		r.startWorker()
 		r.sweep()
-		for i, m := range r.waitFinal(ids, 30*time.Second) {
-			if m.Status != messages.Sent || r.provider.count(m.ID) != 1 {
-				t.Errorf("message %d: %s, sent %d times", i, m.Status, r.provider.count(m.ID))
-			}
-		}
+		r.waitSentOnce(ids)
 		store.mu.Lock()
 		defer store.mu.Unlock()
 		if store.refused != 3 {

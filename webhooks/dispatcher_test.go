@@ -450,20 +450,26 @@ func (f *failingFinish) FinishAttempt(ctx context.Context, o webhooks.Outcome) e
 	return f.Store.FinishAttempt(ctx, o)
 }
 
+// dispatchFailing records n sent events, batches them, and runs one round
+// of a Dispatcher with options o over st.
+func (e *env) dispatchFailing(st *failingFinish, n int, o webhooks.DispatcherOptions) {
+	e.t.Helper()
+	e.record(sent(n)...)
+	e.clock.Advance(5 * time.Second)
+	e.flush()
+	d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), e.cons.srv.Client(), o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	runOnce(e.t, d)
+}
+
 func TestOutcomeWrittenAgainAfterTheDatabaseReturns(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, envOptions{})
-		e.record(sent(3)...)
-		e.clock.Advance(5 * time.Second)
-		e.flush()
 		st := &failingFinish{Store: db.Webhooks()}
 		st.fail.Store(2)
-		d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), e.cons.srv.Client(),
-			webhooks.DispatcherOptions{Now: e.clock.Now, RecordRetry: 10 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		runOnce(t, d)
+		e.dispatchFailing(st, 3, webhooks.DispatcherOptions{Now: e.clock.Now, RecordRetry: 10 * time.Millisecond})
 		if n := st.calls.Load(); n != 3 {
 			t.Fatalf("the outcome was written %d times, want 3 (two refused, then stored)", n)
 		}
@@ -482,22 +488,14 @@ func TestOutcomeWrittenAgainAfterTheDatabaseReturns(t *testing.T) {
 func TestOutcomeGivenUpWhenTheClaimEnds(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, envOptions{})
-		e.record(sent(1)...)
-		e.clock.Advance(5 * time.Second)
-		e.flush()
 		st := &failingFinish{Store: db.Webhooks()}
 		st.fail.Store(1 << 30)
 		// Each retry moves the clock on by 10 s: three quarters of the 60 s
 		// lease allow a few, then the Dispatcher gives up and the batch waits
 		// for its lease as before.
-		now := e.clock.Now()
+		now := e.clock.Now().Add(5 * time.Second)
 		clock := func() time.Time { return now.Add(time.Duration(st.calls.Load()) * 10 * time.Second) }
-		d, err := webhooks.NewDispatcher(st, webhooks.TargetsFunc(e.target), e.cons.srv.Client(),
-			webhooks.DispatcherOptions{Now: clock, RecordRetry: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		runOnce(t, d)
+		e.dispatchFailing(st, 1, webhooks.DispatcherOptions{Now: clock, RecordRetry: time.Millisecond})
 		if n := st.calls.Load(); n < 2 || n > 5 {
 			t.Fatalf("the outcome was tried %d times, want a few within 45 s of the claim", n)
 		}
