@@ -111,7 +111,7 @@ func (f *fdConn) Read(p []byte) (int, error) {
 	if !f.acquire() {
 		return 0, errFDClosed
 	}
-	n, err := ignoringEINTR(func() (int, error) { return unix.Read(f.fd, p) })
+	n, err := ignoringEINTR(func() (int, error) { return rawRead(f.fd, p) })
 	f.release()
 	switch {
 	case err == unix.EAGAIN:
@@ -130,7 +130,7 @@ func (f *fdConn) Write(p []byte) (int, error) {
 	if !f.acquire() {
 		return 0, errFDClosed
 	}
-	n, err := ignoringEINTR(func() (int, error) { return unix.Write(f.fd, p) })
+	n, err := ignoringEINTR(func() (int, error) { return rawWrite(f.fd, p) })
 	f.release()
 	if err == unix.EAGAIN {
 		n, err = 0, nil
@@ -149,7 +149,8 @@ func (f *fdConn) WriteBuffers(bufs net.Buffers) error {
 		if !f.acquire() {
 			return errFDClosed
 		}
-		n, err := ignoringEINTR(func() (int, error) { return unix.Writev(f.fd, bufs[:min(len(bufs), 1024)]) })
+		batch := bufs[:min(len(bufs), 1024)]
+		n, err := ignoringEINTR(func() (int, error) { return rawWritev(f.fd, batch, make([]unix.Iovec, 0, len(batch))) })
 		f.release()
 		switch {
 		case err == unix.EAGAIN:

@@ -3,6 +3,7 @@ package wsconn
 import (
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 
@@ -22,6 +23,15 @@ type poller struct {
 	epfd  int
 	wake  int // an eventfd that stops the loop
 	err   error
+	// file is epfd in Go's own network poller: the loop waits there for
+	// the epoll instance to hold events, and takes them without blocking.
+	// A goroutine blocked in epoll_wait would keep its processor in a
+	// system call until the runtime's monitor took it back, 20 µs to
+	// 10 ms later, and every other goroutine, the fan-outs among them,
+	// would wait that long on a server given one core. nil when there is
+	// no epoll instance.
+	file     *os.File
+	blocking bool // the runtime cannot watch file: wait in epoll_wait
 
 	mu      sync.Mutex // held around epoll_ctl, so that none runs after stop
 	stopped bool
@@ -32,20 +42,29 @@ const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 func newPoller(conns *registry) *poller { return &poller{conns: conns} }
 
 func (p *poller) start() {
-	p.epfd, p.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if p.err != nil {
-		return
+	if p.err = p.open(); p.err == nil {
+		go p.loop()
 	}
-	p.wake, p.err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if p.err == nil {
+}
+
+// open makes the epoll instance and the eventfd that stops the loop.
+func (p *poller) open() error {
+	var err error
+	if p.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return err
+	}
+	p.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err == nil {
 		// The wake event carries number 0, which no connection has.
-		p.err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, p.wake, &unix.EpollEvent{Events: unix.EPOLLIN})
+		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, p.wake, &unix.EpollEvent{Events: unix.EPOLLIN})
 	}
-	if p.err != nil {
+	if err != nil {
 		unix.Close(p.epfd)
-		return
+		return err
 	}
-	go p.loop()
+	p.blocking = unix.SetNonblock(p.epfd, true) != nil
+	p.file = os.NewFile(uintptr(p.epfd), "epoll") // in Go's poller if it can be
+	return nil
 }
 
 // usable starts the poller if it has not started, and reports whether it
@@ -103,10 +122,7 @@ func (p *poller) ctl(c *Conn, op int) error {
 func (p *poller) loop() {
 	events := make([]unix.EpollEvent, 128)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := p.wait(events)
 		if err != nil {
 			return
 		}
@@ -115,13 +131,44 @@ func (p *poller) loop() {
 			if id == 0 {
 				p.mu.Lock()
 				unix.Close(p.wake)
-				unix.Close(p.epfd)
+				p.file.Close() // and epfd with it
 				p.mu.Unlock()
 				return
 			}
 			if c := p.conns.get(id); c != nil {
 				go c.ready()
 			}
+		}
+	}
+}
+
+// wait returns the next events: taken without blocking once Go's poller
+// says the epoll instance holds some, or, where it cannot say, waited for
+// in epoll_wait.
+func (p *poller) wait(events []unix.EpollEvent) (int, error) {
+	if !p.blocking {
+		raw, err := p.file.SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		var n int
+		var werr error
+		err = raw.Read(func(fd uintptr) bool {
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR)
+		})
+		if err == nil {
+			return n, werr
+		}
+		if errors.Is(err, os.ErrClosed) {
+			return 0, err
+		}
+		p.blocking = true // not in Go's poller after all
+	}
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != unix.EINTR {
+			return n, err
 		}
 	}
 }
@@ -145,15 +192,20 @@ type direct struct {
 	headers [maxDirect * 10]byte
 	bufs    [2 * maxDirect][]byte
 	iov     net.Buffers
+	vec     []unix.Iovec // writev's scratch list
 	n       int
 	err     error
 	write   func(fd uintptr) bool // writes iov, made once per direct
 }
 
 var directs = sync.Pool{New: func() any {
-	d := new(direct)
+	d := &direct{vec: make([]unix.Iovec, 0, 2*maxDirect)}
 	d.write = func(fd uintptr) bool {
-		d.n, d.err = unix.Writev(int(fd), d.iov)
+		vec := d.vec
+		if cap(vec) < len(d.iov) {
+			vec = make([]unix.Iovec, 0, len(d.iov)) // a large batch for writeNow
+		}
+		d.n, d.err = rawWritev(int(fd), d.iov, vec)
 		return true // never wait: the writer goroutine does
 	}
 	return d
