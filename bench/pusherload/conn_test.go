@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 func TestEventOf(t *testing.T) {
@@ -40,5 +43,38 @@ func TestEventsArrive(t *testing.T) {
 	}
 	if got, last := e.got[0].Load(), time.Duration(e.last[0].Load()-t0.UnixNano()); got != 2 || last != 7*time.Millisecond {
 		t.Errorf("%d receipts, the last %v after; want 2, 7ms", got, last)
+	}
+}
+
+func TestNextFrame(t *testing.T) {
+	for _, size := range []int{0, 5, 125, 126, 300, 70000} {
+		payload := bytes.Repeat([]byte{'x'}, size)
+		var b bytes.Buffer
+		ws.WriteFrame(&b, ws.NewTextFrame(payload))
+		ws.WriteFrame(&b, ws.NewPingFrame([]byte("p")))
+		all := b.Bytes()
+		first := len(all) - 3
+		for cut := range first { // a frame in part is no frame
+			if _, _, n := nextFrame(all[:cut]); n != 0 {
+				t.Fatalf("size %d: %d of %d bytes read as a frame", size, cut, first)
+			}
+		}
+		op, p, n := nextFrame(all)
+		if op != ws.OpText || !bytes.Equal(p, payload) || n != first {
+			t.Fatalf("size %d: got %v, %d bytes, n %d; want text, %d bytes, n %d", size, op, len(p), n, size, first)
+		}
+		if op, p, n := nextFrame(all[n:]); op != ws.OpPing || string(p) != "p" || n != 3 {
+			t.Fatalf("size %d: the ping after it: %v %q %d", size, op, p, n)
+		}
+	}
+}
+
+func TestClientFrameIsMasked(t *testing.T) {
+	f, err := ws.ReadFrame(bytes.NewReader(clientFrame(ws.OpText, []byte(`{"event":"pusher:ping"}`))))
+	if err != nil || !f.Header.Masked || f.Header.OpCode != ws.OpText {
+		t.Fatalf("frame %+v, %v; want a masked text frame", f.Header, err)
+	}
+	if got := string(ws.UnmaskFrame(f).Payload); got != `{"event":"pusher:ping"}` {
+		t.Fatalf("payload %q", got)
 	}
 }

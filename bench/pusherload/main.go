@@ -65,14 +65,19 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("target: %s, %d connections on %d channel(s)\n", o.url, o.n, o.channels)
 	run := newEvents(o.events)
 	conns, err := subscribeMemory(ctx, o, run)
+	var r *reader
+	if err == nil {
+		r, err = startReader(conns)
+	}
 	if err == nil {
 		stop := pingAll(conns, o.ping)
 		err = trigger(ctx, o, run)
 		stop()
+		r.stop()
 	}
 	for _, c := range conns {
 		if c != nil {
-			c.close() // and its reader ends: what it recorded may be read
+			c.close()
 		}
 	}
 	if err != nil {
