@@ -119,17 +119,26 @@ func (h *Handler) MaxEventBytes() int { return h.opts.MaxEventBytes }
 // client sees close codes only once the WebSocket is open). A protocol
 // version other than 7 is closed with 4006, 4007 or 4008.
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
-	c, err := h.opts.Upgrader.Upgrade(w, r)
-	if err != nil {
-		return // answered by the upgrader
-	}
 	if code, reason := refusal(r, app); code != 0 {
+		c, err := h.opts.Upgrader.Upgrade(w, r)
+		if err != nil {
+			return // answered by the upgrader
+		}
 		c.Close(code, reason)
 		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
 		return
 	}
+	id := newSocketID()
+	// connection_established goes out in the handshake answer's write.
+	c, err := h.opts.Upgrader.UpgradeWith(w, r, eventFrame("pusher:connection_established", "", stringData(struct {
+		SocketID        string `json:"socket_id"`
+		ActivityTimeout int    `json:"activity_timeout"`
+	}{id, int(h.opts.ActivityTimeout / time.Second)}), ""))
+	if err != nil {
+		return // answered by the upgrader
+	}
 	shared, _ := h.apps.LoadOrStore(*app, app)
-	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID()}
+	s := &session{h: h, c: c, app: shared.(*App), id: id}
 	s.tokens = h.opts.ClientEventRate
 	if h.opts.Tracker != nil {
 		h.opts.Tracker.Add(s)
@@ -138,10 +147,6 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 	// anonymous connection hears only its channels, which know it, and
 	// the server's registry closes it on shutdown, so an idle one keeps
 	// no hub entry.
-	s.c.Send(eventFrame("pusher:connection_established", "", stringData(struct {
-		SocketID        string `json:"socket_id"`
-		ActivityTimeout int    `json:"activity_timeout"`
-	}{s.id, int(h.opts.ActivityTimeout / time.Second)}), ""))
 	c.Serve(s)
 }
 
