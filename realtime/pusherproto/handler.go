@@ -130,10 +130,8 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 	}
 	id := newSocketID()
 	// connection_established goes out in the handshake answer's write.
-	c, err := h.opts.Upgrader.UpgradeWith(w, r, eventFrame("pusher:connection_established", "", stringData(struct {
-		SocketID        string `json:"socket_id"`
-		ActivityTimeout int    `json:"activity_timeout"`
-	}{id, int(h.opts.ActivityTimeout / time.Second)}), ""))
+	c, err := h.opts.Upgrader.UpgradeWith(w, r, eventFrame("pusher:connection_established", "",
+		establishedData(id, int(h.opts.ActivityTimeout/time.Second)), ""))
 	if err != nil {
 		return // answered by the upgrader
 	}
