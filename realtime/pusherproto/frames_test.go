@@ -2,6 +2,7 @@ package pusherproto
 
 import (
 	"encoding/json"
+	"net/url"
 	"testing"
 )
 
@@ -43,5 +44,29 @@ func BenchmarkSucceededFrame(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		eventFrame("pusher_internal:subscription_succeeded", "load-0", json.RawMessage(`"{}"`), "")
+	}
+}
+
+func TestQueryGetIsParseQueryGet(t *testing.T) {
+	for _, raw := range []string{
+		"", "protocol=7", "client=js&version=8.4.0&protocol=7&flash=false", "protocol=7&protocol=8",
+		"protocol", "protocol=", "protocol=%37", "prot%6Fcol=7", "protocol=7;x=1&protocol=6", "protocol=%zz&protocol=7",
+		"%zz=1&protocol=7", "protocol=a+b", "&&protocol=7&", "=7&protocol=", "Protocol=7", "protocol=7=8",
+	} {
+		q, _ := url.ParseQuery(raw)
+		if got, want := queryGet(raw, "protocol"), q.Get("protocol"); got != want {
+			t.Errorf("%q: %q, url.ParseQuery %q", raw, got, want)
+		}
+	}
+}
+
+func TestSocketIDsDiffer(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3000 { // several refills of the buffer
+		id := newSocketID()
+		if seen[id] {
+			t.Fatalf("%s handed out twice", id)
+		}
+		seen[id] = true
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,7 +156,7 @@ func refusal(r *http.Request, app *App) (int, string) {
 	if app == nil {
 		return CloseUnknownApp, "App key not found"
 	}
-	v := r.URL.Query().Get("protocol")
+	v := queryGet(r.URL.RawQuery, "protocol")
 	if v == "" {
 		return CloseNoVersion, "No protocol version supplied"
 	}
@@ -168,11 +170,53 @@ func refusal(r *http.Request, app *App) (int, string) {
 	return 0, ""
 }
 
+// queryGet is url.ParseQuery(raw).Get(name) without the map: the first
+// value of name among the parameters ParseQuery would keep.
+func queryGet(raw, name string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k != name {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
 // newSocketID is Pusher's form of socket id: two numbers joined by a dot.
 func newSocketID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	socketRand.read(b[:])
 	hi := binary.BigEndian.Uint32(b[:4]) % 1000000000
 	lo := binary.BigEndian.Uint32(b[4:]) % 1000000000
 	return strconv.FormatUint(uint64(hi), 10) + "." + strconv.FormatUint(uint64(lo), 10)
+}
+
+// socketRand hands out crypto/rand's bytes read 4 KiB at a time: one
+// getrandom call for 512 socket ids, not one for each.
+var socketRand randBuffer
+
+type randBuffer struct {
+	mu   sync.Mutex
+	buf  [4096]byte
+	left int // bytes at the end of buf not handed out yet
+}
+
+func (r *randBuffer) read(p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.left < len(p) {
+		_, _ = rand.Read(r.buf[:]) // never fails (crypto/rand)
+		r.left = len(r.buf)
+	}
+	start := len(r.buf) - r.left
+	r.left -= copy(p, r.buf[start:])
 }
