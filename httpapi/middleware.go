@@ -150,7 +150,18 @@ func (h *Handler) refuseNUL(c *gin.Context) {
 		c.Next()
 		return
 	}
-	q, _ := url.ParseQuery(u.RawQuery) // what it cannot parse, handlers never see
+	if problems := nulProblems(u.RawQuery); len(problems) > 0 {
+		h.writeError(c, pushgate.Invalid(msgNUL, problems...))
+		return
+	}
+	c.Next()
+}
+
+// nulProblems are the query's parameters that hold a NUL character, as
+// sorted problems. A function of its own: its locals (a map iterator
+// among them) need not stay on the stack under every request's handlers.
+func nulProblems(rawQuery string) []string {
+	q, _ := url.ParseQuery(rawQuery) // what it cannot parse, handlers never see
 	var problems []string
 	for k, vs := range q {
 		if strings.IndexByte(k, 0) >= 0 {
@@ -164,12 +175,8 @@ func (h *Handler) refuseNUL(c *gin.Context) {
 			}
 		}
 	}
-	if len(problems) > 0 {
-		slices.Sort(problems)
-		h.writeError(c, pushgate.Invalid(msgNUL, problems...))
-		return
-	}
-	c.Next()
+	slices.Sort(problems)
+	return problems
 }
 
 // msgNUL is the message of every refusal of a NUL character.

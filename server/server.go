@@ -178,7 +178,7 @@ func (s *Server) FirstApp() (apps.Credentials, bool) { return s.firstApp, s.firs
 // parts it starts run until Shutdown: ctx's values reach them, its end
 // does not stop them.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.HTTPAddr)
+	ln, err := listenConfig().Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http_addr: %w", err)
 	}

@@ -22,8 +22,12 @@ func subscribeMemory(ctx context.Context, o options, run *events) ([]*conn, erro
 	if err != nil {
 		return nil, err
 	}
+	cpu, err := procstat.NewSet(o.serverPID, o.cpuPIDs, "")
+	if err != nil {
+		return nil, fmt.Errorf("-cpu-pids: %w", err)
+	}
 	conns := make([]*conn, o.n)
-	t0 := time.Now()
+	before, t0 := cpu.Read(), time.Now()
 	err = loadclient.Parallel(ctx, o.n, o.dialers, func(ctx context.Context, i int) error {
 		c, err := dial(ctx, o, i, run)
 		conns[i] = c
@@ -32,7 +36,12 @@ func subscribeMemory(ctx context.Context, o options, run *events) ([]*conn, erro
 	if err != nil {
 		return conns, fmt.Errorf("subscribe: %w", err)
 	}
-	fmt.Printf("subscribe: %d connections open and subscribed in %v (%d at once)\n", o.n, time.Since(t0).Round(time.Millisecond), o.dialers)
+	elapsed := time.Since(t0)
+	used, sum := cpu.Since(before)
+	fmt.Printf("subscribe: %d connections open and subscribed in %v (%d at once)\n", o.n, elapsed.Round(time.Millisecond), o.dialers)
+	if o.serverPID > 0 {
+		fmt.Printf("  CPU: %v (%s): %.1f µs a connection\n", sum, procstat.Format(used), float64(sum.Microseconds())/float64(o.n))
+	}
 	rss1, err := settledRSS(o)
 	if err != nil || o.serverPID <= 0 {
 		return conns, err

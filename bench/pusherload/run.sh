@@ -5,10 +5,10 @@
 # process for each scenario in SCENARIOS, a fresh server each time:
 #   fanout  N_FAN (10,000) connections on one channel, EVENTS_FAN (60) events at 1 a second
 #   rate    N_RATE (1,000) connections on one channel, EVENTS_RATE (600) events at 20 a second
-# Each reports the time to open and subscribe every connection, the server's
-# resident memory per idle subscribed connection, trigger call → receipt per
-# delivery and each event's fan-out completion (p50/p90/p99/max), and CPU per
-# delivery. Every connection must receive every event once, or the run fails.
+# Each reports the time to open and subscribe every connection and the CPU
+# per connection meanwhile, the server's resident memory per idle subscribed
+# connection, trigger call → receipt per delivery and each event's fan-out
+# completion (p50/p90/p99/max), and CPU per delivery. Every connection must receive every event once, or the run fails.
 #
 #   bash bench/pusherload/run.sh
 #   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too

@@ -2,6 +2,7 @@ package pusherproto
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/pushgate/pushgate/realtime"
 )
@@ -64,10 +65,31 @@ func eventFrame(event, channel string, data json.RawMessage, userID string) []by
 	return append(b, '}')
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string, as json.Marshal writes it:
+// printable ASCII other than ", \, <, > and & as it is (event names,
+// channel names, socket ids), anything else through json.Marshal.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// establishedData is connection_established's data, as stringData of
+// {socket_id, activity_timeout} would encode it; a socket id is digits
+// and a dot.
+func establishedData(socketID string, activityTimeout int) json.RawMessage {
+	b := make([]byte, 0, len(socketID)+48)
+	b = append(b, `"{\"socket_id\":\"`...)
+	b = append(b, socketID...)
+	b = append(b, `\",\"activity_timeout\":`...)
+	b = strconv.AppendInt(b, int64(activityTimeout), 10)
+	return append(b, `}"`...)
 }
 
 // stringData is v encoded as JSON, then as a JSON string: most server

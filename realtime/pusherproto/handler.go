@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,17 +121,24 @@ func (h *Handler) MaxEventBytes() int { return h.opts.MaxEventBytes }
 // client sees close codes only once the WebSocket is open). A protocol
 // version other than 7 is closed with 4006, 4007 or 4008.
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
-	c, err := h.opts.Upgrader.Upgrade(w, r)
-	if err != nil {
-		return // answered by the upgrader
-	}
 	if code, reason := refusal(r, app); code != 0 {
+		c, err := h.opts.Upgrader.Upgrade(w, r)
+		if err != nil {
+			return // answered by the upgrader
+		}
 		c.Close(code, reason)
 		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
 		return
 	}
+	id := newSocketID()
+	// connection_established goes out in the handshake answer's write.
+	c, err := h.opts.Upgrader.UpgradeWith(w, r, eventFrame("pusher:connection_established", "",
+		establishedData(id, int(h.opts.ActivityTimeout/time.Second)), ""))
+	if err != nil {
+		return // answered by the upgrader
+	}
 	shared, _ := h.apps.LoadOrStore(*app, app)
-	s := &session{h: h, c: c, app: shared.(*App), id: newSocketID()}
+	s := &session{h: h, c: c, app: shared.(*App), id: id}
 	s.tokens = h.opts.ClientEventRate
 	if h.opts.Tracker != nil {
 		h.opts.Tracker.Add(s)
@@ -138,10 +147,6 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request, app *App) {
 	// anonymous connection hears only its channels, which know it, and
 	// the server's registry closes it on shutdown, so an idle one keeps
 	// no hub entry.
-	s.c.Send(eventFrame("pusher:connection_established", "", stringData(struct {
-		SocketID        string `json:"socket_id"`
-		ActivityTimeout int    `json:"activity_timeout"`
-	}{s.id, int(h.opts.ActivityTimeout / time.Second)}), ""))
 	c.Serve(s)
 }
 
@@ -151,7 +156,7 @@ func refusal(r *http.Request, app *App) (int, string) {
 	if app == nil {
 		return CloseUnknownApp, "App key not found"
 	}
-	v := r.URL.Query().Get("protocol")
+	v := queryGet(r.URL.RawQuery, "protocol")
 	if v == "" {
 		return CloseNoVersion, "No protocol version supplied"
 	}
@@ -165,11 +170,53 @@ func refusal(r *http.Request, app *App) (int, string) {
 	return 0, ""
 }
 
+// queryGet is url.ParseQuery(raw).Get(name) without the map: the first
+// value of name among the parameters ParseQuery would keep.
+func queryGet(raw, name string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil || k != name {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
 // newSocketID is Pusher's form of socket id: two numbers joined by a dot.
 func newSocketID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	socketRand.read(b[:])
 	hi := binary.BigEndian.Uint32(b[:4]) % 1000000000
 	lo := binary.BigEndian.Uint32(b[4:]) % 1000000000
 	return strconv.FormatUint(uint64(hi), 10) + "." + strconv.FormatUint(uint64(lo), 10)
+}
+
+// socketRand hands out crypto/rand's bytes read 4 KiB at a time: one
+// getrandom call for 512 socket ids, not one for each.
+var socketRand randBuffer
+
+type randBuffer struct {
+	mu   sync.Mutex
+	buf  [4096]byte
+	left int // bytes at the end of buf not handed out yet
+}
+
+func (r *randBuffer) read(p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.left < len(p) {
+		_, _ = rand.Read(r.buf[:]) // never fails (crypto/rand)
+		r.left = len(r.buf)
+	}
+	start := len(r.buf) - r.left
+	r.left -= copy(p, r.buf[start:])
 }

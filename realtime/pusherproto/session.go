@@ -95,8 +95,12 @@ func (s *session) Frame(data []byte, err error) {
 		s.c.Send(errorFrame(0, "binary frames are not accepted: send JSON text"))
 		return
 	}
-	var f inFrame
-	if json.Unmarshal(data, &f) != nil || f.Event == "" {
+	f, ok := parseFrame(data)
+	if !ok {
+		f = inFrame{}
+		ok = json.Unmarshal(data, &f) == nil
+	}
+	if !ok || f.Event == "" {
 		s.c.Send(errorFrame(0, "the frame is not a JSON object with an event name"))
 		return
 	}

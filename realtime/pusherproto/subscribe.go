@@ -28,8 +28,12 @@ type presenceData struct {
 // subscription_error for a bad name, signature or channel_data, or a full
 // presence channel. Subscribing again to a channel is answered again.
 func (s *session) subscribe(ctx context.Context, raw json.RawMessage) {
-	var d subscribeData
-	if json.Unmarshal(raw, &d) != nil {
+	d, ok := parseSubscribe(raw)
+	if !ok {
+		d = subscribeData{}
+		ok = json.Unmarshal(raw, &d) == nil
+	}
+	if !ok {
 		s.c.Send(errorFrame(0, "pusher:subscribe: data must be an object with a channel"))
 		return
 	}

@@ -124,19 +124,38 @@ var errEarlyData = errors.New("websocket: client sent data before the handshake 
 // already (in plain text: the caller checks the handshake first to answer
 // in its own error shape).
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-	nc, rw, hs, err := u.up.Upgrade(r, w)
+	return u.UpgradeWith(w, r, nil)
+}
+
+// UpgradeWith is Upgrade that sends first (a text message; nil: none) in
+// the same write as the handshake's answer, as if sent by Send at once
+// after it: one write, one TCP segment and one wake-up of the client
+// fewer. The protocols greet their clients so.
+func (u *Upgrader) UpgradeWith(w http.ResponseWriter, r *http.Request, first []byte) (*Conn, error) {
+	hj := &hijacker{ResponseWriter: w}
+	nc, rw, hs, err := u.up.Upgrade(r, hj)
 	if err != nil {
 		if nc != nil {
+			_ = u.answer(nc, hj.out)
 			nc.Close()
 		}
 		return nil, err
 	}
 	if rw.Reader.Buffered() > 0 {
+		_ = u.answer(nc, hj.out)
 		nc.Close()
 		return nil, errEarlyData
 	}
 	if u.poll != nil && u.poll.usable() {
 		nc = detach(nc) // the poller and the direct writes need no more of it than its descriptor
+	}
+	out := hj.out
+	if first != nil {
+		out = append(appendHeader(out, ws.OpText, len(first)), first...)
+	}
+	if err := u.answer(nc, out); err != nil {
+		nc.Close()
+		return nil, err
 	}
 	c := &Conn{nc: nc, u: u}
 	c.st.agreed = hs.Protocol != ""

@@ -37,6 +37,9 @@ type poller struct {
 	stopped bool
 }
 
+// errNotPollable is ctl's error for a connection that is no socket.
+var errNotPollable = errors.New("websocket: not a socket")
+
 const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
 func newPoller(conns *registry) *poller { return &poller{conns: conns} }
@@ -104,7 +107,11 @@ func (p *poller) rearm(c *Conn) bool { return p.ctl(c, unix.EPOLL_CTL_MOD) == ni
 func (p *poller) remove(c *Conn) { _ = p.ctl(c, unix.EPOLL_CTL_DEL) }
 
 func (p *poller) ctl(c *Conn, op int) error {
-	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return errNotPollable // never watched
+	}
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return err
 	}
