@@ -245,7 +245,7 @@ func (c *h2conn) usable() bool {
 }
 
 // roundTrip sends r on a stream reserved before and waits for the answer.
-func (c *h2conn) roundTrip(ctx context.Context, r *h2request) (h2answer, error) {
+func (c *h2conn) roundTrip(ctx context.Context, expired <-chan struct{}, r *h2request) (h2answer, error) {
 	s := &h2stream{done: make(chan struct{})}
 	c.mu.Lock()
 	c.reserved--
@@ -271,17 +271,21 @@ func (c *h2conn) roundTrip(ctx context.Context, r *h2request) (h2answer, error) 
 	}
 	c.mu.Unlock()
 	c.wakeWriter()
+	var err error
 	select {
 	case <-s.done:
 		return s.ans, s.err
 	case <-ctx.Done():
-		c.cancel(s)
-		<-s.done
-		if s.err == nil {
-			return s.ans, nil // answered while being cancelled
-		}
-		return h2answer{}, ctx.Err()
+		err = ctx.Err()
+	case <-expired:
+		err = context.DeadlineExceeded
 	}
+	c.cancel(s)
+	<-s.done
+	if s.err == nil {
+		return s.ans, nil // answered while being cancelled
+	}
+	return h2answer{}, err
 }
 
 // writeHeadersLocked frames r's HEADERS for stream id.
