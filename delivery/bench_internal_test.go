@@ -51,10 +51,11 @@ func BenchmarkSendOne(b *testing.B) {
 	results := make([]messages.Result, 1)
 	c := &contexts.Context{}
 	group := []int{0}
+	pms := make([]providers.Message, 1) // sendAll makes one a chunk
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		d.sendGroup(ctx, acceptAll{}, nil, c, msgs, group, results)
+		d.sendGroup(ctx, acceptAll{}, nil, c, msgs, pms, group, results)
 	}
 }
 

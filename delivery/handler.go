@@ -182,6 +182,11 @@ func (d *Deliverer) prepare(ctx context.Context, task sendTask, msgs []*messages
 // receivers in one request (providers.BatchSender) gets them in groups.
 func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p providers.Provider, c *contexts.Context, msgs []*messages.Message) ([]messages.Result, error) {
 	results := make([]messages.Result, len(msgs))
+	// The provider messages and the groups of indexes handed to the
+	// senders are cut from one allocation each per chunk, not one per
+	// message (a message is a group of one for most providers).
+	pms := make([]providers.Message, len(msgs))
+	order := make([]int, 0, len(msgs))
 	batch := 1
 	bs, isBatch := p.(providers.BatchSender)
 	if isBatch {
@@ -195,7 +200,7 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 	for range min(d.opts.Concurrency, len(msgs)) {
 		wg.Go(func() {
 			for group := range work {
-				d.sendGroup(ctx, p, bs, c, msgs, group, results)
+				d.sendGroup(ctx, p, bs, c, msgs, pms, group, results)
 				for _, i := range group {
 					done <- i
 				}
@@ -205,7 +210,7 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 	flushed := make(chan error, 1)
 	go func() { flushed <- d.flushResults(store, results, done, ctx.Done()) }()
 	var givenUp []string
-	var group []int
+	start := 0 // of the group being gathered, in order
 	for i, m := range msgs {
 		now := d.opts.Now()
 		if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
@@ -223,13 +228,13 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 			done <- i
 			continue
 		}
-		if group = append(group, i); len(group) == batch {
-			work <- group
-			group = nil
+		if order = append(order, i); len(order)-start == batch {
+			work <- order[start:len(order):len(order)]
+			start = len(order)
 		}
 	}
-	if len(group) > 0 {
-		work <- group
+	if len(order) > start {
+		work <- order[start:len(order):len(order)]
 	}
 	if len(givenUp) > 0 {
 		// A warning: an operator who lowered the limit expects it, and a
@@ -245,16 +250,18 @@ func (d *Deliverer) sendAll(ctx, store context.Context, task sendTask, p provide
 
 // sendGroup sends the messages of msgs at the indexes in group, one Send
 // each, or in one SendBatch when bs is set, and sets their results.
-func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs providers.BatchSender, c *contexts.Context, msgs []*messages.Message, group []int, results []messages.Result) {
-	pm := func(m *messages.Message) *providers.Message {
-		return &providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt}
+func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs providers.BatchSender, c *contexts.Context, msgs []*messages.Message, pms []providers.Message, group []int, results []messages.Result) {
+	pm := func(i int) *providers.Message {
+		m := msgs[i]
+		pms[i] = providers.Message{ID: m.ID, ForeignID: m.ForeignID, Context: c, Receiver: m.Receiver, ExpiresAt: m.ExpiresAt}
+		return &pms[i]
 	}
 	limit := d.inFlight.of(msgs[group[0]].Provider)
 	if bs == nil {
 		for _, i := range group {
 			call, err := d.startCall(ctx, limit, msgs[i].Provider, 1)
 			if err == nil {
-				err = p.Send(ctx, pm(msgs[i]))
+				err = p.Send(ctx, pm(i))
 				call.end(err)
 			}
 			results[i] = d.outcome(msgs[i], err)
@@ -263,7 +270,7 @@ func (d *Deliverer) sendGroup(ctx context.Context, p providers.Provider, bs prov
 	}
 	batch := make([]*providers.Message, len(group))
 	for k, i := range group {
-		batch[k] = pm(msgs[i])
+		batch[k] = pm(i)
 	}
 	call, err := d.startCall(ctx, limit, msgs[group[0]].Provider, len(batch))
 	var errs []error

@@ -33,6 +33,7 @@ type inFlight struct {
 	limit   float64
 	n       int
 	waiting []chan struct{}
+	spare   sync.Pool // of waiting's channels, empty (waiter)
 
 	// The current window of round trips.
 	start     time.Time
@@ -73,11 +74,12 @@ func (l *inFlight) acquire(ctx context.Context) error {
 		return nil
 	}
 	l.saturated = true
-	ch := make(chan struct{})
+	ch := l.waiter()
 	l.waiting = append(l.waiting, ch)
 	l.mu.Unlock()
 	select {
 	case <-ch:
+		l.spare.Put(ch)
 		return nil
 	case <-ctx.Done():
 		l.mu.Lock()
@@ -85,13 +87,25 @@ func (l *inFlight) acquire(ctx context.Context) error {
 			if w == ch {
 				l.waiting = append(l.waiting[:i], l.waiting[i+1:]...)
 				l.mu.Unlock()
+				l.spare.Put(ch)
 				return ctx.Err()
 			}
 		}
 		l.mu.Unlock()
-		l.release(0) // given a slot meanwhile: hand it on
+		<-ch // given a slot meanwhile (release sent it holding mu)
+		l.spare.Put(ch)
+		l.release(0) // hand it on
 		return ctx.Err()
 	}
+}
+
+// waiter is a channel to wait for a slot on: release sends on it once.
+// They are reused: a saturated limit made one for every call.
+func (l *inFlight) waiter() chan struct{} {
+	if ch, ok := l.spare.Get().(chan struct{}); ok {
+		return ch
+	}
+	return make(chan struct{}, 1)
 }
 
 // release ends a call that took rtt (0: none was made) and hands its slot
@@ -105,7 +119,7 @@ func (l *inFlight) release(rtt time.Duration) {
 	l.n--
 	for len(l.waiting) > 0 && l.n < int(l.limit) {
 		l.n++
-		close(l.waiting[0])
+		l.waiting[0] <- struct{}{} // never blocks: empty, and one send each
 		l.waiting = l.waiting[1:]
 	}
 }

@@ -104,3 +104,38 @@ func TestInFlightBoundsCalls(t *testing.T) {
 		t.Fatalf("%d under way, %d waiting; want 4 and none", l.n, len(l.waiting))
 	}
 }
+
+// TestInFlightCancelledWaitersKeepCount: waiters whose context ends while
+// slots are handed on (their channels then reused) neither lose a slot
+// nor let a call past the limit.
+func TestInFlightCancelledWaitersKeepCount(t *testing.T) {
+	l, _ := testInFlight()
+	l.limit = 2
+	var under, most atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
+			defer cancel()
+			if l.acquire(ctx) != nil {
+				return
+			}
+			n := under.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(50 * time.Microsecond)
+			under.Add(-1)
+			l.release(0)
+		})
+	}
+	wg.Wait()
+	if most.Load() > 2 {
+		t.Errorf("%d calls under way at most, limit 2", most.Load())
+	}
+	l.mu.Lock()
+	n, waiting := l.n, len(l.waiting)
+	l.mu.Unlock()
+	if n != 0 || waiting != 0 {
+		t.Fatalf("%d under way, %d waiting after every call ended; want none", n, waiting)
+	}
+}

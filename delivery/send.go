@@ -24,11 +24,11 @@ const TypeSend = "message:send"
 // sendTask is TypeSend's payload. It names messages; the database holds
 // them, so a task that runs twice finds them claimed and does nothing.
 type sendTask struct {
-	AppID        string   `json:"a"`
-	BucketID     string   `json:"b"`
-	ContextID    string   `json:"c"`
-	CredentialID string   `json:"r"`
-	IDs          []string `json:"i"`
+	AppID        string `json:"a"`
+	BucketID     string `json:"b"`
+	ContextID    string `json:"c"`
+	CredentialID string `json:"r"`
+	IDs          idList `json:"i"`
 	// Trace is the W3C traceparent of the send (tracing on): the task's
 	// span joins its trace. Tasks of older versions have none.
 	Trace string `json:"t,omitempty"`
@@ -229,17 +229,19 @@ func (s *Sender) Send(ctx context.Context, b *buckets.Bucket, c *contexts.Contex
 		}
 		tasks = tasks[:0]
 		msgs := make([]*messages.Message, 0, len(receivers))
+		slab := make([]messages.Message, 0, len(receivers)) // one allocation, not one a message
 		for n, chunk := range chunks {
 			cred := chunkCreds[n]
 			ids := s.opts.NewIDGroup(len(chunk))
 			tasks = append(tasks, sendTask{AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID, IDs: ids, Trace: traceparent})
 			for k, i := range chunk {
 				r := receivers[i]
-				m := &messages.Message{
+				slab = append(slab, messages.Message{
 					ID: ids[k], AppID: b.AppID, BucketID: b.ID, ContextID: c.ID, CredentialID: cred.ID,
 					Provider: string(cred.Type), ForeignID: r.ForeignID, Receiver: r, Status: messages.Queued,
 					CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, EnqueuedAt: now,
-				}
+				})
+				m := &slab[len(slab)-1]
 				msgs = append(msgs, m)
 				results[i] = messages.SendResult{MessageID: m.ID, Errors: []string{}}
 			}

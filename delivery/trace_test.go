@@ -40,7 +40,7 @@ func TestTaskSpanJoinsTheSendTrace(t *testing.T) {
 	end(1, 1)
 	d := NewDeliverer(nil, finishNothing{}, nil, nil, providers.NewRegistry(), opts)
 	tctx, endTask := d.traceTask(context.Background(), task)
-	d.sendGroup(tctx, acceptAll{}, nil, &contexts.Context{}, benchMessages(1), []int{0}, make([]messages.Result, 1))
+	d.sendGroup(tctx, acceptAll{}, nil, &contexts.Context{}, benchMessages(1), make([]providers.Message, 1), []int{0}, make([]messages.Result, 1))
 	endTask(1, 1)
 	spans := rec.Ended()
 	if len(spans) != 3 {
@@ -68,10 +68,11 @@ func BenchmarkSendOneTraced(b *testing.B) {
 	results := make([]messages.Result, 1)
 	c := &contexts.Context{}
 	group := []int{0}
+	pms := make([]providers.Message, 1) // sendAll makes one a chunk
 	ctx, end := d.traceTask(context.Background(), sendTask{IDs: []string{"m"}})
 	defer end(0, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		d.sendGroup(ctx, acceptAll{}, nil, c, msgs, group, results)
+		d.sendGroup(ctx, acceptAll{}, nil, c, msgs, pms, group, results)
 	}
 }

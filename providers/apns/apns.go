@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sideshow/apns2"
@@ -37,6 +38,8 @@ type Options struct {
 	// RootCAs verify the APNS server; nil means the system roots.
 	RootCAs *x509.CertPool
 	// Timeout bounds one request, connecting included; zero means 30s.
+	// Requests begun within an eighth of it share one timer, so a request
+	// may get up to an eighth more.
 	Timeout time.Duration
 	// MaxConns caps the HTTP/2 connections of one credential. Zero means no
 	// cap: a connection is added only when the open ones carry as many
@@ -51,10 +54,10 @@ type Options struct {
 type Provider struct {
 	// token signs provider tokens; nil for a certificate credential, whose
 	// certificate authenticates the connection instead.
-	token   *token.Token
-	pool    *connPool
-	topic   string
-	timeout time.Duration
+	token  *token.Token
+	bearer atomic.Pointer[bearer] // the last token's header (authorization)
+	pool   *connPool
+	topic  string
 	// safari is set for website push ids, whose raw payload is the safari one.
 	safari    bool
 	now       func() time.Time
@@ -124,11 +127,11 @@ func New(cred *buckets.Credential, opts Options) (*Provider, error) {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
 	conf := &tls.Config{RootCAs: opts.RootCAs, Certificates: certs, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
-	p.pool = newConnPool(addr, u.Host, conf, opts.MaxConns)
-	p.timeout = opts.Timeout
-	if p.timeout <= 0 {
-		p.timeout = 30 * time.Second
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
 	}
+	p.pool = newConnPool(addr, u.Host, conf, opts.MaxConns, timeout)
 	return p, nil
 }
 
@@ -170,14 +173,12 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 		uniqueCollapseID: r.collapseID == m.ID, priority: r.priority, expiration: expires.Unix(), body: r.body,
 	}
 	if p.token != nil {
-		req.bearer = "bearer " + p.token.GenerateIfExpired()
+		req.bearer = p.authorization()
 	}
 	// No apns-id: Apple assigns one. A header value unique to every request
 	// would be added to, and evicted from, the HTTP/2 header table of both
 	// ends on every push, which costs more CPU than the whole render.
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	ans, err := p.pool.roundTrip(ctx, &req)
-	cancel()
+	ans, err := p.pool.roundTrip(ctx, &req) // bounded by Options.Timeout
 	if err != nil {
 		return fmt.Errorf("apns: %w", err)
 	}
@@ -186,6 +187,9 @@ func (p *Provider) Send(ctx context.Context, m *providers.Message) error {
 
 // classify turns an answer into Send's result.
 func (p *Provider) classify(ans h2answer) error {
+	if ans.status == http.StatusOK {
+		return nil // accepted: nothing to read, nothing to allocate
+	}
 	resp := &apns2.Response{StatusCode: ans.status, ApnsID: ans.apnsID}
 	if ans.status != http.StatusOK && len(ans.body) > 0 {
 		// A body that is not Apple's JSON leaves the reason empty; the
@@ -202,6 +206,21 @@ func (p *Provider) classify(ans h2answer) error {
 	}
 	return classify(resp, retryAfter)
 }
+
+// authorization is the authorization header of the current provider
+// token, made once a token rather than once a push.
+func (p *Provider) authorization() string {
+	t := p.token.GenerateIfExpired()
+	if b := p.bearer.Load(); b != nil && b.token == t {
+		return b.header
+	}
+	b := &bearer{token: t, header: "bearer " + t}
+	p.bearer.Store(b)
+	return b.header
+}
+
+// bearer is a provider token and the authorization header that carries it.
+type bearer struct{ token, header string }
 
 // renewToken makes the next Send sign a new provider token, unless the
 // current one is too young to be replaced without Apple refusing the update.

@@ -38,24 +38,28 @@ type h2conn struct {
 	kick     chan struct{} // wakes writeLoop
 	closed   chan struct{} // closed by fail
 	lastRead atomic.Int64  // UnixNano of the last frame read
+	hdr      *headerReader // readLoop's
 
-	mu          sync.Mutex
-	out, spare  []byte // frames not yet written; the writer's other buffer
-	henc        *hpack.Encoder
-	hbuf        bytes.Buffer
-	nextID      uint32
-	streams     map[uint32]*h2stream
-	reserved    int // streams promised by reserve, not yet opened
-	maxStreams  int
-	sendWin     int64 // the connection's send window
-	initWin     int64 // the peer's initial stream window
-	maxFrame    int
-	blocked     []*h2stream // streams with DATA waiting for window
-	recvUnacked int         // DATA bytes received, not yet given back
-	pingOut     bool
-	goAway      bool // no new streams: the peer is going away, or ids ran out
-	idleSince   time.Time
-	err         error
+	mu         sync.Mutex
+	out, spare []byte // frames not yet written; the writer's other buffer
+	henc       *hpack.Encoder
+	hbuf       bytes.Buffer
+	// expiration is the last apns-expiration written, as text too.
+	expiration     int64
+	expirationText string
+	nextID         uint32
+	streams        map[uint32]*h2stream
+	reserved       int // streams promised by reserve, not yet opened
+	maxStreams     int
+	sendWin        int64 // the connection's send window
+	initWin        int64 // the peer's initial stream window
+	maxFrame       int
+	blocked        []*h2stream // streams with DATA waiting for window
+	recvUnacked    int         // DATA bytes received, not yet given back
+	pingOut        bool
+	goAway         bool // no new streams: the peer is going away, or ids ran out
+	idleSince      time.Time
+	err            error
 }
 
 // h2stream is one request in flight.
@@ -144,8 +148,7 @@ func dialH2(ctx context.Context, addr, authority string, conf *tls.Config, notif
 		idleSince: time.Now(),
 	}
 	c.fr = http2.NewFramer(outWriter{c}, bufio.NewReaderSize(nc, 16<<10))
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = 64 << 10
+	c.hdr = newHeaderReader() // not the framer's ReadMetaHeaders (h2headers.go)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	if err := c.handshake(ctx); err != nil {
 		nc.Close()
@@ -245,7 +248,7 @@ func (c *h2conn) usable() bool {
 }
 
 // roundTrip sends r on a stream reserved before and waits for the answer.
-func (c *h2conn) roundTrip(ctx context.Context, r *h2request) (h2answer, error) {
+func (c *h2conn) roundTrip(ctx context.Context, expired <-chan struct{}, r *h2request) (h2answer, error) {
 	s := &h2stream{done: make(chan struct{})}
 	c.mu.Lock()
 	c.reserved--
@@ -271,17 +274,21 @@ func (c *h2conn) roundTrip(ctx context.Context, r *h2request) (h2answer, error) 
 	}
 	c.mu.Unlock()
 	c.wakeWriter()
+	var err error
 	select {
 	case <-s.done:
 		return s.ans, s.err
 	case <-ctx.Done():
-		c.cancel(s)
-		<-s.done
-		if s.err == nil {
-			return s.ans, nil // answered while being cancelled
-		}
-		return h2answer{}, ctx.Err()
+		err = ctx.Err()
+	case <-expired:
+		err = context.DeadlineExceeded
 	}
+	c.cancel(s)
+	<-s.done
+	if s.err == nil {
+		return s.ans, nil // answered while being cancelled
+	}
+	return h2answer{}, err
 }
 
 // writeHeadersLocked frames r's HEADERS for stream id.
@@ -304,7 +311,10 @@ func (c *h2conn) writeHeadersLocked(id uint32, r *h2request) {
 		f("apns-priority", string(strconv.AppendInt(num[:0], int64(r.priority), 10)))
 	}
 	if r.expiration > 0 {
-		f("apns-expiration", string(strconv.AppendInt(num[:0], r.expiration, 10)))
+		if r.expiration != c.expiration { // most pushes of a second share it
+			c.expiration, c.expirationText = r.expiration, strconv.FormatInt(r.expiration, 10)
+		}
+		f("apns-expiration", c.expirationText)
 	}
 	if r.collapseID != "" {
 		// A value unique to the request is sent as a literal never

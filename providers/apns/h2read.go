@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -34,8 +33,10 @@ func (c *h2conn) readLoop() {
 // handle acts on one frame; an error is fatal to the connection.
 func (c *h2conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		c.onHeaders(f)
+	case *http2.HeadersFrame:
+		return c.onHeaders(f)
+	case *http2.ContinuationFrame:
+		return c.onContinuation(f)
 	case *http2.DataFrame:
 		c.onData(f)
 	case *http2.RSTStreamFrame:
@@ -65,30 +66,6 @@ func (c *h2conn) stream(id uint32) *h2stream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.streams[id]
-}
-
-func (c *h2conn) onHeaders(f *http2.MetaHeadersFrame) {
-	s := c.stream(f.StreamID)
-	if s == nil {
-		return // cancelled
-	}
-	// Only readLoop touches an open stream's answer.
-	for _, h := range f.Fields {
-		switch h.Name {
-		case ":status":
-			// An informational (1xx) status precedes the final one.
-			if n, err := strconv.Atoi(h.Value); err == nil && n >= 200 && s.ans.status == 0 {
-				s.ans.status = n
-			}
-		case "apns-id":
-			s.ans.apnsID = h.Value
-		case "retry-after":
-			s.ans.retryAfter = h.Value
-		}
-	}
-	if f.StreamEnded() {
-		c.answered(s)
-	}
 }
 
 func (c *h2conn) onData(f *http2.DataFrame) {

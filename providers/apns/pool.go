@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 var errPoolClosed = errors.New("apns: provider closed")
@@ -21,6 +22,9 @@ type connPool struct {
 	authority string
 	tls       *tls.Config
 	max       int // 0: no limit
+	// timeout bounds a request, connecting included (Options.Timeout).
+	timeout  time.Duration
+	timeouts *timeouts
 
 	mu      sync.Mutex
 	conns   []*h2conn
@@ -32,28 +36,34 @@ type connPool struct {
 	wake atomic.Pointer[chan struct{}]
 }
 
-func newConnPool(addr, authority string, conf *tls.Config, max int) *connPool {
-	return &connPool{addr: addr, authority: authority, tls: conf, max: max}
+func newConnPool(addr, authority string, conf *tls.Config, max int, timeout time.Duration) *connPool {
+	return &connPool{addr: addr, authority: authority, tls: conf, max: max, timeout: timeout, timeouts: newTimeouts(timeout)}
 }
 
 // roundTrip sends r on a pooled connection. A request APNS never processed
 // (the connection was going away) is sent once more on another.
 func (p *connPool) roundTrip(ctx context.Context, r *h2request) (h2answer, error) {
+	expired := p.timeouts.after(time.Now())
 	for attempt := 0; ; attempt++ {
-		c, err := p.get(ctx)
+		c, err := p.get(ctx, expired)
 		if err != nil {
 			return h2answer{}, err
 		}
-		ans, err := c.roundTrip(ctx, r)
+		ans, err := c.roundTrip(ctx, expired, r)
+		if err == nil || attempt > 0 {
+			return ans, err
+		}
+		// Declared here, not above: errors.As makes it escape, which
+		// would cost every successful push an allocation.
 		var unprocessed unprocessedError
-		if err == nil || attempt > 0 || !errors.As(err, &unprocessed) {
+		if !errors.As(err, &unprocessed) {
 			return ans, err
 		}
 	}
 }
 
 // get returns a connection with a stream reserved for the caller.
-func (p *connPool) get(ctx context.Context) (*h2conn, error) {
+func (p *connPool) get(ctx context.Context, expired <-chan struct{}) (*h2conn, error) {
 	var wake chan struct{}
 	for {
 		p.mu.Lock()
@@ -94,13 +104,17 @@ func (p *connPool) get(ctx context.Context) (*h2conn, error) {
 			wake = nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			return nil, context.DeadlineExceeded
 		}
 	}
 }
 
 // dial opens a connection, for the caller of get that set p.dialing.
 func (p *connPool) dial(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout) // rare: a context of its own will do
 	c, err := dialH2(ctx, p.addr, p.authority, p.tls, p.notify)
+	cancel()
 	p.mu.Lock()
 	close(p.dialing)
 	p.dialing = nil

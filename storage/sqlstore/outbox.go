@@ -136,12 +136,12 @@ func packReceivers(msgs []*messages.Message) []byte {
 var errBadOutbox = errors.New("outbox: corrupt receivers")
 
 // unpackReceivers calls fn with the fields of each packed message.
-func unpackReceivers(b []byte, fn func(f *[outboxFields]string)) error {
+func unpackReceivers(b blob, fn func(f *[outboxFields]string)) error {
 	var f [outboxFields]string
 	for len(b) > 0 {
 		for i := range f {
 			var ok bool
-			if f[i], b, ok = readString(b); !ok {
+			if f[i], b, ok = b.str(); !ok {
 				return errBadOutbox
 			}
 		}
@@ -154,22 +154,60 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// readString reads a string appendString wrote from the front of b.
-func readString(b []byte) (string, []byte, bool) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) < n {
-		return "", nil, false
+// A blob is a packed column (receivers, results, events) read back as one
+// string: the strings read from it are substrings of it, so unpacking a
+// chunk of 500 costs one allocation instead of one for every field of
+// every message (they keep the whole column alive while any is).
+type blob string
+
+// str reads a string appendString wrote from the front of b.
+func (b blob) str() (string, blob, bool) {
+	n, rest, ok := b.uvarint()
+	if !ok || uint64(len(rest)) < n {
+		return "", "", false
 	}
-	return string(b[w : w+int(n)]), b[w+int(n):], true
+	return string(rest[:n]), rest[n:], true
 }
 
-// readUvarint reads an unsigned varint from the front of b.
-func readUvarint(b []byte) (uint64, []byte, bool) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 {
-		return 0, nil, false
+// uvarint reads an unsigned varint (binary.AppendUvarint) from the front
+// of b.
+func (b blob) uvarint() (uint64, blob, bool) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(b) && i < binary.MaxVarintLen64; i++ {
+		c := b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, "", false // overflows 64 bits
+			}
+			return x | uint64(c)<<shift, b[i+1:], true
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	return n, b[w:], true
+	return 0, "", false
+}
+
+// count returns how many records of strings strings each (and then
+// uvarints unsigned varints) b holds, or -1 if b is not made of them.
+func (b blob) count(strings, uvarints int) int {
+	n := 0
+	for len(b) > 0 {
+		for range strings {
+			var ok bool
+			if _, b, ok = b.str(); !ok {
+				return -1
+			}
+		}
+		for range uvarints {
+			var ok bool
+			if _, b, ok = b.uvarint(); !ok {
+				return -1
+			}
+		}
+		n++
+	}
+	return n
 }
 
 // chunkEnd returns the end of the chunk that starts at msgs[start]: the
@@ -235,11 +273,18 @@ func (o *outboxRow) messages() ([]*messages.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*messages.Message
-	err = unpackReceivers(o.receivers, func(f *[outboxFields]string) {
-		m := &messages.Message{ID: f[0], AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID,
+	packed := blob(o.receivers)
+	n := packed.count(outboxFields, 0)
+	if n < 0 {
+		return nil, errBadOutbox
+	}
+	// One allocation for the chunk's messages, not one each.
+	slab := make([]messages.Message, 0, n)
+	err = unpackReceivers(packed, func(f *[outboxFields]string) {
+		slab = append(slab, messages.Message{ID: f[0], AppID: o.appID, BucketID: o.bucketID, ContextID: o.contextID, CredentialID: o.credentialID,
 			Provider: o.provider, ForeignID: f[1], Status: messages.Queued, Attempts: o.claims,
-			CreatedAt: o.createdAt.UTC(), UpdatedAt: o.createdAt.UTC(), EnqueuedAt: o.enqueuedAt.UTC()}
+			CreatedAt: o.createdAt.UTC(), UpdatedAt: o.createdAt.UTC(), EnqueuedAt: o.enqueuedAt.UTC()})
+		m := &slab[len(slab)-1]
 		m.Receiver.CredentialID, m.Receiver.ForeignID = o.credentialID, f[1]
 		m.Receiver.Endpoint, m.Receiver.P256dh, m.Receiver.Auth = f[3], f[4], f[5]
 		m.Receiver.SetAddress(buckets.CredentialType(o.provider), f[2])
@@ -255,9 +300,15 @@ func (o *outboxRow) messages() ([]*messages.Message, error) {
 		if r, ok := finals[m.ID]; ok {
 			r.apply(m)
 		}
-		out = append(out, m)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*messages.Message, len(slab))
+	for i := range slab {
+		out[i] = &slab[i]
+	}
+	return out, nil
 }
 
 // pending returns the chunk's messages still to send: neither final in

@@ -73,21 +73,21 @@ func appendResult(b []byte, r *messages.Result) []byte {
 var errBadResults = errors.New("outbox: corrupt results")
 
 // unpackResults returns the final results packed in b, by message id.
-func unpackResults(b []byte) (map[string]chunkResult, error) {
+func unpackResults(packed []byte) (map[string]chunkResult, error) {
 	out := map[string]chunkResult{}
-	for len(b) > 0 {
+	for b := blob(packed); len(b) > 0; {
 		var f [4]string
 		ok := true
 		for i := range f {
-			if f[i], b, ok = readString(b); !ok {
+			if f[i], b, ok = b.str(); !ok {
 				return nil, errBadResults
 			}
 		}
 		var attempts, at uint64
-		if attempts, b, ok = readUvarint(b); !ok {
+		if attempts, b, ok = b.uvarint(); !ok {
 			return nil, errBadResults
 		}
-		if at, b, ok = readUvarint(b); !ok {
+		if at, b, ok = b.uvarint(); !ok {
 			return nil, errBadResults
 		}
 		out[f[0]] = chunkResult{status: f[1], reason: f[2], lastError: f[3], attempts: int(attempts), at: time.UnixMicro(int64(at)).UTC()}
@@ -196,20 +196,26 @@ func eachResultID(b []byte, fn func(id []byte)) error {
 		fn(b[w : w+int(n)])
 		b = b[w+int(n):]
 		for range 3 { // status, reason, last error
-			var ok bool
-			if _, b, ok = readString(b); !ok {
+			n, w := binary.Uvarint(b)
+			if w <= 0 || uint64(len(b)-w) < n {
 				return errBadResults
 			}
+			b = b[w+int(n):]
 		}
 		for range 2 { // attempts, time
-			var ok bool
-			if _, b, ok = readUvarint(b); !ok {
+			_, w := binary.Uvarint(b)
+			if w <= 0 {
 				return errBadResults
 			}
+			b = b[w:]
 		}
 	}
 	return nil
 }
+
+// packedGuess is about what a result or an event takes packed (a 28-byte
+// id, a kind, a time), to size their buffers once rather than grow them.
+const packedGuess = 48
 
 // plan sorts results into p: a final result of a message claimed with its
 // open chunk is appended to the chunk (and its event to its bucket's set)
@@ -232,12 +238,15 @@ func (p *finishPlan) plan(results []messages.Result) error {
 			p.rest = append(p.rest, *r)
 			continue
 		}
+		if c.packed == nil { // sized once for the chunk's results here
+			c.packed = make([]byte, 0, len(c.final)*packedGuess)
+		}
 		c.final[m.ID] = true
 		c.packed, c.n = appendResult(c.packed, r), c.n+1
 		if e, ok := resultEvent(r); ok && c.hasCallback {
 			set := p.events[c.bucketID]
 			if set == nil {
-				set = &eventSet{appID: c.appID, bucketID: c.bucketID}
+				set = &eventSet{appID: c.appID, bucketID: c.bucketID, packed: make([]byte, 0, (len(results)-i)*packedGuess)}
 				p.events[c.bucketID] = set
 			}
 			set.add(m.ID, m.ForeignID, e, r.At)

@@ -41,19 +41,23 @@ func packEvent(b []byte, e webhooks.Event) []byte {
 
 var errBadEvents = errors.New("webhook events: corrupt set")
 
-// unpackEvents returns the events packed in b, each with the set's ids.
-func unpackEvents(b []byte, id, appID, bucketID string) ([]webhooks.Event, error) {
-	var out []webhooks.Event
+// unpackEvents appends to out the events packed in b, each with the set's
+// ids.
+func unpackEvents(out []webhooks.Event, packed []byte, id, appID, bucketID string) ([]webhooks.Event, error) {
+	b := blob(packed)
+	n := b.count(5, 1)
+	if n < 0 {
+		return nil, errBadEvents
+	}
+	out = slices.Grow(out, n)
 	for len(b) > 0 {
 		var f [5]string
 		ok := true
 		for i := range f {
-			if f[i], b, ok = readString(b); !ok {
-				return nil, errBadEvents
-			}
+			f[i], b, _ = b.str() // counted above
 		}
 		var at uint64
-		if at, b, ok = readUvarint(b); !ok {
+		if at, b, ok = b.uvarint(); !ok {
 			return nil, errBadEvents
 		}
 		out = append(out, webhooks.Event{ID: id, AppID: appID, BucketID: bucketID, MessageID: f[0], ForeignID: f[1], Kind: webhooks.Kind(f[2]),
@@ -102,7 +106,7 @@ func fillBatch(counts []int, max int) (take, total, room int) {
 // splitEvents divides the set packed (of row id) in two: its first max
 // events in time order (head), and the others (tail).
 func splitEvents(packed []byte, id, appID, bucketID string, max int) (head, tail *eventSet, err error) {
-	events, err := unpackEvents(packed, id, appID, bucketID)
+	events, err := unpackEvents(nil, packed, id, appID, bucketID)
 	if err != nil {
 		return nil, nil, err
 	}

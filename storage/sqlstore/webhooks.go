@@ -173,11 +173,9 @@ func (s *WebhookStore) BatchEvents(ctx context.Context, batchID string) ([]webho
 			return nil, err
 		}
 		if packed != nil {
-			set, err := unpackEvents(packed, e.ID, e.AppID, e.BucketID)
-			if err != nil {
+			if out, err = unpackEvents(out, packed, e.ID, e.AppID, e.BucketID); err != nil {
 				return nil, fmt.Errorf("webhook batch events: %w", err)
 			}
-			out = append(out, set...)
 			continue
 		}
 		e.Kind, e.At = webhooks.Kind(kind), e.At.UTC()
