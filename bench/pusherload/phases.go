@@ -153,6 +153,10 @@ func report(o options, conns []*conn, run *events) error {
 	fmt.Printf("  deliveries: %d of %d (%d missing, %d duplicates)\n", len(all), want, want-len(all), dup)
 	fmt.Printf("  trigger call → receipt, every delivery: %s\n", latency.Percentiles(all))
 	fmt.Printf("  fan-out completion (last receipt), by event: %s\n", latency.Percentiles(slices.Clone(complete)))
+	if len(complete) > 0 {
+		slowest := slices.Index(complete, slices.Max(complete))
+		fmt.Printf("  the slowest event: number %d of %d, %v\n", slowest+1, len(complete), complete[slowest].Round(10*time.Microsecond))
+	}
 	if len(all) != want || dup != 0 {
 		return fmt.Errorf("%d deliveries missing, %d duplicates", want-len(all), dup)
 	}
