@@ -23,13 +23,13 @@ import (
 )
 
 type options struct {
-	url, appID, key, secret  string
-	n, channels, events      int
-	rate                     float64
-	serverPID                int
-	cpuPIDs                  string
-	dialers                  int
-	settle, wait, ping, spin time.Duration
+	url, appID, key, secret string
+	n, channels, events     int
+	rate                    float64
+	serverPID               int
+	cpuPIDs                 string
+	dialers                 int
+	settle, wait, ping      time.Duration
 }
 
 func main() {
@@ -48,7 +48,6 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each resident-memory reading")
 	flag.DurationVar(&o.wait, "wait", 10*time.Second, "after the last event, how long the tool waits for missing receipts")
 	flag.DurationVar(&o.ping, "ping", 60*time.Second, "how often each connection sends pusher:ping (servers close silent ones)")
-	flag.DurationVar(&o.spin, "spin", time.Millisecond, "how long the reader polls on after the last receipts before it sleeps (0: it sleeps at once)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "pusherload:", err)
@@ -68,7 +67,7 @@ func run(ctx context.Context, o options) error {
 	conns, err := subscribeMemory(ctx, o, run)
 	var r *reader
 	if err == nil {
-		r, err = startReader(conns, o.spin)
+		r, err = startReader(conns)
 	}
 	if err == nil {
 		stop := pingAll(conns, o.ping)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,16 +16,14 @@ import (
 // connection and never blocks holding a processor.
 type reader struct {
 	conns    []*conn
-	epfd     int
-	file     *os.File      // the epoll instance
-	spin     time.Duration // how long it polls on after the last events
+	file     *os.File // the epoll instance
 	stopping atomic.Bool
 	done     chan struct{}
 }
 
 // startReader watches conns, first handling what each read while it
 // subscribed.
-func startReader(conns []*conn, spin time.Duration) (*reader, error) {
+func startReader(conns []*conn) (*reader, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -46,7 +43,7 @@ func startReader(conns []*conn, spin time.Duration) (*reader, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	r := &reader{conns: conns, epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), spin: spin, done: make(chan struct{})}
+	r := &reader{conns: conns, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{})}
 	go r.loop()
 	return r, nil
 }
@@ -60,13 +57,11 @@ func (r *reader) loop() {
 		return
 	}
 	for {
-		n := r.poll(events)
-		if n == 0 {
-			err = raw.Read(func(fd uintptr) bool {
-				n, _ = unix.EpollWait(int(fd), events, 0)
-				return n > 0 || r.stopping.Load()
-			})
-		}
+		var n int
+		err := raw.Read(func(fd uintptr) bool {
+			n, _ = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || r.stopping.Load()
+		})
 		if err != nil || r.stopping.Load() {
 			return
 		}
@@ -75,22 +70,6 @@ func (r *reader) loop() {
 		for _, ev := range events[:n] {
 			r.conns[ev.Fd].drain(scratch, now)
 		}
-	}
-}
-
-// poll takes the ready events without waiting, trying again for up to
-// r.spin (and letting the tool's other goroutines run between tries):
-// while a fan-out streams in, the reader reads on instead of sleeping and
-// being woken for each socket, which would cost the tool's core more than
-// reading does.
-func (r *reader) poll(events []unix.EpollEvent) int {
-	deadline := time.Now().Add(r.spin)
-	for {
-		n, _ := unix.EpollWait(r.epfd, events, 0)
-		if n > 0 || r.stopping.Load() || !time.Now().Before(deadline) {
-			return max(n, 0)
-		}
-		runtime.Gosched()
 	}
 }
 
