@@ -100,72 +100,63 @@ func (s *scanner) flat() ([]byte, bool) {
 	}
 }
 
-// parseFrame reads {"event":..,"channel":..,"data":..} in the plain shape.
-func parseFrame(b []byte) (f inFrame, ok bool) {
-	s := scanner{b: b}
-	var seen [3]bool
+// object reads a flat object whose members are among names, each at most
+// once, handing member the index of each name to read its value.
+func (s *scanner) object(names []string, member func(i int) bool) bool {
+	var seen [4]bool // a name's index: len(names) <= 4
 	if !s.next('{') {
-		return f, false
+		return false
 	}
 	for first := true; ; first = false {
 		name, end, ok := s.member(first)
 		if !ok || end {
-			return f, ok && s.end()
+			return ok && s.end()
 		}
-		var v []byte
-		switch {
-		case string(name) == "event" && !seen[0]:
-			seen[0] = true
-			v, ok = s.str()
-			f.Event = string(v)
-		case string(name) == "channel" && !seen[1]:
-			seen[1] = true
-			v, ok = s.str()
-			f.Channel = string(v)
-		case string(name) == "data" && !seen[2]:
-			seen[2] = true
-			v, ok = s.flat()
-			f.Data = append(json.RawMessage(nil), v...)
-		default:
-			ok = false
+		i := -1
+		for j, n := range names {
+			if string(name) == n {
+				i = j
+			}
 		}
-		if !ok {
-			return f, false
+		if i < 0 || seen[i] || !member(i) {
+			return false
 		}
+		seen[i] = true
 	}
 }
+
+var frameMembers = []string{"event", "channel", "data"}
+
+// parseFrame reads {"event":..,"channel":..,"data":..} in the plain shape.
+func parseFrame(b []byte) (f inFrame, ok bool) {
+	s := scanner{b: b}
+	ok = s.object(frameMembers, func(i int) bool {
+		if i == 2 {
+			v, ok := s.flat()
+			f.Data = append(json.RawMessage(nil), v...)
+			return ok
+		}
+		v, ok := s.str()
+		if i == 0 {
+			f.Event = string(v)
+		} else {
+			f.Channel = string(v)
+		}
+		return ok
+	})
+	return f, ok
+}
+
+var subscribeMembers = []string{"channel", "auth", "channel_data"}
 
 // parseSubscribe reads pusher:subscribe's data in the plain shape.
 func parseSubscribe(b []byte) (d subscribeData, ok bool) {
 	s := scanner{b: b}
-	var seen [3]bool
-	if !s.next('{') {
-		return d, false
-	}
-	for first := true; ; first = false {
-		name, end, ok := s.member(first)
-		if !ok || end {
-			return d, ok && s.end()
-		}
-		var v []byte
-		switch {
-		case string(name) == "channel" && !seen[0]:
-			seen[0] = true
-			v, ok = s.str()
-			d.Channel = string(v)
-		case string(name) == "auth" && !seen[1]:
-			seen[1] = true
-			v, ok = s.str()
-			d.Auth = string(v)
-		case string(name) == "channel_data" && !seen[2]:
-			seen[2] = true
-			v, ok = s.str()
-			d.ChannelData = string(v)
-		default:
-			ok = false
-		}
-		if !ok {
-			return d, false
-		}
-	}
+	fields := [...]*string{&d.Channel, &d.Auth, &d.ChannelData}
+	ok = s.object(subscribeMembers, func(i int) bool {
+		v, ok := s.str()
+		*fields[i] = string(v)
+		return ok
+	})
+	return d, ok
 }
