@@ -128,8 +128,9 @@ func (p *poller) ctl(c *Conn, op int) error {
 
 func (p *poller) loop() {
 	events := make([]unix.EpollEvent, 128)
+	wait := p.waiter(events)
 	for {
-		n, err := p.wait(events)
+		n, err := wait()
 		if err != nil {
 			return
 		}
@@ -149,33 +150,40 @@ func (p *poller) loop() {
 	}
 }
 
-// wait returns the next events: taken without blocking once Go's poller
-// says the epoll instance holds some, or, where it cannot say, waited for
-// in epoll_wait.
-func (p *poller) wait(events []unix.EpollEvent) (int, error) {
+// waiter returns the loop's wait, which returns the next events in
+// events: taken without blocking once Go's poller says the epoll instance
+// holds some, or, where it cannot say, waited for in epoll_wait. What it
+// needs is made here once, not at every wake-up.
+func (p *poller) waiter(events []unix.EpollEvent) func() (int, error) {
+	var raw syscall.RawConn
 	if !p.blocking {
-		raw, err := p.file.SyscallConn()
-		if err != nil {
-			return 0, err
+		var err error
+		if raw, err = p.file.SyscallConn(); err != nil {
+			p.blocking = true
 		}
-		var n int
-		var werr error
-		err = raw.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || (werr != nil && werr != unix.EINTR)
-		})
-		if err == nil {
-			return n, werr
-		}
-		if errors.Is(err, os.ErrClosed) {
-			return 0, err
-		}
-		p.blocking = true // not in Go's poller after all
 	}
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != unix.EINTR {
-			return n, err
+	var n int
+	var werr error
+	take := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || (werr != nil && werr != unix.EINTR)
+	}
+	return func() (int, error) {
+		if !p.blocking {
+			err := raw.Read(take)
+			if err == nil {
+				return n, werr
+			}
+			if errors.Is(err, os.ErrClosed) {
+				return 0, err
+			}
+			p.blocking = true // not in Go's poller after all
+		}
+		for {
+			n, err := unix.EpollWait(p.epfd, events, -1)
+			if err != unix.EINTR {
+				return n, err
+			}
 		}
 	}
 }

@@ -25,6 +25,7 @@ func TestPollerWaitsInGoPoller(t *testing.T) {
 	}
 	defer unix.Close(fds[1])
 	events := make([]unix.EpollEvent, 4)
+	wait := p.waiter(events)
 	ev := unix.EpollEvent{Events: pollEvents, Fd: 7}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fds[0], &ev); err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestPollerWaitsInGoPoller(t *testing.T) {
 		} else {
 			write()
 		}
-		n, err := p.wait(events)
+		n, err := wait()
 		if err != nil || n != 1 || events[0].Fd != 7 {
 			t.Fatalf("wait: %d events, %v; want the socket's", n, err)
 		}
