@@ -30,6 +30,7 @@ type options struct {
 	cpuPIDs                 string
 	dialers                 int
 	settle, wait, ping      time.Duration
+	each                    bool
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.IntVar(&o.dialers, "dialers", 64, "connections opened at once")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each resident-memory reading")
 	flag.DurationVar(&o.wait, "wait", 10*time.Second, "after the last event, how long the tool waits for missing receipts")
+	flag.BoolVar(&o.each, "each", false, "print every event's fan-out completion, in order (to find what slows some)")
 	flag.DurationVar(&o.ping, "ping", 60*time.Second, "how often each connection sends pusher:ping (servers close silent ones)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {

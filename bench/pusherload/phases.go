@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,6 +157,13 @@ func report(o options, conns []*conn, run *events) error {
 	if len(complete) > 0 {
 		slowest := slices.Index(complete, slices.Max(complete))
 		fmt.Printf("  the slowest event: number %d of %d, %v\n", slowest+1, len(complete), complete[slowest].Round(10*time.Microsecond))
+	}
+	if o.each {
+		var b strings.Builder
+		for _, d := range complete {
+			fmt.Fprintf(&b, " %.1f", float64(d.Microseconds())/1000)
+		}
+		fmt.Printf("  each event's completion, ms, in order:%s\n", b.String())
 	}
 	if len(all) != want || dup != 0 {
 		return fmt.Errorf("%d deliveries missing, %d duplicates", want-len(all), dup)

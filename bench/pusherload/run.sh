@@ -14,6 +14,7 @@
 #   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too
 #   PROFILE=1 bash bench/pusherload/run.sh   # + CPU profiles of pushgate in $OUT (a -tags pprof build)
 #   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root)
+#   FLAGS=-each bash bench/pusherload/run.sh   # more pusherload flags (-each: every event's completion)
 #
 # On loopback the kernel runs the receiving side of every TCP segment (the
 # clients' socket, their wake-up) on the core that sent it: the server pays
@@ -125,7 +126,7 @@ for scenario in $SCENARIOS; do
     "start_$server"
     echo
     echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))"
-    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}"
+    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" ${FLAGS:-}
     echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   done

@@ -24,12 +24,13 @@ const (
 // final yet (their unfinished part) and the rows of messages not finished
 // (retries, partly claimed chunks, rows older than the outbox). Every
 // query reads through a partial index of unfinished rows, and at most a
-// bounded number of them. The same statements serve both dialects.
+// bounded number of them.
 func (s *MessageStore) Backlog(ctx context.Context) (messages.Backlog, error) {
 	var b messages.Backlog
 	var chunks, inChunks, rows int
+	unfinished := unfinishedChunks(s.db.Dialect)
 	err := s.db.queryRow(ctx, s.db, fmt.Sprintf(`SELECT count(*), coalesce(sum(size - done), 0)
-		FROM (SELECT size, done FROM outbox WHERE done < size LIMIT %d) t`, backlogChunks)).Scan(&chunks, &inChunks)
+		FROM (SELECT size, done FROM outbox WHERE %s LIMIT %d) t`, unfinished, backlogChunks)).Scan(&chunks, &inChunks)
 	if err != nil {
 		return b, fmt.Errorf("outbox backlog: %w", err)
 	}
@@ -40,7 +41,7 @@ func (s *MessageStore) Backlog(ctx context.Context) (messages.Backlog, error) {
 	}
 	b.Unfinished, b.Capped = inChunks+rows, chunks == backlogChunks || rows == backlogMessages
 	for _, q := range []string{
-		`SELECT enqueued_at FROM outbox WHERE done < size ORDER BY enqueued_at LIMIT 1`,
+		`SELECT enqueued_at FROM outbox WHERE ` + unfinished + ` ORDER BY enqueued_at LIMIT 1`,
 		`SELECT enqueued_at FROM messages WHERE finished_at IS NULL ORDER BY enqueued_at LIMIT 1`,
 	} {
 		at, err := s.db.firstTime(ctx, q)
@@ -81,4 +82,16 @@ func (db *DB) firstTime(ctx context.Context, query string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return at.UTC(), err
+}
+
+// unfinishedChunks is the condition on outbox rows of the chunks not
+// finished yet, in terms that the dialect's partial index of them
+// (outbox_unfinished) is seen to cover: PostgreSQL's names the lease
+// (finished chunks are leased until finishedLease, so that updating done
+// leaves the index alone), SQLite's done.
+func unfinishedChunks(d Dialect) string {
+	if d == Postgres {
+		return `(lease_until IS NULL OR lease_until < ` + finishedLeaseSQL + `) AND done < size`
+	}
+	return `done < size`
 }

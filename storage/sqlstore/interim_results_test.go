@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"regexp"
 	"sort"
 	"testing"
 	"time"
@@ -56,6 +57,49 @@ func checkStatuses(t *testing.T, db *sqlstore.DB, msgs []*messages.Message, want
 	}
 }
 
+// checkBacklog checks that the backlog counts want unfinished messages.
+func checkBacklog(t *testing.T, db *sqlstore.DB, want int) {
+	t.Helper()
+	b, err := db.Messages().Backlog(context.Background())
+	if err != nil || b.Unfinished != want {
+		t.Fatalf("backlog %+v, %v; want %d unfinished", b, err, want)
+	}
+}
+
+// TestWritesOfResultsLeaveIndexesAlone: the columns that each write of a
+// chunk's results changes (done, finals, results) are in no index of
+// outbox, its key, columns or predicate, so that PostgreSQL updates the
+// row in place (HOT) instead of adding an entry to every index each time.
+func TestWritesOfResultsLeaveIndexesAlone(t *testing.T) {
+	u, ok := testenv.PostgresURL(t)
+	if !ok {
+		t.Skip("PostgreSQL only: PUSHGATE_TEST_DATABASE_URL is not set")
+	}
+	db := testenv.OpenDB(t, u)
+	rows, err := db.QueryContext(context.Background(), `SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+		FROM pg_index WHERE indrelid = 'outbox'::regclass`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, col := range []string{"done", "finals", "results"} {
+			if regexp.MustCompile(`\b` + col + `\b`).MatchString(def) {
+				t.Errorf("index %s names %s: %s", name, col, def)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil || n == 0 {
+		t.Fatalf("%d indexes of outbox, %v", n, err)
+	}
+}
+
 // TestInterimResultsOfAChunk: a worker that stores a chunk's results in
 // several writes (interim rows until the chunk is finished) has each
 // answered by Get as it lands, stored once when a write is repeated with
@@ -85,6 +129,7 @@ func TestInterimResultsOfAChunk(t *testing.T) {
 		if n := interimRows(t, db); n != 2 {
 			t.Fatalf("%d interim rows, want 2", n)
 		}
+		checkBacklog(t, db, 2)
 		// The worker dies: the sweep hands out, and a claim takes, e and f only.
 		later := now.Add(2 * time.Minute)
 		refs, err := s.Stale(ctx, later, later, 100)
@@ -102,6 +147,7 @@ func TestInterimResultsOfAChunk(t *testing.T) {
 		if n := interimRows(t, db); n != 0 {
 			t.Fatalf("%d interim rows left once the chunk is finished", n)
 		}
+		checkBacklog(t, db, 0)
 		events := eventKinds(t, batchAll(t, db, claimed[0].AppID, claimed[0].BucketID, 1000))
 		if len(events) != 6 {
 			t.Fatalf("%d events, want 6: %+v", len(events), events)
