@@ -13,7 +13,7 @@
 #   bash bench/pusherload/run.sh
 #   SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh        # soketi too
 #   PROFILE=1 bash bench/pusherload/run.sh   # + CPU profiles of pushgate in $OUT (a -tags pprof build)
-#   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root)
+#   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root; BACKLOG)
 #   FLAGS=-each bash bench/pusherload/run.sh   # more pusherload flags (-each: every event's completion)
 #
 # On loopback the kernel runs the receiving side of every TCP segment (the
@@ -22,7 +22,12 @@
 # RPS=1 steers loopback's receive processing to core 1, the tool's (Receive
 # Packet Steering, /sys/class/net/lo/queues/rx-0/rps_cpus, restored at exit),
 # so the server's core does only the sending half. It changes nothing in either
-# server; report which way each figure was taken.
+# server; report which way each figure was taken. It also raises
+# net.core.netdev_max_backlog (BACKLOG, 65,536) for the run: the steered packets
+# queue for core 1 there, and at the default 1,000 a fan-out overflows it
+# (each dropped packet is sent again 200 ms later). After each scenario the
+# report gives the packets the receive backlogs dropped and the TCP segments
+# retransmitted: a latency figure with drops is the kernel's, not the server's.
 #   N_FAN=200 EVENTS_FAN=10 N_RATE=100 EVENTS_RATE=40 SETTLE=2s SOKETI_DIR=/tmp/soketi \
 #     PGDB=pushgate_t16l REDIS_URL=redis://127.0.0.1:6379/10 bash bench/pusherload/run.sh   # a quick check
 #
@@ -54,10 +59,28 @@ mkdir -p "$OUT"
 pid=""
 rps=/sys/class/net/lo/queues/rx-0/rps_cpus
 rps_was=$(cat "$rps" 2>/dev/null || echo 0)
-trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work/data"; [ -z "${RPS:-}" ] || echo "$rps_was" > "$rps"' EXIT
+backlog=/proc/sys/net/core/netdev_max_backlog
+backlog_was=$(cat "$backlog")
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work/data"; [ -z "${RPS:-}" ] || { echo "$rps_was" > "$rps"; echo "$backlog_was" > "$backlog"; }' EXIT
 if [ -n "${RPS:-}" ]; then
   echo 2 > "$rps" || { echo "RPS=1: cannot write $rps (needs root)"; exit 1; }
+  # Steered packets wait in core 1's backlog, 1,000 by default: a fan-out
+  # to 10,000 sockets overflows it, and each packet dropped there costs its
+  # connection a TCP retransmission 200 ms later (kernel counters below).
+  echo "${BACKLOG:-65536}" > "$backlog"
 fi
+
+# kernel_counters prints packets dropped by the receive backlogs and TCP
+# segments retransmitted since the last call: either one makes latency
+# figures the kernel's, not the server's.
+drops=0 retrans=0
+kernel_counters() {
+  local d=0 r x
+  while read -r _ x _; do d=$((d + 16#$x)); done </proc/net/softnet_stat
+  r=$(awk '/^Tcp:/ && ++n == 2 { for (i = 1; i <= NF; i++) if (h[i] == "RetransSegs") print $i } /^Tcp:/ && n < 2 { for (i = 1; i <= NF; i++) h[i] = $i }' /proc/net/snmp)
+  [ -z "${1:-}" ] && echo "kernel: $((d - drops)) packets dropped by the receive backlogs, $((r - retrans)) TCP segments retransmitted"
+  drops=$d retrans=$r
+}
 
 most=$(( N_FAN > N_RATE ? N_FAN : N_RATE ))
 ulimit -n $((most + 2000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -68,7 +91,7 @@ redis_db=${REDIS_URL##*/}
 redis_pid=$(pidof -s redis-server || true)
 
 exec > >(tee "$OUT/report.txt") 2>&1
-echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); servers on core 0, the tool on core 1; loopback receive path on core $([ -n "${RPS:-}" ] && echo "1 (RPS=1)" || echo "of the sender")"
+echo "== $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); servers on core 0, the tool on core 1; loopback receive path on core $([ -n "${RPS:-}" ] && echo "1 (RPS=1, netdev_max_backlog $(cat $backlog))" || echo "of the sender")"
 
 # wait_http waits for url to answer 200 while $pid lives.
 wait_http() { until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; do kill -0 "$pid" || { tail "$work/server.log"; exit 1; }; sleep 0.1; done; }
@@ -126,8 +149,10 @@ for scenario in $SCENARIOS; do
     "start_$server"
     echo
     echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))"
+    kernel_counters quiet
     taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" ${FLAGS:-}
     echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+    kernel_counters
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   done
 done
