@@ -91,7 +91,7 @@ func (t pgChunkTx) interim(ctx context.Context, keys []string) (map[string][]byt
 }
 
 func (t pgChunkTx) endLeases(ctx context.Context, now time.Time) ([]outboxRow, error) {
-	return readOutbox(ctx, t.tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 AND lease_until < `+finishedLeaseSQL+` AND done < size RETURNING `+outboxReadColumns, now)
+	return readOutbox(ctx, t.tx, `UPDATE outbox SET lease_until = NULL, enqueued_at = $1 WHERE lease_until < $1 AND `+unfinishedChunks(Postgres)+` RETURNING `+outboxReadColumns, now)
 }
 
 func (t pgChunkTx) dueChunks(ctx context.Context, except []string, dueBefore time.Time, limit int) ([]outboxRow, error) {
