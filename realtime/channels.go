@@ -161,6 +161,7 @@ func (h *Hub) localChannel(appID, channel, except string, m Message) {
 
 func (h *Hub) sendToSubscribers(list []Session, except string, m Message) {
 	r := make(renders, 0, 2)
+	var b Batch
 	for _, s := range list {
 		if except != "" {
 			if id, ok := s.(Identified); ok && id.SocketID() == except {
@@ -168,8 +169,21 @@ func (h *Hub) sendToSubscribers(list []Session, except string, m Message) {
 			}
 		}
 		frame, ok := r.frame(s.Protocol(), m, h)
-		if ok && !s.Send(frame) {
+		if ok && !sendIn(&b, s, frame) {
 			s.Close(CloseSlowConsumer, "slow consumer")
 		}
 	}
+	if b != nil {
+		b.Flush()
+	}
+}
+
+// sendIn is s.Send(frame), gathered in *b when s is a Batcher.
+func sendIn(b *Batch, s Session, frame []byte) bool {
+	if bs, ok := s.(Batcher); ok {
+		var sent bool
+		*b, sent = bs.SendIn(*b, frame)
+		return sent
+	}
+	return s.Send(frame)
 }

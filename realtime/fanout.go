@@ -151,11 +151,15 @@ const parallelFanout = 512
 
 func (h *Hub) sendTo(list []*entry, m Message) {
 	r := make(renders, 0, 4)
+	var b Batch
 	for _, e := range list {
 		frame, ok := r.frame(e.s.Protocol(), m, h)
-		if ok && !e.s.Send(frame) && e.app.remove(e) {
+		if ok && !sendIn(&b, e.s, frame) && e.app.remove(e) {
 			e.s.Close(CloseSlowConsumer, "slow consumer")
 		}
+	}
+	if b != nil {
+		b.Flush()
 	}
 }
 

@@ -51,3 +51,19 @@ type Session interface {
 	Send(frame []byte) bool
 	Close(code int, reason string)
 }
+
+// Batch gathers the writes of one fan-out so that the sessions' transport
+// makes them together (wsconn on Linux: a few hundred sockets in one
+// io_uring submission instead of a system call each). The hub flushes it
+// once its loop is done; a Batch is used by that loop alone.
+type Batch interface {
+	Flush()
+}
+
+// Batcher is a Session whose sends can be gathered. SendIn is Send with
+// the write gathered in b when b is its transport's kind (nil: it begins
+// one), and returns the batch the next session gets; a frame sent to the
+// same session later still arrives after this one.
+type Batcher interface {
+	SendIn(b Batch, frame []byte) (Batch, bool)
+}

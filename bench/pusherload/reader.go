@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,13 +18,16 @@ import (
 type reader struct {
 	conns    []*conn
 	file     *os.File // the epoll instance
+	epfd     int      // its descriptor
+	spin     time.Duration
 	stopping atomic.Bool
 	done     chan struct{}
 }
 
 // startReader watches conns, first handling what each read while it
-// subscribed.
-func startReader(conns []*conn) (*reader, error) {
+// subscribed. With spin > 0 the reader keeps asking the epoll instance
+// for that long after its last event before it waits on Go's poller.
+func startReader(conns []*conn, spin time.Duration) (*reader, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -43,7 +47,7 @@ func startReader(conns []*conn) (*reader, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	r := &reader{conns: conns, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{})}
+	r := &reader{conns: conns, file: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, spin: spin, done: make(chan struct{})}
 	go r.loop()
 	return r, nil
 }
@@ -56,13 +60,30 @@ func (r *reader) loop() {
 	if err != nil {
 		return
 	}
+	var last time.Time
 	for {
 		var n int
-		err := raw.Read(func(fd uintptr) bool {
-			n, _ = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || r.stopping.Load()
-		})
-		if err != nil || r.stopping.Load() {
+		if r.spin > 0 && time.Since(last) < r.spin {
+			// Spinning: no wake-up for the kernel to make on whichever
+			// core delivers the packets; other goroutines (triggers,
+			// pings) run in between.
+			if r.stopping.Load() {
+				return
+			}
+			if n = rawEpollWait(r.epfd, events); n == 0 {
+				runtime.Gosched()
+				continue
+			}
+		} else {
+			err := raw.Read(func(fd uintptr) bool {
+				n, _ = unix.EpollWait(int(fd), events, 0)
+				return n > 0 || r.stopping.Load()
+			})
+			if err != nil {
+				return
+			}
+		}
+		if r.stopping.Load() {
 			return
 		}
 		// One time for the batch: all of it was in the sockets by now.
@@ -70,6 +91,7 @@ func (r *reader) loop() {
 		for _, ev := range events[:n] {
 			r.conns[ev.Fd].drain(scratch, now)
 		}
+		last = now
 	}
 }
 
@@ -116,6 +138,16 @@ func (c *conn) consume(data []byte, now time.Time) {
 		data = data[n:]
 	}
 	c.buf = append(c.buf[:0], data...)
+}
+
+// rawEpollWait is epoll_wait(2) with no timeout, unannounced to the
+// runtime: it never waits.
+func rawEpollWait(epfd int, events []unix.EpollEvent) int {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0
+	}
+	return int(n)
 }
 
 // rawRead is read(2) on a non-blocking socket, unannounced to the

@@ -15,6 +15,15 @@
 #   PROFILE=1 bash bench/pusherload/run.sh   # + CPU profiles of pushgate in $OUT (a -tags pprof build)
 #   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root; BACKLOG)
 #   FLAGS=-each bash bench/pusherload/run.sh   # more pusherload flags (-each: every event's completion)
+#   SERVERS=soketi SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # one server only
+#   SPIN=0 bash bench/pusherload/run.sh   # the tool sleeps as soon as no socket has data
+#
+# The tool polls its sockets for SPIN (2ms) after its last receipt before it
+# sleeps. A sleeping reader must be woken for every burst, and on loopback the
+# kernel does that on the core that delivers the packet: the server's (or,
+# with RPS=1, the tool's own). Polling keeps the tool's wake-ups off the
+# server's core and keeps the tool from being what a fan-out waits for; it
+# costs only the tool's own core.
 #
 # On loopback the kernel runs the receiving side of every TCP segment (the
 # clients' socket, their wake-up) on the core that sent it: the server pays
@@ -137,8 +146,8 @@ start_soketi() {
   url="http://127.0.0.1:$SOKETI_PORT"
 }
 
-servers=pushgate
-[ -n "${SOKETI_DIR:-}" ] && servers="pushgate soketi"
+servers=${SERVERS:-pushgate}
+[ -n "${SOKETI_DIR:-}" ] && [ -z "${SERVERS:-}" ] && servers="pushgate soketi"
 for scenario in $SCENARIOS; do
   case $scenario in
     fanout) args=(-n "$N_FAN" -events "$EVENTS_FAN" -rate 1) ;;
@@ -150,7 +159,7 @@ for scenario in $SCENARIOS; do
     echo
     echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))"
     kernel_counters quiet
-    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" ${FLAGS:-}
+    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" -spin "${SPIN:-2ms}" ${FLAGS:-}
     echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
     kernel_counters
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""

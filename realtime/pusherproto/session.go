@@ -82,6 +82,21 @@ func (s *session) Send(frame []byte) bool {
 	return s.c.Send(frame)
 }
 
+// SendIn is Send with the write gathered in b (realtime.Batcher).
+func (s *session) SendIn(b realtime.Batch, frame []byte) (realtime.Batch, bool) {
+	if len(frame) == 0 {
+		return b, true
+	}
+	wb, ok := b.(*wsconn.Batch)
+	if !ok {
+		if b != nil { // another transport's
+			return b, s.c.Send(frame)
+		}
+		wb = wsconn.NewBatch()
+	}
+	return wb, wb.Send(s.c, frame)
+}
+
 // inFrame is a client frame.
 type inFrame struct {
 	Event   string          `json:"event"`

@@ -55,7 +55,11 @@ func (c *Conn) Subprotocol() string {
 // too slowly (the connection is then closed with 1013). Frames are not
 // copied: they must not change afterwards (the hub renders one frame for
 // every session).
-func (c *Conn) Send(frames ...[]byte) bool {
+func (c *Conn) Send(frames ...[]byte) bool { return c.send(nil, frames) }
+
+// send is Send, with a direct write of one frame gathered in b when b is
+// not nil (Batch.Send).
+func (c *Conn) send(b *Batch, frames [][]byte) bool {
 	c.mu.Lock()
 	if c.st.closed {
 		c.mu.Unlock()
@@ -69,7 +73,9 @@ func (c *Conn) Send(frames ...[]byte) bool {
 	if !c.st.writing && c.idleLocked() && len(frames) <= maxDirect {
 		c.st.writing = true
 		c.mu.Unlock()
-		c.sendDirect(ws.OpText, frames)
+		if b == nil || len(frames) != 1 || !b.add(c, frames[0]) {
+			c.sendDirect(ws.OpText, frames)
+		}
 		return true
 	}
 	o := c.outboxLocked()
@@ -90,6 +96,13 @@ const maxDirect = 4
 // goroutine as usual. c.st.writing is set.
 func (c *Conn) sendDirect(op ws.OpCode, frames [][]byte) {
 	n, err := c.writeDirect(op, frames)
+	c.wroteDirect(op, frames, n, err)
+}
+
+// wroteDirect finishes a direct write of frames of op that wrote n bytes
+// (a batch's too): what is left waits for the writer goroutine, as does
+// anything queued meanwhile; an error aborts the connection.
+func (c *Conn) wroteDirect(op ws.OpCode, frames [][]byte, n int, err error) {
 	if err != nil {
 		c.abort()
 		return
