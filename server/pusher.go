@@ -27,6 +27,7 @@ func (s *Server) buildPusher() {
 		MaxEventBytes: cfg.PusherMaxEventBytes, Tracker: s.trackerAs(protoPusher), Logger: s.log,
 		Webhooks: channelWebhooks{s.channelRecorder},
 	})
+	s.log.Info("realtime: fan-out writes", "through", wsconn.BatchWrites())
 }
 
 // pusherSessions is the Pusher handler as httpapi calls it: an app is

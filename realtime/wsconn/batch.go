@@ -105,3 +105,13 @@ func (b *Batch) Flush() {
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
+
+// BatchWrites says how a Batch writes on this node: "io_uring", or
+// "writev" (one system call a frame) where io_uring is refused.
+func BatchWrites() string {
+	if r := getRing(); r != nil {
+		putRing(r, false)
+		return "io_uring"
+	}
+	return "writev"
+}
