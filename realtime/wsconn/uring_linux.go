@@ -136,11 +136,13 @@ func (r *ring) full() bool { return r.queued == int(r.entries) }
 
 // send queues a send of p to fd; p must stay unchanged until submit
 // returns. Its result is r.res[the number of sends queued before it].
-func (r *ring) send(fd int, p []byte) {
+func (r *ring) send(fd int, p []byte) { r.sendFlags(fd, p, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL) }
+
+// sendFlags is send with these send(2) flags.
+func (r *ring) sendFlags(fd int, p []byte, flags uint32) {
 	tail := atomic.LoadUint32(r.sqTail) + uint32(r.queued)
 	e := (*uringSQE)(unsafe.Add(r.sqes, uintptr(tail&r.sqMask)*unsafe.Sizeof(uringSQE{})))
-	*e = uringSQE{opcode: uringOpSend, fd: int32(fd), len: uint32(len(p)),
-		msgFlags: unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL, userData: uint64(r.queued)}
+	*e = uringSQE{opcode: uringOpSend, fd: int32(fd), len: uint32(len(p)), msgFlags: flags, userData: uint64(r.queued)}
 	if len(p) > 0 {
 		e.addr = uint64(uintptr(unsafe.Pointer(&p[0])))
 	}
@@ -159,44 +161,43 @@ func (r *ring) submit(fds func(i int) int) (ok bool) {
 	clear(r.seen[:n])
 	atomic.StoreUint32(r.sqTail, atomic.LoadUint32(r.sqTail)+uint32(n))
 	ok = true
-	for left := n; left > 0; {
+	for left, tries := n, 0; left > 0; tries++ {
 		m, _, e := syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(left), 0, 0, 0, 0)
-		switch {
-		case e == unix.EINTR || e == unix.EAGAIN || e == unix.EBUSY:
-			r.reap()
+		if (e == unix.EINTR || e == unix.EAGAIN || e == unix.EBUSY) && tries < 100 {
+			r.reap() // EBUSY: completions first
 			continue
-		case e != 0:
-			// Nothing more is taken: fail what is left in the queue.
-			// (Not seen with valid entries; the kernel checks them one by
-			// one and completes a bad one with its error.)
+		}
+		if e != 0 {
+			// Nothing more is taken (io_uring_enter fails only when it
+			// took none): take the rest back and fail it.
+			atomic.StoreUint32(r.sqTail, atomic.LoadUint32(r.sqTail)-uint32(left))
 			for i := n - left; i < n; i++ {
 				r.res[i], r.seen[i] = -int32(e), true
 			}
-			atomic.StoreUint32(r.sqTail, atomic.LoadUint32(r.sqTail)-uint32(left))
-			left = 0
 			ok = false
-			continue
+			break
 		}
 		left -= int(m)
 	}
-	got := r.reap()
-	if got < n {
+	r.reap()
+	if missing := n - r.completed(n); missing > 0 {
 		ok = false
 		for i := range n {
 			if !r.seen[i] {
 				_ = unix.Shutdown(fds(i), unix.SHUT_RDWR)
 			}
 		}
-		for got < n {
-			_, _, e := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 0, uintptr(n-got), uringEnterGet, 0, 0)
+		for tries := 0; missing > 0 && tries < 100; tries++ {
+			_, _, e := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 0, uintptr(missing), uringEnterGet, 0, 0)
 			if e != 0 && e != unix.EINTR {
 				break
 			}
-			got += r.reap()
+			r.reap()
+			missing = n - r.completed(n)
 		}
 		for i := range n {
 			if !r.seen[i] {
-				r.res[i] = -int32(unix.EIO) // not completed: the connection is aborted
+				r.res[i] = -int32(unix.EIO) // never completed: the connection is aborted
 			}
 		}
 	}
@@ -204,10 +205,20 @@ func (r *ring) submit(fds func(i int) int) (ok bool) {
 	return ok
 }
 
-// reap reads the completions waiting and returns how many there were.
-func (r *ring) reap() int {
+// completed is how many of the first n sends have their result.
+func (r *ring) completed(n int) int {
+	c := 0
+	for _, seen := range r.seen[:n] {
+		if seen {
+			c++
+		}
+	}
+	return c
+}
+
+// reap reads the completions waiting.
+func (r *ring) reap() {
 	head, tail := atomic.LoadUint32(r.cqHead), atomic.LoadUint32(r.cqTail)
-	n := int(tail - head)
 	for ; head != tail; head++ {
 		c := (*uringCQE)(unsafe.Add(r.cqes, uintptr(head&r.cqMask)*unsafe.Sizeof(uringCQE{})))
 		if c.userData < uint64(len(r.res)) {
@@ -215,7 +226,6 @@ func (r *ring) reap() int {
 		}
 	}
 	atomic.StoreUint32(r.cqHead, tail)
-	return n
 }
 
 // rings keeps idle rings for the next batches; off is set when io_uring

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A send's result reads as a writev's: EAGAIN is nothing written (the
@@ -27,5 +29,38 @@ func TestWroteReadsASendsResult(t *testing.T) {
 		if tc.errs && !errors.Is(err, syscall.Errno(-tc.res)) {
 			t.Errorf("wrote(%d): %v, not errno %d", tc.res, err, -tc.res)
 		}
+	}
+}
+
+// A send whose completion does not come with the submission (here one
+// without MSG_DONTWAIT to a full socket: the kernel waits for room) is
+// not waited for as long as the client pleases: its socket is shut down,
+// it fails, and the ring reports that it must not be used again.
+func TestSubmitEndsAMissingCompletion(t *testing.T) {
+	if _, setup := RingsUsable(); !setup {
+		t.Skip("io_uring is refused here")
+	}
+	r, err := newRing(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	big := make([]byte, 8<<20)
+	r.send(fds[0], big)                         // fills the socket
+	r.sendFlags(fds[0], big, unix.MSG_NOSIGNAL) // waits for room
+	if r.submit(func(int) int { return fds[0] }) {
+		t.Error("submit reported no trouble")
+	}
+	if r.res[0] <= 0 {
+		t.Errorf("the first send: %d, want bytes written", r.res[0])
+	}
+	if _, err := wrote(r.res[1]); err == nil {
+		t.Errorf("the waiting send: %d, want an error", r.res[1])
 	}
 }
