@@ -50,7 +50,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each resident-memory reading")
 	flag.DurationVar(&o.wait, "wait", 10*time.Second, "after the last event, how long the tool waits for missing receipts")
 	flag.BoolVar(&o.each, "each", false, "print every event's fan-out completion, in order (to find what slows some)")
-	flag.DurationVar(&o.spin, "spin", 0, "after its last receipt, how long the reader polls its sockets before it sleeps (0: it sleeps at once); while it polls, the kernel wakes nobody on the server's core")
+	flag.DurationVar(&o.spin, "spin", 0, "after its last receipt, how long the reader polls its sockets before it sleeps (0: it waits in Go's poller at once); while it polls, the kernel wakes nobody on the server's core")
 	flag.DurationVar(&o.ping, "ping", 60*time.Second, "how often each connection sends pusher:ping (servers close silent ones)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {

@@ -12,21 +12,25 @@ import (
 )
 
 // reader reads every subscribed connection with one goroutine: their
-// sockets are in one epoll instance (edge-triggered), which itself waits
-// in Go's poller, so that the tool's one core runs no goroutine per
-// connection and never blocks holding a processor.
+// sockets are in one epoll instance (edge-triggered), so that the tool's
+// one core runs no goroutine per connection. Without spin the instance
+// itself waits in Go's poller, and the reader never blocks holding a
+// processor. With spin it polls the instance instead, and sleeps in a
+// blocking epoll_wait only once nothing came for that long: then the
+// instance is in no other epoll instance, so the kernel, which runs a
+// socket's wake-ups on the core that delivers its packets (the server's
+// on loopback), does not also wake Go's poller for every packet.
 type reader struct {
 	conns    []*conn
-	file     *os.File // the epoll instance
-	epfd     int      // its descriptor
+	epfd     int      // the epoll instance
+	file     *os.File // epfd in Go's poller, without spin
 	spin     time.Duration
 	stopping atomic.Bool
 	done     chan struct{}
 }
 
 // startReader watches conns, first handling what each read while it
-// subscribed. With spin > 0 the reader keeps asking the epoll instance
-// for that long after its last event before it waits on Go's poller.
+// subscribed.
 func startReader(conns []*conn, spin time.Duration) (*reader, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -40,14 +44,16 @@ func startReader(conns []*conn, spin time.Duration) (*reader, error) {
 			break
 		}
 	}
-	if err == nil {
-		err = unix.SetNonblock(epfd, true) // so that os.NewFile puts it in Go's poller
+	r := &reader{conns: conns, epfd: epfd, spin: spin, done: make(chan struct{})}
+	if err == nil && spin <= 0 {
+		if err = unix.SetNonblock(epfd, true); err == nil { // so that os.NewFile puts it in Go's poller
+			r.file = os.NewFile(uintptr(epfd), "epoll")
+		}
 	}
 	if err != nil {
 		unix.Close(epfd)
 		return nil, err
 	}
-	r := &reader{conns: conns, file: os.NewFile(uintptr(epfd), "epoll"), epfd: epfd, spin: spin, done: make(chan struct{})}
 	go r.loop()
 	return r, nil
 }
@@ -56,34 +62,13 @@ func (r *reader) loop() {
 	defer close(r.done)
 	events := make([]unix.EpollEvent, 256)
 	scratch := make([]byte, 64<<10)
-	raw, err := r.file.SyscallConn()
-	if err != nil {
-		return
+	next := r.wait
+	if r.spin > 0 {
+		next = r.poll
 	}
-	var last time.Time
 	for {
-		var n int
-		if r.spin > 0 && time.Since(last) < r.spin {
-			// Spinning: no wake-up for the kernel to make on whichever
-			// core delivers the packets; other goroutines (triggers,
-			// pings) run in between.
-			if r.stopping.Load() {
-				return
-			}
-			if n = rawEpollWait(r.epfd, events); n == 0 {
-				runtime.Gosched()
-				continue
-			}
-		} else {
-			err := raw.Read(func(fd uintptr) bool {
-				n, _ = unix.EpollWait(int(fd), events, 0)
-				return n > 0 || r.stopping.Load()
-			})
-			if err != nil {
-				return
-			}
-		}
-		if r.stopping.Load() {
+		n, ok := next(events)
+		if !ok || r.stopping.Load() {
 			return
 		}
 		// One time for the batch: all of it was in the sockets by now.
@@ -91,15 +76,56 @@ func (r *reader) loop() {
 		for _, ev := range events[:n] {
 			r.conns[ev.Fd].drain(scratch, now)
 		}
-		last = now
 	}
+}
+
+// wait returns the next events, waiting for them in Go's poller.
+func (r *reader) wait(events []unix.EpollEvent) (int, bool) {
+	raw, err := r.file.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var n int
+	err = raw.Read(func(fd uintptr) bool {
+		n, _ = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || r.stopping.Load()
+	})
+	return n, err == nil
+}
+
+// poll returns the next events, asking for them for r.spin (other
+// goroutines, triggers and pings, run in between), then sleeping in
+// epoll_wait (announced: the runtime runs the others meanwhile) until they
+// come or stop is called.
+func (r *reader) poll(events []unix.EpollEvent) (int, bool) {
+	for since := time.Now(); time.Since(since) < r.spin; runtime.Gosched() {
+		if r.stopping.Load() {
+			return 0, false
+		}
+		if n := rawEpollWait(r.epfd, events); n > 0 {
+			return n, true
+		}
+	}
+	for !r.stopping.Load() {
+		if n, err := unix.EpollWait(r.epfd, events, 50); n > 0 {
+			return n, true
+		} else if err != nil && err != unix.EINTR {
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // stop ends the loop; what the connections recorded may be read after.
 func (r *reader) stop() {
 	r.stopping.Store(true)
-	r.file.Close() // wakes the loop
-	<-r.done
+	if r.file != nil {
+		r.file.Close() // wakes the loop
+		<-r.done
+		return
+	}
+	<-r.done // within 50 ms
+	unix.Close(r.epfd)
 }
 
 // drain reads what c's socket holds.
