@@ -17,6 +17,9 @@
 #   FLAGS=-each bash bench/pusherload/run.sh   # more pusherload flags (-each: every event's completion)
 #   SERVERS=soketi SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # one server only
 #   SPIN=0 bash bench/pusherload/run.sh   # the tool sleeps as soon as no socket has data
+#   ROUNDS=6 EVENTS_FAN=30 SCENARIOS=fanout SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh
+#       # servers alternate, round by round; then each one's events of all rounds together
+#       # (a disturbance of the machine that lasts seconds then falls on both, not on one run)
 #
 # The tool polls its sockets for SPIN (2ms) after its last receipt before it
 # sleeps. A sleeping reader must be woken for every burst, and on loopback the
@@ -146,6 +149,9 @@ start_soketi() {
   url="http://127.0.0.1:$SOKETI_PORT"
 }
 
+ROUNDS=${ROUNDS:-1}
+each=""
+if [ "$ROUNDS" -gt 1 ]; then each=-each; fi # the rounds' events are put together from each event's line
 servers=${SERVERS:-pushgate}
 [ -n "${SOKETI_DIR:-}" ] && [ -z "${SERVERS:-}" ] && servers="pushgate soketi"
 for scenario in $SCENARIOS; do
@@ -154,15 +160,28 @@ for scenario in $SCENARIOS; do
     rate) args=(-n "$N_RATE" -events "$EVENTS_RATE" -rate 20) ;;
     *) echo "SCENARIOS: fanout and/or rate, not $scenario"; exit 1 ;;
   esac
+  for round in $(seq 1 "$ROUNDS"); do
+    for server in $servers; do
+      "start_$server"
+      echo
+      echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))$([ "$ROUNDS" -gt 1 ] && echo ", round $round of $ROUNDS")"
+      kernel_counters quiet
+      taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" -spin "${SPIN:-2ms}" $each ${FLAGS:-} |
+        tee -a "$work/$scenario-$server.txt"
+      echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+      kernel_counters
+      kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+    done
+  done
+  # With rounds, each server's events of every round together, but for
+  # each round's first (a server's first event is slower: its first call
+  # on a new HTTP connection).
   for server in $servers; do
-    "start_$server"
-    echo
-    echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))"
-    kernel_counters quiet
-    taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" -spin "${SPIN:-2ms}" ${FLAGS:-}
-    echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
-    kernel_counters
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+    [ "$ROUNDS" -gt 1 ] || break
+    grep -h "each event's completion" "$work/$scenario-$server.txt" | sed 's/.*in order: [^ ]* //' | tr ' ' '\n' | grep . | sort -n |
+      awk -v what="$scenario on $server, $ROUNDS rounds" '{ v[NR - 1] = $1 } END { n = NR
+        printf "== %s: fan-out completion by event: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (%d events, the first of each round left out)\n", what,
+          v[int(n * 50 / 100)], v[int(n * 90 / 100)], v[(int(n * 99 / 100) < n ? int(n * 99 / 100) : n - 1)], v[n - 1], n }'
   done
 done
 echo "report in $OUT"
