@@ -12,11 +12,10 @@ import (
 	"github.com/pushgate/pushgate/realtime/wsconn"
 )
 
-// BenchmarkSend sends a notification and an unseen frame, as a /v1/ws
-// session does for each delivery, to each of 100 connections in turn:
-// one op is one delivery (two frames in one write).
-func BenchmarkSend(b *testing.B) {
-	const n = 100
+// benchConns opens n connections whose clients drain them on goroutines
+// of this process, closed when b ends.
+func benchConns(b *testing.B, n int) []*wsconn.Conn {
+	b.Helper()
 	up := wsconn.NewUpgrader(wsconn.Options{})
 	conns := make(chan *wsconn.Conn, n)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,17 +26,26 @@ func BenchmarkSend(b *testing.B) {
 		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
 		conns <- c
 	}))
-	defer func() { srv.Close(); up.Close() }()
+	b.Cleanup(func() { srv.Close(); up.Close() })
 	list := make([]*wsconn.Conn, 0, n)
 	for range n {
 		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer ws.Close()
+		b.Cleanup(func() { ws.Close() })
 		go io.Copy(io.Discard, ws.UnderlyingConn())
 		list = append(list, <-conns)
 	}
+	return list
+}
+
+// BenchmarkSend sends a notification and an unseen frame, as a /v1/ws
+// session does for each delivery, to each of 100 connections in turn:
+// one op is one delivery (two frames in one write).
+func BenchmarkSend(b *testing.B) {
+	const n = 100
+	list := benchConns(b, n)
 	frame := []byte(`{"type":"notification","payload":{"id":"0192f5c4-5b2e-7d1a-9c3f-4a1b2c3d4e5f","title":"Hello","body":"A notification of a typical size"}}`)
 	unseen := []byte(`{"type":"unseen","payload":{"count":3}}`)
 	b.ReportAllocs()
@@ -58,27 +66,7 @@ func BenchmarkSend(b *testing.B) {
 // (bench/pusherload measures that, clients in another process).
 func BenchmarkFanout(b *testing.B) {
 	const n = 1000
-	up := wsconn.NewUpgrader(wsconn.Options{})
-	conns := make(chan *wsconn.Conn, n)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r)
-		if err != nil {
-			return
-		}
-		c.Serve(wsconn.HandlerFuncs{OnFrame: func([]byte, error) {}})
-		conns <- c
-	}))
-	defer func() { srv.Close(); up.Close() }()
-	list := make([]*wsconn.Conn, 0, n)
-	for range n {
-		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ws.Close()
-		go io.Copy(io.Discard, ws.UnderlyingConn())
-		list = append(list, <-conns)
-	}
+	list := benchConns(b, n)
 	frame := []byte(`{"event":"load","channel":"load-0","data":"\"ev-12345\""}`)
 	for _, mode := range []string{"send", "batch", "batch-writev"} {
 		b.Run(mode, func(b *testing.B) {
