@@ -301,7 +301,12 @@ func ringCheck() bool {
 		return false
 	}
 	defer func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) }()
-	big := make([]byte, 8<<20) // more than any socket buffer takes
+	// The smallest send buffer the kernel allows (it doubles and rounds
+	// this up), so that a small frame fills it.
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1); err != nil {
+		return false
+	}
+	big := make([]byte, 256<<10)
 	r.send(fds[0], big)
 	r.send(fds[0], big)
 	if !r.submit(func(int) int { return fds[0] }) {
