@@ -71,7 +71,7 @@ func (b *Batch) add(c *Conn, frame []byte) bool {
 
 // submit makes the queued writes and finishes each one as a direct write.
 func (b *Batch) submit() {
-	ok := b.r.submit(func(i int) int { fd, _ := descriptorOf(b.conns[i]); return fd })
+	ok := b.r.submit()
 	for i, c := range b.conns {
 		n, err := wrote(b.r.res[i])
 		release(c)

@@ -78,6 +78,7 @@ type ring struct {
 	queued           int     // entries written since the last submission
 	res              []int32 // each entry's result, by its user data
 	seen             []bool  // whether its completion came
+	fds              []int   // each entry's socket
 	entries, cqCount uint32
 }
 
@@ -119,6 +120,7 @@ func newRing(entries uint32) (*ring, error) {
 	}
 	r.res = make([]int32, p.sqEntries)
 	r.seen = make([]bool, p.sqEntries)
+	r.fds = make([]int, p.sqEntries)
 	return r, nil
 }
 
@@ -143,6 +145,7 @@ func (r *ring) sendFlags(fd int, p []byte, flags uint32) {
 	tail := atomic.LoadUint32(r.sqTail) + uint32(r.queued)
 	e := (*uringSQE)(unsafe.Add(r.sqes, uintptr(tail&r.sqMask)*unsafe.Sizeof(uringSQE{})))
 	*e = uringSQE{opcode: uringOpSend, fd: int32(fd), len: uint32(len(p)), msgFlags: flags, userData: uint64(r.queued)}
+	r.fds[r.queued] = fd
 	if len(p) > 0 {
 		e.addr = uint64(uintptr(unsafe.Pointer(&p[0])))
 	}
@@ -156,7 +159,7 @@ func (r *ring) sendFlags(fd int, p []byte, flags uint32) {
 // for room despite MSG_DONTWAIT; ringCheck should have caught it), the
 // sockets of the missing sends are shut down so that they complete, and
 // ok is false: use no ring any more.
-func (r *ring) submit(fds func(i int) int) (ok bool) {
+func (r *ring) submit() (ok bool) {
 	n := r.queued
 	clear(r.seen[:n])
 	atomic.StoreUint32(r.sqTail, atomic.LoadUint32(r.sqTail)+uint32(n))
@@ -184,7 +187,7 @@ func (r *ring) submit(fds func(i int) int) (ok bool) {
 		ok = false
 		for i := range n {
 			if !r.seen[i] {
-				_ = unix.Shutdown(fds(i), unix.SHUT_RDWR)
+				_ = unix.Shutdown(r.fds[i], unix.SHUT_RDWR)
 			}
 		}
 		for tries := 0; missing > 0 && tries < 100; tries++ {
@@ -309,7 +312,7 @@ func ringCheck() bool {
 	big := make([]byte, 256<<10)
 	r.send(fds[0], big)
 	r.send(fds[0], big)
-	if !r.submit(func(int) int { return fds[0] }) {
+	if !r.submit() {
 		return false
 	}
 	return r.res[0] > 0 && r.res[0] < int32(len(big)) && r.res[1] == -int32(unix.EAGAIN)
@@ -320,15 +323,6 @@ func ringCheck() bool {
 func descriptor(c *Conn) (int, bool) {
 	f, ok := c.nc.(*fdConn)
 	if !ok || !f.acquire() {
-		return 0, false
-	}
-	return f.fd, true
-}
-
-// descriptorOf is c's socket, which a batched write holds.
-func descriptorOf(c *Conn) (int, bool) {
-	f, ok := c.nc.(*fdConn)
-	if !ok {
 		return 0, false
 	}
 	return f.fd, true
