@@ -16,6 +16,9 @@
 #   RPS=1 SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # receive path on the tool's core (root; BACKLOG)
 #   FLAGS=-each bash bench/pusherload/run.sh   # more pusherload flags (-each: every event's completion)
 #   SERVERS=soketi SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh   # one server only
+#   SERVERS="floor pushgate soketi" SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh
+#       # floor: no server, the kernel alone writing each event to every connection
+#       # (bench/fanoutfloor), timed the same way: the least any server could take here
 #   SPIN=0 bash bench/pusherload/run.sh   # the tool sleeps as soon as no socket has data
 #   ROUNDS=6 EVENTS_FAN=30 SCENARIOS=fanout SOKETI_DIR=/tmp/soketi bash bench/pusherload/run.sh
 #       # servers alternate, round by round; then each one's events of all rounds together
@@ -99,6 +102,7 @@ ulimit -n $((most + 2000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null 
 [ "$(ulimit -n)" -ge $((most + 1000)) ] || { echo "open-file limit $(ulimit -n) is below $((most + 1000))"; exit 1; }
 go build ${PROFILE:+-tags pprof} -o "$work/pushgate" ./cmd/pushgate
 go build -o "$work/pusherload" ./bench/pusherload
+go build -o "$work/fanoutfloor" ./bench/fanoutfloor
 redis_db=${REDIS_URL##*/}
 redis_pid=$(pidof -s redis-server || true)
 
@@ -149,6 +153,14 @@ start_soketi() {
   url="http://127.0.0.1:$SOKETI_PORT"
 }
 
+# floor is no server: bench/fanoutfloor writes each event's frame to every
+# connection, one write(2) each, and its reader times them as pusherload
+# does. What the kernel alone takes for a fan-out here, under any server's.
+start_floor() {
+  taskset -c 0 "$work/fanoutfloor" -role send -addr "127.0.0.1:$((PORT + 3))" "${args[@]}" -settle 2s &
+  pid=$!
+}
+
 ROUNDS=${ROUNDS:-1}
 each=""
 if [ "$ROUNDS" -gt 1 ]; then each=-each; fi # the rounds' events are put together from each event's line
@@ -164,10 +176,18 @@ for scenario in $SCENARIOS; do
     for server in $servers; do
       "start_$server"
       echo
-      echo "== $scenario on $server ($([ "$server" = pushgate ] && echo "$(git rev-parse --short HEAD), PostgreSQL + Redis" || echo "soketi 1.6.1 in $SOKETI_DIR"))$([ "$ROUNDS" -gt 1 ] && echo ", round $round of $ROUNDS")"
+      case $server in
+        pushgate) what="$(git rev-parse --short HEAD), PostgreSQL + Redis" ;;
+        soketi) what="soketi 1.6.1 in $SOKETI_DIR" ;;
+        floor) what="no server: the kernel alone, bench/fanoutfloor" ;;
+      esac
+      echo "== $scenario on $server ($what)$([ "$ROUNDS" -gt 1 ] && echo ", round $round of $ROUNDS")"
       kernel_counters quiet
-      taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" -spin "${SPIN:-2ms}" $each ${FLAGS:-} |
-        tee -a "$work/$scenario-$server.txt"
+      if [ "$server" = floor ]; then
+        taskset -c 1 "$work/fanoutfloor" -role read -addr "127.0.0.1:$((PORT + 3))" -server-pid "$pid" "${args[@]}" -spin "${SPIN:-2ms}"
+      else
+        taskset -c 1 "$work/pusherload" -url "$url" -app-id "$app" -key "$key" -secret "$secret" -settle "$SETTLE" -server-pid "$pid" "${cpu[@]}" "${args[@]}" -spin "${SPIN:-2ms}" $each ${FLAGS:-}
+      fi | tee -a "$work/$scenario-$server.txt"
       echo "server resident memory at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
       kernel_counters
       kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
