@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,6 +241,38 @@ func TestAnsweringPeerStays(t *testing.T) {
 	}
 	if !c.Send([]byte("still here")) {
 		t.Fatal("send refused")
+	}
+}
+
+// With a heartbeat of several sweep ticks, the connections are pinged in
+// parts, one part a tick: every one of them is still pinged once a
+// heartbeat, whichever part it is in.
+func TestHeartbeatPingsEveryConnectionInParts(t *testing.T) {
+	s := newServer(t, wsconn.Options{Heartbeat: 300 * time.Millisecond}) // three parts
+	var pings [7]atomic.Int32
+	for i := range pings {
+		ws, c := s.dial(t, "", nil)
+		ws.SetPingHandler(func(data string) error {
+			pings[i].Add(1)
+			return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		go func() {
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { c.Close(1000, "") })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range pings {
+		for pings[i].Load() < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d had %d pings in 10 s of a 300 ms heartbeat", i, pings[i].Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
