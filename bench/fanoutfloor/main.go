@@ -78,12 +78,18 @@ func now() int64 {
 	return ts.Nano()
 }
 
-// send accepts o.n connections and writes o.events frames to each.
+// send accepts o.n connections at o.addr and writes o.events frames to each.
 func send(o options) error {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
+	return sendOn(ln, o)
+}
+
+// sendOn is send on a listener already open.
+func sendOn(ln net.Listener, o options) error {
+	defer ln.Close()
 	conns := make([]*net.TCPConn, 0, o.n) // kept: their descriptors are written raw
 	fds := make([]int, 0, o.n)
 	for len(fds) < o.n {

@@ -42,14 +42,12 @@ func newRegistry(heartbeat time.Duration) *registry {
 	if n < 1 {
 		n, every = 1, heartbeat
 	}
-	r := &registry{heartbeat: heartbeat, every: every, slots: make([]map[uint64]*Conn, n), stop: make(chan struct{})}
-	for i := range r.slots {
-		r.slots[i] = map[uint64]*Conn{}
-	}
-	return r
+	// A set is made when its first connection comes: a long heartbeat
+	// has thousands of them.
+	return &registry{heartbeat: heartbeat, every: every, slots: make([]map[uint64]*Conn, n), stop: make(chan struct{})}
 }
 
-func (r *registry) slot(id uint64) map[uint64]*Conn { return r.slots[id%uint64(len(r.slots))] }
+func (r *registry) slot(id uint64) *map[uint64]*Conn { return &r.slots[id%uint64(len(r.slots))] }
 
 // add numbers c and starts the sweep with the first connection.
 func (r *registry) add(c *Conn) error {
@@ -60,7 +58,11 @@ func (r *registry) add(c *Conn) error {
 	}
 	r.next++
 	c.id = r.next
-	r.slot(c.id)[c.id] = c
+	set := r.slot(c.id)
+	if *set == nil {
+		*set = map[uint64]*Conn{}
+	}
+	(*set)[c.id] = c
 	if !r.started {
 		r.started = true
 		go r.sweep()
@@ -70,14 +72,14 @@ func (r *registry) add(c *Conn) error {
 
 func (r *registry) remove(c *Conn) {
 	r.mu.Lock()
-	delete(r.slot(c.id), c.id)
+	delete(*r.slot(c.id), c.id)
 	r.mu.Unlock()
 }
 
 func (r *registry) get(id uint64) *Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.slot(id)[id]
+	return (*r.slot(id))[id]
 }
 
 func (r *registry) close() {
