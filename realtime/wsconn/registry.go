@@ -15,12 +15,12 @@ var errClosed = errors.New("wsconn: the upgrader is closed")
 // that a connection needs no timer of its own.
 type registry struct {
 	heartbeat time.Duration
-	every     time.Duration // how often the sweep ticks
 
 	mu sync.Mutex
 	// The connections by number, in as many sets as the sweep has ticks
 	// a heartbeat: connection n is in slots[n % len(slots)], and a tick
-	// takes one set without looking at the others.
+	// takes one set without looking at the others. A set is made with
+	// its first connection: a long heartbeat has thousands of them.
 	slots   []map[uint64]*Conn
 	next    uint64
 	started bool
@@ -38,16 +38,12 @@ type registry struct {
 const sweepTick = 100 * time.Millisecond
 
 func newRegistry(heartbeat time.Duration) *registry {
-	n, every := int(heartbeat/sweepTick), sweepTick
-	if n < 1 {
-		n, every = 1, heartbeat
-	}
-	// A set is made when its first connection comes: a long heartbeat
-	// has thousands of them.
-	return &registry{heartbeat: heartbeat, every: every, slots: make([]map[uint64]*Conn, n), stop: make(chan struct{})}
+	n := max(int(heartbeat/sweepTick), 1)
+	return &registry{heartbeat: heartbeat, slots: make([]map[uint64]*Conn, n), stop: make(chan struct{})}
 }
 
-func (r *registry) slot(id uint64) *map[uint64]*Conn { return &r.slots[id%uint64(len(r.slots))] }
+// slot is the index of connection id's set.
+func (r *registry) slot(id uint64) int { return int(id % uint64(len(r.slots))) }
 
 // add numbers c and starts the sweep with the first connection.
 func (r *registry) add(c *Conn) error {
@@ -58,11 +54,11 @@ func (r *registry) add(c *Conn) error {
 	}
 	r.next++
 	c.id = r.next
-	set := r.slot(c.id)
-	if *set == nil {
-		*set = map[uint64]*Conn{}
+	i := r.slot(c.id)
+	if r.slots[i] == nil {
+		r.slots[i] = map[uint64]*Conn{}
 	}
-	(*set)[c.id] = c
+	r.slots[i][c.id] = c
 	if !r.started {
 		r.started = true
 		go r.sweep()
@@ -72,14 +68,14 @@ func (r *registry) add(c *Conn) error {
 
 func (r *registry) remove(c *Conn) {
 	r.mu.Lock()
-	delete(*r.slot(c.id), c.id)
+	delete(r.slots[r.slot(c.id)], c.id)
 	r.mu.Unlock()
 }
 
 func (r *registry) get(id uint64) *Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return (*r.slot(id))[id]
+	return r.slots[r.slot(id)][id]
 }
 
 func (r *registry) close() {
@@ -91,8 +87,10 @@ func (r *registry) close() {
 	}
 }
 
+// sweep pings one set a tick, every sweepTick (or every heartbeat, if
+// that is shorter and there is one set).
 func (r *registry) sweep() {
-	t := time.NewTicker(r.every)
+	t := time.NewTicker(min(sweepTick, r.heartbeat))
 	defer t.Stop()
 	var tick int
 	var open []*Conn
